@@ -1,0 +1,301 @@
+"""The one operation model.
+
+Both front ends -- Alembic ``op.*`` / ``batch_op.*`` calls (``frontend/alembic_ops.py``) and SQL
+text (``frontend/sql.py``) -- produce these normalised objects.  Rules look only at them, never at
+raw syntax.  Everything here is plain data: picklable (the parse cache stores it) and free of I/O.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Optional, Tuple
+
+# --- operation kinds -------------------------------------------------------------------------
+# One name per normalised operation.  An Alembic ``alter_column`` call that changes several things
+# becomes several operations at the same place, exactly as ``ALTER TABLE ... ALTER COLUMN`` clauses
+# do in SQL, so rules never care which front end produced them.
+CREATE_TABLE = "create_table"
+DROP_TABLE = "drop_table"
+RENAME_TABLE = "rename_table"
+TRUNCATE_TABLE = "truncate_table"
+ADD_COLUMN = "add_column"
+DROP_COLUMN = "drop_column"
+RENAME_COLUMN = "rename_column"
+ALTER_COLUMN_TYPE = "alter_column_type"
+SET_NOT_NULL = "set_not_null"
+DROP_NOT_NULL = "drop_not_null"
+SET_DEFAULT = "set_default"
+DROP_DEFAULT = "drop_default"
+CREATE_INDEX = "create_index"
+DROP_INDEX = "drop_index"
+CREATE_FOREIGN_KEY = "create_foreign_key"
+CREATE_UNIQUE_CONSTRAINT = "create_unique_constraint"
+CREATE_CHECK_CONSTRAINT = "create_check_constraint"
+CREATE_PRIMARY_KEY = "create_primary_key"
+CREATE_EXCLUDE_CONSTRAINT = "create_exclude_constraint"
+DROP_CONSTRAINT = "drop_constraint"
+VALIDATE_CONSTRAINT = "validate_constraint"
+CREATE_TYPE = "create_type"  # PostgreSQL enum (explicit or implied by a column's sa.Enum)
+DROP_TYPE = "drop_type"
+ALTER_TYPE = "alter_type"  # ALTER TYPE ... ADD VALUE / RENAME VALUE
+CREATE_SEQUENCE = "create_sequence"
+DROP_SEQUENCE = "drop_sequence"
+CREATE_VIEW = "create_view"
+DROP_VIEW = "drop_view"
+UPDATE_ROWS = "update_rows"
+DELETE_ROWS = "delete_rows"
+INSERT_ROWS = "insert_rows"
+SET_TIMEOUT = "set_timeout"  # SET lock_timeout / statement_timeout
+RAISE = "raise"  # the phase raises on purpose (irreversible downgrade)
+RAW_SQL = "raw_sql"  # SQL we could not analyse (f-string, variable, unparseable)
+OTHER_SQL = "other_sql"  # SQL we parsed but do not model (GRANT, COMMENT, functions, ...)
+
+UPGRADE = "upgrade"
+DOWNGRADE = "downgrade"
+
+
+@dataclass(frozen=True)
+class TypeSpec:
+    """A column type as written: ``sa.String(length=50)`` -> name='string', length=50."""
+
+    name: str  # lower-case, dialect prefix stripped: 'string', 'varchar', 'text', 'enum', ...
+    length: Optional[int] = None
+    precision: Optional[int] = None
+    scale: Optional[int] = None
+    enum_name: Optional[str] = None
+    enum_labels: Tuple[str, ...] = ()
+    create_type: bool = True  # postgresql.ENUM(create_type=False) leaves the type alone
+    text: str = ""  # the source spelling, for messages
+
+    @property
+    def family(self) -> str:
+        return TYPE_FAMILIES.get(self.name, self.name)
+
+
+# Spellings that mean the same storage, so comparisons (widening checks) see through them.
+TYPE_FAMILIES = {
+    "string": "varchar",
+    "varchar": "varchar",
+    "character varying": "varchar",
+    "unicode": "varchar",
+    "nvarchar": "varchar",
+    "char": "char",
+    "character": "char",
+    "text": "text",
+    "unicodetext": "text",
+    "integer": "integer",
+    "int": "integer",
+    "int4": "integer",
+    "smallinteger": "smallint",
+    "smallint": "smallint",
+    "int2": "smallint",
+    "biginteger": "bigint",
+    "bigint": "bigint",
+    "int8": "bigint",
+    "numeric": "numeric",
+    "decimal": "numeric",
+    "float": "float",
+    "double": "float",
+    "double precision": "float",
+    "boolean": "boolean",
+    "bool": "boolean",
+    "datetime": "timestamp",
+    "timestamp": "timestamp",
+    "date": "date",
+    "json": "json",
+    "jsonb": "jsonb",
+    "uuid": "uuid",
+    "enum": "enum",
+}
+
+
+@dataclass(frozen=True)
+class Default:
+    """A server-side default.  ``volatile`` is True for now(), random(), uuid generators..."""
+
+    text: str
+    volatile: bool = False
+
+
+@dataclass(frozen=True)
+class ColumnSpec:
+    name: Optional[str]
+    type: Optional[TypeSpec] = None
+    nullable: Optional[bool] = None  # None: not said (SQLAlchemy then means NULL unless PK)
+    primary_key: bool = False
+    server_default: Optional[Default] = None
+    python_default: bool = False  # default=... is applied by SQLAlchemy, not the database
+    identity: bool = False  # Identity()/autoincrement serial: filled by the database
+
+    @property
+    def not_null(self) -> bool:
+        return self.nullable is False or (self.nullable is None and self.primary_key)
+
+
+@dataclass
+class Operation:
+    kind: str
+    phase: str  # 'upgrade' | 'downgrade'
+    line: int
+    column_offset: int = 0  # 0-based, as in the source
+    end_line: int = 0
+    table: Optional[str] = None
+    schema: Optional[str] = None
+    name: Optional[str] = None  # index / constraint / type / sequence name
+    columns: Tuple[str, ...] = ()
+    column: Optional[ColumnSpec] = None  # add_column
+    table_columns: Tuple[ColumnSpec, ...] = ()  # create_table
+    attrs: dict = field(default_factory=dict)  # literal keyword values, normalised
+    # Where the call stands: 'batch', 'autocommit', 'loop', 'offline', 'helper'
+    context: Tuple[str, ...] = ()
+    dialects: Optional[Tuple[str, ...]] = None  # inside ``if dialect.name == ...``: runs only there
+    not_dialects: Tuple[str, ...] = ()  # inside ``if dialect.name != ...``
+    source: str = "op"  # 'op' | 'sql'
+    sql: Optional[str] = None  # the statement, for SQL-derived operations
+    call: str = ""  # 'op.create_index', 'batch_op.alter_column', 'op.execute', ...
+
+    def runs_on(self, dialect: str) -> bool:
+        if self.dialects is not None and dialect not in self.dialects:
+            return False
+        return dialect not in self.not_dialects
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.attrs.get(key, default)
+
+
+@dataclass
+class Suppression:
+    line: int  # the line of the comment
+    rules: Tuple[str, ...]
+    reason: str
+    file_level: bool = False
+    applies_to: Tuple[int, ...] = ()  # the lines it covers (its own line and the next code line)
+
+
+@dataclass
+class Problem:
+    """A finding a front end makes while reading a file (syntax error, bad header, raw SQL)."""
+
+    rule: str
+    line: int
+    message: str
+    column_offset: int = 0
+    phase: Optional[str] = None
+
+
+@dataclass
+class MigrationFile:
+    """Everything static analysis knows about one revision file."""
+
+    path: str  # as given to the parser (engine keeps it relative to the environment)
+    revision: Optional[str] = None
+    down_revision: Tuple[str, ...] = ()
+    down_revision_given: bool = False  # the header exists (None is a base)
+    branch_labels: Tuple[str, ...] = ()
+    depends_on: Tuple[str, ...] = ()
+    header_lines: dict = field(default_factory=dict)  # 'revision' -> line, ...
+    operations: list = field(default_factory=list)  # [Operation]
+    has_upgrade: bool = False
+    has_downgrade: bool = False
+    upgrade_line: int = 0
+    downgrade_line: int = 0
+    downgrade_is_empty: bool = False  # only ``pass`` / docstring
+    imports: list = field(default_factory=list)  # [(module, line)]
+    suppressions: list = field(default_factory=list)  # [Suppression]
+    problems: list = field(default_factory=list)  # [Problem]
+    syntax_error: bool = False
+    settings: dict = field(default_factory=dict)  # lock_timeout set in the file, ...
+
+    def ops(self, phase: str) -> list:
+        return [o for o in self.operations if o.phase == phase]
+
+
+@dataclass(frozen=True)
+class Finding:
+    rule: str
+    severity: str
+    path: str
+    line: int
+    message: str
+    help: str = ""
+    column: int = 1  # 1-based
+    end_line: int = 0
+    revision: Optional[str] = None
+    phase: Optional[str] = None
+    environment: str = ""
+
+    def sort_key(self):
+        return (self.environment, self.path, self.line, self.column, self.rule)
+
+
+SEVERITIES = ("info", "warning", "error")
+
+
+def severity_rank(severity: str) -> int:
+    return SEVERITIES.index(severity)
+
+
+# Functions whose value differs per row.  PostgreSQL 11+ adds a column with a constant (or
+# stable, like now()) default without rewriting the table; a volatile default still rewrites it.
+VOLATILE_FUNCTIONS = frozenset(
+    {
+        "random",
+        "gen_random_uuid",
+        "uuid_generate_v1",
+        "uuid_generate_v1mc",
+        "uuid_generate_v4",
+        "clock_timestamp",
+        "timeofday",
+        "nextval",
+        "txid_current",
+        "uuid",  # MySQL
+        "rand",
+    }
+)
+
+
+def make_default(text: str) -> Default:
+    """A Default from its SQL text, deciding volatility by the functions it calls."""
+    lowered = text.lower()
+    volatile = any(f"{fn}(" in lowered.replace(" (", "(") for fn in VOLATILE_FUNCTIONS)
+    return Default(text=text, volatile=volatile)
+
+
+# Conventions for Operation.attrs, shared by both front ends (rules rely on them):
+#   create_index     unique, concurrently, if_not_exists, where
+#   drop_index       concurrently, if_exists
+#   add_column       (column=ColumnSpec)
+#   alter_column_type  type (TypeSpec), existing_type (TypeSpec|None), using
+#   set_default      default (Default)
+#   rename_column    columns=(old,), new_name ; rename_table: new_name
+#   create_foreign_key  ref_table, ref_columns, not_valid
+#   create_unique_constraint / create_primary_key  using_index
+#   create_check_constraint  condition, not_valid
+#   drop_constraint  type ('foreignkey'|'unique'|'check'|'primary'|None)
+#   create_type      labels, implicit (True when implied by a column's Enum)
+#   drop_type        if_exists ; alter_type: action
+#   update_rows / delete_rows / insert_rows   has_where
+#   set_timeout      setting ('lock_timeout'|'statement_timeout'), value, local
+#   raw_sql          reason ; other_sql: statement
+
+
+def fingerprint(finding: Finding, occurrence: int = 0) -> str:
+    """A stable identity for a finding: survives line shifts (no line numbers in it)."""
+    import hashlib
+    import re
+
+    message = re.sub(r"\bline \d+\b", "line N", finding.message)
+    key = "\0".join((finding.rule, finding.path.replace("\\", "/"), finding.revision or "", finding.phase or "", message, str(occurrence)))
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
+
+
+def fingerprints(findings) -> list:
+    """Fingerprints for a list of findings; identical findings get distinct occurrence numbers."""
+    seen: dict = {}
+    result = []
+    for finding in findings:
+        base = fingerprint(finding)
+        count = seen.get(base, 0)
+        seen[base] = count + 1
+        result.append(base if count == 0 else fingerprint(finding, count))
+    return result
