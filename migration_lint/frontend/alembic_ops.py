@@ -1,0 +1,798 @@
+"""Alembic front end: one revision file's text -> MigrationFile (headers + normalised operations).
+
+The file is parsed with libcst and never imported.  Only statements are walked (not every node:
+libcst visitors and position metadata cost more than the parse itself); line numbers come from a
+parallel walk of the stdlib ``ast`` tree, whose statements correspond one to one.
+"""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import re
+from typing import Iterable, Optional
+
+import libcst as cst
+
+from migration_lint import model as m
+from migration_lint.frontend.sql import sql_to_operations
+from migration_lint.frontend.values import FSTRING, UNKNOWN, Evaluator, SQLText, dotted, last_name
+from migration_lint.model import MigrationFile, Operation, Problem, Suppression
+
+HEADER_NAMES = ("revision", "down_revision", "branch_labels", "depends_on")
+
+# Positional parameters of Alembic operations, for binding calls written either way.
+OP_SIGNATURES = {
+    "create_table": ("table_name",),
+    "drop_table": ("table_name",),
+    "rename_table": ("old_table_name", "new_table_name"),
+    "add_column": ("table_name", "column"),
+    "drop_column": ("table_name", "column_name"),
+    "alter_column": ("table_name", "column_name"),
+    "create_index": ("index_name", "table_name", "columns"),
+    "drop_index": ("index_name", "table_name"),
+    "create_foreign_key": ("constraint_name", "source_table", "referent_table", "local_cols", "remote_cols"),
+    "create_unique_constraint": ("constraint_name", "table_name", "columns"),
+    "create_check_constraint": ("constraint_name", "table_name", "condition"),
+    "create_primary_key": ("constraint_name", "table_name", "columns"),
+    "create_exclude_constraint": ("constraint_name", "table_name"),
+    "drop_constraint": ("constraint_name", "table_name", "type_"),
+    "execute": ("sqltext",),
+    "bulk_insert": ("table", "rows"),
+}
+# batch_op.* drop the table argument.
+BATCH_SIGNATURES = {
+    "add_column": ("column",),
+    "drop_column": ("column_name",),
+    "alter_column": ("column_name",),
+    "create_index": ("index_name", "columns"),
+    "drop_index": ("index_name",),
+    "create_foreign_key": ("constraint_name", "referent_table", "local_cols", "remote_cols"),
+    "create_unique_constraint": ("constraint_name", "columns"),
+    "create_check_constraint": ("constraint_name", "condition"),
+    "create_primary_key": ("constraint_name", "columns"),
+    "drop_constraint": ("constraint_name", "type_"),
+    "execute": ("sqltext",),
+}
+# Old Alembic keyword spellings.
+ALIASES = {
+    "name": "constraint_name",
+    "source": "source_table",
+    "referent": "referent_table",
+    "tablename": "table_name",
+    "table": "table_name",
+    "local_cols": "local_cols",
+    "cols": "columns",
+}
+
+SUPPRESSION = re.compile(r"#\s*migration-lint:\s*(ignore-file|ignore)\[([^\]]*)\]\s*(.*)$")
+DIALECT_NAMES = {"postgresql", "postgres", "mysql", "mariadb", "sqlite", "mssql", "oracle"}
+
+
+@dataclasses.dataclass(frozen=True)
+class Ctx:
+    phase: str
+    flags: tuple = ()
+    dialects: Optional[tuple] = None
+    not_dialects: tuple = ()
+    op_names: frozenset = frozenset()
+    batch: Optional[tuple] = None  # (alias, table, schema) of the innermost batch block
+
+    def add(self, flag: str) -> "Ctx":
+        return self if flag in self.flags else dataclasses.replace(self, flags=self.flags + (flag,))
+
+
+class _Scope:
+    """Names bound inside one function being walked."""
+
+    def __init__(self, parent: Optional["_Scope"] = None):
+        self.batch = dict(parent.batch) if parent else {}  # alias -> (table, schema)
+        self.binds = set(parent.binds) if parent else set()  # names bound to op.get_bind()
+        self.contexts = set(parent.contexts) if parent else set()  # names bound to op.get_context()
+        self.tables = dict(parent.tables) if parent else {}  # name -> table name (sa.table(...))
+
+
+def parse_migration(source: bytes, path: str, dialect: str = "postgresql") -> MigrationFile:
+    result = MigrationFile(path=path)
+    try:
+        text = source.decode("utf-8") if isinstance(source, bytes) else source
+    except UnicodeDecodeError as exc:
+        result.syntax_error = True
+        result.problems.append(Problem("syntax-error", 1, f"file is not valid UTF-8 ({exc.reason} at byte {exc.start})"))
+        return result
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    try:
+        tree = ast.parse(text)
+        module = cst.parse_module(text)
+    except SyntaxError as exc:
+        result.syntax_error = True
+        result.problems.append(Problem("syntax-error", exc.lineno or 1, f"invalid Python: {exc.msg}"))
+        return result
+    except cst.ParserSyntaxError as exc:
+        result.syntax_error = True
+        result.problems.append(Problem("syntax-error", exc.raw_line or 1, f"invalid Python: {exc.message}"))
+        return result
+    except (ValueError, RecursionError, MemoryError) as exc:
+        result.syntax_error = True
+        result.problems.append(Problem("syntax-error", 1, f"cannot parse: {exc}"))
+        return result
+    _FileReader(result, module, tree, text, dialect).read()
+    return result
+
+
+def _pairs(cst_body: Iterable, ast_body: list):
+    """Yield (libcst statement, [ast statements]) for a block; small statements share a line."""
+    index = 0
+    for stmt in cst_body:
+        if isinstance(stmt, cst.SimpleStatementLine):
+            count = len(stmt.body)
+            yield stmt, ast_body[index : index + count]
+            index += count
+        else:
+            yield stmt, ast_body[index : index + 1]
+            index += 1
+
+
+def _block(node) -> tuple:
+    """The statements of a suite, and whether they are small statements (one-line suite)."""
+    body = node.body
+    if isinstance(body, cst.SimpleStatementSuite):
+        return [cst.SimpleStatementLine(body=body.body)], True
+    return list(body.body), False
+
+
+class _FileReader:
+    def __init__(self, result: MigrationFile, module: cst.Module, tree: ast.Module, text: str, dialect: str):
+        self.result = result
+        self.module = module
+        self.tree = tree
+        self.text = text
+        self.dialect = dialect
+        self.op_names = set()
+        self.context_names = set()
+        self.constants = {}
+        self.enums = {}
+        self.functions = {}  # name -> (cst FunctionDef, ast FunctionDef)
+        self.evaluator = Evaluator(self.constants, self.enums, self.op_names)
+        self.visiting = []
+
+    # -- module level --------------------------------------------------------------------------
+    def read(self) -> None:
+        self._suppressions()
+        for stmt, nodes in _pairs(self.module.body, self.tree.body):
+            if isinstance(stmt, cst.SimpleStatementLine):
+                for small, node in zip(stmt.body, nodes):
+                    self._module_small(small, node)
+            elif isinstance(stmt, cst.FunctionDef) and nodes:
+                self.functions[stmt.name.value] = (stmt, nodes[0])
+                self._imports_in(nodes[0])
+            elif nodes:
+                self._imports_in(nodes[0])
+        if not self.op_names:
+            self.op_names.add("op")  # the Alembic template name, even if imported oddly
+        for phase in (m.UPGRADE, m.DOWNGRADE):
+            entry = self.functions.get(phase)
+            if entry is None:
+                continue
+            fn, node = entry
+            if phase == m.UPGRADE:
+                self.result.has_upgrade, self.result.upgrade_line = True, node.lineno
+            else:
+                self.result.has_downgrade, self.result.downgrade_line = True, node.lineno
+                self.result.downgrade_is_empty = _is_empty(node)
+            self._function(fn, node, Ctx(phase=phase, op_names=frozenset(self.op_names)), _Scope())
+            # The multidb template: upgrade(engine_name) dispatches to upgrade_<engine>() via globals().
+            if "globals()" in self.module.code_for_node(fn.body):
+                for name, (other, other_node) in self.functions.items():
+                    if name.startswith(phase + "_"):
+                        self._function(other, other_node, Ctx(phase=phase, op_names=frozenset(self.op_names)), _Scope())
+
+    def _imports_in(self, node: ast.AST) -> None:
+        for sub in ast.walk(node):
+            if isinstance(sub, ast.Import):
+                for alias in sub.names:
+                    self.result.imports.append((alias.name, sub.lineno))
+            elif isinstance(sub, ast.ImportFrom) and sub.level == 0 and sub.module:
+                self.result.imports.append((sub.module, sub.lineno))
+
+    def _module_small(self, small: cst.BaseSmallStatement, node: ast.stmt) -> None:
+        if isinstance(small, (cst.Import, cst.ImportFrom)):
+            self._imports_in(node)
+            if isinstance(small, cst.ImportFrom) and not small.relative:
+                module_name = dotted(small.module) if small.module else None
+                if module_name == "alembic" and not isinstance(small.names, cst.ImportStar):
+                    for alias in small.names:
+                        bound = alias.asname.name.value if alias.asname else alias.name.value
+                        if alias.name.value == "op":
+                            self.op_names.add(bound)
+                        elif alias.name.value == "context":
+                            self.context_names.add(bound)
+                elif module_name == "alembic" and isinstance(small.names, cst.ImportStar):
+                    self.op_names.add("op")
+            elif isinstance(small, cst.Import):
+                for alias in small.names:
+                    if dotted(alias.name) == "alembic.op" and alias.asname:
+                        self.op_names.add(alias.asname.name.value)
+            return
+        targets = []
+        value = None
+        if isinstance(small, cst.Assign):
+            targets = [t.target for t in small.targets]
+            value = small.value
+        elif isinstance(small, cst.AnnAssign) and small.value is not None:
+            targets = [small.target]
+            value = small.value
+        if value is None:
+            return
+        for target in targets:
+            if not isinstance(target, cst.Name):
+                continue
+            name = target.value
+            if name in HEADER_NAMES:
+                self._header(name, value, node)
+                continue
+            literal = self.evaluator.literal(value)
+            if isinstance(literal, str):
+                self.constants[name] = literal
+            spec = self.evaluator.type_spec(value)
+            if spec is not None and spec.name == "enum":
+                self.enums[name] = spec
+
+    def _header(self, name: str, value: cst.BaseExpression, node: ast.stmt) -> None:
+        result = self.result
+        result.header_lines[name] = node.lineno
+        literal = self.evaluator.literal(value)
+        if name == "revision":
+            if isinstance(literal, str) and literal:
+                result.revision = literal
+            else:
+                result.problems.append(
+                    Problem("invalid-revision-header", node.lineno, "`revision` must be a string literal")
+                )
+            return
+        literal_ok = literal is None or isinstance(literal, str) or (
+            isinstance(literal, tuple) and all(isinstance(v, str) for v in literal)
+        )
+        if name == "branch_labels" and not literal_ok:
+            # ``branch_labels = (cli.EXPAND_BRANCH,)`` (Neutron): a constant from elsewhere.  Its
+            # value is unknown statically, but distinct names are distinct labels, which is all
+            # the graph needs.
+            opaque = _opaque_names(value)
+            if opaque is not None:
+                result.branch_labels = opaque
+                return
+        if literal is None:
+            values = ()
+        elif isinstance(literal, str):
+            values = (literal,)
+        elif isinstance(literal, tuple) and all(isinstance(v, str) for v in literal):
+            values = literal
+        else:
+            result.problems.append(
+                Problem(
+                    "invalid-revision-header",
+                    node.lineno,
+                    f"`{name}` must be a literal string, tuple/list of strings or None",
+                )
+            )
+            values = ()
+        if name == "down_revision":
+            result.down_revision = tuple(values)
+            result.down_revision_given = True
+        elif name == "branch_labels":
+            result.branch_labels = tuple(values)
+        else:
+            result.depends_on = tuple(values)
+
+    def _suppressions(self) -> None:
+        if "migration-lint" not in self.text:
+            return
+        lines = self.text.splitlines()
+        for index, line in enumerate(lines, start=1):
+            match = SUPPRESSION.search(line)
+            if not match:
+                continue
+            kind, rules, reason = match.groups()
+            names = tuple(r.strip() for r in rules.split(",") if r.strip())
+            covered = [index]
+            if line.strip().startswith("#"):  # a comment line covers the next code line
+                for following in range(index + 1, len(lines) + 1):
+                    stripped = lines[following - 1].strip()
+                    if stripped and not stripped.startswith("#"):
+                        covered.append(following)
+                        break
+            self.result.suppressions.append(
+                Suppression(
+                    line=index,
+                    rules=names,
+                    reason=reason.strip(),
+                    file_level=kind == "ignore-file",
+                    applies_to=tuple(covered),
+                )
+            )
+
+    # -- functions -----------------------------------------------------------------------------
+    def _function(self, fn: cst.FunctionDef, node: ast.FunctionDef, ctx: Ctx, scope: _Scope, op_args=()) -> None:
+        if fn.name.value in self.visiting:
+            return  # recursion
+        self.visiting.append(fn.name.value)
+        op_names = set(ctx.op_names)
+        params = [p.name.value for p in fn.params.params]
+        for name in params:
+            if name == "op":
+                op_names.add(name)
+        for index, passed in op_args:
+            if index < len(params):
+                op_names.add(params[index])
+        ctx = dataclasses.replace(ctx, op_names=frozenset(op_names))
+        body, _ = _block(fn)
+        self._statements(body, node.body, ctx, _Scope(scope))
+        self.visiting.pop()
+
+    def _statements(self, body, ast_body, ctx: Ctx, scope: _Scope) -> None:
+        for stmt, nodes in _pairs(body, ast_body):
+            if not nodes:
+                continue
+            if isinstance(stmt, cst.SimpleStatementLine):
+                for small, node in zip(stmt.body, nodes):
+                    self._small(small, node, ctx, scope)
+            else:
+                self._compound(stmt, nodes[0], ctx, scope)
+
+    def _compound(self, stmt, node, ctx: Ctx, scope: _Scope) -> None:
+        if isinstance(stmt, cst.If):
+            guard = self._guard(stmt.test, ctx)
+            body, _ = _block(stmt)
+            self._statements(body, node.body, guard[0], scope)
+            if stmt.orelse is not None:
+                if isinstance(stmt.orelse, cst.If):
+                    self._compound(stmt.orelse, node.orelse[0], guard[1], scope)
+                else:
+                    body, _ = _block(stmt.orelse)
+                    self._statements(body, node.orelse, guard[1], scope)
+        elif isinstance(stmt, cst.With):
+            inner = ctx
+            for item, ast_item in zip(stmt.items, node.items):
+                inner = self._with_item(item, inner, scope)
+            body, _ = _block(stmt)
+            self._statements(body, node.body, inner, scope)
+        elif isinstance(stmt, (cst.For, cst.While)):
+            body, _ = _block(stmt)
+            self._statements(body, node.body, ctx.add("loop"), scope)
+            if stmt.orelse is not None:
+                body, _ = _block(stmt.orelse)
+                self._statements(body, node.orelse, ctx, scope)
+        elif isinstance(stmt, (cst.Try, getattr(cst, "TryStar", cst.Try))):
+            body, _ = _block(stmt)
+            self._statements(body, node.body, ctx.add("try"), scope)
+            for handler, ast_handler in zip(stmt.handlers, node.handlers):
+                body, _ = _block(handler)
+                self._statements(body, ast_handler.body, ctx.add("except"), scope)
+            if stmt.orelse is not None:
+                body, _ = _block(stmt.orelse)
+                self._statements(body, node.orelse, ctx, scope)
+            if stmt.finalbody is not None:
+                body, _ = _block(stmt.finalbody)
+                self._statements(body, node.finalbody, ctx, scope)
+
+    def _guard(self, test: cst.BaseExpression, ctx: Ctx) -> tuple:
+        """Contexts for the body and the else branch of ``if <test>``."""
+        if isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
+            body, orelse = self._guard(test.expression, ctx)
+            return orelse, body
+        if isinstance(test, cst.Call) and last_name(test.func) == "is_offline_mode":
+            return ctx.add("offline"), ctx
+        if isinstance(test, cst.Attribute) and test.attr.value == "as_sql":
+            return ctx.add("offline"), ctx
+        if isinstance(test, cst.Comparison) and len(test.comparisons) == 1:
+            left_name = ".".join(_tail_names(test.left))
+            target = test.comparisons[0]
+            right = self.evaluator.literal(target.comparator)
+            names = (right,) if isinstance(right, str) else right if isinstance(right, tuple) else None
+            if (left_name.endswith("dialect.name") or left_name.endswith("engine.name")) and names:
+                names = tuple(_dialect_name(n) for n in names if isinstance(n, str))
+                operator = target.operator
+                positive = isinstance(operator, (cst.Equal, cst.In, cst.Is))
+                negative = isinstance(operator, (cst.NotEqual, cst.NotIn, cst.IsNot))
+                if positive:
+                    return dataclasses.replace(ctx, dialects=names), dataclasses.replace(
+                        ctx, not_dialects=ctx.not_dialects + names
+                    )
+                if negative:
+                    return dataclasses.replace(ctx, not_dialects=ctx.not_dialects + names), dataclasses.replace(
+                        ctx, dialects=names
+                    )
+        return ctx.add("conditional"), ctx.add("conditional")
+
+    def _with_item(self, item: cst.WithItem, ctx: Ctx, scope: _Scope) -> Ctx:
+        call = item.item
+        if not isinstance(call, cst.Call):
+            return ctx
+        method = last_name(call.func)
+        if method == "autocommit_block":
+            return ctx.add("autocommit")
+        if method == "batch_alter_table" and self._is_op(call.func, ctx):
+            args = self._bind(call, ("table_name",))
+            table = self.evaluator.string(args.get("table_name"))
+            schema = self.evaluator.string(args.get("schema"))
+            if item.asname is not None and isinstance(item.asname.name, cst.Name):
+                scope.batch[item.asname.name.value] = (table, schema)
+            return ctx.add("batch")
+        return ctx
+
+    # -- statements ----------------------------------------------------------------------------
+    def _small(self, small, node: ast.stmt, ctx: Ctx, scope: _Scope) -> None:
+        if isinstance(small, cst.Raise):
+            self._emit(m.RAISE, node, ctx, call="raise")
+            return
+        if isinstance(small, (cst.Assign, cst.AnnAssign)) and small.value is not None:
+            targets = [t.target for t in small.targets] if isinstance(small, cst.Assign) else [small.target]
+            self._assignment(targets, small.value, scope, ctx)
+            self._expression(small.value, node, ctx, scope)
+        elif isinstance(small, cst.Expr):
+            self._expression(small.value, node, ctx, scope)
+        elif isinstance(small, cst.Return) and small.value is not None:
+            self._expression(small.value, node, ctx, scope)
+
+    def _assignment(self, targets, value, scope: _Scope, ctx: Ctx) -> None:
+        names = [t.value for t in targets if isinstance(t, cst.Name)]
+        if not names:
+            return
+        literal = self.evaluator.literal(value)
+        call_name = dotted(value.func) if isinstance(value, cst.Call) else None
+        tail = (call_name or "").rsplit(".", 1)[-1]
+        for name in names:
+            if isinstance(literal, str):
+                self.constants[name] = literal
+            if tail == "get_bind" or (isinstance(value, cst.Attribute) and value.attr.value in ("bind", "connection")):
+                scope.binds.add(name)
+            elif tail == "get_context":
+                scope.contexts.add(name)
+            elif tail in ("table", "Table") and isinstance(value, cst.Call) and value.args:
+                table = self.evaluator.string(value.args[0].value)
+                if table:
+                    scope.tables[name] = table
+            elif tail in ("Enum", "ENUM"):
+                spec = self.evaluator.type_spec(value)
+                if spec is not None:
+                    self.enums[name] = spec
+
+    def _expression(self, expr, node: ast.stmt, ctx: Ctx, scope: _Scope) -> None:
+        """Find calls in an expression; an operation call is not searched further."""
+        if isinstance(expr, cst.Call):
+            if self._call(expr, node, ctx, scope):
+                return
+            self._expression(expr.func, node, ctx, scope)
+            for arg in expr.args:
+                self._expression(arg.value, node, ctx, scope)
+        elif isinstance(expr, cst.Attribute):
+            self._expression(expr.value, node, ctx, scope)
+        elif isinstance(expr, (cst.List, cst.Tuple, cst.Set)):
+            for element in expr.elements:
+                self._expression(element.value, node, ctx, scope)
+        elif isinstance(expr, (cst.ListComp, cst.SetComp, cst.GeneratorExp)):
+            self._expression(expr.elt, node, ctx.add("loop"), scope)
+        elif isinstance(expr, cst.Await):
+            self._expression(expr.expression, node, ctx, scope)
+
+    def _is_op(self, func: cst.BaseExpression, ctx: Ctx) -> bool:
+        return isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name) and func.value.value in ctx.op_names
+
+    def _call(self, call: cst.Call, node: ast.stmt, ctx: Ctx, scope: _Scope) -> bool:
+        func = call.func
+        method = last_name(func)
+        if method is None:
+            return False
+        receiver = func.value if isinstance(func, cst.Attribute) else None
+        # op.<method>(...)
+        if receiver is not None and isinstance(receiver, cst.Name) and receiver.value in ctx.op_names:
+            if method in OP_SIGNATURES:
+                self._operation(method, self._bind(call, OP_SIGNATURES[method]), call, node, ctx, scope, None)
+                return True
+            return method in ("f", "get_bind", "get_context", "inline_literal")
+        # batch_op.<method>(...)
+        if receiver is not None and isinstance(receiver, cst.Name) and receiver.value in scope.batch:
+            if method in BATCH_SIGNATURES:
+                table, schema = scope.batch[receiver.value]
+                args = self._bind(call, BATCH_SIGNATURES[method])
+                self._operation(method, args, call, node, ctx.add("batch"), scope, (table, schema))
+                return True
+            return False
+        # bind.execute(...), op.get_bind().execute(...), connection.exec_driver_sql(...)
+        if method in ("execute", "exec_driver_sql") and receiver is not None and self._is_bind(receiver, ctx, scope):
+            self._operation("execute", self._bind(call, ("sqltext",)), call, node, ctx, scope, None)
+            return True
+        # my_enum.create(bind) / sa.Enum(..., name=...).drop(op.get_bind())
+        if method in ("create", "drop") and receiver is not None:
+            spec = self.evaluator.type_spec(receiver)
+            if spec is not None and spec.name == "enum" and spec.enum_name:
+                kind = m.CREATE_TYPE if method == "create" else m.DROP_TYPE
+                self._emit(kind, node, ctx, name=spec.enum_name, attrs={"labels": spec.enum_labels, "implicit": False}, call=f"{spec.text.split('(')[0]}.{method}")
+                return True
+        # helper functions in the same file
+        if isinstance(func, cst.Name) and func.value in self.functions and func.value not in (m.UPGRADE, m.DOWNGRADE):
+            helper, helper_node = self.functions[func.value]
+            op_args = [
+                (i, a) for i, a in enumerate(call.args) if isinstance(a.value, cst.Name) and a.value.value in ctx.op_names
+            ]
+            self._function(helper, helper_node, ctx.add("helper"), scope, op_args=op_args)
+            return True
+        return False
+
+    def _is_bind(self, receiver, ctx: Ctx, scope: _Scope) -> bool:
+        if isinstance(receiver, cst.Name):
+            return receiver.value in scope.binds
+        if isinstance(receiver, cst.Call):
+            return last_name(receiver.func) == "get_bind"
+        if isinstance(receiver, cst.Attribute):
+            return receiver.attr.value in ("bind", "connection")
+        return False
+
+    @staticmethod
+    def _bind(call: cst.Call, params: tuple) -> dict:
+        args = {}
+        position = 0
+        rest = []
+        for arg in call.args:
+            if arg.star:
+                continue
+            if arg.keyword is not None:
+                key = arg.keyword.value
+                key = ALIASES.get(key, key) if key not in params else key
+                if key == "constraint_name" and "constraint_name" not in params and "index_name" in params:
+                    key = "index_name"
+                if key == "table_name" and "table_name" not in params and "source_table" in params:
+                    key = "source_table"
+                args[key] = arg.value
+            elif position < len(params):
+                args[params[position]] = arg.value
+                position += 1
+            else:
+                rest.append(arg.value)
+        args["*"] = rest
+        return args
+
+    # -- operations ----------------------------------------------------------------------------
+    def _emit(self, kind: str, node: ast.stmt, ctx: Ctx, **fields) -> Operation:
+        op = Operation(
+            kind=kind,
+            phase=ctx.phase,
+            line=node.lineno,
+            column_offset=node.col_offset,
+            end_line=getattr(node, "end_lineno", None) or node.lineno,
+            context=ctx.flags,
+            dialects=ctx.dialects,
+            not_dialects=ctx.not_dialects,
+            **fields,
+        )
+        self.result.operations.append(op)
+        return op
+
+    def _operation(self, method, args, call, node, ctx: Ctx, scope: _Scope, batch) -> None:
+        ev = self.evaluator
+        prefix = "batch_op" if batch else "op"
+        call_name = f"{prefix}.{method}"
+        schema = ev.string(args.get("schema")) or (batch[1] if batch else None)
+        table = batch[0] if batch else None
+        if not batch:
+            table_node = args.get("source_table") or args.get("table_name") or args.get("old_table_name")
+            table = ev.string(table_node)
+        emit = lambda kind, **kw: self._emit(kind, node, ctx, call=call_name, **{"table": table, "schema": schema, **kw})  # noqa: E731
+
+        def flag(key):
+            return ev.literal(args.get(key)) is True
+
+        if method == "create_table":
+            columns = []
+            for value in args["*"]:
+                spec = ev.column(value)
+                if spec is not None:
+                    columns.append(spec)
+            emit(m.CREATE_TABLE, table_columns=tuple(columns), attrs={"if_not_exists": flag("if_not_exists")})
+            self._implied_types(columns, emit)
+        elif method == "drop_table":
+            emit(m.DROP_TABLE, attrs={"if_exists": flag("if_exists")})
+        elif method == "rename_table":
+            emit(m.RENAME_TABLE, attrs={"new_name": ev.string(args.get("new_table_name"))})
+        elif method == "add_column":
+            spec = ev.column(args.get("column")) if args.get("column") is not None else None
+            if spec is None:
+                spec = m.ColumnSpec(name=None)
+            emit(m.ADD_COLUMN, columns=(spec.name,) if spec.name else (), column=spec)
+            self._implied_types([spec], emit)
+        elif method == "drop_column":
+            column = ev.string(args.get("column_name"))
+            emit(m.DROP_COLUMN, columns=(column,) if column else (), attrs={"if_exists": flag("if_exists")})
+        elif method == "alter_column":
+            self._alter_column(args, emit)
+        elif method == "create_index":
+            columns = tuple(str(c) for c in ev.strings(args.get("columns")))
+            concurrently = flag("postgresql_concurrently")
+            where = args.get("postgresql_where") or args.get("sqlite_where")
+            emit(
+                m.CREATE_INDEX,
+                name=ev.string(args.get("index_name")),
+                columns=columns,
+                attrs={
+                    "unique": flag("unique"),
+                    "concurrently": concurrently,
+                    "if_not_exists": flag("if_not_exists"),
+                    "where": where is not None,
+                },
+            )
+        elif method == "drop_index":
+            emit(
+                m.DROP_INDEX,
+                name=ev.string(args.get("index_name")),
+                attrs={"concurrently": flag("postgresql_concurrently"), "if_exists": flag("if_exists")},
+            )
+        elif method == "create_foreign_key":
+            emit(
+                m.CREATE_FOREIGN_KEY,
+                name=ev.string(args.get("constraint_name")),
+                columns=ev.strings(args.get("local_cols")),
+                schema=ev.string(args.get("source_schema")) or schema,
+                attrs={
+                    "ref_table": ev.string(args.get("referent_table")),
+                    "ref_columns": ev.strings(args.get("remote_cols")),
+                    "not_valid": flag("postgresql_not_valid"),
+                },
+            )
+        elif method in ("create_unique_constraint", "create_primary_key"):
+            kind = m.CREATE_UNIQUE_CONSTRAINT if method == "create_unique_constraint" else m.CREATE_PRIMARY_KEY
+            emit(kind, name=ev.string(args.get("constraint_name")), columns=ev.strings(args.get("columns")), attrs={"using_index": None})
+        elif method == "create_check_constraint":
+            condition = ev.literal(args.get("condition"))
+            emit(
+                m.CREATE_CHECK_CONSTRAINT,
+                name=ev.string(args.get("constraint_name")),
+                attrs={"condition": condition if isinstance(condition, str) else None, "not_valid": flag("postgresql_not_valid")},
+            )
+        elif method == "create_exclude_constraint":
+            emit(m.CREATE_EXCLUDE_CONSTRAINT, name=ev.string(args.get("constraint_name")))
+        elif method == "drop_constraint":
+            name_node = args.get("constraint_name")
+            name = ev.literal(name_node)
+            type_ = ev.string(args.get("type_"))
+            emit(
+                m.DROP_CONSTRAINT,
+                name=name if isinstance(name, str) else None,
+                attrs={"type": type_, "name_is_none": name is None and name_node is not None, "if_exists": flag("if_exists")},
+            )
+        elif method == "execute":
+            self._execute(args.get("sqltext"), node, ctx, call_name, scope)
+        elif method == "bulk_insert":
+            target = args.get("table")
+            name = scope.tables.get(target.value) if isinstance(target, cst.Name) else None
+            emit(m.INSERT_ROWS, table=name, attrs={"has_where": False})
+
+    def _implied_types(self, columns, emit) -> None:
+        for spec in columns:
+            t = spec.type
+            if t is not None and t.name == "enum" and t.enum_name and t.create_type:
+                emit(m.CREATE_TYPE, name=t.enum_name, columns=(spec.name,) if spec.name else (), attrs={"labels": t.enum_labels, "implicit": True})
+
+    def _alter_column(self, args, emit) -> None:
+        ev = self.evaluator
+        column = ev.string(args.get("column_name"))
+        columns = (column,) if column else ()
+        existing_type = ev.type_spec(args.get("existing_type"))
+        existing_nullable = ev.literal(args.get("existing_nullable"))
+        common = {"existing_type": existing_type, "existing_nullable": existing_nullable if isinstance(existing_nullable, bool) else None}
+        if args.get("type_") is not None:
+            new_type = ev.type_spec(args["type_"])
+            using = ev.string(args.get("postgresql_using"))
+            emit(m.ALTER_COLUMN_TYPE, columns=columns, attrs={**common, "type": new_type, "using": using})
+        nullable = ev.literal(args.get("nullable"))
+        if nullable is False:
+            emit(m.SET_NOT_NULL, columns=columns, attrs=dict(common))
+        elif nullable is True:
+            emit(m.DROP_NOT_NULL, columns=columns, attrs=dict(common))
+        if "server_default" in args:
+            default = ev.default(args["server_default"])
+            literal = ev.literal(args["server_default"])
+            if default is None or literal is False:
+                emit(m.DROP_DEFAULT, columns=columns, attrs=dict(common))
+            else:
+                emit(m.SET_DEFAULT, columns=columns, attrs={**common, "default": default})
+        new_name = ev.string(args.get("new_column_name"))
+        if new_name:
+            emit(m.RENAME_COLUMN, columns=columns, attrs={**common, "new_name": new_name})
+
+    def _execute(self, sql_node, node, ctx: Ctx, call_name: str, scope: _Scope) -> None:
+        if sql_node is None:
+            return
+        ev = self.evaluator
+        value = ev.literal(sql_node)
+        base = Operation(
+            kind=m.RAW_SQL,
+            phase=ctx.phase,
+            line=node.lineno,
+            column_offset=node.col_offset,
+            end_line=getattr(node, "end_lineno", None) or node.lineno,
+            context=ctx.flags,
+            dialects=ctx.dialects,
+            not_dialects=ctx.not_dialects,
+            call=call_name,
+        )
+        if isinstance(value, str):
+            self.result.operations.extend(sql_to_operations(str(value), self.dialect, base))
+            return
+        # SQLAlchemy Core expressions: table.update(), sa.delete(t), t.insert()...
+        kind = self._core_statement(sql_node, scope)
+        if kind is not None:
+            self.result.operations.append(dataclasses.replace(base, kind=kind[0], table=kind[1], attrs={"has_where": kind[2]}))
+            return
+        reason = "SQL built with an f-string" if value is FSTRING else "SQL is not a string literal"
+        if isinstance(sql_node, cst.BinaryOperation) or (isinstance(sql_node, cst.Call) and last_name(sql_node.func) == "format"):
+            reason = "SQL built by string formatting"
+        self.result.operations.append(dataclasses.replace(base, attrs={"reason": reason}))
+
+    def _core_statement(self, expr, scope: _Scope):
+        """('update_rows', table, has_where) for ``t.update().where(...)`` style expressions."""
+        has_where = False
+        node = expr
+        while isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute):
+            method = node.func.attr.value
+            if method == "where":
+                has_where = True
+            if method in ("update", "delete", "insert"):
+                target = node.func.value
+                table = scope.tables.get(target.value) if isinstance(target, cst.Name) else None
+                return ({"update": m.UPDATE_ROWS, "delete": m.DELETE_ROWS, "insert": m.INSERT_ROWS}[method], table, has_where)
+            node = node.func.value
+        if isinstance(node, cst.Call) and isinstance(node.func, cst.Name) and node.func.value in ("update", "delete", "insert"):
+            target = node.args[0].value if node.args else None
+            table = scope.tables.get(target.value) if isinstance(target, cst.Name) else None
+            return ({"update": m.UPDATE_ROWS, "delete": m.DELETE_ROWS, "insert": m.INSERT_ROWS}[node.func.value], table, has_where)
+        return None
+
+
+def _tail_names(node) -> list:
+    """Attribute names along a chain, through calls: op.get_bind().dialect.name -> [get_bind, dialect, name]."""
+    names = []
+    while True:
+        if isinstance(node, cst.Attribute):
+            names.append(node.attr.value)
+            node = node.value
+        elif isinstance(node, cst.Call):
+            node = node.func
+        elif isinstance(node, cst.Name):
+            names.append(node.value)
+            break
+        else:
+            break
+    return list(reversed(names))
+
+
+def _opaque_names(value: cst.BaseExpression) -> Optional[tuple]:
+    elements = [e.value for e in value.elements] if isinstance(value, (cst.Tuple, cst.List)) else [value]
+    names = []
+    for element in elements:
+        if isinstance(element, cst.SimpleString):
+            try:
+                names.append(ast.literal_eval(element.value))
+                continue
+            except (ValueError, SyntaxError):
+                return None
+        name = dotted(element)
+        if name is None:
+            return None
+        names.append(f"<{name}>")
+    return tuple(names)
+
+
+def _dialect_name(name: str) -> str:
+    name = name.lower()
+    return {"postgres": "postgresql", "mariadb": "mysql"}.get(name, name)
+
+
+def _is_empty(node: ast.FunctionDef) -> bool:
+    for stmt in node.body:
+        if isinstance(stmt, ast.Pass):
+            continue
+        if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant):
+            continue  # docstring or ``...``
+        return False
+    return True

@@ -1,0 +1,244 @@
+"""Literal evaluation of libcst expressions: strings, numbers, op.f(), sa.text(), types, columns.
+
+Nothing is imported or executed: a value we cannot know statically is ``UNKNOWN``.
+"""
+
+from __future__ import annotations
+
+import ast
+from typing import Any, Optional
+
+import libcst as cst
+
+from migration_lint.model import ColumnSpec, Default, TypeSpec, make_default
+
+
+class _Unknown:
+    __slots__ = ("why",)
+
+    def __init__(self, why: str = "not a literal"):
+        self.why = why
+
+    def __repr__(self) -> str:
+        return f"UNKNOWN({self.why})"
+
+    def __bool__(self) -> bool:
+        return False
+
+
+UNKNOWN = _Unknown()
+FSTRING = _Unknown("f-string")
+
+
+class SQLText(str):
+    """SQL text from sa.text(...), literal_column(...) or sa.func.x(): a default or a statement."""
+
+
+def dotted(node: cst.BaseExpression) -> Optional[str]:
+    """'sa.Column' for Attribute(Name(sa), Column); None for anything not a plain name chain."""
+    parts = []
+    while isinstance(node, cst.Attribute):
+        parts.append(node.attr.value)
+        node = node.value
+    if isinstance(node, cst.Name):
+        parts.append(node.value)
+        return ".".join(reversed(parts))
+    return None
+
+
+def last_name(node: cst.BaseExpression) -> Optional[str]:
+    if isinstance(node, cst.Attribute):
+        return node.attr.value
+    if isinstance(node, cst.Name):
+        return node.value
+    return None
+
+
+class Evaluator:
+    """Evaluates expressions against the constants a file defines (``TABLE = "user"``)."""
+
+    def __init__(self, constants: dict, enums: dict, op_names: set):
+        self.constants = constants
+        self.enums = enums  # name -> TypeSpec for ``my_enum = sa.Enum(...)``
+        self.op_names = op_names
+
+    # -- plain literals -----------------------------------------------------------------------
+    def literal(self, node: Optional[cst.BaseExpression]) -> Any:
+        if node is None:
+            return UNKNOWN
+        if isinstance(node, cst.SimpleString):
+            try:
+                return ast.literal_eval(node.value)
+            except (ValueError, SyntaxError):
+                return UNKNOWN
+        if isinstance(node, cst.ConcatenatedString):
+            left, right = self.literal(node.left), self.literal(node.right)
+            if isinstance(left, str) and isinstance(right, str):
+                return left + right
+            return FSTRING if FSTRING in (left, right) else UNKNOWN
+        if isinstance(node, cst.FormattedString):
+            return FSTRING
+        if isinstance(node, cst.Integer):
+            try:
+                return int(node.value.replace("_", ""), 0)
+            except ValueError:
+                return UNKNOWN
+        if isinstance(node, cst.Float):
+            return float(node.value)
+        if isinstance(node, cst.UnaryOperation) and isinstance(node.operator, cst.Minus):
+            value = self.literal(node.expression)
+            return -value if isinstance(value, (int, float)) else UNKNOWN
+        if isinstance(node, cst.Name):
+            if node.value in ("True", "False", "None"):
+                return {"True": True, "False": False, "None": None}[node.value]
+            return self.constants.get(node.value, UNKNOWN)
+        if isinstance(node, (cst.List, cst.Tuple, cst.Set)):
+            items = []
+            for element in node.elements:
+                if isinstance(element, (cst.StarredElement,)):
+                    return UNKNOWN
+                items.append(self.literal(element.value))
+            return tuple(items)
+        if isinstance(node, cst.Call):
+            name = dotted(node.func) or ""
+            tail = name.rsplit(".", 1)[-1]
+            root = name.split(".", 1)[0]
+            if tail == "f" and root in self.op_names and node.args:  # op.f("ix_name")
+                return self.literal(node.args[0].value)
+            if tail in ("text", "literal_column") and node.args:
+                value = self.literal(node.args[0].value)
+                return SQLText(value) if isinstance(value, str) else value
+            if ".func." in f".{name}" or name.startswith("func."):
+                return SQLText(f"{tail}()")
+            if tail in ("true", "false", "null") and not node.args:
+                return SQLText(tail)
+            if tail == "quoted_name" and node.args:
+                return self.literal(node.args[0].value)
+        if isinstance(node, cst.Attribute):
+            name = dotted(node) or ""
+            if ".func." in f".{name}":
+                return SQLText(f"{node.attr.value}()")
+        return UNKNOWN
+
+    def string(self, node: Optional[cst.BaseExpression]) -> Optional[str]:
+        value = self.literal(node)
+        return value if isinstance(value, str) else None
+
+    def strings(self, node: Optional[cst.BaseExpression]) -> tuple:
+        value = self.literal(node)
+        if isinstance(value, str):
+            return (value,)
+        if isinstance(value, tuple):
+            return tuple(v for v in value if isinstance(v, str))
+        return ()
+
+    # -- types ---------------------------------------------------------------------------------
+    def type_spec(self, node: Optional[cst.BaseExpression]) -> Optional[TypeSpec]:
+        if node is None:
+            return None
+        if isinstance(node, cst.Name) and node.value in self.enums:
+            return self.enums[node.value]
+        call = node if isinstance(node, cst.Call) else None
+        func = call.func if call else node
+        name = last_name(func)
+        if not name or not (name[0].isupper() or name in ("text",)):
+            return None
+        lowered = name.lower()
+        spec = {"name": lowered, "text": _code(node)}
+        if call:
+            positional = [a.value for a in call.args if a.keyword is None and a.star == ""]
+            keywords = {a.keyword.value: a.value for a in call.args if a.keyword is not None}
+            if lowered == "enum":
+                labels = [self.literal(v) for v in positional]
+                spec["enum_labels"] = tuple(v for v in labels if isinstance(v, str))
+                spec["enum_name"] = self.string(keywords.get("name"))
+                create_type = self.literal(keywords.get("create_type"))
+                spec["create_type"] = create_type is not False
+                if keywords.get("native_enum") is not None and self.literal(keywords["native_enum"]) is False:
+                    spec["create_type"] = False
+            else:
+                numbers = [self.literal(v) for v in positional]
+                ints = [v for v in numbers if isinstance(v, int) and not isinstance(v, bool)]
+                if lowered in ("numeric", "decimal", "float"):
+                    if ints:
+                        spec["precision"] = ints[0]
+                    if len(ints) > 1:
+                        spec["scale"] = ints[1]
+                elif ints:
+                    spec["length"] = ints[0]
+                for key in ("length", "precision", "scale"):
+                    value = self.literal(keywords.get(key))
+                    if isinstance(value, int) and not isinstance(value, bool):
+                        spec[key] = value
+        return TypeSpec(**spec)
+
+    # -- columns -------------------------------------------------------------------------------
+    def column(self, node: cst.BaseExpression) -> Optional[ColumnSpec]:
+        if not isinstance(node, cst.Call) or last_name(node.func) != "Column":
+            return None
+        name = None
+        type_ = None
+        identity = False
+        primary_key = False
+        for arg in node.args:
+            if arg.keyword is not None or arg.star:
+                continue
+            value = arg.value
+            literal = self.literal(value)
+            if name is None and isinstance(literal, str) and type_ is None:
+                name = literal
+                continue
+            tail = last_name(value.func if isinstance(value, cst.Call) else value)
+            if tail in ("Identity", "Sequence"):
+                identity = True
+            elif tail in ("ForeignKey", "CheckConstraint", "Computed"):
+                continue
+            elif type_ is None:
+                type_ = self.type_spec(value)
+        keywords = {a.keyword.value: a.value for a in node.args if a.keyword is not None}
+        if "type_" in keywords:
+            type_ = self.type_spec(keywords["type_"])
+        if "name" in keywords:
+            name = self.string(keywords["name"])
+        nullable = self.literal(keywords.get("nullable"))
+        primary_key = self.literal(keywords.get("primary_key")) is True
+        autoincrement = self.literal(keywords.get("autoincrement"))
+        if primary_key and type_ is not None and type_.family in ("integer", "bigint", "smallint"):
+            identity = identity or autoincrement is not False
+        return ColumnSpec(
+            name=name,
+            type=type_,
+            nullable=nullable if isinstance(nullable, bool) else None,
+            primary_key=primary_key,
+            server_default=self.default(keywords.get("server_default")),
+            python_default="default" in keywords and self.literal(keywords["default"]) is not None,
+            identity=identity,
+        )
+
+    def default(self, node: Optional[cst.BaseExpression]) -> Optional[Default]:
+        """A server_default value; None when there is none (or it is None)."""
+        if node is None:
+            return None
+        value = self.literal(node)
+        if value is None and isinstance(node, cst.Name):
+            return None
+        if isinstance(value, SQLText):
+            return make_default(str(value))
+        if isinstance(value, str):
+            return Default(text=repr(value), volatile=False)
+        if isinstance(value, bool):
+            return Default(text=str(value).lower(), volatile=False)
+        if isinstance(value, (int, float)):
+            return Default(text=str(value), volatile=False)
+        # An expression we cannot evaluate: keep its spelling, judge volatility by it.
+        return make_default(_code(node))
+
+
+_EMPTY_MODULE = cst.Module(body=[])
+
+
+def _code(node: cst.CSTNode) -> str:
+    try:
+        return _EMPTY_MODULE.code_for_node(node)
+    except Exception:  # pragma: no cover - defensive: spelling is only for messages
+        return "?"
