@@ -1,0 +1,189 @@
+"""The check as a library call: paths in, result objects out.  No printing, no exit codes."""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence, Tuple
+
+from migration_lint import discovery
+from migration_lint.catalogue import Catalogue, load_catalogue
+from migration_lint.config import Config, find_config, load_config, normalise_dialect, parse_version
+from migration_lint.engine import Target, build_graph, lint
+from migration_lint.model import Finding, MigrationFile
+
+DEFAULT_VERSIONS = {"postgresql": (14,), "mysql": (8, 0), "sqlite": (3, 35)}
+
+
+@dataclass
+class EnvironmentResult:
+    name: str
+    kind: str
+    dialect: str
+    dialect_source: str
+    server_version: Tuple[int, ...]
+    version_source: str
+    files: List[MigrationFile]
+    heads: List[str]
+    findings: List[Finding]
+
+
+@dataclass
+class CheckResult:
+    environments: List[EnvironmentResult] = field(default_factory=list)
+    config: Optional[Config] = None
+
+    @property
+    def findings(self) -> List[Finding]:
+        return [f for env in self.environments for f in env.findings]
+
+
+def resolve_config(paths: Sequence[Path], config_path: Optional[Path]) -> Config:
+    if config_path is not None:
+        if not config_path.is_file():
+            from migration_lint.errors import ConfigError
+
+            raise ConfigError(f"{config_path}: config file not found")
+        return load_config(config_path)
+    start = paths[0] if paths else Path.cwd()
+    return load_config(find_config(Path(os.path.abspath(start))))
+
+
+def _display(path: Path) -> str:
+    try:
+        return os.path.relpath(path)
+    except ValueError:  # pragma: no cover
+        return str(path)
+
+
+def _excluded(path: Path, config: Config) -> bool:
+    if not config.exclude:
+        return False
+    candidates = {_display(path).replace(os.sep, "/")}
+    if config.root:
+        try:
+            candidates.add(os.path.relpath(path, config.root).replace(os.sep, "/"))
+        except ValueError:  # pragma: no cover
+            pass
+    return any(fnmatch.fnmatch(c, pattern) or fnmatch.fnmatch(c, pattern.rstrip("/") + "/*") for c in candidates for pattern in config.exclude)
+
+
+def _own_modules(env: discovery.Environment) -> frozenset:
+    root = env.project_root
+    if root is None:
+        return frozenset()
+    try:
+        relative = env.script_location.resolve().relative_to(root.resolve())
+    except ValueError:
+        return frozenset()
+    parts = [p for p in relative.parts if p not in ("src",)]
+    return frozenset({".".join(parts)}) if parts else frozenset()
+
+
+def check(
+    paths: Sequence[Path],
+    *,
+    dialect: Optional[str] = None,
+    server_version: Optional[str] = None,
+    config: Optional[Config] = None,
+    use_cache: bool = True,
+    jobs: Optional[int] = None,
+) -> CheckResult:
+    config = config or Config()
+    catalogue = load_catalogue(tuple(_pack_paths(config)))
+    result = CheckResult(config=config)
+    environments: List[discovery.Environment] = []
+    for path in paths or [Path.cwd()]:
+        for env in discovery.discover(Path(path)):
+            if all(env.script_location != e.script_location or env.version_locations != e.version_locations for e in environments):
+                environments.append(env)
+    for env in environments:
+        result.environments.append(_check_environment(env, config, catalogue, dialect, server_version, use_cache, jobs))
+    return result
+
+
+def _pack_paths(config: Config) -> List[str]:
+    packs = []
+    for pack in config.rule_packs:
+        path = Path(pack)
+        if not path.is_absolute() and config.root:
+            path = Path(config.root) / path
+        packs.append(str(path))
+    return packs
+
+
+def _check_environment(env, config: Config, catalogue: Catalogue, dialect, server_version, use_cache, jobs) -> EnvironmentResult:
+    if dialect:
+        chosen, source = normalise_dialect(dialect, "--dialect"), "--dialect"
+    elif config.dialect:
+        chosen, source = config.dialect, f"config ({_display(Path(config.source))})" if config.source else "config"
+    elif env.url_dialect:
+        chosen, source = env.url_dialect, "sqlalchemy.url" if env.kind != "bare" else "versions folder name"
+    else:
+        chosen, source = "postgresql", "default"
+    if server_version:
+        version, version_source = parse_version(server_version, "--server-version"), "--server-version"
+    elif config.server_version:
+        version, version_source = config.server_version, "config"
+    else:
+        version, version_source = DEFAULT_VERSIONS[chosen], "default"
+    files = [p for p in env.revision_files() if not _excluded(p, config)]
+    parsed = _load(files, chosen, env, use_cache, jobs)
+    target = Target(
+        name=env.name,
+        dialect=chosen,
+        server_version=version,
+        env_settings=dict(env.settings),
+        project_packages=frozenset(discovery.project_packages(env.project_root)),
+        own_packages=_own_modules(env),
+    )
+    findings = lint(parsed, target, config, catalogue)
+    graph = build_graph(parsed)
+    return EnvironmentResult(
+        name=env.name,
+        kind=env.kind,
+        dialect=chosen,
+        dialect_source=source,
+        server_version=version,
+        version_source=version_source,
+        files=parsed,
+        heads=graph.heads,
+        findings=findings,
+    )
+
+
+def _load(files: List[Path], dialect: str, env, use_cache: bool, jobs) -> List[MigrationFile]:
+    from migration_lint.loader import load_files
+
+    scope = str(env.script_location) + "|" + "|".join(str(p) for p in env.version_locations)
+    return load_files(files, [_display(p) for p in files], dialect, scope, use_cache=use_cache, jobs=jobs)
+
+
+# -- in-memory use: tests, rule examples, the pytest plugin ------------------------------------
+
+
+def lint_sources(
+    sources: Dict[str, str],
+    *,
+    dialect: str = "postgresql",
+    server_version: Tuple[int, ...] = (14,),
+    config: Optional[Config] = None,
+    env_settings: Optional[dict] = None,
+    catalogue: Optional[Catalogue] = None,
+    project_packages: Sequence[str] = (),
+) -> List[Finding]:
+    """Lint migration sources held in memory (file name -> text)."""
+    from migration_lint.frontend.alembic_ops import parse_migration
+
+    config = config or Config()
+    files = [parse_migration(text.encode("utf-8"), name, dialect) for name, text in sources.items()]
+    target = Target(
+        name="<memory>",
+        dialect=dialect,
+        server_version=server_version,
+        env_settings=env_settings or {},
+        project_packages=frozenset(project_packages),
+    )
+    return lint(files, target, config, catalogue or load_catalogue(tuple(config.rule_packs)))

@@ -1,0 +1,204 @@
+"""The rule catalogue: YAML files, one per rule (ours in rules/, users' in rule packs).
+
+A rule file holds the rule's name, severity, dialects, docs, examples and either a declarative
+``match`` over normalised operations or the name of a Python ``check``.  This module loads and
+validates them; ``matcher.py`` evaluates matches; the checks live in ``migration_lint/checks``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Dict, List, Optional, Tuple
+
+from migration_lint.errors import RuleError
+from migration_lint.model import SEVERITIES
+
+NAME = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
+CATEGORIES = ("structure", "downgrade", "destructive", "locking", "dialect", "hygiene", "roundtrip", "custom")
+PHASES = ("upgrade", "downgrade", "any")
+KEYS = {"name", "severity", "category", "dialects", "phase", "summary", "message", "fix", "docs", "examples", "match", "check", "since", "options", "scope", "aliases"}
+DOC_KEYS = {"what", "why", "example", "use_instead", "notes", "references"}
+
+
+@dataclass
+class Rule:
+    name: str
+    severity: str
+    category: str
+    summary: str
+    message: str
+    fix: str
+    docs: dict
+    examples: dict
+    dialects: Optional[Tuple[str, ...]] = None  # None: every dialect
+    phase: str = "upgrade"
+    match: Optional[dict] = None
+    check: Optional[str] = None
+    options: dict = field(default_factory=dict)
+    path: str = ""
+    builtin: bool = True
+    _check_fn: Optional[Callable] = None
+
+    def applies_to(self, dialect: str) -> bool:
+        return self.dialects is None or dialect in self.dialects
+
+    @property
+    def check_function(self) -> Callable:
+        if self._check_fn is None:
+            module_name, _, attr = self.check.partition(":")
+            try:
+                module = importlib.import_module(module_name)
+                self._check_fn = getattr(module, attr)
+            except (ImportError, AttributeError) as exc:
+                raise RuleError(f"{self.path}: check {self.check!r} cannot be loaded: {exc}") from None
+        return self._check_fn
+
+    def docs_url(self) -> str:
+        return f"https://github.com/migration-lint/migration-lint/blob/main/rules/{self.name}.yaml"
+
+
+@dataclass
+class Catalogue:
+    rules: Dict[str, Rule]
+
+    def __iter__(self):
+        return iter(sorted(self.rules.values(), key=lambda r: (CATEGORIES.index(r.category), r.name)))
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.rules
+
+    def get(self, name: str) -> Rule:
+        try:
+            return self.rules[name]
+        except KeyError:
+            close = [n for n in self.rules if n.startswith(name.split("-")[0])][:3]
+            hint = f" (did you mean {', '.join(close)}?)" if close else ""
+            raise RuleError(f"unknown rule {name!r}{hint}") from None
+
+
+def builtin_rules_dir() -> Path:
+    """rules/ inside the installed wheel, or at the top of a source checkout."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "rules", here.parent / "rules"):
+        if candidate.is_dir():
+            return candidate
+    raise RuleError("the built-in rule catalogue is missing (rules/ was not packaged)")
+
+
+_CACHE: Dict[Tuple[str, ...], Catalogue] = {}
+
+
+def load_catalogue(packs: Tuple[str, ...] = ()) -> Catalogue:
+    key = tuple(packs)
+    if key in _CACHE:
+        return _CACHE[key]
+    rules: Dict[str, Rule] = {}
+    for path in sorted(builtin_rules_dir().glob("*.yaml")):
+        rule = load_rule(path, builtin=True)
+        rules[rule.name] = rule
+    for pack in packs:
+        pack_path = Path(pack)
+        if not pack_path.exists():
+            raise RuleError(f"{pack}: rule pack not found")
+        files = sorted(pack_path.glob("*.yaml")) + sorted(pack_path.glob("*.yml")) if pack_path.is_dir() else [pack_path]
+        for path in files:
+            rule = load_rule(path, builtin=False)
+            if rule.name in rules:
+                raise RuleError(f"{path}: rule {rule.name!r} is already defined by {rules[rule.name].path}")
+            rules[rule.name] = rule
+    catalogue = Catalogue(rules)
+    _CACHE[key] = catalogue
+    return catalogue
+
+
+def _yaml_load(text: str):
+    import yaml
+
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    return yaml.load(text, Loader=loader)
+
+
+def load_rule(path: Path, builtin: bool = False) -> Rule:
+    try:
+        data = _yaml_load(path.read_text(encoding="utf-8"))
+    except Exception as exc:  # yaml errors, decoding errors
+        raise RuleError(f"{path}: cannot read rule: {str(exc).splitlines()[0]}") from None
+    return rule_from_mapping(data, str(path), builtin)
+
+
+def rule_from_mapping(data, where: str, builtin: bool = False) -> Rule:
+    def fail(message: str):
+        raise RuleError(f"{where}: {message}")
+
+    if not isinstance(data, dict):
+        fail("a rule file must be a mapping")
+    unknown = set(data) - KEYS
+    if unknown:
+        fail(f"unknown keys {sorted(unknown)}")
+    for key in ("name", "severity", "summary", "message"):
+        if not isinstance(data.get(key), str) or not data[key].strip():
+            fail(f"'{key}' is required")
+    name = data["name"]
+    if not NAME.match(name):
+        fail(f"rule name {name!r} must be kebab-case")
+    if Path(where).stem != name and Path(where).suffix in (".yaml", ".yml"):
+        fail(f"the file must be named {name}.yaml")
+    if data["severity"] not in SEVERITIES:
+        fail(f"severity must be one of {', '.join(SEVERITIES)}")
+    category = data.get("category", "custom")
+    if category not in CATEGORIES:
+        fail(f"category must be one of {', '.join(CATEGORIES)}")
+    phase = data.get("phase", "upgrade")
+    if phase not in PHASES:
+        fail(f"phase must be one of {', '.join(PHASES)}")
+    if ("match" in data) == ("check" in data):
+        fail("a rule has either a declarative 'match' or a Python 'check', not both or neither")
+    if "match" in data and not isinstance(data["match"], dict):
+        fail("'match' must be a mapping")
+    if "check" in data and not re.match(r"^[\w.]+:\w+$", str(data["check"])):
+        fail("'check' must look like package.module:function")
+    dialects = data.get("dialects")
+    if dialects is not None:
+        if isinstance(dialects, str):
+            dialects = [dialects]
+        if not isinstance(dialects, list) or not all(d in ("postgresql", "mysql", "sqlite") for d in dialects):
+            fail("dialects must be a list of postgresql/mysql/sqlite")
+        dialects = tuple(dialects)
+    docs = data.get("docs") or {}
+    if not isinstance(docs, dict) or set(docs) - DOC_KEYS:
+        fail(f"docs may hold only {sorted(DOC_KEYS)}")
+    if builtin:
+        missing = {"what", "why"} - set(docs)
+        if missing:
+            fail(f"docs need {sorted(missing)}")
+    examples = data.get("examples") or {}
+    if not isinstance(examples, dict) or set(examples) - {"valid", "invalid"}:
+        fail("examples must be a mapping with 'valid' and 'invalid' lists")
+    if builtin and (not examples.get("invalid")):
+        fail("a built-in rule needs at least one invalid example")
+    if "match" in data:
+        from migration_lint.matcher import validate_match
+
+        problem = validate_match(data["match"])
+        if problem:
+            fail(f"match: {problem}")
+    return Rule(
+        name=name,
+        severity=data["severity"],
+        category=category,
+        summary=data["summary"].strip(),
+        message=data["message"].strip(),
+        fix=str(data.get("fix", "")).strip(),
+        docs=docs,
+        examples={"valid": list(examples.get("valid") or []), "invalid": list(examples.get("invalid") or [])},
+        dialects=dialects,
+        phase=phase,
+        match=data.get("match"),
+        check=data.get("check"),
+        options=data.get("options") or {},
+        path=where,
+        builtin=builtin,
+    )

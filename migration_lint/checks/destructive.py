@@ -1,0 +1,76 @@
+"""Destructive changes that a declarative match cannot judge alone."""
+
+from __future__ import annotations
+
+from migration_lint import model as m
+from migration_lint.engine import Hit
+
+
+def _safe_widening(old, new, dialect):
+    """True when changing ``old`` to ``new`` keeps every value and rewrites nothing."""
+    if old is None or new is None:
+        return False
+    if old.family == "varchar" and new.family == "varchar":
+        if new.length is None:
+            return dialect == "postgresql"
+        if old.length is None or new.length < old.length:
+            return False
+        if dialect == "mysql":  # in place only while the length prefix keeps its size
+            return (old.length <= 255) == (new.length <= 255) or new.length == old.length
+        return True
+    if dialect == "postgresql":
+        if old.family == "varchar" and new.family == "text":
+            return True
+        if old.family == "char" and new.family in ("varchar", "text") and new.length is None:
+            return False
+        if old.family == "numeric" and new.family == "numeric":
+            if new.precision is None:
+                return old.scale is None or new.scale is None
+            return (
+                old.precision is not None
+                and new.precision >= old.precision
+                and (old.scale or 0) == (new.scale or 0)
+            )
+    return False
+
+
+def alter_column_type(rule, run):
+    for migration in run.migrations:
+        for op in migration.ops[m.UPGRADE]:
+            if op.kind != m.ALTER_COLUMN_TYPE or migration.facts[id(op)]["table_is_new"]:
+                continue
+            old, new = op.get("existing_type"), op.get("type")
+            if _safe_widening(old, new, run.dialect):
+                continue
+            column = op.columns[0] if op.columns else "?"
+            change = f"from {old.text or old.name} " if old else ""
+            target = new.text or new.name if new else "?"
+            why = "" if old else " (existing_type is not given, so it cannot be shown to be a safe widening)"
+            yield Hit(
+                migration,
+                op.line,
+                f"changes the type of {op.table}.{column} {change}to {target}: this may rewrite the table under an ACCESS EXCLUSIVE lock and break running code{why}",
+                phase=m.UPGRADE,
+                column=op.column_offset + 1,
+            )
+
+
+def drop_add_column(rule, run):
+    for migration in run.migrations:
+        dropped = {}
+        for op in migration.ops[m.UPGRADE]:
+            table = (op.table or "").lower()
+            if op.kind == m.DROP_COLUMN and op.columns and not migration.facts[id(op)]["table_is_new"]:
+                dropped.setdefault(table, []).append(op.columns[0])
+        if not dropped:
+            continue
+        for op in migration.ops[m.UPGRADE]:
+            table = (op.table or "").lower()
+            if op.kind == m.ADD_COLUMN and table in dropped and op.column and op.column.name not in dropped[table]:
+                yield Hit(
+                    migration,
+                    op.line,
+                    f"drops column {', '.join(dropped[table])} and adds {op.column.name} on {op.table} in one migration; if this is a rename, the data is lost",
+                    phase=m.UPGRADE,
+                    column=op.column_offset + 1,
+                )

@@ -1,0 +1,154 @@
+"""Checks that compare a migration's upgrade() with its downgrade()."""
+
+from __future__ import annotations
+
+from migration_lint import model as m
+from migration_lint.engine import Hit
+
+# Upgrade operations that a downgrade is expected to reverse.
+REVERSIBLE = {
+    m.CREATE_TABLE, m.ADD_COLUMN, m.CREATE_INDEX, m.CREATE_FOREIGN_KEY, m.CREATE_UNIQUE_CONSTRAINT,
+    m.CREATE_CHECK_CONSTRAINT, m.CREATE_PRIMARY_KEY, m.CREATE_EXCLUDE_CONSTRAINT, m.CREATE_TYPE,
+    m.RENAME_TABLE, m.RENAME_COLUMN, m.ALTER_COLUMN_TYPE, m.SET_NOT_NULL, m.DROP_NOT_NULL,
+    m.SET_DEFAULT, m.DROP_DEFAULT, m.CREATE_SEQUENCE, m.CREATE_VIEW,
+}
+CONSTRAINTS = {m.CREATE_FOREIGN_KEY, m.CREATE_UNIQUE_CONSTRAINT, m.CREATE_CHECK_CONSTRAINT, m.CREATE_PRIMARY_KEY, m.CREATE_EXCLUDE_CONSTRAINT}
+# Downgrade operations whose target we cannot see: anything may have been dropped by them.
+OPAQUE = {m.RAW_SQL}
+
+
+def _k(value):
+    return value.lower().strip('"`') if isinstance(value, str) else None
+
+
+def _skipped(migration, config):
+    file = migration.file
+    return len(file.down_revision) > 1  # merge revisions have nothing of their own to reverse
+
+
+def missing_downgrade(rule, run):
+    if run.config.downgrades == "optional":
+        return
+    for migration in run.migrations:
+        file = migration.file
+        if file.has_upgrade and not file.has_downgrade and not file.syntax_error:
+            yield Hit(migration, file.upgrade_line or 1, "this revision has no downgrade() function; `alembic downgrade` through it fails")
+
+
+def empty_downgrade(rule, run):
+    if run.config.downgrades == "optional":
+        return
+    for migration in run.migrations:
+        file = migration.file
+        if not file.has_downgrade or not file.downgrade_is_empty or _skipped(migration, run.config):
+            continue
+        reversible = [op for op in migration.ops[m.UPGRADE] if op.kind in REVERSIBLE]
+        if reversible:
+            first = reversible[0]
+            yield Hit(
+                migration,
+                file.downgrade_line,
+                f"downgrade() does nothing, but upgrade() makes {len(reversible)} reversible schema change(s), first `{first.call or first.kind}` at line {first.line}",
+                phase=m.DOWNGRADE,
+            )
+
+
+def _created(migration):
+    """Objects the upgrade leaves behind: [(key, op, description)]."""
+    created = {}
+    for op in migration.ops[m.UPGRADE]:
+        table = _k(op.table)
+        if op.kind == m.CREATE_TABLE and table:
+            created[("table", table)] = (op, f"table {op.table}")
+        elif op.kind == m.ADD_COLUMN and table and op.column and op.column.name:
+            if ("table", table) not in created:
+                created[("column", table, _k(op.column.name))] = (op, f"column {op.table}.{op.column.name}")
+        elif op.kind == m.CREATE_INDEX and op.name:
+            if ("table", table) not in created:
+                created[("index", _k(op.name))] = (op, f"index {op.name}")
+        elif op.kind in CONSTRAINTS and op.name:
+            if ("table", table) not in created:
+                created[("constraint", _k(op.name))] = (op, f"constraint {op.name}")
+        elif op.kind == m.CREATE_TYPE and op.name and not op.get("implicit"):
+            created[("type", _k(op.name))] = (op, f"type {op.name}")
+        elif op.kind == m.DROP_TABLE:
+            created = {k: v for k, v in created.items() if not (k[0] == "table" and k[1] == table) and _k(v[0].table) != table}
+        elif op.kind == m.DROP_COLUMN and op.columns:
+            created.pop(("column", table, _k(op.columns[0])), None)
+        elif op.kind == m.DROP_INDEX:
+            created.pop(("index", _k(op.name)), None)
+        elif op.kind == m.DROP_CONSTRAINT:
+            created.pop(("constraint", _k(op.name)), None)
+        elif op.kind == m.DROP_TYPE:
+            created.pop(("type", _k(op.name)), None)
+    return created
+
+
+def _removed(ops):
+    tables, columns, names, types = set(), set(), set(), set()
+    for op in ops:
+        table = _k(op.table)
+        if op.kind == m.DROP_TABLE:
+            tables.add(table)
+        elif op.kind == m.DROP_COLUMN:
+            columns.update((table, _k(c)) for c in op.columns)
+        elif op.kind in (m.DROP_INDEX, m.DROP_CONSTRAINT):
+            names.add(_k(op.name))
+        elif op.kind == m.DROP_TYPE:
+            types.add(_k(op.name))
+        elif op.kind == m.RENAME_TABLE:
+            tables.add(table)  # renamed away: the name no longer holds the upgrade's object
+    return tables, columns, names, types
+
+
+def _downgrade_is_knowable(migration):
+    file = migration.file
+    if not file.has_downgrade or file.downgrade_is_empty or _skipped(migration, None):
+        return False
+    ops = migration.file.ops(m.DOWNGRADE)
+    if any(op.kind in (m.RAISE, *OPAQUE) for op in ops):
+        return False
+    drops = (m.DROP_TABLE, m.DROP_COLUMN, m.DROP_INDEX, m.DROP_CONSTRAINT, m.DROP_TYPE)
+    if any(op.kind in drops and op.table is None and op.name is None and not op.columns for op in ops):
+        return False  # a drop in a loop over names we cannot see
+    return True
+
+
+def incomplete_downgrade(rule, run):
+    for migration in run.migrations:
+        if not _downgrade_is_knowable(migration):
+            continue
+        tables, columns, names, types = _removed(migration.file.ops(m.DOWNGRADE))
+        loops = any(op.table is None for op in migration.file.ops(m.DOWNGRADE) if op.kind in (m.DROP_TABLE, m.DROP_COLUMN))
+        for key, (op, what) in _created(migration).items():
+            kind = key[0]
+            table = _k(op.table)
+            if table in tables or (kind == "column" and loops):
+                continue
+            if kind == "column" and key[1:] in columns:
+                continue
+            if kind in ("index", "constraint"):
+                if key[1] in names or any((table, _k(c)) in columns for c in op.columns):
+                    continue
+            if kind == "type" and key[1] in types:
+                continue
+            yield Hit(migration, op.line, f"upgrade() creates {what}, but downgrade() never removes it", phase=m.UPGRADE, column=op.column_offset + 1)
+
+
+def enum_type_leak(rule, run):
+    for migration in run.migrations:
+        if not _downgrade_is_knowable(migration):
+            continue
+        dropped = {_k(op.name) for op in migration.file.ops(m.DOWNGRADE) if op.kind == m.DROP_TYPE}
+        seen = set()
+        for op in migration.ops[m.UPGRADE]:
+            if op.kind != m.CREATE_TYPE or not op.get("implicit") or _k(op.name) in dropped or _k(op.name) in seen:
+                continue
+            seen.add(_k(op.name))
+            yield Hit(
+                migration,
+                op.line,
+                f"the enum type {op.name} is created with {op.table}, but downgrade() never drops it; the next upgrade fails with 'type \"{op.name}\" already exists'",
+                phase=m.UPGRADE,
+                column=op.column_offset + 1,
+            )

@@ -1,0 +1,74 @@
+"""Checks over the revision graph: heads, parents, duplicates, cycles."""
+
+from __future__ import annotations
+
+from migration_lint.engine import Hit
+
+
+def _line(run, path, header="revision"):
+    for file in run.all_files:
+        if file.path == path:
+            return file.header_lines.get(header) or file.header_lines.get("revision") or 1
+    return 1
+
+
+def multiple_heads(rule, run):
+    graph = run.graph
+    heads = graph.heads
+    if len(heads) < 2:
+        return
+    labels = {head: graph.labels_of(head) for head in heads}
+    unlabelled = []
+    for head in heads:
+        others = set().union(*(labels[h] for h in heads if h != head))
+        if not labels[head] - others:
+            unlabelled.append(head)
+    if not unlabelled:
+        return  # every head is the tip of its own branch label (e.g. expand/contract)
+    command = f"alembic merge -m \"merge heads\" {' '.join(unlabelled)}"
+    for head in unlabelled:
+        rev = graph.revisions[head]
+        others = ", ".join(h for h in heads if h != head)
+        yield Hit(
+            None,
+            _line(run, rev.path),
+            f"revision {head} is one of {len(heads)} heads (others: {others}); `alembic upgrade head` will fail. Merge them: `{command}`",
+            path=rev.path,
+            revision=head,
+        )
+
+
+def missing_parent(rule, run):
+    for rev, parent, field in run.graph.missing_parents:
+        yield Hit(
+            None,
+            _line(run, rev.path, field),
+            f"revision {rev.revision} names {field} {parent!r}, which no revision file defines",
+            path=rev.path,
+            revision=rev.revision,
+        )
+
+
+def duplicate_revision(rule, run):
+    for revision, definers in run.graph.duplicates.items():
+        paths = ", ".join(d.path for d in definers)
+        for rev in definers[1:]:
+            yield Hit(
+                None,
+                _line(run, rev.path),
+                f"revision id {revision!r} is defined by {len(definers)} files ({paths}); Alembic keeps only one",
+                path=rev.path,
+                revision=revision,
+            )
+
+
+def revision_cycle(rule, run):
+    for cycle in run.graph.cycles:
+        first = run.graph.revisions[cycle[0]]
+        yield Hit(
+            None,
+            _line(run, first.path, "down_revision"),
+            f"revisions {' -> '.join(cycle)} form a cycle through down_revision; Alembic cannot order them",
+            path=first.path,
+            revision=first.revision,
+        )

@@ -1,0 +1,194 @@
+"""Command line.  The only module that prints and picks exit codes.
+
+Exit codes: 0 nothing at or above --fail-on; 1 findings at or above it; 2 usage or environment
+error (one line on stderr, no traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+from migration_lint import __version__
+
+EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, exit 2 (argparse prints usage too; keep it short)
+        self.exit(EXIT_ERROR, f"migration-lint: error: {message} (see --help)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="migration-lint", description="Safety linter for Alembic migrations.")
+    parser.add_argument("--version", action="version", version=f"migration-lint {__version__}")
+    commands = parser.add_subparsers(dest="command", parser_class=_Parser)
+
+    check = commands.add_parser("check", help="check Alembic revision histories")
+    check.add_argument("paths", nargs="*", type=Path, help="repo root, alembic.ini, pyproject.toml, migrations/ or versions/ (default: .)")
+    check.add_argument("--format", "-f", choices=("text", "json", "github", "sarif"), default="text")
+    check.add_argument("--output", "-o", type=Path, help="write the report to a file instead of stdout")
+    check.add_argument("--dialect", help="postgresql, mysql or sqlite (default: config, then alembic.ini URL, then postgresql)")
+    check.add_argument("--server-version", help="database server version, e.g. 14 or 10.11 (default: PostgreSQL 14)")
+    check.add_argument("--config", type=Path, help="a pyproject.toml or .migration-lint.yaml (default: nearest one)")
+    check.add_argument("--fail-on", choices=("error", "warning", "info"), help="lowest severity that fails the run (default: error)")
+    check.add_argument("--select", action="append", default=[], metavar="RULE", help="only these rules (repeatable, comma-separated)")
+    check.add_argument("--ignore", action="append", default=[], metavar="RULE", help="skip these rules (repeatable, comma-separated)")
+    check.add_argument("--start-after", metavar="REVISION", help="only check revisions after this one (older ones are grandfathered)")
+    check.add_argument("--no-cache", action="store_true", help="parse every file again; do not read or write the cache")
+    check.add_argument("--jobs", "-j", type=int, help="parser processes for a cold run (default: CPU count)")
+    check.add_argument("--color", choices=("auto", "always", "never"), default="auto")
+
+    explain = commands.add_parser("explain", help="show a rule's documentation")
+    explain.add_argument("rule")
+
+    rules = commands.add_parser("rules", help="list the rules")
+    rules.add_argument("--format", choices=("text", "json", "markdown"), default="text")
+    rules.add_argument("--config", type=Path, help="include the rule packs this config names")
+    return parser
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return EXIT_ERROR
+    from migration_lint.errors import MigrationLintError
+
+    try:
+        if args.command == "check":
+            return _check(args)
+        if args.command == "explain":
+            return _explain(args)
+        return _rules(args)
+    except MigrationLintError as exc:
+        print(f"migration-lint: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("migration-lint: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return EXIT_OK
+    except Exception as exc:  # never a traceback for users; MIGRATION_LINT_DEBUG=1 shows it
+        if os.environ.get("MIGRATION_LINT_DEBUG"):
+            raise
+        print(f"migration-lint: internal error: {type(exc).__name__}: {exc} (set MIGRATION_LINT_DEBUG=1 for a traceback)", file=sys.stderr)
+        return EXIT_ERROR
+
+
+def _split(values: List[str]) -> tuple:
+    return tuple(v.strip() for value in values for v in value.split(",") if v.strip())
+
+
+def _check(args) -> int:
+    from migration_lint import api
+    from migration_lint.catalogue import load_catalogue
+    from migration_lint.config import parse_version
+    from migration_lint.model import severity_rank
+    from migration_lint.report import render
+
+    paths = args.paths or [Path(".")]
+    config = api.resolve_config(paths, args.config)
+    if args.select:
+        config.select = _split(args.select)
+    if args.ignore:
+        config.ignore = tuple(config.ignore) + _split(args.ignore)
+    if args.start_after:
+        config.start_after = args.start_after
+    if args.server_version:
+        parse_version(args.server_version, "--server-version")  # fail early, before any parsing
+    fail_on = args.fail_on or config.fail_on
+    result = api.check(
+        paths,
+        dialect=args.dialect,
+        server_version=args.server_version,
+        config=config,
+        use_cache=not args.no_cache,
+        jobs=args.jobs,
+    )
+    catalogue = load_catalogue(tuple(api._pack_paths(config)))
+    color = args.color == "always" or (args.color == "auto" and args.output is None and sys.stdout.isatty() and not os.environ.get("NO_COLOR"))
+    width = 100
+    if color:
+        try:
+            width = os.get_terminal_size().columns
+        except OSError:
+            pass
+    text = render(result, args.format, catalogue, color=color, width=width) if args.format == "text" else render(result, args.format, catalogue)
+    if args.output:
+        try:
+            args.output.write_text(text + "\n", encoding="utf-8")
+        except OSError as exc:
+            from migration_lint.errors import MigrationLintError
+
+            raise MigrationLintError(f"{args.output}: cannot write report: {exc.strerror}") from None
+    elif text:
+        print(text)
+    threshold = severity_rank(fail_on)
+    return EXIT_FINDINGS if any(severity_rank(f.severity) >= threshold for f in result.findings) else EXIT_OK
+
+
+def _explain(args) -> int:
+    from migration_lint.catalogue import load_catalogue
+
+    rule = load_catalogue().get(args.rule)
+    print(explain_text(rule))
+    return EXIT_OK
+
+
+def explain_text(rule) -> str:
+    docs = rule.docs
+    dialects = ", ".join(rule.dialects) if rule.dialects else "all"
+    out = [f"{rule.name} ({rule.severity}, {rule.category}; dialects: {dialects}; phase: {rule.phase})", "", rule.summary, ""]
+    sections = (("what", "What it does"), ("why", "Why is this bad?"), ("example", "Example"), ("use_instead", "Use instead"), ("notes", "Notes"))
+    for key, title in sections:
+        if docs.get(key):
+            out += [f"## {title}", "", str(docs[key]).rstrip(), ""]
+    if rule.fix:
+        out += ["## Fix", "", rule.fix, ""]
+    if docs.get("references"):
+        refs = docs["references"] if isinstance(docs["references"], list) else [docs["references"]]
+        out += ["## References", ""] + [f"- {r}" for r in refs] + [""]
+    out.append(f"Suppress with `# migration-lint: ignore[{rule.name}] <reason>` on the line or the line above.")
+    return "\n".join(out)
+
+
+def _rules(args) -> int:
+    import json
+
+    from migration_lint import api
+    from migration_lint.catalogue import load_catalogue
+
+    packs = ()
+    if args.config:
+        packs = tuple(api._pack_paths(api.resolve_config([], args.config)))
+    catalogue = load_catalogue(packs)
+    if args.format == "json":
+        print(json.dumps([
+            {"name": r.name, "severity": r.severity, "category": r.category, "dialects": list(r.dialects or []), "phase": r.phase, "summary": r.summary}
+            for r in catalogue
+        ], indent=2))
+    elif args.format == "markdown":
+        print(rules_markdown(catalogue))
+    else:
+        width = max(len(r.name) for r in catalogue)
+        for r in catalogue:
+            dialects = ",".join(r.dialects) if r.dialects else "all"
+            print(f"{r.name:<{width}}  {r.severity:<7}  {r.category:<11}  {dialects:<20}  {r.summary}")
+    return EXIT_OK
+
+
+def rules_markdown(catalogue) -> str:
+    lines = ["| rule | severity | category | dialects | what it catches |", "| --- | --- | --- | --- | --- |"]
+    for r in catalogue:
+        dialects = ", ".join(r.dialects) if r.dialects else "all"
+        lines.append(f"| `{r.name}` | {r.severity} | {r.category} | {dialects} | {r.summary} |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

@@ -1,0 +1,138 @@
+"""Configuration: ``[tool.migration-lint]`` in pyproject.toml or ``.migration-lint.yaml``."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Optional, Tuple
+
+from migration_lint.errors import ConfigError
+from migration_lint.model import SEVERITIES
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+DIALECTS = ("postgresql", "mysql", "sqlite")
+DIALECT_ALIASES = {"postgres": "postgresql", "postgresql": "postgresql", "pg": "postgresql", "mysql": "mysql", "mariadb": "mysql", "sqlite": "sqlite"}
+CONFIG_FILES = (".migration-lint.yaml", ".migration-lint.yml", "pyproject.toml")
+
+
+@dataclass
+class Config:
+    dialect: Optional[str] = None
+    server_version: Optional[Tuple[int, ...]] = None
+    select: Tuple[str, ...] = ()
+    ignore: Tuple[str, ...] = ()
+    severity: dict = field(default_factory=dict)
+    start_after: Optional[str] = None
+    exclude: Tuple[str, ...] = ()
+    downgrades: str = "required"  # 'required' | 'optional' (projects that never write downgrades)
+    rule_packs: Tuple[str, ...] = ()
+    fail_on: str = "error"
+    source: Optional[str] = None  # the file it came from
+    root: Optional[str] = None  # the folder of that file: relative paths in it start there
+
+    def fingerprint(self) -> str:
+        return repr(sorted((f.name, repr(getattr(self, f.name))) for f in fields(self) if f.name != "source"))
+
+
+def normalise_dialect(value: str, where: str = "dialect") -> str:
+    dialect = DIALECT_ALIASES.get(str(value).lower().split("+")[0])
+    if dialect is None:
+        raise ConfigError(f"{where}: unknown dialect {value!r} (use one of {', '.join(DIALECTS)})")
+    return dialect
+
+
+def parse_version(value, where: str = "server_version") -> Tuple[int, ...]:
+    try:
+        parts = tuple(int(p) for p in str(value).strip().split("."))
+    except ValueError:
+        raise ConfigError(f"{where}: expected a version like 14 or 10.11, got {value!r}") from None
+    if not parts:
+        raise ConfigError(f"{where}: empty version")
+    return parts
+
+
+def find_config(start: Path) -> Optional[Path]:
+    """The nearest config file at or above ``start`` (a pyproject.toml only if it has our table)."""
+    folder = start if start.is_dir() else start.parent
+    for candidate in [folder, *folder.parents]:
+        for name in CONFIG_FILES:
+            path = candidate / name
+            if not path.is_file():
+                continue
+            if name == "pyproject.toml":
+                try:
+                    if "migration-lint" not in _load_toml(path).get("tool", {}):
+                        continue
+                except ConfigError:
+                    continue
+            return path
+        if (candidate / ".git").exists():
+            break
+    return None
+
+
+def _load_toml(path: Path) -> dict:
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read TOML: {exc}") from None
+
+
+def load_config(path: Optional[Path]) -> Config:
+    if path is None:
+        return Config()
+    if path.name == "pyproject.toml":
+        data = _load_toml(path).get("tool", {}).get("migration-lint", {})
+    else:
+        import yaml
+
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+            raise ConfigError(f"{path}: cannot read YAML: {str(exc).splitlines()[0]}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping of settings")
+    return config_from_mapping(data, str(path), str(path.parent))
+
+
+def config_from_mapping(data: dict, source: str = "<config>", root: Optional[str] = None) -> Config:
+    known = {f.name.replace("_", "-") for f in fields(Config)} | {f.name for f in fields(Config)}
+    config = Config(source=source, root=root)
+    for key, value in data.items():
+        name = str(key).replace("-", "_")
+        if key not in known or name in ("source", "root"):
+            raise ConfigError(f"{source}: unknown setting {key!r}")
+        if name == "dialect":
+            config.dialect = normalise_dialect(value, f"{source}: dialect")
+        elif name == "server_version":
+            config.server_version = parse_version(value, f"{source}: server_version")
+        elif name in ("select", "ignore", "exclude", "rule_packs"):
+            if isinstance(value, str):
+                value = [value]
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise ConfigError(f"{source}: {key} must be a list of strings")
+            setattr(config, name, tuple(value))
+        elif name == "severity":
+            if not isinstance(value, dict):
+                raise ConfigError(f"{source}: severity must map rule names to {'/'.join(SEVERITIES)}")
+            for rule, level in value.items():
+                if level not in SEVERITIES:
+                    raise ConfigError(f"{source}: severity of {rule}: {level!r} is not one of {', '.join(SEVERITIES)}")
+            config.severity = dict(value)
+        elif name == "start_after":
+            config.start_after = None if value is None else str(value)
+        elif name == "downgrades":
+            if value not in ("required", "optional"):
+                raise ConfigError(f"{source}: downgrades must be 'required' or 'optional'")
+            config.downgrades = value
+        elif name == "fail_on":
+            if value not in SEVERITIES:
+                raise ConfigError(f"{source}: fail-on must be one of {', '.join(SEVERITIES)}")
+            config.fail_on = value
+    return config

@@ -1,0 +1,349 @@
+"""Finding Alembic environments on disk, and reading their settings without running them.
+
+A path may be a repository root, an ``alembic.ini``, a pyproject.toml with ``[tool.alembic]``, a
+``migrations/`` folder (env.py + versions/) or a ``versions/`` folder.
+"""
+
+from __future__ import annotations
+
+import configparser
+import os
+import re
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import List, Optional
+
+from migration_lint.errors import DiscoveryError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+SKIP_DIRS = {".git", ".hg", ".tox", ".nox", "node_modules", "__pycache__", ".venv", "venv", "env", "site-packages", ".mypy_cache", ".pytest_cache", "build", "dist"}
+URL_DIALECTS = {"postgresql": "postgresql", "postgres": "postgresql", "mysql": "mysql", "mariadb": "mysql", "sqlite": "sqlite"}
+
+
+@dataclass
+class Environment:
+    script_location: Path
+    version_locations: List[Path]
+    recursive: bool = False
+    config_file: Optional[Path] = None
+    url: Optional[str] = None
+    url_dialect: Optional[str] = None
+    env_py: Optional[Path] = None
+    settings: dict = field(default_factory=dict)  # read statically from env.py
+    kind: str = "alembic"  # 'alembic' | 'flask-migrate' | 'pyproject' | 'bare'
+    project_root: Optional[Path] = None
+    explicit_locations: bool = False  # version_locations was configured (else: script/versions)
+
+    @property
+    def name(self) -> str:
+        if len(self.version_locations) == 1 and self.version_locations[0] != self.script_location / "versions":
+            return _relative(self.version_locations[0])
+        return _relative(self.script_location)
+
+    def revision_files(self) -> List[Path]:
+        files = []
+        seen = set()
+        for location in self.version_locations:
+            if not location.is_dir():
+                continue
+            walker = os.walk(location) if self.recursive else [(str(location), [], os.listdir(location))]
+            for folder, dirs, names in walker:
+                dirs[:] = sorted(d for d in dirs if d not in SKIP_DIRS and not d.startswith("."))
+                for name in sorted(names):
+                    if name.endswith(".py") and name != "__init__.py":
+                        path = Path(folder, name)
+                        key = path.resolve()
+                        if key not in seen and path.is_file():
+                            seen.add(key)
+                            files.append(path)
+        return files
+
+
+def _relative(path: Path) -> str:
+    try:
+        return os.path.relpath(path)
+    except ValueError:  # pragma: no cover - another drive on Windows
+        return str(path)
+
+
+def discover(target: Path) -> List[Environment]:
+    return [expanded for env in _discover(target) for expanded in _expand_nested(env)]
+
+
+def _expand_nested(env: Environment) -> List[Environment]:
+    """Nested folders under a default versions/ that env.py picks at run time.
+
+    ``versions/postgresql/`` + ``versions/sqlite/`` (Prefect) are separate histories, one per
+    dialect; other nested folders (Neutron's ``versions/<release>/expand``) are one history whose
+    locations env.py lists in code, so they are read recursively.
+    """
+    if env.explicit_locations or len(env.version_locations) != 1 or env.recursive:
+        return [env]
+    location = env.version_locations[0]
+    if not location.is_dir():
+        return [env]
+    subdirs = sorted(p for p in location.iterdir() if p.is_dir() and p.name not in SKIP_DIRS and not p.name.startswith("."))
+    with_revisions = [d for d in subdirs if any(d.rglob("*.py"))]
+    if not with_revisions:
+        return [env]
+    direct = [p for p in location.glob("*.py") if p.name != "__init__.py"]
+    if not direct and all(d.name.lower() in URL_DIALECTS for d in with_revisions):
+        split = []
+        for folder in with_revisions:
+            clone = Environment(**{**env.__dict__, "version_locations": [folder], "recursive": True})
+            clone.url_dialect = URL_DIALECTS[folder.name.lower()]
+            clone.kind = env.kind
+            split.append(clone)
+        return split
+    env.recursive = True
+    return [env]
+
+
+def _discover(target: Path) -> List[Environment]:
+    if not target.exists():
+        raise DiscoveryError(f"{target}: no such file or directory")
+    target = target.resolve() if target.is_absolute() else Path(os.path.abspath(target))
+    if target.is_file():
+        if target.name == "pyproject.toml":
+            envs = _from_pyproject(target)
+            if not envs:
+                raise DiscoveryError(f"{_relative(target)}: no [tool.alembic] table")
+            return envs
+        if target.suffix == ".ini":
+            envs = _from_ini(target)
+            if not envs:
+                raise DiscoveryError(f"{_relative(target)}: no section with script_location")
+            return envs
+        raise DiscoveryError(f"{_relative(target)}: expected a folder, an alembic.ini or a pyproject.toml")
+    # A migrations folder or a versions folder given directly.
+    if (target / "env.py").is_file() and not (target / "alembic.ini").is_file():
+        return [_bare(target)]
+    if (target / "alembic.ini").is_file() and (target / "env.py").is_file():
+        envs = _from_ini(target / "alembic.ini")  # Flask-Migrate keeps alembic.ini in migrations/
+        if envs:
+            return envs
+    if target.name == "versions" or (not _has_subdirs(target) and any(target.glob("*.py")) and (target.parent / "env.py").is_file()):
+        if (target.parent / "env.py").is_file():
+            return [_bare(target.parent, versions=target)]
+        return [Environment(script_location=target, version_locations=[target], recursive=True, kind="bare", project_root=_project_root(target))]
+    return _scan(target)
+
+
+def _has_subdirs(folder: Path) -> bool:
+    return any(p.is_dir() for p in folder.iterdir())
+
+
+def _scan(root: Path) -> List[Environment]:
+    envs: List[Environment] = []
+    seen = set()
+
+    def add(found: List[Environment]) -> None:
+        for env in found:
+            key = env.script_location.resolve()
+            if key not in seen:
+                seen.add(key)
+                envs.append(env)
+
+    pyproject = root / "pyproject.toml"
+    if pyproject.is_file():
+        add(_from_pyproject(pyproject))
+    env_dirs = []
+    for folder, dirs, names in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if d not in SKIP_DIRS and not d.startswith("."))
+        for name in sorted(names):
+            if name.endswith(".ini") and (name == "alembic.ini" or _ini_has_alembic(Path(folder, name))):
+                add(_from_ini(Path(folder, name)))
+        if "env.py" in names and "versions" in dirs:
+            env_dirs.append(Path(folder))
+        if "versions" in dirs:
+            dirs.remove("versions")  # revision files are read per environment, not scanned here
+    for folder in env_dirs:
+        if folder.resolve() not in seen:
+            add([_bare(folder)])
+    if not envs:
+        raise DiscoveryError(f"{_relative(root)}: no Alembic environment found (looked for alembic.ini, [tool.alembic] in pyproject.toml, and env.py beside versions/)")
+    return envs
+
+
+def _ini_has_alembic(path: Path) -> bool:
+    try:
+        head = path.read_text(encoding="utf-8", errors="replace")[:20000]
+    except OSError:
+        return False
+    return "script_location" in head
+
+
+def _read_ini(path: Path) -> configparser.ConfigParser:
+    parser = configparser.ConfigParser(defaults={"here": str(path.parent)}, interpolation=configparser.BasicInterpolation())
+    try:
+        parser.read(path, encoding="utf-8")
+    except (configparser.Error, UnicodeDecodeError) as exc:
+        raise DiscoveryError(f"{_relative(path)}: cannot read INI: {str(exc).splitlines()[0]}") from None
+    return parser
+
+
+def _get(parser, section, key) -> Optional[str]:
+    try:
+        value = parser.get(section, key, fallback=None)
+    except (configparser.InterpolationError, configparser.Error):
+        value = parser.get(section, key, raw=True, fallback=None)
+    return value.strip() if isinstance(value, str) else None
+
+
+def _from_ini(path: Path) -> List[Environment]:
+    parser = _read_ini(path)
+    envs = []
+    sections = [s for s in parser.sections() if _get(parser, s, "script_location")]
+    if not sections and parser.has_section("alembic") or (not sections and (path.parent / "env.py").is_file()):
+        # Flask-Migrate: migrations/alembic.ini without script_location; the folder is the script dir.
+        if (path.parent / "env.py").is_file():
+            env = _bare(path.parent, config_file=path)
+            section = "alembic" if parser.has_section("alembic") else None
+            if section:
+                _apply_ini(env, parser, section, path)
+            return [env]
+        return []
+    for section in sections:
+        script = _resolve_location(_get(parser, section, "script_location"), path.parent)
+        if script is None:
+            continue
+        env = _bare(script, config_file=path)
+        _apply_ini(env, parser, section, path)
+        envs.append(env)
+    return envs
+
+
+def _apply_ini(env: Environment, parser, section: str, path: Path) -> None:
+    locations = _get(parser, section, "version_locations")
+    if locations:
+        separator = _get(parser, section, "version_path_separator") or "legacy"
+        env.version_locations = [_resolve_location(p, path.parent) for p in _split(locations, separator)]
+        env.version_locations = [p for p in env.version_locations if p is not None]
+        env.explicit_locations = True
+    recursive = (_get(parser, section, "recursive_version_locations") or "").lower()
+    env.recursive = recursive in ("true", "1", "yes", "on")
+    url = _get(parser, section, "sqlalchemy.url")
+    if url:
+        env.url = url
+        env.url_dialect = url_dialect(url)
+
+
+def _split(value: str, separator: str) -> List[str]:
+    seps = {"os": os.pathsep, "space": " ", "newline": "\n", ":": ":", ";": ";"}
+    if separator in seps:
+        return [p.strip() for p in value.split(seps[separator]) if p.strip()]
+    return [p for p in re.split(r"[,\s]+", value) if p]
+
+
+def _resolve_location(value: Optional[str], base: Path) -> Optional[Path]:
+    if not value:
+        return None
+    if ":" in value and not re.match(r"^[A-Za-z]:[\\/]", value) and not value.startswith("/"):
+        # A package resource: "myapp:migrations", "prefect:server:database:_migrations".
+        package, _, sub = value.partition(":")
+        package_path = Path(*package.split("."))
+        sub_path = Path(*[p for p in re.split(r"[:/]", sub) if p])
+        for folder in [base, *base.parents]:
+            for candidate in (folder / package_path, folder / "src" / package_path):
+                if candidate.is_dir() and (candidate / sub_path).is_dir():
+                    return (candidate / sub_path).resolve()
+        return (base / package_path / sub_path).resolve()
+    path = Path(value)
+    return (path if path.is_absolute() else base / path).resolve()
+
+
+def _from_pyproject(path: Path) -> List[Environment]:
+    try:
+        with path.open("rb") as handle:
+            data = tomllib.load(handle)
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise DiscoveryError(f"{_relative(path)}: cannot read TOML: {exc}") from None
+    table = data.get("tool", {}).get("alembic")
+    if not isinstance(table, dict) or not table.get("script_location"):
+        return []
+    here = str(path.parent)
+    script = _resolve_location(str(table["script_location"]).replace("%(here)s", here), path.parent)
+    env = _bare(script, config_file=path)
+    env.kind = "pyproject"
+    locations = table.get("version_locations")
+    if locations:
+        if isinstance(locations, str):
+            locations = _split(locations, table.get("path_separator", "legacy"))
+        env.version_locations = [p for p in (_resolve_location(str(v).replace("%(here)s", here), path.parent) for v in locations) if p]
+        env.explicit_locations = True
+    env.recursive = bool(table.get("recursive_version_locations", False))
+    return env and [env]
+
+
+def _bare(script: Path, versions: Optional[Path] = None, config_file: Optional[Path] = None) -> Environment:
+    env = Environment(
+        script_location=script,
+        version_locations=[versions or script / "versions"],
+        config_file=config_file,
+        kind="bare" if config_file is None else "alembic",
+        project_root=_project_root(script),
+    )
+    env_py = script / "env.py"
+    if env_py.is_file():
+        env.env_py = env_py
+        env.settings = read_env_settings(env_py)
+        if env.settings.get("flask"):
+            env.kind = "flask-migrate"
+    return env
+
+
+def _project_root(start: Path) -> Path:
+    for candidate in [start, *start.parents]:
+        if any((candidate / marker).exists() for marker in (".git", "pyproject.toml", "setup.py", "setup.cfg")):
+            return candidate
+    return start.parent
+
+
+LOCK_TIMEOUT = re.compile(r"lock_timeout", re.I)
+STATEMENT_TIMEOUT = re.compile(r"statement_timeout", re.I)
+
+
+def read_env_settings(env_py: Path) -> dict:
+    """Settings in env.py that change verdicts, found by reading (never running) it."""
+    try:
+        text = env_py.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return {}
+    code = "\n".join(line.split("#", 1)[0] if not line.lstrip().startswith("#") else "" for line in text.splitlines())
+    return {
+        "lock_timeout": bool(LOCK_TIMEOUT.search(code)),
+        "statement_timeout": bool(STATEMENT_TIMEOUT.search(code)),
+        "transaction_per_migration": bool(re.search(r"transaction_per_migration\s*=\s*True", code)),
+        "transactional_ddl": not bool(re.search(r"transactional_ddl\s*=\s*False", code)),
+        "flask": "current_app" in code,
+    }
+
+
+def url_dialect(url: str) -> Optional[str]:
+    match = re.match(r"^\s*([A-Za-z0-9_]+)(\+[A-Za-z0-9_]+)?://", url)
+    if not match:
+        return None
+    return URL_DIALECTS.get(match.group(1).lower())
+
+
+def project_packages(root: Optional[Path]) -> set:
+    """Top-level importable names of the project itself (for imports-application-code)."""
+    names = set()
+    if root is None or not root.is_dir():
+        return names
+    for base in (root, root / "src"):
+        if not base.is_dir():
+            continue
+        for entry in base.iterdir():
+            if entry.name.startswith(".") or entry.name in SKIP_DIRS or entry.name in ("tests", "test", "docs"):
+                continue
+            if entry.is_dir() and (entry / "__init__.py").is_file():
+                names.add(entry.name)
+            elif entry.suffix == ".py" and entry.stem not in ("setup", "conftest", "noxfile", "manage"):
+                names.add(entry.stem)
+    return names

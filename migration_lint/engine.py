@@ -1,0 +1,266 @@
+"""Rule evaluation: parsed migrations + catalogue + config -> findings.  Pure: no I/O here.
+
+Declarative rules are matched against every operation of the phase they watch; Python checks get
+the whole run (every migration in scope, the revision graph) and yield hits.  Suppressions,
+severity overrides, select/ignore and start_after are applied here too, so every entry point
+(CLI, tests, pytest plugin) gets the same verdicts.
+"""
+
+from __future__ import annotations
+
+import string
+from dataclasses import dataclass, field
+from typing import Dict, Iterable, List, Optional, Tuple
+
+from migration_lint import model as m
+from migration_lint.catalogue import Catalogue, Rule
+from migration_lint.config import Config
+from migration_lint.errors import ConfigError
+from migration_lint.graph import Revision, RevisionGraph, after
+from migration_lint.matcher import Facts, matches
+from migration_lint.model import Finding, MigrationFile, Operation
+
+SUPPRESSION_RULE = "unused-suppression"
+
+
+@dataclass
+class Target:
+    """What the engine needs to know about an environment (decided by the caller)."""
+
+    name: str = ""
+    dialect: str = "postgresql"
+    server_version: Tuple[int, ...] = (14,)
+    env_settings: dict = field(default_factory=dict)
+    project_packages: frozenset = frozenset()
+    own_packages: frozenset = frozenset()  # the package(s) holding the migrations themselves
+
+
+@dataclass
+class Hit:
+    """What a Python check reports; the engine adds severity, help and suppression."""
+
+    migration: Optional["MigrationContext"]
+    line: int
+    message: str
+    phase: Optional[str] = None
+    column: int = 1
+    path: Optional[str] = None  # for hits without a migration (graph-level)
+    revision: Optional[str] = None
+
+
+@dataclass
+class MigrationContext:
+    file: MigrationFile
+    target: Target
+    config: Config
+    ops: Dict[str, List[Operation]]  # phase -> operations that run on the target dialect
+    facts: Dict[int, dict]  # id(op) -> place facts (table_is_new, in_batch, ...)
+
+    @property
+    def path(self) -> str:
+        return self.file.path
+
+    @property
+    def revision(self) -> Optional[str]:
+        return self.file.revision
+
+    def facts_for(self, op: Operation) -> Facts:
+        return Facts(op, self.facts[id(op)])
+
+
+@dataclass
+class RunContext:
+    target: Target
+    config: Config
+    graph: RevisionGraph
+    migrations: List[MigrationContext]  # in scope (after start_after), history order
+    all_files: List[MigrationFile]
+
+    @property
+    def dialect(self) -> str:
+        return self.target.dialect
+
+
+def _key(name: Optional[str]) -> Optional[str]:
+    return name.lower().strip('"`') if isinstance(name, str) else None
+
+
+def prepare(file: MigrationFile, target: Target, config: Config) -> MigrationContext:
+    ops: Dict[str, List[Operation]] = {m.UPGRADE: [], m.DOWNGRADE: []}
+    facts: Dict[int, dict] = {}
+    for phase in (m.UPGRADE, m.DOWNGRADE):
+        new_tables = set()
+        new_columns = set()
+        for op in file.operations:
+            if op.phase != phase or not op.runs_on(target.dialect):
+                continue
+            table = _key(op.table)
+            if op.kind == m.CREATE_TABLE:
+                new_tables.add(table)
+            elif op.kind == m.RENAME_TABLE and table in new_tables:
+                new_tables.add(_key(op.get("new_name")))
+            column = _key(op.column.name if op.column else (op.columns[0] if op.columns else None))
+            if op.kind == m.ADD_COLUMN:
+                new_columns.add((table, column))
+            ops[phase].append(op)
+            facts[id(op)] = {
+                "table_is_new": table in new_tables if table else False,
+                "column_is_new": (table, column) in new_columns and op.kind != m.ADD_COLUMN,
+                "in_batch": "batch" in op.context,
+                "in_autocommit": "autocommit" in op.context,
+                "in_loop": "loop" in op.context,
+                "dialect": target.dialect,
+                "server_version": target.server_version,
+            }
+    return MigrationContext(file=file, target=target, config=config, ops=ops, facts=facts)
+
+
+class _MessageValues(dict):
+    def __init__(self, facts: Facts):
+        super().__init__()
+        self.facts = facts
+
+    def __missing__(self, key):
+        return render(self.facts.get(key))
+
+
+def render(value) -> str:
+    if value is None or value == ():
+        return "?"
+    if isinstance(value, m.ColumnSpec):
+        return value.name or "?"
+    if isinstance(value, m.TypeSpec):
+        return value.text or value.name
+    if isinstance(value, m.Default):
+        return value.text
+    if isinstance(value, tuple):
+        return ", ".join(render(v) for v in value)
+    return str(value)
+
+
+def format_message(template: str, facts: Facts) -> str:
+    try:
+        return string.Formatter().vformat(template, (), _MessageValues(facts))
+    except (ValueError, IndexError, KeyError, AttributeError):
+        return template
+
+
+def _declarative(rule: Rule, migration: MigrationContext) -> Iterable[Hit]:
+    phases = (m.UPGRADE, m.DOWNGRADE) if rule.phase == "any" else (rule.phase,)
+    for phase in phases:
+        for op in migration.ops[phase]:
+            facts = migration.facts_for(op)
+            if matches(rule.match, facts):
+                yield Hit(migration, op.line, format_message(rule.message, facts), phase=phase, column=op.column_offset + 1)
+
+
+def build_graph(files: List[MigrationFile]) -> RevisionGraph:
+    return RevisionGraph.build(
+        Revision(f.revision, f.down_revision, f.branch_labels, f.depends_on, f.path) for f in files if f.revision
+    )
+
+
+def enabled_rules(catalogue: Catalogue, config: Config, dialect: str) -> List[Rule]:
+    for name in (*config.select, *config.ignore, *config.severity):
+        if name not in catalogue and name != "ALL":
+            raise ConfigError(f"{config.source or 'config'}: unknown rule {name!r}")
+    rules = []
+    for rule in catalogue:
+        if config.select and rule.name not in config.select and "ALL" not in config.select:
+            continue
+        if rule.name in config.ignore or not rule.applies_to(dialect):
+            continue
+        rules.append(rule)
+    return rules
+
+
+def lint(files: List[MigrationFile], target: Target, config: Config, catalogue: Catalogue) -> List[Finding]:
+    graph = build_graph(files)
+    try:
+        in_scope = after(graph, config.start_after)
+    except KeyError:
+        raise ConfigError(f"start_after: revision {config.start_after!r} is not in this history ({target.name})") from None
+    migrations = [
+        prepare(f, target, config)
+        for f in files
+        if in_scope is None or (f.revision in in_scope) or (f.revision is None and False)
+    ]
+    run = RunContext(target=target, config=config, graph=graph, migrations=migrations, all_files=files)
+    rules = enabled_rules(catalogue, config, target.dialect)
+    by_path = {f.path: f for f in files}
+    raw: List[Tuple[Rule, Hit]] = []
+    for rule in rules:
+        if rule.name == SUPPRESSION_RULE:
+            continue
+        if rule.match is not None:
+            for migration in migrations:
+                raw.extend((rule, hit) for hit in _declarative(rule, migration))
+        else:
+            raw.extend((rule, hit) for hit in rule.check_function(rule, run))
+    findings, used = [], set()
+    for rule, hit in raw:
+        path = hit.migration.path if hit.migration else hit.path
+        file = by_path.get(path)
+        suppression = _suppressed(file, rule.name, hit.line) if file else None
+        if suppression is not None:
+            used.add((path, suppression.line))
+            continue
+        findings.append(_finding(rule, hit, path, file, config, target))
+    enabled = {r.name for r in rules}
+    if SUPPRESSION_RULE in enabled:
+        rule = catalogue.get(SUPPRESSION_RULE)
+        for hit in unused_suppressions(rule, run, used=used, catalogue=catalogue, enabled=enabled):
+            findings.append(_finding(rule, hit, hit.path, by_path.get(hit.path), config, target))
+    findings.sort(key=Finding.sort_key)
+    return findings
+
+
+def _finding(rule: Rule, hit: Hit, path: str, file: Optional[MigrationFile], config: Config, target: Target) -> Finding:
+    return Finding(
+        rule=rule.name,
+        severity=config.severity.get(rule.name, rule.severity),
+        path=path or "",
+        line=max(hit.line, 1),
+        column=hit.column,
+        message=hit.message,
+        help=rule.fix,
+        revision=hit.revision or (file.revision if file else None),
+        phase=hit.phase,
+        environment=target.name,
+    )
+
+
+def _suppressed(file: MigrationFile, rule: str, line: int):
+    for suppression in file.suppressions:
+        if rule not in suppression.rules:
+            continue
+        if suppression.file_level or line in suppression.applies_to:
+            return suppression
+    return None
+
+
+def unused_suppressions(rule: Rule, run: RunContext, used=frozenset(), catalogue=None, enabled=frozenset()) -> Iterable[Hit]:
+    """The check of ``unused-suppression``.  lint() runs it after every other rule, because
+    whether a suppression was used depends on their results (``used``: (path, comment line))."""
+    scoped = {mc.path for mc in run.migrations}
+    for file in run.all_files:
+        if file.path not in scoped:
+            continue
+        for suppression in file.suppressions:
+            for message in _suppression_problems(suppression, (file.path, suppression.line) in used, catalogue, enabled):
+                yield Hit(None, suppression.line, message, path=file.path, revision=file.revision)
+
+
+def _suppression_problems(suppression: m.Suppression, used: bool, catalogue: Catalogue, enabled: set) -> List[str]:
+    problems = []
+    kind = "ignore-file" if suppression.file_level else "ignore"
+    unknown = [r for r in suppression.rules if r not in catalogue]
+    for name in unknown:
+        problems.append(f"`{kind}` names unknown rule {name!r}")
+    if not suppression.rules:
+        problems.append(f"`{kind}[]` names no rule")
+    if not suppression.reason:
+        problems.append(f"`{kind}[{', '.join(suppression.rules)}]` gives no reason; say why it is safe")
+    if not used and not unknown and suppression.rules and all(r in enabled for r in suppression.rules):
+        problems.append(f"`{kind}[{', '.join(suppression.rules)}]` suppresses nothing")
+    return problems

@@ -1,0 +1,137 @@
+"""Reading revision files: parse cache keyed by content, parallel libcst parsing on a cold run.
+
+The cache lives in the user cache dir (never in the repo) and is keyed by file content, tool
+version and the dialect (SQL in op.execute is parsed for it).  A warm run reads and hashes the
+files, loads one pickle per environment and parses nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import pickle
+import tempfile
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Dict, List, Optional, Tuple
+
+from migration_lint import __version__
+from migration_lint.model import MigrationFile
+
+PARALLEL_THRESHOLD = 48  # below this, starting workers costs more than it saves
+CACHE_FORMAT = 1
+
+
+def cache_dir() -> Path:
+    override = os.environ.get("MIGRATION_LINT_CACHE_DIR")
+    if override:
+        return Path(override)
+    from platformdirs import user_cache_dir
+
+    return Path(user_cache_dir("migration-lint", appauthor=False))
+
+
+def _cache_file(scope: str, dialect: str) -> Path:
+    digest = hashlib.sha1(f"{scope}\0{dialect}\0{__version__}\0{CACHE_FORMAT}".encode()).hexdigest()[:20]
+    return cache_dir() / f"parse-{digest}.pickle"
+
+
+def _parse_one(item: Tuple[str, bytes, str]) -> MigrationFile:
+    from migration_lint.frontend.alembic_ops import parse_migration
+
+    path, data, dialect = item
+    return parse_migration(data, path, dialect)
+
+
+def _parse_chunk(items: List[Tuple[str, bytes, str]]) -> List[MigrationFile]:
+    return [_parse_one(item) for item in items]
+
+
+def parse_all(items: List[Tuple[str, bytes, str]], jobs: Optional[int] = None) -> List[MigrationFile]:
+    jobs = jobs or min(os.cpu_count() or 1, 8)
+    if jobs <= 1 or len(items) < PARALLEL_THRESHOLD:
+        return _parse_chunk(items)
+    import multiprocessing
+
+    # Import the parser before forking so that workers inherit it instead of importing it again.
+    import migration_lint.frontend.alembic_ops  # noqa: F401
+
+    try:
+        context = multiprocessing.get_context("fork")
+    except ValueError:  # pragma: no cover - platforms without fork
+        context = None
+    chunks = [items[i::jobs] for i in range(jobs)]
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+        results = list(pool.map(_parse_chunk, chunks))
+    # put results back in input order (chunks were interleaved)
+    ordered: List[Optional[MigrationFile]] = [None] * len(items)
+    for offset, chunk in enumerate(results):
+        for index, parsed in enumerate(chunk):
+            ordered[offset + index * jobs] = parsed
+    return ordered  # type: ignore[return-value]
+
+
+def load_files(
+    paths: List[Path], display: List[str], dialect: str, scope: str, use_cache: bool = True, jobs: Optional[int] = None
+) -> List[MigrationFile]:
+    """Parse revision files (from cache where their content is unchanged)."""
+    contents = []
+    for path in paths:
+        try:
+            contents.append(path.read_bytes())
+        except OSError as exc:
+            contents.append(None)
+            failure = exc
+    digests = [hashlib.sha1(data).hexdigest() if data is not None else None for data in contents]
+    cached: Dict[str, MigrationFile] = {}
+    cache_path = _cache_file(scope, dialect)
+    if use_cache:
+        try:
+            with cache_path.open("rb") as handle:
+                cached = pickle.load(handle)
+        except Exception:  # missing, stale or corrupt cache: parse again
+            cached = {}
+    todo = [(i, (display[i], contents[i], dialect)) for i, d in enumerate(digests) if d is not None and d not in cached]
+    parsed = parse_all([item for _, item in todo], jobs) if todo else []
+    fresh = {digests[i]: result for (i, _), result in zip(todo, parsed)}
+    results = []
+    for i, digest in enumerate(digests):
+        if digest is None:
+            from migration_lint.model import Problem
+
+            broken = MigrationFile(path=display[i], syntax_error=True)
+            broken.problems.append(Problem("syntax-error", 1, f"cannot read file: {failure}"))
+            results.append(broken)
+            continue
+        parsed_file = fresh.get(digest) or cached[digest]
+        if parsed_file.path != display[i]:
+            parsed_file = _with_path(parsed_file, display[i])
+        results.append(parsed_file)
+    if use_cache and fresh:
+        keep = {d: r for d, r in zip(digests, results) if d is not None}
+        _write_cache(cache_path, keep)
+    return results
+
+
+def _with_path(parsed: MigrationFile, path: str) -> MigrationFile:
+    import copy
+
+    clone = copy.copy(parsed)
+    clone.path = path
+    return clone
+
+
+def _write_cache(path: Path, data: Dict[str, MigrationFile]) -> None:
+    """Atomic write; a cache we cannot write is only a slower next run."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".pickle")
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                pickle.dump(data, handle, protocol=pickle.HIGHEST_PROTOCOL)
+            os.replace(tmp, path)
+        except BaseException:
+            os.unlink(tmp)
+            raise
+    except OSError:
+        pass

@@ -1,0 +1,46 @@
+"""Renderers: a CheckResult -> text for one output format.  They return strings; cli.py prints."""
+
+FORMATS = ("text", "json", "github", "sarif")
+
+
+def render(result, fmt: str, catalogue, **options) -> str:
+    if fmt == "json":
+        from migration_lint.report.json_report import render_json
+
+        return render_json(result)
+    if fmt == "github":
+        from migration_lint.report.github import render_github
+
+        return render_github(result)
+    if fmt == "sarif":
+        from migration_lint.report.sarif import render_sarif
+
+        return render_sarif(result, catalogue)
+    from migration_lint.report.text import render_text
+
+    return render_text(result, **options)
+
+
+def summary(result) -> dict:
+    counts = {"error": 0, "warning": 0, "info": 0}
+    for finding in result.findings:
+        counts[finding.severity] += 1
+    return {
+        "errors": counts["error"],
+        "warnings": counts["warning"],
+        "info": counts["info"],
+        "files": sum(len(env.files) for env in result.environments),
+        "environments": [
+            {
+                "name": env.name,
+                "kind": env.kind,
+                "dialect": env.dialect,
+                "dialect_source": env.dialect_source,
+                "server_version": ".".join(str(p) for p in env.server_version),
+                "server_version_source": env.version_source,
+                "revisions": sum(1 for f in env.files if f.revision),
+                "heads": env.heads,
+            }
+            for env in result.environments
+        ],
+    }

@@ -1,0 +1,82 @@
+"""SARIF 2.1.0 with rule metadata and stable fingerprints (for GitHub code scanning)."""
+
+from __future__ import annotations
+
+import json
+
+from migration_lint import __version__
+from migration_lint.model import fingerprints
+
+SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+LEVELS = {"error": "error", "warning": "warning", "info": "note"}
+
+
+def _rule_descriptor(rule) -> dict:
+    docs = rule.docs
+    markdown = [f"**{rule.summary}**", "", str(docs.get("what", "")).strip(), "", "**Why is this bad?**", str(docs.get("why", "")).strip()]
+    if docs.get("use_instead"):
+        markdown += ["", "**Use instead:**", "```python", str(docs["use_instead"]).rstrip(), "```"]
+    return {
+        "id": rule.name,
+        "name": "".join(part.capitalize() for part in rule.name.split("-")),
+        "shortDescription": {"text": rule.summary},
+        "fullDescription": {"text": " ".join(str(docs.get("what", rule.summary)).split())},
+        "helpUri": rule.docs_url(),
+        "help": {"text": rule.fix or rule.summary, "markdown": "\n".join(markdown)},
+        "defaultConfiguration": {"level": LEVELS[rule.severity]},
+        "properties": {"tags": [rule.category] + list(rule.dialects or [])},
+    }
+
+
+def render_sarif(result, catalogue) -> str:
+    findings = result.findings
+    used = sorted({f.rule for f in findings})
+    names = [r.name for r in catalogue]
+    rule_names = names + [u for u in used if u not in names]
+    index = {name: i for i, name in enumerate(rule_names)}
+    rules = [_rule_descriptor(catalogue.get(name)) for name in rule_names if name in catalogue]
+    results = []
+    for finding, fp in zip(findings, fingerprints(findings)):
+        region = {"startLine": finding.line, "startColumn": max(finding.column, 1)}
+        if finding.end_line and finding.end_line >= finding.line:
+            region["endLine"] = finding.end_line
+        text = finding.message + (f" Fix: {finding.help}" if finding.help else "")
+        results.append(
+            {
+                "ruleId": finding.rule,
+                "ruleIndex": index[finding.rule],
+                "level": LEVELS[finding.severity],
+                "message": {"text": text},
+                "locations": [
+                    {
+                        "physicalLocation": {
+                            "artifactLocation": {"uri": finding.path.replace("\\", "/"), "uriBaseId": "%SRCROOT%"},
+                            "region": region,
+                        }
+                    }
+                ],
+                "partialFingerprints": {"migrationLint/v1": fp},
+                "properties": {"revision": finding.revision, "phase": finding.phase, "environment": finding.environment},
+            }
+        )
+    log = {
+        "$schema": SCHEMA,
+        "version": "2.1.0",
+        "runs": [
+            {
+                "tool": {
+                    "driver": {
+                        "name": "migration-lint",
+                        "version": __version__,
+                        "semanticVersion": __version__,
+                        "informationUri": "https://github.com/migration-lint/migration-lint",
+                        "rules": rules,
+                    }
+                },
+                "originalUriBaseIds": {"%SRCROOT%": {"description": {"text": "The directory migration-lint ran in"}}},
+                "columnKind": "unicodeCodePoints",
+                "results": results,
+            }
+        ],
+    }
+    return json.dumps(log, indent=2, ensure_ascii=False)

@@ -1,0 +1,69 @@
+"""Human output: findings grouped by file, with a code frame and the fix, then a summary line."""
+
+from __future__ import annotations
+
+import io
+from itertools import groupby
+
+STYLES = {"error": "bold red", "warning": "yellow", "info": "cyan"}
+
+
+def _frame(path: str, line: int, cache: dict, context: int = 1):
+    if path not in cache:
+        try:
+            with open(path, encoding="utf-8", errors="replace") as handle:
+                cache[path] = handle.read().splitlines()
+        except OSError:
+            cache[path] = None
+    lines = cache[path]
+    if not lines or line < 1 or line > len(lines):
+        return []
+    start, end = max(1, line - context), min(len(lines), line + context)
+    return [(n, lines[n - 1], n == line) for n in range(start, end + 1)]
+
+
+def render_text(result, color: bool = False, width: int = 100, show_source: bool = True) -> str:
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.text import Text
+
+    buffer = io.StringIO()
+    console = Console(file=buffer, force_terminal=color, no_color=not color, width=width, highlight=False, soft_wrap=True)
+    for env in result.environments:
+        version = ".".join(str(p) for p in env.server_version)
+        assumed = []
+        if env.dialect_source == "default":
+            assumed.append("dialect assumed; set --dialect or `dialect` in config")
+        if env.version_source == "default":
+            assumed.append("server version assumed; set --server-version")
+        note = f" ({'; '.join(assumed)})" if assumed else ""
+        revisions = sum(1 for f in env.files if f.revision)
+        console.print(
+            f"[dim]{escape(env.name)}: {revisions} revisions, {len(env.heads)} head(s), checked for {env.dialect} {version}{escape(note)}[/dim]"
+        )
+    findings = result.findings
+    sources: dict = {}
+    for path, group in groupby(sorted(findings, key=lambda f: f.sort_key()), key=lambda f: f.path):
+        console.print()
+        console.print(Text(path, style="bold underline"))
+        for f in group:
+            where = f"{f.line}:{f.column}"
+            rev = f" [dim](revision {escape(f.revision)}{', ' + f.phase if f.phase else ''})[/dim]" if f.revision else ""
+            console.print(f"  [dim]{where:>7}[/dim]  [{STYLES[f.severity]}]{f.severity:<7}[/]  [bold]{f.rule}[/bold]{rev}")
+            console.print(f"           {escape(f.message)}")
+            if show_source:
+                for number, text, current in _frame(f.path, f.line, sources):
+                    marker = ">" if current else " "
+                    console.print(Text(f"         {marker} {number:>5} | {text}", style="bold" if current else "dim"))
+            if f.help:
+                console.print(f"           [green]fix:[/green] {escape(f.help)}")
+    counts = {s: sum(1 for f in findings if f.severity == s) for s in ("error", "warning", "info")}
+    files = sum(len(env.files) for env in result.environments)
+    console.print()
+    if findings:
+        parts = [f"{counts['error']} error(s)", f"{counts['warning']} warning(s)", f"{counts['info']} info"]
+        touched = len({f.path for f in findings})
+        console.print(f"[bold]{', '.join(parts)}[/bold] in {touched} of {files} file(s); `migration-lint explain RULE` tells more.")
+    else:
+        console.print(f"[bold green]No findings[/bold green] in {files} file(s).")
+    return buffer.getvalue().rstrip("\n")

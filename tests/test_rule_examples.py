@@ -1,0 +1,21 @@
+"""Every example in every rule file of the catalogue runs as a test (Fixit/semgrep style)."""
+
+import pytest
+
+from migration_lint.catalogue import load_catalogue
+from migration_lint.rule_examples import all_examples, run_example
+
+CATALOGUE = load_catalogue()
+CASES = all_examples(CATALOGUE)
+
+
+@pytest.mark.parametrize("rule,kind,index,item", CASES, ids=[f"{r.name}-{k}-{i}" for r, k, i, _ in CASES])
+def test_rule_example(rule, kind, index, item):
+    result = run_example(rule, item, valid=(kind == "valid"), catalogue=CATALOGUE)
+    assert result.ok, result.detail
+
+
+def test_every_rule_has_invalid_and_valid_examples():
+    for rule in CATALOGUE:
+        assert rule.examples["invalid"], f"{rule.name} has no invalid example"
+        assert rule.examples["valid"], f"{rule.name} has no valid example"
