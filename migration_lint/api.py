@@ -25,7 +25,8 @@ class EnvironmentResult:
     dialect_source: str
     server_version: Tuple[int, ...]
     version_source: str
-    files: List[MigrationFile]
+    file_count: int
+    revision_count: int
     heads: List[str]
     findings: List[Finding]
 
@@ -92,7 +93,7 @@ def check(
     jobs: Optional[int] = None,
 ) -> CheckResult:
     config = config or Config()
-    catalogue = load_catalogue(tuple(_pack_paths(config)))
+    packs = tuple(_pack_paths(config))
     result = CheckResult(config=config)
     environments: List[discovery.Environment] = []
     for path in paths or [Path.cwd()]:
@@ -100,7 +101,7 @@ def check(
             if all(env.script_location != e.script_location or env.version_locations != e.version_locations for e in environments):
                 environments.append(env)
     for env in environments:
-        result.environments.append(_check_environment(env, config, catalogue, dialect, server_version, use_cache, jobs))
+        result.environments.append(_check_environment(env, config, packs, dialect, server_version, use_cache, jobs))
     return result
 
 
@@ -114,7 +115,10 @@ def _pack_paths(config: Config) -> List[str]:
     return packs
 
 
-def _check_environment(env, config: Config, catalogue: Catalogue, dialect, server_version, use_cache, jobs) -> EnvironmentResult:
+def _check_environment(env, config: Config, packs, dialect, server_version, use_cache, jobs) -> EnvironmentResult:
+    from migration_lint.catalogue import catalogue_signature
+    from migration_lint.loader import cached_result, load_files, read_sources, result_key, store_result
+
     if dialect:
         chosen, source = normalise_dialect(dialect, "--dialect"), "--dialect"
     elif config.dialect:
@@ -129,8 +133,9 @@ def _check_environment(env, config: Config, catalogue: Catalogue, dialect, serve
         version, version_source = config.server_version, "config"
     else:
         version, version_source = DEFAULT_VERSIONS[chosen], "default"
-    files = [p for p in env.revision_files() if not _excluded(p, config)]
-    parsed = _load(files, chosen, env, use_cache, jobs)
+    paths = [p for p in env.revision_files() if not _excluded(p, config)]
+    display = [_display(p) for p in paths]
+    contents, digests, errors = read_sources(paths)
     target = Target(
         name=env.name,
         dialect=chosen,
@@ -139,8 +144,16 @@ def _check_environment(env, config: Config, catalogue: Catalogue, dialect, serve
         project_packages=frozenset(discovery.project_packages(env.project_root)),
         own_packages=_own_modules(env),
     )
-    findings = lint(parsed, target, config, catalogue)
-    graph = build_graph(parsed)
+    scope = str(env.script_location) + "|" + "|".join(str(p) for p in env.version_locations)
+    key = result_key(scope, target, config.fingerprint(), catalogue_signature(packs), list(zip(display, digests)), sorted(errors.items()))
+    stored = cached_result(scope, key) if use_cache else None
+    if stored is None:
+        parsed = load_files(display, contents, digests, errors, chosen, scope, use_cache=use_cache, jobs=jobs)
+        findings = lint(parsed, target, config, load_catalogue(packs))
+        stored = (findings, build_graph(parsed).heads, sum(1 for f in parsed if f.revision))
+        if use_cache:
+            store_result(scope, key, stored)
+    findings, heads, revision_count = stored
     return EnvironmentResult(
         name=env.name,
         kind=env.kind,
@@ -148,17 +161,11 @@ def _check_environment(env, config: Config, catalogue: Catalogue, dialect, serve
         dialect_source=source,
         server_version=version,
         version_source=version_source,
-        files=parsed,
-        heads=graph.heads,
+        file_count=len(paths),
+        revision_count=revision_count,
+        heads=heads,
         findings=findings,
     )
-
-
-def _load(files: List[Path], dialect: str, env, use_cache: bool, jobs) -> List[MigrationFile]:
-    from migration_lint.loader import load_files
-
-    scope = str(env.script_location) + "|" + "|".join(str(p) for p in env.version_locations)
-    return load_files(files, [_display(p) for p in files], dialect, scope, use_cache=use_cache, jobs=jobs)
 
 
 # -- in-memory use: tests, rule examples, the pytest plugin ------------------------------------

@@ -91,6 +91,17 @@ def builtin_rules_dir() -> Path:
 _CACHE: Dict[Tuple[str, ...], Catalogue] = {}
 
 
+def catalogue_signature(packs: Tuple[str, ...] = ()) -> tuple:
+    """What the catalogue is made of (names, sizes, mtimes), for cache keys; reads no YAML."""
+    parts = []
+    for folder in (builtin_rules_dir(), *(Path(p) for p in packs)):
+        files = [folder] if folder.is_file() else sorted(folder.glob("*.y*ml")) if folder.is_dir() else []
+        for path in files:
+            stat = path.stat()
+            parts.append((str(path), stat.st_size, stat.st_mtime_ns))
+    return tuple(parts)
+
+
 def load_catalogue(packs: Tuple[str, ...] = ()) -> Catalogue:
     key = tuple(packs)
     if key in _CACHE:

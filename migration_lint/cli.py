@@ -38,6 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--select", action="append", default=[], metavar="RULE", help="only these rules (repeatable, comma-separated)")
     check.add_argument("--ignore", action="append", default=[], metavar="RULE", help="skip these rules (repeatable, comma-separated)")
     check.add_argument("--start-after", metavar="REVISION", help="only check revisions after this one (older ones are grandfathered)")
+    check.add_argument("--exit-zero", action="store_true", help="exit 0 even when there are findings (for trying it out)")
     check.add_argument("--no-cache", action="store_true", help="parse every file again; do not read or write the cache")
     check.add_argument("--jobs", "-j", type=int, help="parser processes for a cold run (default: CPU count)")
     check.add_argument("--color", choices=("auto", "always", "never"), default="auto")
@@ -110,7 +111,7 @@ def _check(args) -> int:
         use_cache=not args.no_cache,
         jobs=args.jobs,
     )
-    catalogue = load_catalogue(tuple(api._pack_paths(config)))
+    catalogue = load_catalogue(tuple(api._pack_paths(config))) if args.format == "sarif" else None
     color = args.color == "always" or (args.color == "auto" and args.output is None and sys.stdout.isatty() and not os.environ.get("NO_COLOR"))
     width = 100
     if color:
@@ -129,6 +130,8 @@ def _check(args) -> int:
     elif text:
         print(text)
     threshold = severity_rank(fail_on)
+    if args.exit_zero:
+        return EXIT_OK
     return EXIT_FINDINGS if any(severity_rank(f.severity) >= threshold for f in result.findings) else EXIT_OK
 
 

@@ -51,16 +51,22 @@ class Environment:
         for location in self.version_locations:
             if not location.is_dir():
                 continue
-            walker = os.walk(location) if self.recursive else [(str(location), [], os.listdir(location))]
-            for folder, dirs, names in walker:
-                dirs[:] = sorted(d for d in dirs if d not in SKIP_DIRS and not d.startswith("."))
-                for name in sorted(names):
-                    if name.endswith(".py") and name != "__init__.py":
-                        path = Path(folder, name)
-                        key = path.resolve()
-                        if key not in seen and path.is_file():
+            pending = [str(location)]
+            while pending:
+                folder = pending.pop(0)
+                try:
+                    entries = sorted(os.scandir(folder), key=lambda e: e.name)
+                except OSError:
+                    continue
+                for entry in entries:
+                    if entry.is_dir():
+                        if self.recursive and entry.name not in SKIP_DIRS and not entry.name.startswith("."):
+                            pending.append(entry.path)
+                    elif entry.name.endswith(".py") and entry.name != "__init__.py" and entry.is_file():
+                        key = os.path.realpath(entry.path) if len(self.version_locations) > 1 or entry.is_symlink() else entry.path
+                        if key not in seen:
                             seen.add(key)
-                            files.append(path)
+                            files.append(Path(entry.path))
         return files
 
 

@@ -145,10 +145,25 @@ def format_message(template: str, facts: Facts) -> str:
         return template
 
 
+def _kinds(match: dict) -> Optional[frozenset]:
+    """The operation kinds a match can accept (None: any), to skip the rest without matching."""
+    kind = match.get("kind")
+    if isinstance(kind, str):
+        return frozenset((kind,))
+    if isinstance(kind, list) and all(isinstance(k, str) for k in kind):
+        return frozenset(kind)
+    if isinstance(kind, dict) and isinstance(kind.get("in"), list) and set(kind) == {"in"}:
+        return frozenset(kind["in"])
+    return None
+
+
 def _declarative(rule: Rule, migration: MigrationContext) -> Iterable[Hit]:
     phases = (m.UPGRADE, m.DOWNGRADE) if rule.phase == "any" else (rule.phase,)
+    kinds = _kinds(rule.match)
     for phase in phases:
         for op in migration.ops[phase]:
+            if kinds is not None and op.kind not in kinds:
+                continue
             facts = migration.facts_for(op)
             if matches(rule.match, facts):
                 yield Hit(migration, op.line, format_message(rule.message, facts), phase=phase, column=op.column_offset + 1)

@@ -11,7 +11,6 @@ import hashlib
 import os
 import pickle
 import tempfile
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
@@ -52,6 +51,7 @@ def parse_all(items: List[Tuple[str, bytes, str]], jobs: Optional[int] = None) -
     if jobs <= 1 or len(items) < PARALLEL_THRESHOLD:
         return _parse_chunk(items)
     import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
 
     # Import the parser before forking so that workers inherit it instead of importing it again.
     import migration_lint.frontend.alembic_ops  # noqa: F401
@@ -71,18 +71,32 @@ def parse_all(items: List[Tuple[str, bytes, str]], jobs: Optional[int] = None) -
     return ordered  # type: ignore[return-value]
 
 
-def load_files(
-    paths: List[Path], display: List[str], dialect: str, scope: str, use_cache: bool = True, jobs: Optional[int] = None
-) -> List[MigrationFile]:
-    """Parse revision files (from cache where their content is unchanged)."""
-    contents = []
-    for path in paths:
+def read_sources(paths: List[Path]) -> Tuple[List[Optional[bytes]], List[Optional[str]], Dict[int, str]]:
+    """File contents, their digests, and read errors by index."""
+    contents: List[Optional[bytes]] = []
+    errors: Dict[int, str] = {}
+    for index, path in enumerate(paths):
         try:
-            contents.append(path.read_bytes())
+            with open(path, "rb") as handle:
+                contents.append(handle.read())
         except OSError as exc:
             contents.append(None)
-            failure = exc
+            errors[index] = exc.strerror or str(exc)
     digests = [hashlib.sha1(data).hexdigest() if data is not None else None for data in contents]
+    return contents, digests, errors
+
+
+def load_files(
+    display: List[str],
+    contents: List[Optional[bytes]],
+    digests: List[Optional[str]],
+    errors: Dict[int, str],
+    dialect: str,
+    scope: str,
+    use_cache: bool = True,
+    jobs: Optional[int] = None,
+) -> List[MigrationFile]:
+    """Parse revision files (from the parse cache where their content is unchanged)."""
     cached: Dict[str, MigrationFile] = {}
     cache_path = _cache_file(scope, dialect)
     if use_cache:
@@ -100,7 +114,7 @@ def load_files(
             from migration_lint.model import Problem
 
             broken = MigrationFile(path=display[i], syntax_error=True)
-            broken.problems.append(Problem("syntax-error", 1, f"cannot read file: {failure}"))
+            broken.problems.append(Problem("syntax-error", 1, f"cannot read file: {errors.get(i, 'unreadable')}"))
             results.append(broken)
             continue
         parsed_file = fresh.get(digest) or cached[digest]
@@ -111,6 +125,36 @@ def load_files(
         keep = {d: r for d, r in zip(digests, results) if d is not None}
         _write_cache(cache_path, keep)
     return results
+
+
+# -- whole results: a warm run where nothing changed skips parsing and rule evaluation -----------
+
+
+def result_key(*parts) -> str:
+    digest = hashlib.sha1(f"{__version__}\0{CACHE_FORMAT}".encode())
+    for part in parts:
+        digest.update(repr(part).encode("utf-8", "replace"))
+        digest.update(b"\0")
+    return digest.hexdigest()
+
+
+def _result_file(scope: str) -> Path:
+    return cache_dir() / f"result-{hashlib.sha1(scope.encode()).hexdigest()[:20]}.pickle"
+
+
+def cached_result(scope: str, key: str):
+    """The stored result of an environment if it was computed for exactly this key."""
+    try:
+        with _result_file(scope).open("rb") as handle:
+            stored_key, value = pickle.load(handle)
+    except Exception:  # missing or corrupt: compute again
+        return None
+    return value if stored_key == key else None
+
+
+def store_result(scope: str, key: str, value) -> None:
+    """One result per environment: the newest replaces the last."""
+    _write_cache(_result_file(scope), (key, value))
 
 
 def _with_path(parsed: MigrationFile, path: str) -> MigrationFile:

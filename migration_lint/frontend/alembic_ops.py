@@ -65,7 +65,8 @@ ALIASES = {
     "cols": "columns",
 }
 
-SUPPRESSION = re.compile(r"#\s*migration-lint:\s*(ignore-file|ignore)\[([^\]]*)\]\s*(.*)$")
+# The reason runs to the end of the line or to another comment (``# noqa``, ``# type: ignore``).
+SUPPRESSION = re.compile(r"#\s*migration-lint:\s*(ignore-file|ignore)\[([^\]]*)\]\s*([^#]*)")
 DIALECT_NAMES = {"postgresql", "postgres", "mysql", "mariadb", "sqlite", "mssql", "oracle"}
 
 
@@ -156,6 +157,7 @@ class _FileReader:
         self.functions = {}  # name -> (cst FunctionDef, ast FunctionDef)
         self.evaluator = Evaluator(self.constants, self.enums, self.op_names)
         self.visiting = []
+        self.lines = None
 
     # -- module level --------------------------------------------------------------------------
     def read(self) -> None:
@@ -166,8 +168,9 @@ class _FileReader:
                     self._module_small(small, node)
             elif isinstance(stmt, cst.FunctionDef) and nodes:
                 self.functions[stmt.name.value] = (stmt, nodes[0])
-                self._imports_in(nodes[0])
-            elif nodes:
+                if self._segment_has(nodes[0], "import"):
+                    self._imports_in(nodes[0])
+            elif nodes and self._segment_has(nodes[0], "import"):
                 self._imports_in(nodes[0])
         if not self.op_names:
             self.op_names.add("op")  # the Alembic template name, even if imported oddly
@@ -183,10 +186,17 @@ class _FileReader:
                 self.result.downgrade_is_empty = _is_empty(node)
             self._function(fn, node, Ctx(phase=phase, op_names=frozenset(self.op_names)), _Scope())
             # The multidb template: upgrade(engine_name) dispatches to upgrade_<engine>() via globals().
-            if "globals()" in self.module.code_for_node(fn.body):
+            if self._segment_has(node, "globals(") and _calls_globals(node):
                 for name, (other, other_node) in self.functions.items():
                     if name.startswith(phase + "_"):
                         self._function(other, other_node, Ctx(phase=phase, op_names=frozenset(self.op_names)), _Scope())
+
+    def _segment_has(self, node: ast.AST, word: str) -> bool:
+        """Cheap pre-test on a statement's source lines before walking its tree."""
+        if self.lines is None:
+            self.lines = self.text.splitlines()
+        end = getattr(node, "end_lineno", None) or len(self.lines)
+        return any(word in line for line in self.lines[node.lineno - 1 : end])
 
     def _imports_in(self, node: ast.AST) -> None:
         for sub in ast.walk(node):
@@ -747,6 +757,10 @@ class _FileReader:
             table = scope.tables.get(target.value) if isinstance(target, cst.Name) else None
             return ({"update": m.UPDATE_ROWS, "delete": m.DELETE_ROWS, "insert": m.INSERT_ROWS}[node.func.value], table, has_where)
         return None
+
+
+def _calls_globals(node: ast.FunctionDef) -> bool:
+    return any(isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == "globals" for n in ast.walk(node))
 
 
 def _tail_names(node) -> list:

@@ -67,8 +67,13 @@ class Evaluator:
         if node is None:
             return UNKNOWN
         if isinstance(node, cst.SimpleString):
+            raw = node.value
+            quote = raw[0]
+            # fast path for the common case: no prefix, no escapes, not triple-quoted
+            if quote in "'\"" and "\\" not in raw and not raw.startswith(quote * 3):
+                return raw[1:-1]
             try:
-                return ast.literal_eval(node.value)
+                return ast.literal_eval(raw)
             except (ValueError, SyntaxError):
                 return UNKNOWN
         if isinstance(node, cst.ConcatenatedString):
@@ -144,7 +149,7 @@ class Evaluator:
         if not name or not (name[0].isupper() or name in ("text",)):
             return None
         lowered = name.lower()
-        spec = {"name": lowered, "text": _code(node)}
+        spec = {"name": lowered, "text": self.spelling(node)}
         if call:
             positional = [a.value for a in call.args if a.keyword is None and a.star == ""]
             keywords = {a.keyword.value: a.value for a in call.args if a.keyword is not None}
@@ -231,14 +236,28 @@ class Evaluator:
         if isinstance(value, (int, float)):
             return Default(text=str(value), volatile=False)
         # An expression we cannot evaluate: keep its spelling, judge volatility by it.
-        return make_default(_code(node))
+        return make_default(self.spelling(node))
 
+    def spelling(self, node: cst.BaseExpression, depth: int = 0) -> str:
+        """A short source-like spelling for messages: ``String(length=255)``, ``func.now()``.
 
-_EMPTY_MODULE = cst.Module(body=[])
-
-
-def _code(node: cst.CSTNode) -> str:
-    try:
-        return _EMPTY_MODULE.code_for_node(node)
-    except Exception:  # pragma: no cover - defensive: spelling is only for messages
-        return "?"
+        Cheaper than libcst code generation, which costs as much as parsing the file again.
+        """
+        if isinstance(node, cst.Call):
+            name = dotted(node.func) or "?"
+            if name.count(".") and name.split(".", 1)[0] in ("sa", "sqlalchemy", "postgresql", "mysql", "sqlite", "types", "dialects"):
+                name = name.rsplit(".", 1)[-1] if ".func." not in f".{name}" else "func." + name.rsplit(".", 1)[-1]
+            if depth > 1:
+                return f"{name}(...)"
+            parts = []
+            for arg in node.args:
+                text = self.spelling(arg.value, depth + 1)
+                parts.append(f"{arg.keyword.value}={text}" if arg.keyword is not None else text)
+            return f"{name}({', '.join(parts)})"
+        value = self.literal(node)
+        if isinstance(value, (str, int, float, bool)) or value is None and isinstance(node, cst.Name):
+            return repr(value)
+        name = dotted(node)
+        if name:
+            return name.rsplit(".", 1)[-1] if name.split(".", 1)[0] in ("sa", "sqlalchemy", "postgresql", "mysql") else name
+        return "..."

@@ -29,7 +29,7 @@ def summary(result) -> dict:
         "errors": counts["error"],
         "warnings": counts["warning"],
         "info": counts["info"],
-        "files": sum(len(env.files) for env in result.environments),
+        "files": sum(env.file_count for env in result.environments),
         "environments": [
             {
                 "name": env.name,
@@ -38,7 +38,7 @@ def summary(result) -> dict:
                 "dialect_source": env.dialect_source,
                 "server_version": ".".join(str(p) for p in env.server_version),
                 "server_version_source": env.version_source,
-                "revisions": sum(1 for f in env.files if f.revision),
+                "revisions": env.revision_count,
                 "heads": env.heads,
             }
             for env in result.environments

@@ -37,7 +37,7 @@ def render_text(result, color: bool = False, width: int = 100, show_source: bool
         if env.version_source == "default":
             assumed.append("server version assumed; set --server-version")
         note = f" ({'; '.join(assumed)})" if assumed else ""
-        revisions = sum(1 for f in env.files if f.revision)
+        revisions = env.revision_count
         console.print(
             f"[dim]{escape(env.name)}: {revisions} revisions, {len(env.heads)} head(s), checked for {env.dialect} {version}{escape(note)}[/dim]"
         )
@@ -58,7 +58,7 @@ def render_text(result, color: bool = False, width: int = 100, show_source: bool
             if f.help:
                 console.print(f"           [green]fix:[/green] {escape(f.help)}")
     counts = {s: sum(1 for f in findings if f.severity == s) for s in ("error", "warning", "info")}
-    files = sum(len(env.files) for env in result.environments)
+    files = sum(env.file_count for env in result.environments)
     console.print()
     if findings:
         parts = [f"{counts['error']} error(s)", f"{counts['warning']} warning(s)", f"{counts['info']} info"]
