@@ -126,6 +126,9 @@ class ColumnSpec:
     server_default: Optional[Default] = None
     python_default: bool = False  # default=... is applied by SQLAlchemy, not the database
     identity: bool = False  # Identity()/autoincrement serial: filled by the database
+    foreign_key: Optional[str] = None  # sa.ForeignKey("user.id") -> "user.id"
+    unique: bool = False  # unique=True: Alembic adds a UNIQUE constraint with the column
+    index: bool = False  # index=True: Alembic creates an index with the column
 
     @property
     def not_null(self) -> bool:

@@ -15,8 +15,10 @@ def _safe_widening(old, new, dialect):
             return dialect == "postgresql"
         if old.length is None or new.length < old.length:
             return False
-        if dialect == "mysql":  # in place only while the length prefix keeps its size
-            return (old.length <= 255) == (new.length <= 255) or new.length == old.length
+        if dialect == "mysql":
+            # InnoDB widens VARCHAR in place only while the length prefix keeps its size (1 byte up
+            # to 255 bytes).  Lengths are characters; with utf8mb4 a character takes up to 4 bytes.
+            return (old.length * 4 <= 255) == (new.length * 4 <= 255)
         return True
     if dialect == "postgresql":
         if old.family == "varchar" and new.family == "text":

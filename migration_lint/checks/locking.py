@@ -72,10 +72,12 @@ def validate_in_same_transaction(rule, run):
                 if "autocommit" in op.context:
                     continue
                 created = not_valid[op.name.lower()]
+                # ADD FOREIGN KEY takes SHARE ROW EXCLUSIVE on both tables; ADD CHECK takes ACCESS EXCLUSIVE.
+                lock = "SHARE ROW EXCLUSIVE lock (on both tables)" if created.kind == m.CREATE_FOREIGN_KEY else "ACCESS EXCLUSIVE lock"
                 yield Hit(
                     migration,
                     op.line,
-                    f"VALIDATE CONSTRAINT {op.name} runs in the same transaction that added it NOT VALID (line {created.line}): the ACCESS EXCLUSIVE lock from the ADD is held while every row is checked",
+                    f"VALIDATE CONSTRAINT {op.name} runs in the same transaction that added it NOT VALID (line {created.line}): the {lock} from the ADD is held while every row is checked",
                     phase=m.UPGRADE,
                     column=op.column_offset + 1,
                 )

@@ -609,8 +609,17 @@ class _FileReader:
             spec = ev.column(args.get("column")) if args.get("column") is not None else None
             if spec is None:
                 spec = m.ColumnSpec(name=None)
-            emit(m.ADD_COLUMN, columns=(spec.name,) if spec.name else (), column=spec)
+            columns = (spec.name,) if spec.name else ()
+            emit(m.ADD_COLUMN, columns=columns, column=spec)
             self._implied_types([spec], emit)
+            # Alembic's add_column also creates what the Column declares, in the same migration.
+            if spec.foreign_key:
+                ref_table, _, ref_column = spec.foreign_key.rpartition(".")
+                emit(m.CREATE_FOREIGN_KEY, columns=columns, attrs={"ref_table": ref_table or None, "ref_columns": (ref_column,), "not_valid": False, "inline": True})
+            if spec.unique:
+                emit(m.CREATE_UNIQUE_CONSTRAINT, columns=columns, attrs={"using_index": None, "inline": True})
+            if spec.index:
+                emit(m.CREATE_INDEX, columns=columns, attrs={"unique": False, "concurrently": False, "if_not_exists": False, "where": False, "inline": True})
         elif method == "drop_column":
             column = ev.string(args.get("column_name"))
             emit(m.DROP_COLUMN, columns=(column,) if column else (), attrs={"if_exists": flag("if_exists")})

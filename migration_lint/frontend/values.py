@@ -185,6 +185,7 @@ class Evaluator:
         type_ = None
         identity = False
         primary_key = False
+        foreign_key = None
         for arg in node.args:
             if arg.keyword is not None or arg.star:
                 continue
@@ -196,6 +197,8 @@ class Evaluator:
             tail = last_name(value.func if isinstance(value, cst.Call) else value)
             if tail in ("Identity", "Sequence"):
                 identity = True
+            elif tail == "ForeignKey" and isinstance(value, cst.Call) and value.args:
+                foreign_key = self.string(value.args[0].value) or "?"
             elif tail in ("ForeignKey", "CheckConstraint", "Computed"):
                 continue
             elif type_ is None:
@@ -218,6 +221,9 @@ class Evaluator:
             server_default=self.default(keywords.get("server_default")),
             python_default="default" in keywords and self.literal(keywords["default"]) is not None,
             identity=identity,
+            foreign_key=foreign_key,
+            unique=self.literal(keywords.get("unique")) is True,
+            index=self.literal(keywords.get("index")) is True,
         )
 
     def default(self, node: Optional[cst.BaseExpression]) -> Optional[Default]:
