@@ -124,7 +124,7 @@ def _check_environment(env, config: Config, packs, dialect, server_version, use_
     elif config.dialect:
         chosen, source = config.dialect, f"config ({_display(Path(config.source))})" if config.source else "config"
     elif env.url_dialect:
-        chosen, source = env.url_dialect, "sqlalchemy.url" if env.kind != "bare" else "versions folder name"
+        chosen, source = env.url_dialect, env.dialect_hint
     else:
         chosen, source = "postgresql", "default"
     if server_version:

@@ -38,6 +38,7 @@ class Environment:
     kind: str = "alembic"  # 'alembic' | 'flask-migrate' | 'pyproject' | 'bare'
     project_root: Optional[Path] = None
     explicit_locations: bool = False  # version_locations was configured (else: script/versions)
+    dialect_hint: str = "sqlalchemy.url"  # where url_dialect came from
 
     @property
     def name(self) -> str:
@@ -103,6 +104,7 @@ def _expand_nested(env: Environment) -> List[Environment]:
         for folder in with_revisions:
             clone = Environment(**{**env.__dict__, "version_locations": [folder], "recursive": True})
             clone.url_dialect = URL_DIALECTS[folder.name.lower()]
+            clone.dialect_hint = "versions folder name"
             clone.kind = env.kind
             split.append(clone)
         return split

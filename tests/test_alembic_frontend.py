@@ -312,3 +312,18 @@ def test_multidb_template_dispatch():
             op.drop_table("b")
     ''')
     assert [(o.kind, o.phase, o.table) for o in r.operations] == [(m.DROP_TABLE, "upgrade", "a"), (m.DROP_TABLE, "downgrade", "b")]
+
+
+def test_core_select_and_ddl_objects_are_not_unanalysed_sql():
+    r = parse('''
+        from alembic import op
+        import sqlalchemy as sa
+
+        def upgrade():
+            conn = op.get_bind()
+            rows = conn.execute(sa.select(t.c.id).where(t.c.id > 1)).fetchall()
+            op.execute(sa.schema.DropSequence(sa.Sequence("s")))
+            conn.execute(sql_text)
+    ''')
+    assert kinds(r) == [m.OTHER_SQL, m.DROP_SEQUENCE, m.RAW_SQL]
+    assert r.operations[-1].call == "conn.execute"

@@ -23,6 +23,8 @@ def _safe_widening(old, new, dialect):
     if dialect == "postgresql":
         if old.family == "varchar" and new.family == "text":
             return True
+        if old.family == "text" and new.family == "varchar" and new.length is None:
+            return True  # same storage; an unbounded varchar checks nothing
         if old.family == "char" and new.family in ("varchar", "text") and new.length is None:
             return False
         if old.family == "numeric" and new.family == "numeric":
@@ -66,13 +68,18 @@ def drop_add_column(rule, run):
                 dropped.setdefault(table, []).append(op.columns[0])
         if not dropped:
             continue
+        added = {}
         for op in migration.ops[m.UPGRADE]:
             table = (op.table or "").lower()
             if op.kind == m.ADD_COLUMN and table in dropped and op.column and op.column.name not in dropped[table]:
-                yield Hit(
-                    migration,
-                    op.line,
-                    f"drops column {', '.join(dropped[table])} and adds {op.column.name} on {op.table} in one migration; if this is a rename, the data is lost",
-                    phase=m.UPGRADE,
-                    column=op.column_offset + 1,
-                )
+                added.setdefault(table, []).append(op)
+        for table, ops in added.items():  # one finding per table, at the first added column
+            first = ops[0]
+            names = ", ".join(o.column.name for o in ops)
+            yield Hit(
+                migration,
+                first.line,
+                f"drops column {', '.join(dropped[table])} and adds {names} on {first.table} in one migration; if this is a rename, the data is lost",
+                phase=m.UPGRADE,
+                column=first.column_offset + 1,
+            )

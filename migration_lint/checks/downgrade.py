@@ -71,6 +71,13 @@ def _created(migration):
                 created[("constraint", _k(op.name))] = (op, f"constraint {op.name}")
         elif op.kind == m.CREATE_TYPE and op.name and not op.get("implicit"):
             created[("type", _k(op.name))] = (op, f"type {op.name}")
+        elif op.kind == m.RENAME_COLUMN and op.columns and ("column", table, _k(op.columns[0])) in created:
+            entry = created.pop(("column", table, _k(op.columns[0])))
+            new = op.get("new_name")
+            created[("column", table, _k(new))] = (entry[0], f"column {op.table}.{new}")
+        elif op.kind == m.RENAME_TABLE and ("table", table) in created:
+            entry = created.pop(("table", table))
+            created[("table", _k(op.get("new_name")))] = (entry[0], f"table {op.get('new_name')}")
         elif op.kind == m.DROP_TABLE:
             created = {k: v for k, v in created.items() if not (k[0] == "table" and k[1] == table) and _k(v[0].table) != table}
         elif op.kind == m.DROP_COLUMN and op.columns:
@@ -120,9 +127,12 @@ def incomplete_downgrade(rule, run):
             continue
         tables, columns, names, types = _removed(migration.file.ops(m.DOWNGRADE))
         loops = any(op.table is None for op in migration.file.ops(m.DOWNGRADE) if op.kind in (m.DROP_TABLE, m.DROP_COLUMN))
-        for key, (op, what) in _created(migration).items():
+        created = _created(migration)
+        leaked_columns = set()
+        findings = []
+        for key, (op, what) in created.items():
             kind = key[0]
-            table = _k(op.table)
+            table = key[1] if kind in ("table", "column") else _k(op.table)
             if table in tables or (kind == "column" and loops):
                 continue
             if kind == "column" and key[1:] in columns:
@@ -131,6 +141,13 @@ def incomplete_downgrade(rule, run):
                 if key[1] in names or any((table, _k(c)) in columns for c in op.columns):
                     continue
             if kind == "type" and key[1] in types:
+                continue
+            if kind == "column":
+                leaked_columns.add(key[1:])
+            findings.append((kind, table, op, what))
+        for kind, table, op, what in findings:
+            # an index or constraint on a column that stays behind is part of that one omission
+            if kind in ("index", "constraint") and op.columns and all((table, _k(c)) in leaked_columns for c in op.columns):
                 continue
             yield Hit(migration, op.line, f"upgrade() creates {what}, but downgrade() never removes it", phase=m.UPGRADE, column=op.column_offset + 1)
 

@@ -511,7 +511,8 @@ class _FileReader:
             return False
         # bind.execute(...), op.get_bind().execute(...), connection.exec_driver_sql(...)
         if method in ("execute", "exec_driver_sql") and receiver is not None and self._is_bind(receiver, ctx, scope):
-            self._operation("execute", self._bind(call, ("sqltext",)), call, node, ctx, scope, None)
+            receiver_name = receiver.value if isinstance(receiver, cst.Name) else (dotted(receiver) or "op.get_bind()")
+            self._execute(self._bind(call, ("sqltext",)).get("sqltext"), node, ctx, f"{receiver_name}.{method}", scope)
             return True
         # my_enum.create(bind) / sa.Enum(..., name=...).drop(op.get_bind())
         if method in ("create", "drop") and receiver is not None:
@@ -752,6 +753,16 @@ class _FileReader:
         """('update_rows', table, has_where) for ``t.update().where(...)`` style expressions."""
         has_where = False
         node = expr
+        # sa.select(...) reads; sa.schema.CreateSequence / DropSequence / DropTable ... are DDL objects
+        head = node
+        while isinstance(head, cst.Call) and isinstance(head.func, cst.Attribute) and isinstance(head.func.value, cst.Call):
+            head = head.func.value
+        head_name = last_name(head.func) if isinstance(head, cst.Call) else None
+        if head_name == "select":
+            return (m.OTHER_SQL, None, False)
+        ddl = {"CreateSequence": m.CREATE_SEQUENCE, "DropSequence": m.DROP_SEQUENCE, "DropTable": m.DROP_TABLE, "DropIndex": m.DROP_INDEX, "CreateIndex": m.CREATE_INDEX}
+        if head_name in ddl:
+            return (ddl[head_name], None, False)
         while isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute):
             method = node.func.attr.value
             if method == "where":

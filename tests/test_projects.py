@@ -1,0 +1,274 @@
+"""Whole fixture projects on disk, checked through the library API (what the CLI calls)."""
+
+from pathlib import Path
+
+import pytest
+
+from conftest import ENV_PY, revision_file, write_tree
+from migration_lint import api
+from migration_lint.config import Config, config_from_mapping
+
+
+def check(root, **kwargs):
+    result = api.check([root], use_cache=False, **kwargs)
+    return result
+
+
+def rules_at(result):
+    return sorted((Path(f.path).name, f.rule) for f in result.findings)
+
+
+def by_rule(result, rule):
+    return [f for f in result.findings if f.rule == rule]
+
+
+def layout(root, revisions, env_py=ENV_PY, ini=True):
+    files = {"migrations/env.py": env_py}
+    if ini:
+        files["alembic.ini"] = "[alembic]\nscript_location = %(here)s/migrations\n"
+    for name, text in revisions.items():
+        files[f"migrations/versions/{name}"] = text
+    return write_tree(root, files)
+
+
+def test_multiple_heads_names_every_head_and_the_merge_command(in_tmp):
+    layout(in_tmp, {
+        "a.py": revision_file("a"),
+        "b.py": revision_file("b", "a"),
+        "c.py": revision_file("c", "a"),
+    })
+    heads = by_rule(check(in_tmp), "multiple-heads")
+    assert sorted(Path(f.path).name for f in heads) == ["b.py", "c.py"]
+    assert all("alembic merge" in f.message and " b c" in f.message for f in heads)
+
+
+def test_merge_point_resolves_heads(in_tmp):
+    layout(in_tmp, {
+        "a.py": revision_file("a"),
+        "b.py": revision_file("b", "a"),
+        "c.py": revision_file("c", "a"),
+        "m.py": revision_file("m", ("b", "c")),
+    })
+    result = check(in_tmp)
+    assert not by_rule(result, "multiple-heads")
+    assert result.environments[0].heads == ["m"]
+
+
+def test_branch_labels_expand_contract_are_not_multiple_heads(in_tmp):
+    layout(in_tmp, {
+        "base.py": revision_file("base"),
+        "e1.py": revision_file("e1", "base").replace("branch_labels = None", "branch_labels = ('expand',)"),
+        "e2.py": revision_file("e2", "e1"),
+        "c1.py": revision_file("c1", "base").replace("branch_labels = None", "branch_labels = ('contract',)").replace("depends_on = None", "depends_on = ('e1',)"),
+    })
+    result = check(in_tmp)
+    assert not by_rule(result, "multiple-heads") and not by_rule(result, "missing-parent")
+    assert len(result.environments[0].heads) == 2
+
+
+def test_cycle_dangling_parent_and_duplicate_ids(in_tmp):
+    layout(in_tmp, {
+        "a.py": revision_file("a"),
+        "b.py": revision_file("b", ("a", "d")),
+        "c.py": revision_file("c", "b"),
+        "d.py": revision_file("d", "c"),
+        "e.py": revision_file("e", "ghost"),
+        "e_copy.py": revision_file("e", "a"),
+    })
+    result = check(in_tmp)
+    assert [f.message.split(" form")[0] for f in by_rule(result, "revision-cycle")] == ["revisions b -> c -> d"]
+    (dangling,) = by_rule(result, "missing-parent")
+    assert "'ghost'" in dangling.message and Path(dangling.path).name == "e.py"
+    (duplicate,) = by_rule(result, "duplicate-revision")
+    assert Path(duplicate.path).name == "e_copy.py"
+
+
+def test_syntax_error_does_not_stop_the_rest_of_the_history(in_tmp):
+    layout(in_tmp, {
+        "a.py": revision_file("a"),
+        "b.py": "revision = 'b'\ndown_revision = 'a'\ndef upgrade(:\n",
+        "c.py": revision_file("c", "a", upgrade='op.drop_table("t")'),
+        "d.py": b"revision = 'd'\n\xff\xfe",
+    })
+    result = check(in_tmp)
+    assert sorted(Path(f.path).name for f in by_rule(result, "syntax-error")) == ["b.py", "d.py"]
+    assert by_rule(result, "drop-table")
+
+
+def test_flask_migrate_project(in_tmp):
+    write_tree(in_tmp, {
+        "app.py": "from flask import Flask\n",
+        "migrations/alembic.ini": "[alembic]\n",
+        "migrations/env.py": "from flask import current_app\nfrom alembic import context\n",
+        "migrations/versions/a.py": revision_file("a", imports="from app import db"),
+    })
+    result = check(in_tmp)
+    assert result.environments[0].kind == "flask-migrate"
+    (finding,) = by_rule(result, "imports-application-code")
+    assert "`app`" in finding.message
+
+
+def test_nested_version_folders(in_tmp):
+    write_tree(in_tmp, {
+        "alembic.ini": "[alembic]\nscript_location = migrations\nversion_locations = %(here)s/migrations/versions/r1 %(here)s/migrations/versions/r2\n",
+        "migrations/env.py": ENV_PY,
+        "migrations/versions/r1/a.py": revision_file("a"),
+        "migrations/versions/r2/b.py": revision_file("b", "a", upgrade='op.drop_column("t", "c")'),
+    })
+    result = check(in_tmp)
+    assert result.environments[0].revision_count == 2
+    assert by_rule(result, "drop-column")
+
+
+def test_op_as_parameter_project(in_tmp):
+    text = revision_file("a", upgrade="pass").replace("def upgrade():\n    pass", 'def upgrade(op, tables, tester):\n    op.drop_table("legacy")')
+    layout(in_tmp, {"a.py": text})
+    assert by_rule(check(in_tmp), "drop-table")
+
+
+def test_dialect_branches_follow_the_target_dialect(in_tmp):
+    upgrade = '''
+if op.get_bind().dialect.name == "postgresql":
+    with op.get_context().autocommit_block():
+        op.create_index("ix_t_a", "t", ["a"], postgresql_concurrently=True)
+else:
+    op.create_index("ix_t_a", "t", ["a"])
+'''
+    layout(in_tmp, {"a.py": revision_file("a", upgrade=upgrade, downgrade='op.drop_index("ix_t_a", table_name="t")')})
+    assert not by_rule(check(in_tmp, dialect="postgresql"), "create-index-not-concurrently")
+    sqlite = check(in_tmp, dialect="sqlite")
+    assert not by_rule(sqlite, "create-index-not-concurrently")  # PostgreSQL-only rule
+    assert sqlite.environments[0].dialect == "sqlite"
+
+
+def test_sql_in_op_execute_is_checked_like_op_calls(in_tmp):
+    upgrade = '''
+op.execute("""
+    ALTER TABLE account ADD COLUMN plan text NOT NULL;
+    CREATE INDEX ix_account_plan ON account (plan);
+""")
+op.execute(f"UPDATE account SET plan = '{DEFAULT}'")
+'''
+    layout(in_tmp, {"a.py": revision_file("a", upgrade=upgrade, downgrade='op.drop_column("account", "plan")')})
+    found = {f.rule for f in check(in_tmp).findings}
+    assert {"add-column-not-null-without-default", "create-index-not-concurrently", "raw-sql-unanalyzed"} <= found
+
+
+def test_mysql_project_from_the_url(in_tmp):
+    write_tree(in_tmp, {
+        "alembic.ini": "[alembic]\nscript_location = %(here)s/migrations\nsqlalchemy.url = mysql+pymysql://app@db/app\n",
+        "migrations/env.py": ENV_PY,
+        "migrations/versions/a.py": revision_file(
+            "a",
+            upgrade='op.create_index("ix_t_a", "t", ["a"])\nop.execute("ALTER TABLE t MODIFY COLUMN b VARCHAR(20) NOT NULL")',
+            downgrade='op.drop_index("ix_t_a", table_name="t")',
+        ),
+    })
+    result = check(in_tmp)
+    env = result.environments[0]
+    assert (env.dialect, env.dialect_source, env.server_version) == ("mysql", "sqlalchemy.url", (8, 0))
+    rules = {f.rule for f in result.findings}
+    assert "create-index-not-concurrently" not in rules  # InnoDB builds indexes online
+    assert "alter-column-type" in rules
+
+
+def test_sqlite_project(in_tmp):
+    write_tree(in_tmp, {
+        "alembic.ini": "[alembic]\nscript_location = %(here)s/migrations\nsqlalchemy.url = sqlite:///app.db\n",
+        "migrations/env.py": ENV_PY,
+        "migrations/versions/a.py": revision_file(
+            "a",
+            upgrade='op.alter_column("t", "a", existing_type=sa.String(10), nullable=False)\nwith op.batch_alter_table("t") as batch_op:\n    batch_op.alter_column("b", existing_type=sa.String(10), nullable=False)',
+        ),
+    })
+    result = check(in_tmp)
+    (finding,) = by_rule(result, "sqlite-alter-outside-batch")
+    assert "op.alter_column" in finding.message
+
+
+def test_config_file_and_start_after_grandfather_old_revisions(in_tmp):
+    layout(in_tmp, {
+        "a.py": revision_file("a", upgrade='op.drop_table("old")'),
+        "b.py": revision_file("b", "a", upgrade='op.drop_table("older")'),
+    })
+    result = check(in_tmp, config=config_from_mapping({"start_after": "a"}))
+    assert [Path(f.path).name for f in by_rule(result, "drop-table")] == ["b.py"]
+
+
+def test_exclude_paths(in_tmp):
+    layout(in_tmp, {
+        "a.py": revision_file("a", upgrade='op.drop_table("old")'),
+        "b.py": revision_file("b", "a", upgrade='op.drop_table("older")'),
+    })
+    config = config_from_mapping({"exclude": ["migrations/versions/a.py"]}, root=str(in_tmp))
+    result = check(in_tmp, config=config)
+    assert [Path(f.path).name for f in by_rule(result, "drop-table")] == ["b.py"]
+
+
+def test_env_py_lock_timeout_satisfies_missing_lock_timeout(in_tmp):
+    revisions = {"a.py": revision_file("a", upgrade='op.add_column("t", sa.Column("c", sa.Integer()))', downgrade='op.drop_column("t", "c")')}
+    layout(in_tmp, revisions)
+    assert by_rule(check(in_tmp), "missing-lock-timeout")
+    env_py = ENV_PY.replace("with context.begin_transaction():", "connection.exec_driver_sql(\"SET lock_timeout = '2s'\")\n    with context.begin_transaction():")
+    layout(in_tmp, revisions, env_py=env_py)
+    assert not by_rule(check(in_tmp), "missing-lock-timeout")
+
+
+def test_downgrade_policy_optional(in_tmp):
+    text = revision_file("a", upgrade='op.create_table("t", sa.Column("id", sa.Integer(), primary_key=True))')
+    text = text[: text.index("def downgrade")]
+    layout(in_tmp, {"a.py": text})
+    assert by_rule(check(in_tmp), "missing-downgrade")
+    assert not by_rule(check(in_tmp, config=config_from_mapping({"downgrades": "optional"})), "missing-downgrade")
+
+
+def test_severity_override_and_ignore(in_tmp):
+    layout(in_tmp, {"a.py": revision_file("a", upgrade='op.drop_table("old")')})
+    result = check(in_tmp, config=config_from_mapping({"severity": {"drop-table": "info"}, "ignore": ["missing-lock-timeout"]}))
+    (finding,) = by_rule(result, "drop-table")
+    assert finding.severity == "info"
+    assert not by_rule(result, "missing-lock-timeout")
+
+
+def test_user_rule_pack(in_tmp):
+    write_tree(in_tmp, {
+        "lint-rules/no-jsonb-columns.yaml": """
+name: no-jsonb-columns
+severity: warning
+summary: Our team stores documents elsewhere.
+message: "adds JSONB column {column} to {table}"
+fix: Store documents in the document service
+match:
+  kind: add_column
+  column.type.name: jsonb
+examples:
+  invalid:
+    - |
+      def upgrade():
+          op.add_column("t", sa.Column("doc", postgresql.JSONB()))  # expect
+  valid:
+    - |
+      def upgrade():
+          op.add_column("t", sa.Column("doc", sa.Text()))
+""",
+    })
+    layout(in_tmp, {"a.py": revision_file("a", upgrade='op.add_column("t", sa.Column("doc", postgresql.JSONB()))', downgrade='op.drop_column("t", "doc")', imports="from sqlalchemy.dialects import postgresql")})
+    config = config_from_mapping({"rule_packs": ["lint-rules"]}, root=str(in_tmp))
+    (finding,) = by_rule(check(in_tmp, config=config), "no-jsonb-columns")
+    assert finding.message == "adds JSONB column doc to t" and finding.severity == "warning"
+    # the pack's own examples run with the same harness as ours
+    from migration_lint.catalogue import load_catalogue
+    from migration_lint.rule_examples import all_examples, run_example
+
+    catalogue = load_catalogue((str(in_tmp / "lint-rules"),))
+    cases = [c for c in all_examples(catalogue) if c[0].name == "no-jsonb-columns"]
+    assert len(cases) == 2 and all(run_example(r, item, kind == "valid", catalogue).ok for r, kind, _, item in cases)
+
+
+def test_bad_rule_pack_is_a_clear_error(in_tmp):
+    from migration_lint.errors import RuleError
+
+    write_tree(in_tmp, {"lint-rules/oops.yaml": "name: oops\nseverity: fatal\nsummary: x\nmessage: y\nmatch: {kind: drop_table}\n"})
+    layout(in_tmp, {"a.py": revision_file("a")})
+    with pytest.raises(RuleError, match="severity must be one of"):
+        check(in_tmp, config=config_from_mapping({"rule_packs": ["lint-rules"]}, root=str(in_tmp)))
