@@ -1,0 +1,106 @@
+"""Static check speed and memory on a generated 1,000-revision Alembic history.
+
+Prints, in one run, side by side:
+  - migration-lint check, cold (empty cache) and warm (nothing changed), and peak memory;
+  - `alembic heads` on the same history (what loading it costs Alembic itself);
+  - `alembic upgrade head --sql | squawk` (the pipeline users pick today), when squawk is installed
+    (`pip install squawk-cli`).
+
+Targets (issue 2): cold <= 3 s, warm <= 0.3 s, peak memory <= 300 MB.
+
+    python benchmarks/bench_check.py [--revisions 1000] [--runs 3] [--keep DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from history import generate_history  # noqa: E402
+
+
+def timed(cmd, env=None, cwd=None, stdin=None, shell=False):
+    """(seconds, peak RSS in MB of the largest process in the tree, returncode)."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, shell=shell)
+    _, status, usage = os.wait4(proc.pid, 0)
+    elapsed = time.perf_counter() - start
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+    if proc.returncode not in (0, 1):
+        raise SystemExit(f"command failed ({proc.returncode}): {cmd}\n{err[-2000:]}")
+    return elapsed, usage.ru_maxrss / 1024, proc.returncode
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--revisions", type=int, default=1000)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--keep", type=Path, help="write the history here and keep it")
+    args = parser.parse_args()
+
+    work = Path(tempfile.mkdtemp(prefix="ml-bench-"))
+    try:
+        root = args.keep or work / "project"
+        generate_history(root, args.revisions)
+        cache = work / "cache"
+        env = {**os.environ, "MIGRATION_LINT_CACHE_DIR": str(cache)}
+        bindir = Path(sys.executable).parent
+        lint = [str(bindir / "migration-lint"), "check", str(root), "--format", "json"]
+        if not Path(lint[0]).exists():
+            lint = [sys.executable, "-m", "migration_lint", "check", str(root), "--format", "json"]
+
+        rows = []
+        cold, warm, peaks = [], [], []
+        for _ in range(args.runs):
+            shutil.rmtree(cache, ignore_errors=True)
+            seconds, peak, _ = timed(lint, env=env)
+            cold.append(seconds)
+            peaks.append(peak)
+            seconds, peak, _ = timed(lint, env=env)
+            warm.append(seconds)
+            peaks.append(peak)
+        rows.append(("migration-lint check (cold, empty cache)", statistics.median(cold)))
+        rows.append(("migration-lint check (warm, nothing changed)", statistics.median(warm)))
+        one_job = []
+        for _ in range(args.runs):
+            shutil.rmtree(cache, ignore_errors=True)
+            one_job.append(timed(lint + ["--jobs", "1"], env=env)[0])
+        rows.append(("migration-lint check (cold, --jobs 1)", statistics.median(one_job)))
+
+        alembic = str(bindir / "alembic")
+        if Path(alembic).exists():
+            heads = [timed([alembic, "-c", str(root / "alembic.ini"), "heads"], cwd=root)[0] for _ in range(args.runs)]
+            rows.append(("alembic heads (loads the same history)", statistics.median(heads)))
+            squawk = shutil.which("squawk") or (str(bindir / "squawk") if (bindir / "squawk").exists() else None)
+            if squawk:
+                pipeline = f"'{alembic}' -c '{root / 'alembic.ini'}' upgrade head --sql | '{squawk}' --reporter json - > /dev/null"
+                times = [timed(pipeline, cwd=root, shell=True)[0] for _ in range(args.runs)]
+                rows.append(("alembic upgrade head --sql | squawk --reporter json", statistics.median(times)))
+            else:
+                rows.append(("alembic upgrade head --sql | squawk  (squawk not installed: pip install squawk-cli)", None))
+
+        print(f"history: {args.revisions} revisions, {sum(1 for _ in (root / 'migrations' / 'versions').glob('*.py'))} files; {os.cpu_count()} CPU(s); median of {args.runs} runs")
+        width = max(len(r[0]) for r in rows)
+        for label, seconds in rows:
+            shown = f"{seconds:7.3f} s" if seconds is not None else "      - "
+            print(f"  {label:<{width}}  {shown}")
+        print(f"  {'migration-lint peak memory (largest process)':<{width}}  {max(peaks):7.1f} MB")
+        print("targets: cold <= 3 s, warm <= 0.3 s, peak memory <= 300 MB")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
