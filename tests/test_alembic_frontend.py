@@ -327,3 +327,11 @@ def test_core_select_and_ddl_objects_are_not_unanalysed_sql():
     ''')
     assert kinds(r) == [m.OTHER_SQL, m.DROP_SEQUENCE, m.RAW_SQL]
     assert r.operations[-1].call == "conn.execute"
+
+
+def test_line_numbers_survive_form_feeds_and_crlf():
+    text = 'from alembic import op\r\n\x0c\r\nrevision = "a"\r\ndown_revision = None\r\n# sep\x0c\r\ndef upgrade():\r\n    # migration-lint: ignore[drop-table] gone\r\n    op.drop_table("t")\r\n'
+    r = parse_migration(text.encode(), "v.py")
+    (op,) = r.operations
+    assert op.line == 8
+    assert r.suppressions[0].applies_to == (7, 8)

@@ -66,6 +66,14 @@ ALIASES = {
 }
 
 # The reason runs to the end of the line or to another comment (``# noqa``, ``# type: ignore``).
+LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+$")
+
+
+def source_lines(text: str) -> list:
+    """Lines as Python numbers them (str.splitlines also splits at form feeds and other breaks)."""
+    return LINE.findall(text)
+
+
 SUPPRESSION = re.compile(r"#\s*migration-lint:\s*(ignore-file|ignore)\[([^\]]*)\]\s*([^#]*)")
 DIALECT_NAMES = {"postgresql", "postgres", "mysql", "mariadb", "sqlite", "mssql", "oracle"}
 
@@ -105,7 +113,7 @@ def parse_migration(source: bytes, path: str, dialect: str = "postgresql") -> Mi
         text = text[1:]
     try:
         tree = ast.parse(text)
-        module = cst.parse_module(text)
+        _FileReader(result, tree, text, dialect).read()
     except SyntaxError as exc:
         result.syntax_error = True
         result.problems.append(Problem("syntax-error", exc.lineno or 1, f"invalid Python: {exc.msg}"))
@@ -116,9 +124,9 @@ def parse_migration(source: bytes, path: str, dialect: str = "postgresql") -> Mi
         return result
     except (ValueError, RecursionError, MemoryError) as exc:
         result.syntax_error = True
+        result.operations.clear()
         result.problems.append(Problem("syntax-error", 1, f"cannot parse: {exc}"))
         return result
-    _FileReader(result, module, tree, text, dialect).read()
     return result
 
 
@@ -144,9 +152,8 @@ def _block(node) -> tuple:
 
 
 class _FileReader:
-    def __init__(self, result: MigrationFile, module: cst.Module, tree: ast.Module, text: str, dialect: str):
+    def __init__(self, result: MigrationFile, tree: ast.Module, text: str, dialect: str):
         self.result = result
-        self.module = module
         self.tree = tree
         self.text = text
         self.dialect = dialect
@@ -154,7 +161,8 @@ class _FileReader:
         self.context_names = set()
         self.constants = {}
         self.enums = {}
-        self.functions = {}  # name -> (cst FunctionDef, ast FunctionDef)
+        self.functions = {}  # name -> ast FunctionDef (top level)
+        self.parsed_functions = {}  # name -> libcst FunctionDef, parsed when first visited
         self.evaluator = Evaluator(self.constants, self.enums, self.op_names)
         self.visiting = []
         self.lines = None
@@ -162,97 +170,101 @@ class _FileReader:
     # -- module level --------------------------------------------------------------------------
     def read(self) -> None:
         self._suppressions()
-        for stmt, nodes in _pairs(self.module.body, self.tree.body):
-            if isinstance(stmt, cst.SimpleStatementLine):
-                for small, node in zip(stmt.body, nodes):
-                    self._module_small(small, node)
-            elif isinstance(stmt, cst.FunctionDef) and nodes:
-                self.functions[stmt.name.value] = (stmt, nodes[0])
-                if self._segment_has(nodes[0], "import"):
-                    self._imports_in(nodes[0])
-            elif nodes and self._segment_has(nodes[0], "import"):
-                self._imports_in(nodes[0])
+        # Module level (imports, headers, constants) is read from the stdlib ast: it is cheap, and
+        # libcst is paid only for the functions whose operations we extract.
+        for node in self.tree.body:
+            if isinstance(node, (ast.Import, ast.ImportFrom)):
+                self._module_import(node)
+            elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+                self._module_assign(node)
+            elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                self.functions[node.name] = node
+                if self._segment_has(node, "import"):
+                    self._imports_in(node)
+            elif self._segment_has(node, "import"):
+                self._imports_in(node)
         if not self.op_names:
             self.op_names.add("op")  # the Alembic template name, even if imported oddly
         for phase in (m.UPGRADE, m.DOWNGRADE):
-            entry = self.functions.get(phase)
-            if entry is None:
+            node = self.functions.get(phase)
+            if node is None:
                 continue
-            fn, node = entry
             if phase == m.UPGRADE:
                 self.result.has_upgrade, self.result.upgrade_line = True, node.lineno
             else:
                 self.result.has_downgrade, self.result.downgrade_line = True, node.lineno
                 self.result.downgrade_is_empty = _is_empty(node)
-            self._function(fn, node, Ctx(phase=phase, op_names=frozenset(self.op_names)), _Scope())
+            self._function(node, Ctx(phase=phase, op_names=frozenset(self.op_names)), _Scope())
             # The multidb template: upgrade(engine_name) dispatches to upgrade_<engine>() via globals().
             if self._segment_has(node, "globals(") and _calls_globals(node):
-                for name, (other, other_node) in self.functions.items():
+                for name, other in self.functions.items():
                     if name.startswith(phase + "_"):
-                        self._function(other, other_node, Ctx(phase=phase, op_names=frozenset(self.op_names)), _Scope())
+                        self._function(other, Ctx(phase=phase, op_names=frozenset(self.op_names)), _Scope())
 
-    def _segment_has(self, node: ast.AST, word: str) -> bool:
-        """Cheap pre-test on a statement's source lines before walking its tree."""
+    def _cst_statement(self, node: ast.stmt):
+        """libcst tree of one top-level statement, parsed from its own lines (decorators included)."""
         if self.lines is None:
-            self.lines = self.text.splitlines()
-        end = getattr(node, "end_lineno", None) or len(self.lines)
-        return any(word in line for line in self.lines[node.lineno - 1 : end])
+            self.lines = source_lines(self.text)
+        first = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
+        segment = "".join(self.lines[first - 1 : node.end_lineno])
+        return cst.parse_module(segment).body[0]
 
-    def _imports_in(self, node: ast.AST) -> None:
-        for sub in ast.walk(node):
-            if isinstance(sub, ast.Import):
-                for alias in sub.names:
-                    self.result.imports.append((alias.name, sub.lineno))
-            elif isinstance(sub, ast.ImportFrom) and sub.level == 0 and sub.module:
-                self.result.imports.append((sub.module, sub.lineno))
+    def _parse_functions(self) -> None:
+        """All top-level functions in one libcst parse (each parse call has a fixed cost)."""
+        if self.lines is None:
+            self.lines = source_lines(self.text)
+        nodes = list(self.functions.values())
+        segments = []
+        for node in nodes:
+            first = min([node.lineno] + [d.lineno for d in node.decorator_list])
+            segment = "".join(self.lines[first - 1 : node.end_lineno])
+            segments.append(segment if segment.endswith(("\n", "\r")) else segment + "\n")
+        module = cst.parse_module("".join(segments))
+        defs = [stmt for stmt in module.body if isinstance(stmt, cst.FunctionDef)]
+        if len(defs) == len(nodes):
+            self.parsed_functions = {node.name: fn for node, fn in zip(nodes, defs)}
 
-    def _module_small(self, small: cst.BaseSmallStatement, node: ast.stmt) -> None:
-        if isinstance(small, (cst.Import, cst.ImportFrom)):
-            self._imports_in(node)
-            if isinstance(small, cst.ImportFrom) and not small.relative:
-                module_name = dotted(small.module) if small.module else None
-                if module_name == "alembic" and not isinstance(small.names, cst.ImportStar):
-                    for alias in small.names:
-                        bound = alias.asname.name.value if alias.asname else alias.name.value
-                        if alias.name.value == "op":
-                            self.op_names.add(bound)
-                        elif alias.name.value == "context":
-                            self.context_names.add(bound)
-                elif module_name == "alembic" and isinstance(small.names, cst.ImportStar):
+    def _module_import(self, node) -> None:
+        self._imports_in(node)
+        if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module == "alembic":
+            for alias in node.names:
+                bound = alias.asname or alias.name
+                if alias.name == "op":
+                    self.op_names.add(bound)
+                elif alias.name == "context":
+                    self.context_names.add(bound)
+                elif alias.name == "*":
                     self.op_names.add("op")
-            elif isinstance(small, cst.Import):
-                for alias in small.names:
-                    if dotted(alias.name) == "alembic.op" and alias.asname:
-                        self.op_names.add(alias.asname.name.value)
-            return
-        targets = []
-        value = None
-        if isinstance(small, cst.Assign):
-            targets = [t.target for t in small.targets]
-            value = small.value
-        elif isinstance(small, cst.AnnAssign) and small.value is not None:
-            targets = [small.target]
-            value = small.value
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name == "alembic.op" and alias.asname:
+                    self.op_names.add(alias.asname)
+
+    def _module_assign(self, node) -> None:
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+        value = node.value
         if value is None:
             return
         for target in targets:
-            if not isinstance(target, cst.Name):
+            if not isinstance(target, ast.Name):
                 continue
-            name = target.value
+            name = target.id
             if name in HEADER_NAMES:
                 self._header(name, value, node)
-                continue
-            literal = self.evaluator.literal(value)
-            if isinstance(literal, str):
-                self.constants[name] = literal
-            spec = self.evaluator.type_spec(value)
-            if spec is not None and spec.name == "enum":
-                self.enums[name] = spec
+            elif isinstance(value, ast.Constant) and isinstance(value.value, str):
+                self.constants[name] = value.value
+            elif isinstance(value, ast.Call) and _ast_tail(value.func) in ("Enum", "ENUM"):
+                statement = self._cst_statement(node)
+                small = statement.body[0] if isinstance(statement, cst.SimpleStatementLine) else None
+                if isinstance(small, (cst.Assign, cst.AnnAssign)) and small.value is not None:
+                    spec = self.evaluator.type_spec(small.value)
+                    if spec is not None:
+                        self.enums[name] = spec
 
-    def _header(self, name: str, value: cst.BaseExpression, node: ast.stmt) -> None:
+    def _header(self, name: str, value: ast.expr, node: ast.stmt) -> None:
         result = self.result
         result.header_lines[name] = node.lineno
-        literal = self.evaluator.literal(value)
+        literal = _ast_literal(value, self.constants)
         if name == "revision":
             if isinstance(literal, str) and literal:
                 result.revision = literal
@@ -295,10 +307,25 @@ class _FileReader:
         else:
             result.depends_on = tuple(values)
 
+    def _segment_has(self, node: ast.AST, word: str) -> bool:
+        """Cheap pre-test on a statement's source lines before walking its tree."""
+        if self.lines is None:
+            self.lines = source_lines(self.text)
+        end = getattr(node, "end_lineno", None) or len(self.lines)
+        return any(word in line for line in self.lines[node.lineno - 1 : end])
+
+    def _imports_in(self, node: ast.AST) -> None:
+        for sub in ast.walk(node):
+            if isinstance(sub, ast.Import):
+                for alias in sub.names:
+                    self.result.imports.append((alias.name, sub.lineno))
+            elif isinstance(sub, ast.ImportFrom) and sub.level == 0 and sub.module:
+                self.result.imports.append((sub.module, sub.lineno))
+
     def _suppressions(self) -> None:
         if "migration-lint" not in self.text:
             return
-        lines = self.text.splitlines()
+        lines = [line.rstrip("\r\n") for line in source_lines(self.text)]
         for index, line in enumerate(lines, start=1):
             match = SUPPRESSION.search(line)
             if not match:
@@ -323,10 +350,15 @@ class _FileReader:
             )
 
     # -- functions -----------------------------------------------------------------------------
-    def _function(self, fn: cst.FunctionDef, node: ast.FunctionDef, ctx: Ctx, scope: _Scope, op_args=()) -> None:
-        if fn.name.value in self.visiting:
+    def _function(self, node: ast.FunctionDef, ctx: Ctx, scope: _Scope, op_args=()) -> None:
+        if node.name in self.visiting:
             return  # recursion
-        self.visiting.append(fn.name.value)
+        if not self.parsed_functions:
+            self._parse_functions()
+        fn = self.parsed_functions.get(node.name)
+        if fn is None:
+            fn = self.parsed_functions[node.name] = self._cst_statement(node)
+        self.visiting.append(node.name)
         op_names = set(ctx.op_names)
         params = [p.name.value for p in fn.params.params]
         for name in params:
@@ -523,11 +555,10 @@ class _FileReader:
                 return True
         # helper functions in the same file
         if isinstance(func, cst.Name) and func.value in self.functions and func.value not in (m.UPGRADE, m.DOWNGRADE):
-            helper, helper_node = self.functions[func.value]
             op_args = [
                 (i, a) for i, a in enumerate(call.args) if isinstance(a.value, cst.Name) and a.value.value in ctx.op_names
             ]
-            self._function(helper, helper_node, ctx.add("helper"), scope, op_args=op_args)
+            self._function(self.functions[func.value], ctx.add("helper"), scope, op_args=op_args)
             return True
         return False
 
@@ -800,21 +831,50 @@ def _tail_names(node) -> list:
     return list(reversed(names))
 
 
-def _opaque_names(value: cst.BaseExpression) -> Optional[tuple]:
-    elements = [e.value for e in value.elements] if isinstance(value, (cst.Tuple, cst.List)) else [value]
+def _opaque_names(value: ast.expr) -> Optional[tuple]:
+    elements = value.elts if isinstance(value, (ast.Tuple, ast.List)) else [value]
     names = []
     for element in elements:
-        if isinstance(element, cst.SimpleString):
-            try:
-                names.append(ast.literal_eval(element.value))
-                continue
-            except (ValueError, SyntaxError):
-                return None
-        name = dotted(element)
+        if isinstance(element, ast.Constant) and isinstance(element.value, str):
+            names.append(element.value)
+            continue
+        name = _ast_dotted(element)
         if name is None:
             return None
         names.append(f"<{name}>")
     return tuple(names)
+
+
+def _ast_dotted(node: ast.expr) -> Optional[str]:
+    parts = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if isinstance(node, ast.Name):
+        parts.append(node.id)
+        return ".".join(reversed(parts))
+    return None
+
+
+def _ast_tail(node: ast.expr) -> Optional[str]:
+    if isinstance(node, ast.Attribute):
+        return node.attr
+    if isinstance(node, ast.Name):
+        return node.id
+    return None
+
+
+def _ast_literal(node: ast.expr, constants: dict):
+    """A header value: literal strings, tuples/lists of them, None, or a module constant's name."""
+    if isinstance(node, ast.Name) and node.id in constants:
+        return constants[node.id]
+    try:
+        value = ast.literal_eval(node)
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        return UNKNOWN
+    if isinstance(value, list):
+        value = tuple(value)
+    return value
 
 
 def _dialect_name(name: str) -> str:
