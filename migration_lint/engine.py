@@ -107,7 +107,8 @@ def prepare(file: MigrationFile, target: Target, config: Config) -> MigrationCon
                 "table_is_new": table in new_tables if table else False,
                 "column_is_new": (table, column) in new_columns and op.kind != m.ADD_COLUMN,
                 "in_batch": "batch" in op.context,
-                "in_autocommit": "autocommit" in op.context,
+                # transactional_ddl=False in env.py: every statement commits on its own
+                "in_autocommit": "autocommit" in op.context or target.env_settings.get("transactional_ddl") is False,
                 "in_loop": "loop" in op.context,
                 "dialect": target.dialect,
                 "server_version": target.server_version,

@@ -71,7 +71,7 @@ def drop_add_column(rule, run):
         added = {}
         for op in migration.ops[m.UPGRADE]:
             table = (op.table or "").lower()
-            if op.kind == m.ADD_COLUMN and table in dropped and op.column and op.column.name not in dropped[table]:
+            if op.kind == m.ADD_COLUMN and table in dropped and op.column and op.column.name and op.column.name not in dropped[table]:
                 added.setdefault(table, []).append(op)
         for table, ops in added.items():  # one finding per table, at the first added column
             first = ops[0]

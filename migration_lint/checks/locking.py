@@ -43,11 +43,11 @@ def missing_lock_timeout(rule, run):
 def backfill_with_ddl(rule, run):
     for migration in run.migrations:
         ops = migration.ops[m.UPGRADE]
-        ddl = [op for op in ops if strong_lock(migration, op) and "autocommit" not in op.context]
+        ddl = [op for op in ops if strong_lock(migration, op) and not migration.facts[id(op)]["in_autocommit"]]
         if not ddl:
             continue
         for op in ops:
-            if op.kind not in (m.UPDATE_ROWS, m.DELETE_ROWS) or "autocommit" in op.context:
+            if op.kind not in (m.UPDATE_ROWS, m.DELETE_ROWS) or migration.facts[id(op)]["in_autocommit"]:
                 continue
             if migration.facts[id(op)]["table_is_new"]:
                 continue
@@ -69,7 +69,7 @@ def validate_in_same_transaction(rule, run):
             if op.kind in (m.CREATE_FOREIGN_KEY, m.CREATE_CHECK_CONSTRAINT) and op.get("not_valid") and op.name:
                 not_valid[op.name.lower()] = op
             elif op.kind == m.VALIDATE_CONSTRAINT and op.name and op.name.lower() in not_valid:
-                if "autocommit" in op.context:
+                if migration.facts[id(op)]["in_autocommit"]:
                     continue
                 created = not_valid[op.name.lower()]
                 # ADD FOREIGN KEY takes SHARE ROW EXCLUSIVE on both tables; ADD CHECK takes ACCESS EXCLUSIVE.
