@@ -6,7 +6,7 @@ import fnmatch
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 from migration_lint import discovery
 from migration_lint.catalogue import Catalogue, load_catalogue
@@ -15,6 +15,15 @@ from migration_lint.engine import Target, build_graph, lint
 from migration_lint.model import Finding, MigrationFile
 
 DEFAULT_VERSIONS = {"postgresql": (14,), "mysql": (8, 0), "sqlite": (3, 35)}
+
+
+@dataclass
+class RoundTripOptions:
+    db: str = "auto"  # auto | docker | local | sqlite | a SQLAlchemy URL
+    env: str = "auto"  # auto | project | builtin
+    image: Optional[str] = None  # container image for --db docker
+    revisions: Optional[set] = None  # only these revisions (changed-only mode); None: all in scope
+    progress: Optional[Callable] = None  # progress(environment, revision, index, total)
 
 
 @dataclass
@@ -29,6 +38,8 @@ class EnvironmentResult:
     revision_count: int
     heads: List[str]
     findings: List[Finding]
+    notes: List[str] = field(default_factory=list)  # what was assumed or fell back
+    roundtrip: Optional[object] = None  # RoundTripResult when --roundtrip ran
 
 
 @dataclass
@@ -91,7 +102,14 @@ def check(
     config: Optional[Config] = None,
     use_cache: bool = True,
     jobs: Optional[int] = None,
+    roundtrip: Optional[RoundTripOptions] = None,
 ) -> CheckResult:
+    """Check every environment under ``paths``; with ``roundtrip``, also run the round trip.
+
+    Throwaway databases are opened once per dialect and always cleaned up, whatever happens.
+    """
+    import contextlib
+
     config = config or Config()
     packs = tuple(_pack_paths(config))
     result = CheckResult(config=config)
@@ -100,8 +118,24 @@ def check(
         for env in discovery.discover(Path(path)):
             if all(env.script_location != e.script_location or env.version_locations != e.version_locations for e in environments):
                 environments.append(env)
-    for env in environments:
-        result.environments.append(_check_environment(env, config, packs, dialect, server_version, use_cache, jobs))
+    with contextlib.ExitStack() as stack:
+        databases: dict = {}
+
+        def database_for(dialect_name: str, version, notes: list):
+            from migration_lint.roundtrip.databases import open_database
+
+            if dialect_name in databases:
+                databases[dialect_name].reset()
+            else:
+                databases[dialect_name] = stack.enter_context(
+                    open_database(roundtrip.db, dialect_name, server_version=version, image=roundtrip.image, notes=notes)
+                )
+            return databases[dialect_name]
+
+        for env in environments:
+            result.environments.append(
+                _check_environment(env, config, packs, dialect, server_version, use_cache, jobs, roundtrip, database_for)
+            )
     return result
 
 
@@ -115,7 +149,7 @@ def _pack_paths(config: Config) -> List[str]:
     return packs
 
 
-def _check_environment(env, config: Config, packs, dialect, server_version, use_cache, jobs) -> EnvironmentResult:
+def _check_environment(env, config: Config, packs, dialect, server_version, use_cache, jobs, roundtrip=None, database_for=None) -> EnvironmentResult:
     from migration_lint.catalogue import catalogue_signature
     from migration_lint.loader import cached_result, load_files, read_sources, result_key, store_result
 
@@ -136,6 +170,12 @@ def _check_environment(env, config: Config, packs, dialect, server_version, use_
     paths = [p for p in env.revision_files() if not _excluded(p, config)]
     display = [_display(p) for p in paths]
     contents, digests, errors = read_sources(paths)
+    if errors:  # an unreadable revision file is an environment problem, not a finding
+        from migration_lint.errors import DiscoveryError
+
+        index, reason = next(iter(errors.items()))
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        raise DiscoveryError(f"{display[index]}: cannot read: {reason}{more}")
     target = Target(
         name=env.name,
         dialect=chosen,
@@ -146,12 +186,18 @@ def _check_environment(env, config: Config, packs, dialect, server_version, use_
     )
     scope = str(env.script_location) + "|" + "|".join(str(p) for p in env.version_locations)
     key = result_key(scope, target, config.fingerprint(), catalogue_signature(packs), list(zip(display, digests)), sorted(errors.items()))
-    stored = cached_result(scope, key) if use_cache else None
+    notes: List[str] = []
+    trip = None
+    stored = cached_result(scope, key) if use_cache and roundtrip is None else None
     if stored is None:
         parsed = load_files(display, contents, digests, errors, chosen, scope, use_cache=use_cache, jobs=jobs)
-        findings = lint(parsed, target, config, load_catalogue(packs))
+        hits = None
+        if roundtrip is not None:
+            trip = _round_trip(env, parsed, config, chosen, version, roundtrip, database_for, notes)
+            hits = trip.hits
+        findings = lint(parsed, target, config, load_catalogue(packs), roundtrip=hits)
         stored = (findings, build_graph(parsed).heads, sum(1 for f in parsed if f.revision))
-        if use_cache:
+        if use_cache and roundtrip is None:
             store_result(scope, key, stored)
     findings, heads, revision_count = stored
     return EnvironmentResult(
@@ -165,7 +211,37 @@ def _check_environment(env, config: Config, packs, dialect, server_version, use_
         revision_count=revision_count,
         heads=heads,
         findings=findings,
+        notes=notes,
+        roundtrip=trip,
     )
+
+
+def _round_trip(env, parsed, config: Config, dialect: str, version, options: RoundTripOptions, database_for, notes: List[str]):
+    from migration_lint.graph import after
+    from migration_lint.roundtrip.runner import run_roundtrip
+
+    graph = build_graph(parsed)
+    scope = after(graph, config.start_after) if config.start_after else None
+    if options.revisions is not None:
+        scope = set(options.revisions) if scope is None else scope & set(options.revisions)
+    database = database_for(dialect, version, notes)
+    progress = None
+    if options.progress is not None:
+        progress = lambda revision, index, total: options.progress(env.name, revision, index, total)  # noqa: E731
+    trip = run_roundtrip(
+        env,
+        database,
+        revisions=scope,
+        mode=options.env,
+        static_files={f.revision: f for f in parsed if f.revision},
+        display_path=lambda p: _display(Path(p)),
+        progress=progress,
+    )
+    notes.append(f"round trip: {trip.tested} revision(s) on {trip.database}, {trip.environment_mode or 'no'} environment, {trip.seconds:.1f} s")
+    notes.extend(trip.notes)
+    for revision, why in trip.skipped:
+        notes.append(f"round trip skipped {revision}: {why}")
+    return trip
 
 
 # -- in-memory use: tests, rule examples, the pytest plugin ------------------------------------

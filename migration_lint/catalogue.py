@@ -190,6 +190,10 @@ def rule_from_mapping(data, where: str, builtin: bool = False) -> Rule:
         fail("examples must be a mapping with 'valid' and 'invalid' lists")
     if builtin and (not examples.get("invalid")):
         fail("a built-in rule needs at least one invalid example")
+    try:
+        list(__import__("string").Formatter().parse(data["message"]))
+    except ValueError as exc:
+        fail(f"message: {exc} (use {{name}} placeholders; write {{{{ and }}}} for braces)")
     if "match" in data:
         from migration_lint.matcher import validate_match
 

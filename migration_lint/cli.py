@@ -22,6 +22,16 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_ERROR, f"migration-lint: error: {message} (see --help)\n")
 
 
+def _positive(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {value!r}")
+    return number
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="migration-lint", description="Safety linter for Alembic migrations.")
     parser.add_argument("--version", action="version", version=f"migration-lint {__version__}")
@@ -40,8 +50,13 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--start-after", metavar="REVISION", help="only check revisions after this one (older ones are grandfathered)")
     check.add_argument("--exit-zero", action="store_true", help="exit 0 even when there are findings (for trying it out)")
     check.add_argument("--no-cache", action="store_true", help="parse every file again; do not read or write the cache")
-    check.add_argument("--jobs", "-j", type=int, help="parser processes for a cold run (default: CPU count)")
+    check.add_argument("--jobs", "-j", type=_positive, help="parser processes for a cold run (default: CPU count)")
     check.add_argument("--color", choices=("auto", "always", "never"), default="auto")
+    trip = check.add_argument_group("round trip (upgrade -> downgrade -> upgrade of every revision on a throwaway database)")
+    trip.add_argument("--roundtrip", action="store_true", help="run the round trip after the static checks")
+    trip.add_argument("--db", default="auto", metavar="auto|docker|local|sqlite|URL", help="where: a container, a throwaway local server, SQLite, or a scratch database on the server at URL (default: auto)")
+    trip.add_argument("--env", dest="env_mode", choices=("auto", "project", "builtin"), default="auto", help="run migrations through the project's env.py or a built-in environment (default: env.py when it can run)")
+    trip.add_argument("--image", help="container image for --db docker (default: matches --server-version)")
 
     explain = commands.add_parser("explain", help="show a rule's documentation")
     explain.add_argument("rule")
@@ -56,10 +71,19 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
-        parser.print_help()
+        print("migration-lint: error: choose a command: check, explain or rules (see --help)", file=sys.stderr)
         return EXIT_ERROR
     from migration_lint.errors import MigrationLintError
 
+    import signal
+
+    def _terminate(signum, frame):  # SIGTERM cleans up like Ctrl-C: servers, temp dirs, scratch databases
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGTERM, _terminate)
+    except ValueError:  # not the main thread (embedded use)
+        previous = None
     try:
         if args.command == "check":
             return _check(args)
@@ -79,6 +103,9 @@ def main(argv: Optional[List[str]] = None) -> int:
             raise
         print(f"migration-lint: internal error: {type(exc).__name__}: {exc} (set MIGRATION_LINT_DEBUG=1 for a traceback)", file=sys.stderr)
         return EXIT_ERROR
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 def _split(values: List[str]) -> tuple:
@@ -94,6 +121,14 @@ def _check(args) -> int:
 
     paths = args.paths or [Path(".")]
     config = api.resolve_config(paths, args.config)
+    if args.select or args.ignore:
+        from migration_lint.catalogue import load_catalogue
+
+        known = load_catalogue(tuple(api._pack_paths(config)))
+        for option, names in (("--select", _split(args.select)), ("--ignore", _split(args.ignore))):
+            for name in names:
+                if name not in known and name != "ALL":
+                    known.get(name)  # raises the one-line "unknown rule" error with a hint
     if args.select:
         config.select = _split(args.select)
     if args.ignore:
@@ -103,22 +138,22 @@ def _check(args) -> int:
     if args.server_version:
         parse_version(args.server_version, "--server-version")  # fail early, before any parsing
     fail_on = args.fail_on or config.fail_on
-    result = api.check(
-        paths,
-        dialect=args.dialect,
-        server_version=args.server_version,
-        config=config,
-        use_cache=not args.no_cache,
-        jobs=args.jobs,
-    )
+    with _progress(args.roundtrip) as progress:
+        roundtrip = api.RoundTripOptions(db=args.db, env=args.env_mode, image=args.image, progress=progress) if args.roundtrip else None
+        result = api.check(
+            paths,
+            dialect=args.dialect,
+            server_version=args.server_version,
+            config=config,
+            use_cache=not args.no_cache,
+            jobs=args.jobs,
+            roundtrip=roundtrip,
+        )
     catalogue = load_catalogue(tuple(api._pack_paths(config))) if args.format == "sarif" else None
     color = args.color == "always" or (args.color == "auto" and args.output is None and sys.stdout.isatty() and not os.environ.get("NO_COLOR"))
-    width = 100
-    if color:
-        try:
-            width = os.get_terminal_size().columns
-        except OSError:
-            pass
+    import shutil
+
+    width = max(shutil.get_terminal_size((100, 24)).columns, 40)  # honours COLUMNS
     text = render(result, args.format, catalogue, color=color, width=width) if args.format == "text" else render(result, args.format, catalogue)
     if args.output:
         try:
@@ -133,6 +168,35 @@ def _check(args) -> int:
     if args.exit_zero:
         return EXIT_OK
     return EXIT_FINDINGS if any(severity_rank(f.severity) >= threshold for f in result.findings) else EXIT_OK
+
+
+class _progress:
+    """A rich progress bar on stderr while the round trip runs (only on a terminal)."""
+
+    def __init__(self, enabled: bool):
+        self.enabled = enabled and sys.stderr.isatty()
+        self.bar = None
+        self.task = None
+
+    def __enter__(self):
+        if not self.enabled:
+            return None
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self.bar = Progress(TextColumn("round trip {task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=Console(stderr=True), transient=True)
+        self.bar.__enter__()
+        return self.update
+
+    def update(self, environment: str, revision: str, index: int, total: int) -> None:
+        if self.task is None:
+            self.task = self.bar.add_task(environment, total=total)
+        self.bar.update(self.task, completed=index, total=total, description=f"{environment} {revision}".strip())
+
+    def __exit__(self, *exc):
+        if self.bar is not None:
+            self.bar.__exit__(*exc)
+        return False
 
 
 def _explain(args) -> int:

@@ -87,7 +87,7 @@ def _load_toml(path: Path) -> dict:
 def load_config(path: Optional[Path]) -> Config:
     if path is None:
         return Config()
-    if path.name == "pyproject.toml":
+    if path.suffix == ".toml":
         data = _load_toml(path).get("tool", {}).get("migration-lint", {})
     else:
         import yaml

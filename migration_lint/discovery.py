@@ -57,8 +57,8 @@ class Environment:
                 folder = pending.pop(0)
                 try:
                     entries = sorted(os.scandir(folder), key=lambda e: e.name)
-                except OSError:
-                    continue
+                except OSError as exc:
+                    raise DiscoveryError(f"{_relative(Path(folder))}: cannot read folder: {exc.strerror}") from None
                 for entry in entries:
                     if entry.is_dir():
                         if self.recursive and entry.name not in SKIP_DIRS and not entry.name.startswith("."):
@@ -189,7 +189,10 @@ def _ini_has_alembic(path: Path) -> bool:
 def _read_ini(path: Path) -> configparser.ConfigParser:
     parser = configparser.ConfigParser(defaults={"here": str(path.parent)}, interpolation=configparser.BasicInterpolation())
     try:
-        parser.read(path, encoding="utf-8")
+        with open(path, encoding="utf-8") as handle:  # ConfigParser.read() skips unreadable files silently
+            parser.read_file(handle, source=str(path))
+    except OSError as exc:
+        raise DiscoveryError(f"{_relative(path)}: cannot read: {exc.strerror}") from None
     except (configparser.Error, UnicodeDecodeError) as exc:
         raise DiscoveryError(f"{_relative(path)}: cannot read INI: {str(exc).splitlines()[0]}") from None
     return parser
@@ -320,8 +323,8 @@ def read_env_settings(env_py: Path) -> dict:
     """Settings in env.py that change verdicts, found by reading (never running) it."""
     try:
         text = env_py.read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return {}
+    except OSError as exc:
+        raise DiscoveryError(f"{_relative(env_py)}: cannot read: {exc.strerror}") from None
     code = "\n".join(line.split("#", 1)[0] if not line.lstrip().startswith("#") else "" for line in text.splitlines())
     return {
         "lock_timeout": bool(LOCK_TIMEOUT.search(code)),
@@ -329,7 +332,15 @@ def read_env_settings(env_py: Path) -> dict:
         "transaction_per_migration": bool(re.search(r"transaction_per_migration\s*=\s*True", code)),
         "transactional_ddl": not bool(re.search(r"transactional_ddl\s*=\s*False", code)),
         "flask": "current_app" in code,
+        "version_table": _literal_option(code, "version_table"),
+        "version_table_schema": _literal_option(code, "version_table_schema"),
     }
+
+
+def _literal_option(code: str, name: str) -> Optional[str]:
+    """``version_table="x"`` given as a literal in env.py (computed values are not guessed)."""
+    match = re.search(rf"\b{name}\s*=\s*['\"]([A-Za-z0-9_.]+)['\"]", code)
+    return match.group(1) if match else None
 
 
 def url_dialect(url: str) -> Optional[str]:

@@ -75,6 +75,7 @@ class RunContext:
     graph: RevisionGraph
     migrations: List[MigrationContext]  # in scope (after start_after), history order
     all_files: List[MigrationFile]
+    roundtrip: Optional[list] = None  # RoundTripHit results, when the round trip ran
 
     @property
     def dialect(self) -> str:
@@ -190,7 +191,7 @@ def enabled_rules(catalogue: Catalogue, config: Config, dialect: str) -> List[Ru
     return rules
 
 
-def lint(files: List[MigrationFile], target: Target, config: Config, catalogue: Catalogue) -> List[Finding]:
+def lint(files: List[MigrationFile], target: Target, config: Config, catalogue: Catalogue, roundtrip: Optional[list] = None) -> List[Finding]:
     graph = build_graph(files)
     try:
         in_scope = after(graph, config.start_after)
@@ -201,7 +202,7 @@ def lint(files: List[MigrationFile], target: Target, config: Config, catalogue: 
         for f in files
         if in_scope is None or (f.revision in in_scope) or (f.revision is None and False)
     ]
-    run = RunContext(target=target, config=config, graph=graph, migrations=migrations, all_files=files)
+    run = RunContext(target=target, config=config, graph=graph, migrations=migrations, all_files=files, roundtrip=roundtrip)
     rules = enabled_rules(catalogue, config, target.dialect)
     by_path = {f.path: f for f in files}
     raw: List[Tuple[Rule, Hit]] = []

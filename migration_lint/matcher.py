@@ -86,9 +86,9 @@ def _compare(actual: Any, expected: Any) -> bool:
             if operator == "exists" and (actual is not None) != bool(operand):
                 return False
             if operator in ("lt", "le", "gt", "ge"):
-                if actual is None:
-                    return False
                 left, right = _comparable(actual), _comparable(operand)
+                if left is None or right is None:
+                    return False
                 if operator == "lt" and not left < right:
                     return False
                 if operator == "le" and not left <= right:
@@ -106,11 +106,17 @@ def _compare(actual: Any, expected: Any) -> bool:
 
 
 def _comparable(value):
+    """Numbers and versions compare as tuples ((14,), (10, 11)); anything else does not compare."""
+    if isinstance(value, bool) or value is None:
+        return None
     if isinstance(value, tuple):
-        return value
+        return value if all(isinstance(v, (int, float)) for v in value) else None
     if isinstance(value, (int, float)):
         return (value,)
-    return tuple(int(p) for p in str(value).split("."))
+    try:
+        return tuple(int(p) for p in str(value).split("."))
+    except ValueError:
+        return None
 
 
 def validate_match(match: Any, depth: int = 0) -> Optional[str]:
@@ -132,4 +138,24 @@ def validate_match(match: Any, depth: int = 0) -> Optional[str]:
             unknown = set(value) - OPERATORS
             if unknown:
                 return f"{key}: unknown operators {sorted(unknown)}"
+            for operator in ("lt", "le", "gt", "ge"):
+                if operator in value and _comparable(value[operator]) is None:
+                    return f"{key}: '{operator}' needs a number or a version like 11 or 10.5, got {value[operator]!r}"
+            if "in" in value or "not_in" in value:
+                if not isinstance(value.get("in", value.get("not_in")), list):
+                    return f"{key}: 'in' / 'not_in' take a list"
+        if key == "kind":
+            kinds = value if isinstance(value, list) else value.get("in", value.get("not_in", [])) if isinstance(value, dict) else [value]
+            unknown = [k for k in (kinds if isinstance(kinds, list) else [kinds]) if k not in KINDS]
+            if unknown:
+                return f"kind: unknown operation kind(s) {unknown} (see migration_lint/model.py)"
     return None
+
+
+def _kinds() -> frozenset:
+    from migration_lint import model
+
+    return frozenset(v for k, v in vars(model).items() if k.isupper() and isinstance(v, str) and k not in ("UPGRADE", "DOWNGRADE"))
+
+
+KINDS = _kinds()

@@ -7,6 +7,7 @@ raw syntax.  Everything here is plain data: picklable (the parse cache stores it
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any, Optional, Tuple
 
@@ -302,3 +303,11 @@ def fingerprints(findings) -> list:
         seen[base] = count + 1
         result.append(base if count == 0 else fingerprint(finding, count))
     return result
+
+
+_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+$")
+
+
+def source_lines(text: str) -> list:
+    """Lines as Python numbers them, with their endings (str.splitlines also breaks at form feeds)."""
+    return _LINE.findall(text)

@@ -59,10 +59,49 @@ def example_sources(item) -> Tuple[Dict[str, str], dict]:
     return sources, item
 
 
+EXAMPLE_ENV_PY = """from alembic import context
+from sqlalchemy import engine_from_config, pool
+
+config = context.config
+connection = config.attributes.get("connection")
+if connection is not None:
+    context.configure(connection=connection)
+    with context.begin_transaction():
+        context.run_migrations()
+else:
+    engine = engine_from_config(config.get_section(config.config_ini_section), prefix="sqlalchemy.", poolclass=pool.NullPool)
+    with engine.connect() as connection:
+        context.configure(connection=connection)
+        with context.begin_transaction():
+            context.run_migrations()
+"""
+
+
+def _roundtrip_findings(rule: Rule, sources: Dict[str, str], options: dict, catalogue) -> list:
+    """Round-trip rules: the example becomes a project and really runs (on SQLite by default)."""
+    import tempfile
+    from pathlib import Path
+
+    from migration_lint import api
+
+    with tempfile.TemporaryDirectory(prefix="migration-lint-example-") as tmp:
+        root = Path(tmp)
+        (root / "migrations" / "versions").mkdir(parents=True)
+        (root / "migrations" / "env.py").write_text(EXAMPLE_ENV_PY, encoding="utf-8")
+        for name, code in sources.items():
+            (root / "migrations" / "versions" / name).write_text(code, encoding="utf-8")
+        trip = api.RoundTripOptions(db=options.get("db", "sqlite"), env=options.get("env_mode", "auto"))
+        result = api.check([root / "migrations"], dialect=options.get("dialect", "sqlite"), use_cache=False, roundtrip=trip, config=config_from_mapping({"select": [rule.name]}))
+        return [(Path(f.path).name, f) for f in result.findings if f.rule == rule.name]
+
+
 def run_example(rule: Rule, item, valid: bool, catalogue: Optional[Catalogue] = None) -> ExampleResult:
     from migration_lint.api import lint_sources
 
     sources, options = example_sources(item)
+    if rule.category == "roundtrip":
+        named = _roundtrip_findings(rule, sources, options, catalogue)
+        return _judge(sources, [f for _, f in named], sorted((name, f.line) for name, f in named), valid)
     dialect = options.get("dialect") or (rule.dialects[0] if rule.dialects else "postgresql")
     version = parse_version(options["server_version"]) if options.get("server_version") else None
     config = config_from_mapping(options.get("config") or {}, f"{rule.name} example")
@@ -70,7 +109,10 @@ def run_example(rule: Rule, item, valid: bool, catalogue: Optional[Catalogue] = 
     if version:
         kwargs["server_version"] = version
     findings = [f for f in lint_sources(sources, **kwargs) if f.rule == rule.name]
-    got = sorted((f.path, f.line) for f in findings)
+    return _judge(sources, findings, sorted((f.path, f.line) for f in findings), valid)
+
+
+def _judge(sources: Dict[str, str], findings: list, got: list, valid: bool) -> ExampleResult:
     if valid:
         if findings:
             return ExampleResult(False, f"valid example gave {len(findings)} finding(s): " + "; ".join(f"{f.path}:{f.line} {f.message}" for f in findings))

@@ -335,3 +335,22 @@ def test_line_numbers_survive_form_feeds_and_crlf():
     (op,) = r.operations
     assert op.line == 8
     assert r.suppressions[0].applies_to == (7, 8)
+
+
+def test_pep263_coding_line_is_honoured():
+    text = '# -*- coding: latin-1 -*-\n"""caf\xe9"""\nfrom alembic import op\nrevision = "a"\ndef upgrade():\n    op.drop_table("t")\n'
+    r = parse_migration(text.encode("latin-1"), "v.py")
+    assert not r.problems and [o.kind for o in r.operations] == [m.DROP_TABLE]
+
+
+def test_bind_parameters_do_not_make_sql_unanalysable():
+    r = parse('''
+        from alembic import op
+        from sqlalchemy import text
+
+        def upgrade():
+            op.execute(text("UPDATE dashboards SET tags = :tags WHERE id = :id"))
+            op.execute("SELECT '10:30'::time, x::int FROM t")
+    ''')
+    assert kinds(r) == [m.UPDATE_ROWS, m.OTHER_SQL]
+    assert r.operations[0].table == "dashboards"

@@ -191,3 +191,54 @@ def test_explain_and_rules(capsys):
 def test_python_dash_m_and_console_script_entry():
     proc = subprocess.run([sys.executable, "-m", "migration_lint", "--version"], capture_output=True, text=True, cwd=REPO)
     assert proc.returncode == 0 and proc.stdout.startswith("migration-lint ")
+
+
+def test_unreadable_files_are_environment_errors(in_tmp, capsys):
+    import os
+
+    if os.geteuid() == 0:
+        pytest.skip("root reads files whatever their mode")
+    project(in_tmp, LOCKING)
+    (in_tmp / "migrations/versions/b.py").chmod(0)
+    code, _, err = run(capsys, "check")
+    assert code == 2 and "cannot read" in err
+
+
+def test_unreadable_ini_is_an_error_not_a_silent_default(in_tmp, capsys, monkeypatch):
+    project(in_tmp, LOCKING)
+    import builtins
+
+    real_open = builtins.open
+
+    def deny(path, *args, **kwargs):
+        if str(path).endswith("alembic.ini"):
+            raise PermissionError(13, "Permission denied")
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "open", deny)
+    code, _, err = run(capsys, "check", "--no-cache")
+    assert code == 2 and "alembic.ini: cannot read: Permission denied" in err
+
+
+def test_toml_config_with_any_name(in_tmp, capsys):
+    project(in_tmp, LOCKING, extra={"lint.toml": '[tool.migration-lint]\nignore = ["create-index-not-concurrently"]\n'})
+    code, out, err = run(capsys, "check", "--config", "lint.toml", "--format", "json")
+    assert err == "" and "create-index-not-concurrently" not in out
+
+
+def test_small_usage_errors(in_tmp, capsys):
+    project(in_tmp, LOCKING)
+    code, out, err = run(capsys)
+    assert code == 2 and out == "" and len(err.strip().splitlines()) == 1
+    with pytest.raises(SystemExit) as exit_info:
+        main(["check", "--jobs", "0"])
+    assert exit_info.value.code == 2
+    code, _, err = run(capsys, "check", "--select", "nope")
+    assert code == 2 and "unknown rule 'nope'" in err and "config" not in err
+
+
+def test_text_output_fits_the_terminal(in_tmp, capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "80")
+    project(in_tmp, LOCKING)
+    _, out, _ = run(capsys, "check")
+    assert max(len(line) for line in out.splitlines()) <= 80

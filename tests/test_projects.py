@@ -272,3 +272,38 @@ def test_bad_rule_pack_is_a_clear_error(in_tmp):
     layout(in_tmp, {"a.py": revision_file("a")})
     with pytest.raises(RuleError, match="severity must be one of"):
         check(in_tmp, config=config_from_mapping({"rule_packs": ["lint-rules"]}, root=str(in_tmp)))
+
+
+def test_rule_pack_validation_catches_typos(in_tmp):
+    from migration_lint.errors import RuleError
+
+    layout(in_tmp, {"a.py": revision_file("a")})
+    bad = {
+        "kind: add_colum": "unknown operation kind",
+        "column.type.name: {lt: 1}\n  kind: add_column\n  table: {lt: x}": "needs a number or a version",
+    }
+    for match, error in bad.items():
+        write_tree(in_tmp, {"pack/r.yaml": f"name: r\nseverity: warning\nsummary: s\nmessage: m\nmatch:\n  {match}\n"})
+        with pytest.raises(RuleError, match=error):
+            check(in_tmp, config=config_from_mapping({"rule_packs": ["pack"]}, root=str(in_tmp)))
+        from migration_lint import catalogue
+
+        catalogue._CACHE.clear()
+    write_tree(in_tmp, {"pack/r.yaml": "name: r\nseverity: warning\nsummary: s\nmessage: 'm {table'\nmatch: {kind: add_column}\n"})
+    with pytest.raises(RuleError, match="message"):
+        check(in_tmp, config=config_from_mapping({"rule_packs": ["pack"]}, root=str(in_tmp)))
+
+
+def test_comparisons_on_non_numbers_do_not_match():
+    from migration_lint.matcher import _compare
+
+    assert _compare("json", {"lt": 11}) is False
+    assert _compare((14,), {"ge": "11"}) is True
+    assert _compare((10, 5), {"lt": 11}) is True
+
+
+def test_incomplete_downgrade_trusts_drops_in_loops(in_tmp):
+    upgrade = 'op.add_column("orders", sa.Column("a", sa.Integer()))\nop.add_column("orders", sa.Column("b", sa.Integer()))'
+    downgrade = 'for c in ("a", "b"):\n    op.drop_column("orders", c)'
+    layout(in_tmp, {"a.py": revision_file("a", upgrade=upgrade, downgrade=downgrade)})
+    assert not by_rule(check(in_tmp), "incomplete-downgrade")

@@ -49,7 +49,7 @@ def alter_column_type(rule, run):
             column = op.columns[0] if op.columns else "?"
             change = f"from {old.text or old.name} " if old else ""
             target = new.text or new.name if new else "?"
-            why = "" if old else " (existing_type is not given, so it cannot be shown to be a safe widening)"
+            why = "" if old or op.source == "sql" else " (existing_type is not given, so it cannot be shown to be a safe widening)"
             yield Hit(
                 migration,
                 op.line,

@@ -125,15 +125,22 @@ def incomplete_downgrade(rule, run):
     for migration in run.migrations:
         if not _downgrade_is_knowable(migration):
             continue
-        tables, columns, names, types = _removed(migration.file.ops(m.DOWNGRADE))
-        loops = any(op.table is None for op in migration.file.ops(m.DOWNGRADE) if op.kind in (m.DROP_TABLE, m.DROP_COLUMN))
+        downgrade_ops = migration.file.ops(m.DOWNGRADE)
+        tables, columns, names, types = _removed(downgrade_ops)
+        loops = any(op.table is None for op in downgrade_ops if op.kind in (m.DROP_TABLE, m.DROP_COLUMN))
+        # drops whose target we cannot read (names from a loop or a variable) may remove anything of their kind
+        unknown_columns = {_k(op.table) for op in downgrade_ops if op.kind == m.DROP_COLUMN and not op.columns}
+        unknown_names = any(op.kind in (m.DROP_INDEX, m.DROP_CONSTRAINT) and not op.name for op in downgrade_ops)
+        unknown_types = any(op.kind == m.DROP_TYPE and not op.name for op in downgrade_ops)
         created = _created(migration)
         leaked_columns = set()
         findings = []
         for key, (op, what) in created.items():
             kind = key[0]
             table = key[1] if kind in ("table", "column") else _k(op.table)
-            if table in tables or (kind == "column" and loops):
+            if table in tables or (kind == "column" and (loops or table in unknown_columns)):
+                continue
+            if (kind in ("index", "constraint") and unknown_names) or (kind == "type" and unknown_types):
                 continue
             if kind == "column" and key[1:] in columns:
                 continue
@@ -157,7 +164,8 @@ def enum_type_leak(rule, run):
         if not _downgrade_is_knowable(migration):
             continue
         dropped = {_k(op.name) for op in migration.file.ops(m.DOWNGRADE) if op.kind == m.DROP_TYPE}
-        seen = set()
+        # a type the upgrade also creates explicitly is incomplete-downgrade's to report
+        seen = {_k(op.name) for op in migration.ops[m.UPGRADE] if op.kind == m.CREATE_TYPE and not op.get("implicit")}
         for op in migration.ops[m.UPGRADE]:
             if op.kind != m.CREATE_TYPE or not op.get("implicit") or _k(op.name) in dropped or _k(op.name) in seen:
                 continue

@@ -17,7 +17,7 @@ import libcst as cst
 from migration_lint import model as m
 from migration_lint.frontend.sql import sql_to_operations
 from migration_lint.frontend.values import FSTRING, UNKNOWN, Evaluator, SQLText, dotted, last_name
-from migration_lint.model import MigrationFile, Operation, Problem, Suppression
+from migration_lint.model import MigrationFile, Operation, Problem, Suppression, source_lines
 
 HEADER_NAMES = ("revision", "down_revision", "branch_labels", "depends_on")
 
@@ -66,14 +66,6 @@ ALIASES = {
 }
 
 # The reason runs to the end of the line or to another comment (``# noqa``, ``# type: ignore``).
-LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+$")
-
-
-def source_lines(text: str) -> list:
-    """Lines as Python numbers them (str.splitlines also splits at form feeds and other breaks)."""
-    return LINE.findall(text)
-
-
 SUPPRESSION = re.compile(r"#\s*migration-lint:\s*(ignore-file|ignore)\[([^\]]*)\]\s*([^#]*)")
 DIALECT_NAMES = {"postgresql", "postgres", "mysql", "mariadb", "sqlite", "mssql", "oracle"}
 
@@ -104,10 +96,14 @@ class _Scope:
 def parse_migration(source: bytes, path: str, dialect: str = "postgresql") -> MigrationFile:
     result = MigrationFile(path=path)
     try:
-        text = source.decode("utf-8") if isinstance(source, bytes) else source
-    except UnicodeDecodeError as exc:
+        text = _decode(source) if isinstance(source, bytes) else source
+    except (UnicodeDecodeError, SyntaxError, LookupError) as exc:
         result.syntax_error = True
-        result.problems.append(Problem("syntax-error", 1, f"file is not valid UTF-8 ({exc.reason} at byte {exc.start})"))
+        if isinstance(exc, UnicodeDecodeError):
+            message = f"file is not valid {exc.encoding.upper() if exc.encoding.lower() != 'utf-8' else 'UTF-8'} ({exc.reason} at byte {exc.start})"
+        else:
+            message = f"cannot decode the file: {exc}"
+        result.problems.append(Problem("syntax-error", 1, message))
         return result
     if text.startswith("\ufeff"):
         text = text[1:]
@@ -768,7 +764,11 @@ class _FileReader:
             call=call_name,
         )
         if isinstance(value, str):
-            self.result.operations.extend(sql_to_operations(str(value), self.dialect, base))
+            sql = BIND_PARAMETER.sub("NULL", str(value)) if ":" in value else str(value)
+            operations = sql_to_operations(sql, self.dialect, base)
+            if sql != value:  # keep the statement as written in messages
+                operations = [dataclasses.replace(o, sql=o.sql and o.sql) for o in operations]
+            self.result.operations.extend(operations)
             return
         # SQLAlchemy Core expressions: table.update(), sa.delete(t), t.insert()...
         kind = self._core_statement(sql_node, scope)
@@ -812,6 +812,22 @@ class _FileReader:
 
 def _calls_globals(node: ast.FunctionDef) -> bool:
     return any(isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == "globals" for n in ast.walk(node))
+
+
+def _decode(data: bytes) -> str:
+    """Text as Python reads it: UTF-8 unless a PEP 263 coding line says otherwise."""
+    if b"coding" in data[:400]:
+        import io
+        import tokenize
+
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+        return data.decode(encoding)
+    return data.decode("utf-8")
+
+
+# ``:name`` bind parameters (text() and op.execute strings) are not SQL syntax; for parsing, a
+# literal stands in for them.  ``::type`` casts and ``a:b`` inside words are left alone.
+BIND_PARAMETER = re.compile(r"(?<![:\w]):([A-Za-z_][A-Za-z0-9_]*)\b")
 
 
 def _tail_names(node) -> list:

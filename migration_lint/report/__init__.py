@@ -40,6 +40,7 @@ def summary(result) -> dict:
                 "server_version_source": env.version_source,
                 "revisions": env.revision_count,
                 "heads": env.heads,
+                "notes": list(getattr(env, "notes", [])),
             }
             for env in result.environments
         ],

@@ -5,14 +5,16 @@ from __future__ import annotations
 import io
 from itertools import groupby
 
+from migration_lint.model import source_lines
+
 STYLES = {"error": "bold red", "warning": "yellow", "info": "cyan"}
 
 
 def _frame(path: str, line: int, cache: dict, context: int = 1):
     if path not in cache:
         try:
-            with open(path, encoding="utf-8", errors="replace") as handle:
-                cache[path] = handle.read().splitlines()
+            with open(path, encoding="utf-8", errors="replace", newline="") as handle:
+                cache[path] = [line.rstrip("\r\n") for line in source_lines(handle.read())]
         except OSError:
             cache[path] = None
     lines = cache[path]
@@ -25,10 +27,11 @@ def _frame(path: str, line: int, cache: dict, context: int = 1):
 def render_text(result, color: bool = False, width: int = 100, show_source: bool = True) -> str:
     from rich.console import Console
     from rich.markup import escape
+    from rich.padding import Padding
     from rich.text import Text
 
     buffer = io.StringIO()
-    console = Console(file=buffer, force_terminal=color, no_color=not color, width=width, highlight=False, soft_wrap=True)
+    console = Console(file=buffer, force_terminal=color, no_color=not color, width=width, highlight=False, soft_wrap=False)
     for env in result.environments:
         version = ".".join(str(p) for p in env.server_version)
         assumed = []
@@ -41,6 +44,8 @@ def render_text(result, color: bool = False, width: int = 100, show_source: bool
         console.print(
             f"[dim]{escape(env.name)}: {revisions} revisions, {len(env.heads)} head(s), checked for {env.dialect} {version}{escape(note)}[/dim]"
         )
+        for line in getattr(env, "notes", ()):
+            console.print(f"[dim]  {escape(line)}[/dim]")
     findings = result.findings
     sources: dict = {}
     for path, group in groupby(sorted(findings, key=lambda f: f.sort_key()), key=lambda f: f.path):
@@ -50,13 +55,15 @@ def render_text(result, color: bool = False, width: int = 100, show_source: bool
             where = f"{f.line}:{f.column}"
             rev = f" [dim](revision {escape(f.revision)}{', ' + f.phase if f.phase else ''})[/dim]" if f.revision else ""
             console.print(f"  [dim]{where:>7}[/dim]  [{STYLES[f.severity]}]{f.severity:<7}[/]  [bold]{f.rule}[/bold]{rev}")
-            console.print(f"           {escape(f.message)}")
+            for part in f.message.split("\n"):  # round-trip diffs: one difference per line
+                console.print(Padding(Text(part), (0, 0, 0, 11), expand=False))
             if show_source:
                 for number, text, current in _frame(f.path, f.line, sources):
                     marker = ">" if current else " "
-                    console.print(Text(f"         {marker} {number:>5} | {text}", style="bold" if current else "dim"))
+                    frame = Text(f"         {marker} {number:>5} | {text}", style="bold" if current else "dim")
+                    console.print(frame, no_wrap=True, overflow="ellipsis", crop=True)
             if f.help:
-                console.print(f"           [green]fix:[/green] {escape(f.help)}")
+                console.print(Padding(Text.assemble(("fix: ", "green"), f.help), (0, 0, 0, 11), expand=False))
     counts = {s: sum(1 for f in findings if f.severity == s) for s in ("error", "warning", "info")}
     files = sum(env.file_count for env in result.environments)
     console.print()
