@@ -78,12 +78,18 @@ def main(argv: Optional[List[str]] = None) -> int:
     import signal
 
     def _terminate(signum, frame):  # SIGTERM cleans up like Ctrl-C: servers, temp dirs, scratch databases
+        import logging
+
+        # connections closed mid-statement while unwinding are expected now: no pool tracebacks
+        logging.getLogger("sqlalchemy.pool").disabled = True
         raise KeyboardInterrupt
 
-    try:
-        previous = signal.signal(signal.SIGTERM, _terminate)
-    except ValueError:  # not the main thread (embedded use)
-        previous = None
+    previous = {}
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        try:
+            previous[signum] = signal.signal(signum, _terminate)
+        except ValueError:  # not the main thread (embedded use)
+            pass
     try:
         if args.command == "check":
             return _check(args)
@@ -104,8 +110,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         print(f"migration-lint: internal error: {type(exc).__name__}: {exc} (set MIGRATION_LINT_DEBUG=1 for a traceback)", file=sys.stderr)
         return EXIT_ERROR
     finally:
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def _split(values: List[str]) -> tuple:

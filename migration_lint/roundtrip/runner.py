@@ -1,0 +1,408 @@
+"""Drives Alembic through upgrade -> downgrade -> upgrade of each revision and compares schemas.
+
+Runs the project's own revision files (this is the one part of migration-lint that executes user
+code, and only against the throwaway database it is given).  Returns result objects; prints
+nothing.  The ScriptDirectory is loaded once; each step is exactly one revision (Alembic's
+``RevisionStep``), so branches and merges are stepped precisely.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
+
+UPGRADE_FAILED = "roundtrip-upgrade-failed"
+DOWNGRADE_FAILED = "roundtrip-downgrade-failed"
+REUPGRADE_FAILED = "reupgrade-failed"
+LEAVES_TRACE = "downgrade-leaves-trace"
+REUPGRADE_DIFFERS = "reupgrade-differs"
+IRREVERSIBLE = "roundtrip-irreversible"
+ROUNDTRIP_RULES = (UPGRADE_FAILED, DOWNGRADE_FAILED, REUPGRADE_FAILED, LEAVES_TRACE, REUPGRADE_DIFFERS, IRREVERSIBLE)
+
+
+@dataclass
+class RoundTripHit:
+    rule: str
+    path: str
+    line: int
+    revision: str
+    message: str
+    phase: Optional[str] = None
+
+
+@dataclass
+class RoundTripResult:
+    hits: List[RoundTripHit] = field(default_factory=list)
+    environment_mode: str = ""  # 'project' | 'builtin'
+    database: str = ""
+    notes: List[str] = field(default_factory=list)
+    tested: int = 0
+    skipped: List[Tuple[str, str]] = field(default_factory=list)  # (revision, why)
+    seconds: float = 0.0
+
+
+class EnvironmentUnusable(Exception):
+    """env.py could not run against the throwaway database (the reason is the message)."""
+
+
+class _WrongDatabase(Exception):
+    pass
+
+
+def _first_line(exc: BaseException) -> str:
+    orig = getattr(exc, "orig", None)  # SQLAlchemy DBAPIError: the driver's message, without the SQL
+    text = str(orig if orig is not None else exc).strip() or type(exc).__name__
+    first = text.splitlines()[0].strip()
+    name = type(orig).__name__ if orig is not None else type(exc).__name__
+    return f"{name}: {first}"[:400]
+
+
+def _line_in(exc: BaseException, path: Path, default: int) -> int:
+    """The line of the revision file where the exception came from (innermost frame there)."""
+    target = os.path.realpath(path)
+    line = None
+    for frame, lineno in traceback.walk_tb(exc.__traceback__):
+        if os.path.realpath(frame.f_code.co_filename) == target:
+            line = lineno
+    return line or default
+
+
+def _url_string(url) -> str:
+    return url.render_as_string(hide_password=False).replace("%", "%%")
+
+
+def _same_database(url_a, url_b) -> bool:
+    def key(url):
+        database = url.database or ""
+        if url.get_backend_name() == "sqlite" and database not in ("", ":memory:"):
+            database = os.path.realpath(database)
+        return (url.get_backend_name(), database, url.host or "", url.query.get("host", ""), url.query.get("unix_socket", ""))
+
+    return key(url_a) == key(url_b)
+
+
+class AlembicDriver:
+    """One loaded ScriptDirectory and a way to run single steps against one database."""
+
+    def __init__(self, env, database, *, mode: str = "auto", static_files: Optional[dict] = None):
+        from alembic.config import Config
+        from alembic.script import ScriptDirectory
+        from sqlalchemy import create_engine
+        from sqlalchemy.pool import NullPool
+
+        self.env = env
+        self.database = database
+        self.engine = create_engine(database.url, poolclass=NullPool)
+        self.notes: List[str] = []
+        root = str(env.project_root) if env.project_root else None
+        if root and root not in sys.path:
+            sys.path.insert(0, root)
+        if env.config_file is not None and env.config_file.suffix == ".ini":
+            cfg = Config(str(env.config_file))
+        else:
+            cfg = Config()
+        cfg.set_main_option("script_location", str(env.script_location))
+        cfg.set_main_option("path_separator", "os")
+        cfg.set_main_option("version_path_separator", "os")
+        cfg.set_main_option("version_locations", os.pathsep.join(str(p) for p in env.version_locations))
+        if env.recursive:
+            cfg.set_main_option("recursive_version_locations", "true")
+        cfg.set_main_option("sqlalchemy.url", _url_string(database.url))
+        self.cfg = cfg
+        self.script = ScriptDirectory.from_config(cfg)
+        self.version_table = (env.settings or {}).get("version_table") or "alembic_version"
+        self.mode = self._choose_mode(mode)
+
+    # -- running ------------------------------------------------------------------------------
+    def _run(self, steps_for: Callable, mode: Optional[str] = None) -> None:
+        from alembic.runtime.environment import EnvironmentContext
+
+        expected = self.database.url
+
+        def fn(heads, context):
+            connection = getattr(context, "connection", None)
+            if connection is None or not _same_database(connection.engine.url, expected):
+                raise _WrongDatabase(
+                    "env.py connected to another database than the throwaway one "
+                    f"({connection.engine.url.render_as_string(hide_password=True) if connection is not None else 'none'})"
+                )
+            return steps_for(heads)
+
+        mode = mode or self.mode
+        if mode == "project":
+            connection = self.engine.connect()
+            try:
+                self.cfg.attributes["connection"] = connection
+                with EnvironmentContext(self.cfg, self.script, fn=fn, as_sql=False, starting_rev=None, destination_rev=None, tag=None):
+                    self.script.run_env()
+                if connection.in_transaction():
+                    connection.commit()
+            finally:
+                self.cfg.attributes.pop("connection", None)
+                connection.close()
+            return
+        with EnvironmentContext(self.cfg, self.script, fn=fn, as_sql=False) as env_ctx:
+            with self.engine.connect() as connection:
+                env_ctx.configure(
+                    connection=connection,
+                    version_table=self.version_table,
+                    version_table_schema=(self.env.settings or {}).get("version_table_schema"),
+                    transaction_per_migration=True,
+                )
+                with env_ctx.begin_transaction():
+                    env_ctx.run_migrations()
+                if connection.in_transaction():
+                    connection.commit()
+
+    def _choose_mode(self, mode: str) -> str:
+        if mode == "builtin":
+            return "builtin"
+        if self.script.env_py_location is None or not os.path.exists(self.script.env_py_location):
+            if mode == "project":
+                raise EnvironmentUnusable("there is no env.py to run")
+            self.notes.append("no env.py: used the built-in environment")
+            return "builtin"
+        try:
+            self._run(lambda heads: [], mode="project")  # a probe: env.py runs, no migration does
+            return "project"
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:  # env.py may raise anything (ImportError, RuntimeError, SystemExit...)
+            reason = str(exc) if isinstance(exc, _WrongDatabase) else _first_line(exc)
+            if mode == "project":
+                raise EnvironmentUnusable(f"env.py cannot run against the throwaway database: {reason}") from None
+            self.notes.append(f"env.py could not run on its own ({reason}); used the built-in environment")
+            return "builtin"
+
+    def heads(self) -> Tuple[str, ...]:
+        from alembic.runtime.migration import MigrationContext
+
+        with self.engine.connect() as connection:
+            context = MigrationContext.configure(connection, opts={"version_table": self.version_table})
+            return tuple(context.get_current_heads())
+
+    def upgrade_to(self, target: str) -> None:
+        self._run(lambda heads: self.script._upgrade_revs(target, heads))
+
+    def step(self, revision: str, up: bool) -> None:
+        from alembic.runtime.migration import MigrationStep
+
+        script = self.script.get_revision(revision)
+        make = MigrationStep.upgrade_from_script if up else MigrationStep.downgrade_from_script
+        self._run(lambda heads: [make(self.script.revision_map, script)])
+
+    def snapshot(self):
+        from migration_lint.roundtrip.snapshot import take_snapshot
+
+        with self.engine.connect() as connection:
+            return take_snapshot(connection, version_table=self.version_table)
+
+    def order(self) -> List[str]:
+        """Every revision, parents before children."""
+        return [s.revision for s in reversed(list(self.script.walk_revisions("base", "heads")))]
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def _interruptible_wait(connection) -> None:
+    """psycopg2 wait callback: Ctrl-C / SIGTERM cancel the running statement, then interrupt.
+
+    Without it, libpq blocks signals' effect until the statement ends (a 30 s pg_sleep keeps the
+    run alive for 30 s after Ctrl-C).
+    """
+    import select
+
+    from psycopg2 import extensions
+
+    try:
+        while True:
+            state = connection.poll()
+            if state == extensions.POLL_OK:
+                return
+            if state == extensions.POLL_READ:
+                select.select([connection.fileno()], [], [])
+            elif state == extensions.POLL_WRITE:
+                select.select([], [connection.fileno()], [])
+    except KeyboardInterrupt:
+        connection.cancel()
+        try:
+            while connection.poll() != extensions.POLL_OK:
+                select.select([connection.fileno()], [], [], 1.0)
+        except Exception:  # the cancelled statement's error: the interrupt is what matters
+            pass
+        raise
+
+
+class _interruptible:
+    """Install the psycopg2 wait callback for the duration of the round trip."""
+
+    def __enter__(self):
+        self.previous = None
+        try:
+            from psycopg2 import extensions
+        except ImportError:
+            self.extensions = None
+            return self
+        self.extensions = extensions
+        self.previous = extensions.get_wait_callback()
+        extensions.set_wait_callback(_interruptible_wait)
+        return self
+
+    def __exit__(self, *exc):
+        if self.extensions is not None:
+            self.extensions.set_wait_callback(self.previous)
+        return False
+
+
+def run_roundtrip(
+    env,
+    database,
+    *,
+    revisions: Optional[Sequence[str]] = None,
+    mode: str = "auto",
+    static_files: Optional[Dict[str, object]] = None,
+    display_path: Callable[[str], str] = lambda p: p,
+    progress: Optional[Callable[[str, int, int], None]] = None,
+) -> RoundTripResult:
+    """Round-trip ``revisions`` (all when None) of ``env`` on ``database``.
+
+    ``static_files`` maps revision id -> MigrationFile from the static parse, used to know which
+    downgrades are declared irreversible (they raise on purpose, or do not exist).
+    """
+    with _interruptible():
+        return _run_roundtrip(env, database, revisions, mode, static_files, display_path, progress)
+
+
+def _run_roundtrip(env, database, revisions, mode, static_files, display_path, progress) -> RoundTripResult:
+    start = time.perf_counter()
+    result = RoundTripResult(database=database.description)
+    try:
+        driver = AlembicDriver(env, database, mode=mode, static_files=static_files)
+    except EnvironmentUnusable:
+        raise
+    except BaseException as exc:
+        if isinstance(exc, KeyboardInterrupt):
+            raise
+        # Loading the revision files runs them: an import error names the file.
+        path, line = _origin(exc, env)
+        result.hits.append(RoundTripHit(UPGRADE_FAILED, display_path(path) if path else "", line, "", f"cannot load the revision files: {_first_line(exc)}", "upgrade"))
+        result.seconds = time.perf_counter() - start
+        return result
+    try:
+        result.environment_mode = driver.mode
+        result.notes.extend(driver.notes)
+        order = driver.order()
+        wanted = set(revisions) if revisions is not None else None
+        scope = [r for r in order if wanted is None or r in wanted]
+        failed = set()  # revisions whose upgrade failed: their descendants cannot be reached
+        dirty = False
+        for index, revision in enumerate(scope):
+            if progress:
+                progress(revision, index, len(scope))
+            script = driver.script.get_revision(revision)
+            path = Path(script.path)
+            shown = display_path(str(path))
+            parents = tuple(script._all_down_revisions)
+            ancestors = set(driver.script.revision_map._get_ancestor_nodes([script], check=False)) if failed else set()
+            blocked = [a.revision for a in ancestors if a.revision in failed and a.revision != revision]
+            if blocked:
+                result.skipped.append((revision, f"an ancestor failed to upgrade ({', '.join(sorted(blocked))})"))
+                continue
+            try:
+                if dirty:
+                    database.reset()
+                    dirty = False
+                for parent in parents:
+                    driver.upgrade_to(parent)
+            except BaseException as exc:
+                if isinstance(exc, KeyboardInterrupt):
+                    raise
+                result.skipped.append((revision, f"could not reach its parent: {_first_line(exc)}"))
+                dirty = True
+                continue
+            result.tested += 1
+            before = driver.snapshot()
+            upgrade_line = _def_line(static_files, revision, "upgrade_line")
+            try:
+                driver.step(revision, up=True)
+            except BaseException as exc:
+                if isinstance(exc, KeyboardInterrupt):
+                    raise
+                result.hits.append(RoundTripHit(UPGRADE_FAILED, shown, _line_in(exc, path, upgrade_line), revision, f"upgrade() of {revision} failed: {_first_line(exc)}", "upgrade"))
+                failed.add(revision)
+                dirty = True
+                continue
+            after = driver.snapshot()
+            if _irreversible(static_files, revision, script):
+                line = _def_line(static_files, revision, "downgrade_line") or upgrade_line
+                result.hits.append(RoundTripHit(IRREVERSIBLE, shown, line, revision, f"downgrade() of {revision} is declared irreversible; the round trip stops its down leg here", "downgrade"))
+                continue
+            downgrade_line = _def_line(static_files, revision, "downgrade_line")
+            try:
+                driver.step(revision, up=False)
+            except BaseException as exc:
+                if isinstance(exc, KeyboardInterrupt):
+                    raise
+                result.hits.append(RoundTripHit(DOWNGRADE_FAILED, shown, _line_in(exc, path, downgrade_line), revision, f"downgrade() of {revision} failed: {_first_line(exc)}", "downgrade"))
+                dirty = True
+                continue
+            restored = driver.snapshot()
+            from migration_lint.roundtrip.snapshot import diff
+
+            trace = diff(before, restored)
+            if trace:
+                result.hits.append(RoundTripHit(LEAVES_TRACE, shown, downgrade_line or 1, revision, f"downgrade() of {revision} does not restore the schema before its upgrade:\n" + "\n".join(f"  {line}" for line in trace), "downgrade"))
+            try:
+                driver.step(revision, up=True)
+            except BaseException as exc:
+                if isinstance(exc, KeyboardInterrupt):
+                    raise
+                result.hits.append(RoundTripHit(REUPGRADE_FAILED, shown, _line_in(exc, path, upgrade_line), revision, f"upgrade() of {revision} fails after its downgrade: {_first_line(exc)}", "upgrade"))
+                dirty = True  # a fresh database reaches this revision again: its first upgrade works
+                continue
+            again = driver.snapshot()
+            differs = diff(after, again)
+            if differs:
+                result.hits.append(RoundTripHit(REUPGRADE_DIFFERS, shown, upgrade_line or 1, revision, f"upgrading {revision} again gives another schema than the first time:\n" + "\n".join(f"  {line}" for line in differs), "upgrade"))
+        if progress:
+            progress("", len(scope), len(scope))
+    finally:
+        driver.dispose()
+    result.seconds = time.perf_counter() - start
+    return result
+
+
+def _def_line(static_files, revision: str, attribute: str) -> int:
+    file = (static_files or {}).get(revision)
+    return getattr(file, attribute, 0) or 0 if file is not None else 0
+
+
+def _irreversible(static_files, revision: str, script) -> bool:
+    file = (static_files or {}).get(revision)
+    if file is not None:
+        if not file.has_downgrade:
+            return True
+        from migration_lint import model as m
+
+        return any(op.kind == m.RAISE and op.phase == m.DOWNGRADE and not op.context for op in file.operations)
+    return not hasattr(script.module, "downgrade")
+
+
+def _origin(exc: BaseException, env) -> Tuple[Optional[str], int]:
+    """The revision file (and line) an exception raised while loading scripts came from."""
+    locations = [os.path.realpath(p) for p in env.version_locations]
+    found = (None, 1)
+    for frame, lineno in traceback.walk_tb(exc.__traceback__):
+        filename = os.path.realpath(frame.f_code.co_filename)
+        if any(filename.startswith(location + os.sep) for location in locations):
+            found = (filename, lineno)
+    if found[0] is None and isinstance(exc, SyntaxError) and exc.filename:
+        found = (exc.filename, exc.lineno or 1)
+    return found

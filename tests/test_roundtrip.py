@@ -1,0 +1,438 @@
+"""The round trip on real databases: fixture projects, each found on the right revision."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO, write_tree
+from migration_lint import api
+from migration_lint.cli import main
+
+PG_URL = os.environ.get("MIGRATION_LINT_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+MY_URL = os.environ.get("MIGRATION_LINT_TEST_MYSQL", "mysql+pymysql://root@127.0.0.1:3306/")
+
+ENV_PY = '''from alembic import context
+from sqlalchemy import engine_from_config, pool
+
+config = context.config
+
+
+def run_migrations_online():
+    connectable = config.attributes.get("connection")
+    if connectable is None:
+        connectable = engine_from_config(config.get_section(config.config_ini_section), prefix="sqlalchemy.", poolclass=pool.NullPool).connect()
+    with connectable as connection:
+        context.configure(connection=connection, transaction_per_migration=True)
+        with context.begin_transaction():
+            context.run_migrations()
+
+
+run_migrations_online()
+'''
+
+
+def _with_driver(url):
+    """The tests' own connections name a driver (SQLAlchemy 2.1 defaults postgresql:// to psycopg 3)."""
+    scheme, rest = url.split("://", 1)
+    if "+" in scheme:
+        return url
+    return f"{scheme}+{'psycopg2' if scheme.startswith('postgres') else 'pymysql'}://{rest}"
+
+
+def _answers(url):
+    try:
+        import sqlalchemy as sa
+
+        engine = sa.create_engine(_with_driver(url), connect_args={"connect_timeout": 3})
+        with engine.connect():
+            pass
+        engine.dispose()
+        return True
+    except Exception:
+        return False
+
+
+needs_pg = pytest.mark.skipif(not _answers(PG_URL), reason=f"PostgreSQL does not answer at {PG_URL} (.ci/run starts it)")
+needs_mysql = pytest.mark.skipif(not _answers(MY_URL), reason=f"MariaDB/MySQL does not answer at {MY_URL} (.ci/run starts it)")
+
+
+def rev(revision, down, upgrade, downgrade, imports=""):
+    def body(text):
+        return "\n".join("    " + line for line in text.strip().splitlines())
+
+    return f'''from alembic import op
+import sqlalchemy as sa
+{imports}
+revision = {revision!r}
+down_revision = {down!r}
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+{body(upgrade)}
+
+
+def downgrade():
+{body(downgrade)}
+'''
+
+
+BASE = rev("a1", None, 'op.create_table("post", sa.Column("id", sa.Integer(), primary_key=True), sa.Column("title", sa.String(100), nullable=True))', 'op.drop_table("post")')
+
+
+def project(root: Path, revisions: dict, env_py: str = ENV_PY, ini_url: str = "sqlite:///unused.db") -> Path:
+    files = {"alembic.ini": f"[alembic]\nscript_location = %(here)s/migrations\nsqlalchemy.url = {ini_url}\n", "migrations/env.py": env_py}
+    for name, text in revisions.items():
+        files[f"migrations/versions/{name}"] = text
+    return write_tree(root, files)
+
+
+def roundtrip(root, db, dialect=None, env="auto", **kwargs):
+    return api.check([root], dialect=dialect, use_cache=False, roundtrip=api.RoundTripOptions(db=db, env=env), **kwargs)
+
+
+def trip_findings(result):
+    rules = {"roundtrip-upgrade-failed", "roundtrip-downgrade-failed", "reupgrade-failed", "downgrade-leaves-trace", "reupgrade-differs", "roundtrip-irreversible"}
+    return [f for f in result.findings if f.rule in rules]
+
+
+def found(result):
+    return sorted((f.rule, f.revision) for f in trip_findings(result))
+
+
+ENUM_LEAK = {
+    "a1.py": BASE,
+    "b2.py": rev(
+        "b2", "a1",
+        'op.create_table("tag", sa.Column("id", sa.Integer(), primary_key=True), sa.Column("color", sa.Enum("red", "green", name="tag_color")))',
+        'op.drop_table("tag")',
+    ),
+}
+
+DEFAULT_NOT_RESTORED = {
+    "a1.py": BASE,
+    "b2.py": rev(
+        "b2", "a1",
+        'op.alter_column("post", "title", existing_type=sa.String(100), server_default="untitled")',
+        'pass  # forgets to drop the default',
+    ),
+}
+
+INDEX_ONLY_DOWNGRADE = {
+    "a1.py": BASE,
+    "b2.py": rev(
+        "b2", "a1",
+        'op.add_column("post", sa.Column("slug", sa.String(80), nullable=True))\nop.create_index("ix_post_slug", "post", ["slug"])',
+        'op.drop_index("ix_post_slug", table_name="post")',
+    ),
+}
+
+FAILING = {
+    "a1.py": BASE,
+    "b2.py": rev("b2", "a1", 'op.add_column("post", sa.Column("body", sa.Text(), nullable=True))', 'op.drop_column("post", "no_such_column")'),
+    "c3.py": rev("c3", "b2", 'op.execute("INSERT INTO no_such_table VALUES (1)")', "pass"),
+    "d4.py": rev("d4", "b2", 'op.create_index("ix_post_title", "post", ["title"])', 'op.drop_index("ix_post_title", table_name="post")'),
+}
+
+IRREVERSIBLE = {
+    "a1.py": BASE,
+    "b2.py": rev("b2", "a1", 'op.drop_column("post", "title")', 'raise NotImplementedError("titles are gone")'),
+    "c3.py": rev("c3", "b2", 'op.add_column("post", sa.Column("body", sa.Text()))', 'op.drop_column("post", "body")'),
+}
+
+CLEAN = {
+    "a1.py": BASE,
+    "b2.py": rev("b2", "a1", 'op.add_column("post", sa.Column("body", sa.Text(), nullable=True))', 'op.drop_column("post", "body")'),
+    "c3.py": rev(
+        "c3", "b2",
+        'op.create_table("author", sa.Column("id", sa.Integer(), primary_key=True), sa.Column("name", sa.String(50), nullable=False, server_default="anon"))\n'
+        'op.add_column("post", sa.Column("author_id", sa.Integer(), sa.ForeignKey("author.id"), nullable=True))\n'
+        'op.create_index("ix_post_author_id", "post", ["author_id"])',
+        'op.drop_index("ix_post_author_id", table_name="post")\nop.drop_constraint("post_author_id_fkey", "post", type_="foreignkey")\nop.drop_column("post", "author_id")\nop.drop_table("author")',
+    ),
+}
+
+BRANCH_AND_MERGE = {
+    "a1.py": BASE,
+    "b2.py": rev("b2", "a1", 'op.add_column("post", sa.Column("body", sa.Text(), nullable=True))', 'op.drop_column("post", "body")'),
+    "c2.py": rev("c2", "a1", 'op.create_table("tag", sa.Column("id", sa.Integer(), primary_key=True))', 'op.drop_table("tag")'),
+    "m3.py": rev("m3", ("b2", "c2"), "pass", "pass"),
+    "d4.py": rev("d4", "m3", 'op.create_index("ix_post_title", "post", ["title"])', 'op.drop_index("ix_post_title", table_name="post")'),
+}
+
+
+# -- PostgreSQL (scratch database on the server) -----------------------------------------------
+
+
+@needs_pg
+def test_enum_type_left_behind_is_found_on_its_revision(in_tmp):
+    project(in_tmp, ENUM_LEAK)
+    result = roundtrip(in_tmp, PG_URL, dialect="postgresql")
+    assert ("downgrade-leaves-trace", "b2") in found(result)
+    assert ("reupgrade-failed", "b2") in found(result)
+    trace = next(f for f in result.findings if f.rule == "downgrade-leaves-trace")
+    assert "enum type tag_color" in trace.message
+    failed = next(f for f in result.findings if f.rule == "reupgrade-failed")
+    assert "already exists" in failed.message and Path(failed.path).name == "b2.py"
+    assert failed.line == 11  # the create_table line in b2.py
+
+
+@needs_pg
+def test_server_default_not_restored(in_tmp):
+    project(in_tmp, DEFAULT_NOT_RESTORED)
+    result = roundtrip(in_tmp, PG_URL, dialect="postgresql")
+    assert found(result) == [("downgrade-leaves-trace", "b2")]
+    (trace,) = trip_findings(result)
+    assert "post.title" in trace.message and "default" in trace.message
+
+
+@needs_pg
+def test_column_left_behind_by_index_only_downgrade(in_tmp):
+    project(in_tmp, INDEX_ONLY_DOWNGRADE)
+    result = roundtrip(in_tmp, PG_URL, dialect="postgresql")
+    # the column stays, so adding it again fails too
+    assert found(result) == [("downgrade-leaves-trace", "b2"), ("reupgrade-failed", "b2")]
+    trace = next(f for f in result.findings if f.rule == "downgrade-leaves-trace")
+    assert "- column post.slug" in trace.message or "+ column post.slug" in trace.message
+
+
+@needs_pg
+def test_failures_are_reported_and_the_run_goes_on(in_tmp):
+    project(in_tmp, FAILING)
+    result = roundtrip(in_tmp, PG_URL, dialect="postgresql")
+    assert ("roundtrip-downgrade-failed", "b2") in found(result)
+    assert ("roundtrip-upgrade-failed", "c3") in found(result)
+    down = next(f for f in result.findings if f.rule == "roundtrip-downgrade-failed")
+    assert "no_such_column" in down.message and down.line == 15
+    up = next(f for f in result.findings if f.rule == "roundtrip-upgrade-failed")
+    assert "no_such_table" in up.message and Path(up.path).name == "c3.py"
+    # d4 comes after the failures and still gets its round trip
+    assert result.environments[0].roundtrip.tested == 4
+    assert not [f for f in trip_findings(result) if f.revision == "d4"]
+
+
+@needs_pg
+def test_declared_irreversible_downgrade_stops_the_down_leg(in_tmp):
+    project(in_tmp, IRREVERSIBLE)
+    result = roundtrip(in_tmp, PG_URL, dialect="postgresql")
+    assert found(result) == [("roundtrip-irreversible", "b2")]
+    (info,) = trip_findings(result)
+    assert info.severity == "info"
+    assert result.environments[0].roundtrip.tested == 3
+
+
+@needs_pg
+def test_clean_project_passes(in_tmp):
+    project(in_tmp, CLEAN)
+    result = roundtrip(in_tmp, PG_URL, dialect="postgresql")
+    assert found(result) == []
+    trip = result.environments[0].roundtrip
+    assert trip.tested == 3 and trip.environment_mode == "project"
+
+
+@needs_pg
+def test_branch_and_merge_history(in_tmp):
+    project(in_tmp, BRANCH_AND_MERGE)
+    result = roundtrip(in_tmp, PG_URL, dialect="postgresql")
+    assert found(result) == []
+    assert result.environments[0].roundtrip.tested == 5
+
+
+@needs_pg
+def test_env_py_setting_lock_timeout_runs_as_the_project_environment(in_tmp):
+    env_py = ENV_PY.replace(
+        "with context.begin_transaction():",
+        "connection.exec_driver_sql(\"SET lock_timeout = '2s'\")\n        with context.begin_transaction():",
+    )
+    project(in_tmp, CLEAN, env_py=env_py)
+    result = roundtrip(in_tmp, PG_URL, dialect="postgresql")
+    assert found(result) == []
+    assert result.environments[0].roundtrip.environment_mode == "project"
+    assert not [f for f in result.findings if f.rule == "missing-lock-timeout"]
+
+
+@needs_pg
+def test_flask_migrate_project_runs_without_flask(in_tmp):
+    flask_env = "from flask import current_app\nfrom alembic import context\n\nconfig = context.config\nconfig.set_main_option('sqlalchemy.url', current_app.config['SQLALCHEMY_DATABASE_URI'])\n"
+    write_tree(in_tmp, {"migrations/alembic.ini": "[alembic]\n", "migrations/env.py": flask_env})
+    for name, text in CLEAN.items():
+        write_tree(in_tmp, {f"migrations/versions/{name}": text})
+    result = roundtrip(in_tmp, PG_URL, dialect="postgresql")
+    env = result.environments[0]
+    assert env.kind == "flask-migrate"
+    assert env.roundtrip.environment_mode == "builtin"
+    assert any("built-in environment" in note for note in env.notes)
+    assert found(result) == []
+
+
+@needs_pg
+def test_scratch_database_is_dropped_and_others_untouched(in_tmp):
+    import sqlalchemy as sa
+
+    project(in_tmp, CLEAN)
+    engine = sa.create_engine(_with_driver(PG_URL))
+    with engine.connect() as connection:
+        before = set(connection.exec_driver_sql("SELECT datname FROM pg_database").scalars())
+    roundtrip(in_tmp, PG_URL, dialect="postgresql")
+    with engine.connect() as connection:
+        after = set(connection.exec_driver_sql("SELECT datname FROM pg_database").scalars())
+    engine.dispose()
+    assert after == before
+
+
+@needs_pg
+def test_start_after_limits_the_revisions_round_tripped(in_tmp):
+    project(in_tmp, CLEAN)
+    from migration_lint.config import config_from_mapping
+
+    result = roundtrip(in_tmp, PG_URL, dialect="postgresql", config=config_from_mapping({"start_after": "b2"}))
+    assert result.environments[0].roundtrip.tested == 1
+
+
+# -- other backends ------------------------------------------------------------------------------
+
+
+@needs_mysql
+def test_mariadb_server_url(in_tmp):
+    project(in_tmp, INDEX_ONLY_DOWNGRADE)
+    result = roundtrip(in_tmp, MY_URL, dialect="mysql")
+    assert found(result) == [("downgrade-leaves-trace", "b2"), ("reupgrade-failed", "b2")]
+    failed = next(f for f in result.findings if f.rule == "reupgrade-failed")
+    assert "Duplicate column" in failed.message
+
+
+def test_sqlite_backend(in_tmp):
+    project(in_tmp, {**INDEX_ONLY_DOWNGRADE, "c3.py": rev("c3", "b2", 'op.execute("CREATE TABLE audit (id integer)")', 'op.execute("DROP TABLE audit")')})
+    result = roundtrip(in_tmp, "sqlite", dialect="sqlite")
+    assert found(result) == [("downgrade-leaves-trace", "b2"), ("reupgrade-failed", "b2")]
+    assert result.environments[0].roundtrip.tested == 3
+
+
+def test_local_postgresql_backend(in_tmp):
+    from migration_lint.errors import MigrationLintError
+
+    project(in_tmp, ENUM_LEAK)
+    try:
+        result = roundtrip(in_tmp, "local", dialect="postgresql")
+    except MigrationLintError as exc:
+        pytest.skip(f"no local PostgreSQL binaries: {exc}")
+    assert ("reupgrade-failed", "b2") in found(result)
+    assert "local" in result.environments[0].roundtrip.database.lower()
+
+
+def test_docker_backend_where_docker_answers(in_tmp):
+    pytest.importorskip("testcontainers", reason="testcontainers is not installed (pip install 'migration-lint[docker]')")
+    try:
+        import docker
+
+        docker.from_env(timeout=2).ping()
+    except Exception as exc:
+        pytest.skip(f"no Docker engine answers here ({type(exc).__name__})")
+    project(in_tmp, ENUM_LEAK)
+    result = roundtrip(in_tmp, "docker", dialect="postgresql")
+    assert ("reupgrade-failed", "b2") in found(result)
+
+
+def test_docker_backend_without_engine_is_one_clear_error(in_tmp, capsys):
+    try:
+        import docker
+
+        docker.from_env(timeout=2).ping()
+        pytest.skip("a Docker engine answers here")
+    except ImportError:
+        pass
+    except Exception:
+        pass
+    project(in_tmp, CLEAN)
+    code = main(["check", "--roundtrip", "--db", "docker", "--dialect", "postgresql", "--no-cache"])
+    err = capsys.readouterr().err
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+# -- CLI and interruption ------------------------------------------------------------------------
+
+
+@needs_pg
+def test_cli_roundtrip_json_and_exit_code(in_tmp, capsys):
+    project(in_tmp, ENUM_LEAK)
+    code = main(["check", "--roundtrip", "--db", PG_URL, "--dialect", "postgresql", "--format", "json"])
+    out = capsys.readouterr().out
+    data = json.loads(out)  # nothing but JSON on stdout
+    rules = {f["rule"] for f in data["findings"]}
+    assert code == 1 and {"reupgrade-failed", "downgrade-leaves-trace"} <= rules
+    assert any("round trip" in note for note in data["summary"]["environments"][0]["notes"])
+
+
+SLOW = {
+    "a1.py": BASE,
+    "b2.py": rev("b2", "a1", 'op.execute("SELECT pg_sleep(30)")', "pass"),
+}
+
+
+def _leftovers(marker_dirs):
+    procs = subprocess.run(["ps", "-eo", "pid,args"], capture_output=True, text=True).stdout
+    servers = [line for line in procs.splitlines() if "migration-lint" in line and "postgres -D" in line]
+    dirs = [d for base in marker_dirs for d in base.glob("migration-lint-*")]
+    return servers, dirs
+
+
+@pytest.mark.parametrize("backend", ["url", "local"])
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_interrupting_a_run_leaves_nothing_behind(in_tmp, sig, backend):
+    """Kill a run midway: no server, temp dir or scratch database may remain."""
+    project(in_tmp, SLOW)
+    temp_root = in_tmp / "tmp"
+    temp_root.mkdir()
+    env = {**os.environ, "TMPDIR": str(temp_root), "MIGRATION_LINT_CACHE_DIR": str(in_tmp / "cache")}
+    if backend == "url" and not _answers(PG_URL):
+        pytest.skip(f"PostgreSQL does not answer at {PG_URL}")
+    db = PG_URL if backend == "url" else "local"
+    import sqlalchemy as sa
+
+    def scratch_dbs():
+        if db != PG_URL:
+            return set()
+        engine = sa.create_engine(_with_driver(PG_URL))
+        with engine.connect() as connection:
+            names = set(connection.execute(sa.text("SELECT datname FROM pg_database WHERE datname LIKE 'migration_lint_%'")).scalars())
+        engine.dispose()
+        return names
+
+    before = scratch_dbs()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "migration_lint", "check", "--roundtrip", "--db", db, "--dialect", "postgresql", "--no-cache"],
+        cwd=in_tmp, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    # wait until the slow migration is running
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        running = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
+        local_query = any("migration_lint_" in line and line.rstrip().endswith("SELECT") for line in running.splitlines())
+        if local_query or (db == PG_URL and _sleeping(PG_URL)):
+            break
+        time.sleep(0.2)
+    proc.send_signal(sig)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode != 0
+    assert "Traceback" not in err
+    servers, dirs = _leftovers([temp_root, Path("/dev/shm")])
+    assert servers == [] and dirs == []
+    assert scratch_dbs() == before
+
+
+def _sleeping(url):
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(_with_driver(url))
+    try:
+        with engine.connect() as connection:
+            return bool(connection.execute(sa.text("SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(30)%' AND pid <> pg_backend_pid()")).scalar())
+    finally:
+        engine.dispose()

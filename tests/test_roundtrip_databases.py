@@ -1,0 +1,454 @@
+"""Throwaway databases for the round trip, against real servers and binaries (no mocks).
+
+Needs: PostgreSQL at 127.0.0.1:5432 (user postgres, trust) and MariaDB/MySQL at 127.0.0.1:3306
+(root, empty password) for the URL tests; PostgreSQL/MariaDB server binaries for the local tests;
+a Docker engine for the container test.  Each test skips, saying why, when its server is missing.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+import sys
+import time
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+from sqlalchemy.pool import NullPool
+
+from migration_lint.roundtrip import databases
+from migration_lint.roundtrip.databases import Database, DatabaseError, cleanup_all, open_database
+
+PG_URL = os.environ.get("MIGRATION_LINT_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+MYSQL_URL = os.environ.get("MIGRATION_LINT_TEST_MYSQL_URL", "mysql+pymysql://root@127.0.0.1:3306/")
+
+
+def _with_driver(url):
+    """Our own test connections: the installed driver (SQLAlchemy 2.1 defaults postgresql:// to psycopg 3)."""
+    url = make_url(url)
+    if "+" not in url.drivername:
+        url = url.set(drivername=f"{url.drivername}+{databases._pick_driver(databases._normalize_dialect(url.get_backend_name()))}")
+    return url
+
+
+def _answers(url: str) -> str | None:
+    """None when the server at url answers, else why not."""
+    try:
+        engine = sa.create_engine(_with_driver(url), poolclass=NullPool, connect_args={"connect_timeout": 3})
+        with engine.connect() as conn:
+            conn.exec_driver_sql("SELECT 1")
+        engine.dispose()
+        return None
+    except Exception as exc:  # noqa: BLE001
+        return f"{make_url(url).render_as_string(hide_password=True)} does not answer: {str(exc).splitlines()[0]}"
+
+
+_PG_DOWN = _answers(PG_URL)
+_MYSQL_DOWN = _answers(MYSQL_URL)
+needs_pg = pytest.mark.skipif(_PG_DOWN is not None, reason=_PG_DOWN or "")
+needs_mysql = pytest.mark.skipif(_MYSQL_DOWN is not None, reason=_MYSQL_DOWN or "")
+needs_local_pg = pytest.mark.skipif(
+    databases._find_postgres() is None, reason="no local PostgreSQL server binaries (initdb, postgres)"
+)
+needs_local_mysql = pytest.mark.skipif(
+    databases._find_mysql() is None, reason="no local MariaDB/MySQL server binaries (mariadbd + mariadb-install-db, or mysqld)"
+)
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _engine(db: Database):
+    return sa.create_engine(db.url, poolclass=NullPool)
+
+
+def _create_table(db: Database) -> None:
+    engine = _engine(db)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE roundtrip_probe (id INTEGER PRIMARY KEY, name VARCHAR(20))")
+    engine.dispose()
+
+
+def _tables(db: Database) -> list:
+    engine = _engine(db)
+    try:
+        return sa.inspect(engine).get_table_names()
+    finally:
+        engine.dispose()
+
+
+def _server_databases(url: str) -> set:
+    engine = sa.create_engine(_with_driver(url), poolclass=NullPool)
+    with engine.connect() as conn:
+        if engine.dialect.name == "postgresql":
+            names = conn.exec_driver_sql("SELECT datname FROM pg_database").scalars().all()
+        else:
+            names = conn.exec_driver_sql("SHOW DATABASES").scalars().all()
+    engine.dispose()
+    return set(names)
+
+
+def _server_process(db: Database) -> tuple:
+    """(pid, temp dir) of a local server, read from its pid file."""
+    if db.dialect == "postgresql":
+        directory = db.url.query["host"]
+        with open(os.path.join(directory, "data", "postmaster.pid")) as fh:
+            return int(fh.readline()), directory
+    directory = os.path.dirname(db.url.query["unix_socket"])
+    with open(os.path.join(directory, "mysqld.pid")) as fh:
+        return int(fh.read().strip()), directory
+
+
+def _gone(pid: int, timeout: float = 5.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        if os.path.exists(f"/proc/{pid}/stat"):
+            with open(f"/proc/{pid}/stat") as fh:  # a zombie is gone for our purposes
+                if fh.read().split(") ")[-1].startswith("Z"):
+                    return True
+        time.sleep(0.02)
+    return False
+
+
+def _lifecycle(db: Database) -> None:
+    """create a table -> reset -> the table is gone; the database is usable again."""
+    assert _tables(db) == []
+    _create_table(db)
+    assert _tables(db) == ["roundtrip_probe"]
+    db.reset()
+    assert _tables(db) == []
+    _create_table(db)  # usable after the reset
+    assert _tables(db) == ["roundtrip_probe"]
+
+
+# --------------------------------------------------------------------------- sqlite
+
+
+def test_sqlite_lifecycle():
+    notes = []
+    with open_database("sqlite", "sqlite", notes=notes) as db:
+        assert (db.dialect, db.backend, db.startup_seconds) == ("sqlite", "sqlite", 0.0)
+        path = db.url.database
+        assert os.path.exists(path)
+        _lifecycle(db)
+    assert not os.path.exists(os.path.dirname(path))
+    assert notes == []
+
+
+def test_sqlite_for_a_server_dialect_warns():
+    notes = []
+    with open_database("sqlite", "postgresql", notes=notes) as db:
+        assert db.dialect == "sqlite"
+    assert any("dialect-specific behaviour was not exercised" in note for note in notes)
+
+
+def test_auto_for_sqlite_dialect_is_sqlite():
+    with open_database("auto", "sqlite") as db:
+        assert db.backend == "sqlite"
+
+
+# --------------------------------------------------------------------------- a server URL
+
+
+@needs_pg
+def test_url_postgresql_lifecycle():
+    with open_database(PG_URL, "postgresql") as db:
+        assert (db.dialect, db.backend) == ("postgresql", "url")
+        name = db.url.database
+        assert name.startswith("migration_lint_") and name in _server_databases(PG_URL)
+        assert "127.0.0.1:5432" in db.description and name in db.description
+        _lifecycle(db)
+    assert name not in _server_databases(PG_URL)  # other tests may create databases concurrently
+
+
+@needs_mysql
+def test_url_mysql_lifecycle():
+    with open_database(MYSQL_URL, "mysql") as db:
+        assert (db.dialect, db.backend) == ("mysql", "url")
+        name = db.url.database
+        assert name.startswith("migration_lint_") and name in _server_databases(MYSQL_URL)
+        _lifecycle(db)
+    assert name not in _server_databases(MYSQL_URL)
+
+
+@needs_mysql
+@pytest.mark.parametrize("database", ["mysql", "information_schema", ""])
+def test_url_mysql_system_schema_means_server_only(database):
+    url = make_url(MYSQL_URL)._replace(database=database or None)
+    with open_database(url.render_as_string(hide_password=False), "mysql") as db:
+        assert db.url.database.startswith("migration_lint_")
+
+
+@needs_mysql
+def test_url_mariadb_scheme_without_driver():
+    url = make_url(MYSQL_URL)
+    spec = url.set(drivername="mariadb").render_as_string(hide_password=False)
+    with open_database(spec, "mysql") as db:
+        assert db.dialect == "mysql"
+        _create_table(db)
+
+
+@needs_pg
+def test_url_postgresql_database_with_tables_is_refused():
+    name = f"ml_test_real_{secrets.token_hex(4)}"
+    admin = sa.create_engine(_with_driver(PG_URL), poolclass=NullPool, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    try:
+        real = _with_driver(PG_URL).set(database=name)
+        engine = sa.create_engine(real, poolclass=NullPool)
+        with engine.begin() as conn:
+            conn.exec_driver_sql("CREATE SCHEMA app")
+            conn.exec_driver_sql("CREATE TABLE app.customers (id int)")
+        engine.dispose()
+        with pytest.raises(DatabaseError, match=r"refusing .*already has tables \(app\.customers\)"):
+            with open_database(real.render_as_string(hide_password=False), "postgresql"):
+                pass  # pragma: no cover
+    finally:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
+
+
+@needs_mysql
+def test_url_mysql_database_with_tables_is_refused_but_empty_one_is_accepted():
+    name = f"ml_test_real_{secrets.token_hex(4)}"
+    admin = sa.create_engine(_with_driver(MYSQL_URL), poolclass=NullPool, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f"CREATE DATABASE `{name}`")
+    try:
+        url = make_url(MYSQL_URL)._replace(database=name).render_as_string(hide_password=False)
+        with open_database(url, "mysql") as db:  # empty: accepted, the scratch database is another one
+            assert db.url.database != name
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f"CREATE TABLE `{name}`.orders (id int)")
+        with pytest.raises(DatabaseError, match=r"already has tables \(orders\)"):
+            with open_database(url, "mysql"):
+                pass  # pragma: no cover
+    finally:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS `{name}`")
+        admin.dispose()
+
+
+@needs_pg
+def test_passwords_never_shown():
+    secret = "Sup3rSecretPw"
+    url = make_url(PG_URL).set(password=secret)  # trust auth: the password is ignored by the server
+    spec = url.render_as_string(hide_password=False)
+    with open_database(spec, "postgresql") as db:
+        assert secret not in db.description
+        assert secret not in str(db.url) and secret not in repr(db)
+        assert db.url.password == secret  # still usable for connecting
+    refused = url.set(port=1).render_as_string(hide_password=False)
+    with pytest.raises(DatabaseError) as info:
+        with open_database(refused, "postgresql"):
+            pass  # pragma: no cover
+    assert secret not in str(info.value) and "***" in str(info.value)
+    missing = url.set(database="ml_no_such_database").render_as_string(hide_password=False)
+    with pytest.raises(DatabaseError) as info:
+        with open_database(missing, "postgresql"):
+            pass  # pragma: no cover
+    assert secret not in str(info.value)
+
+
+def test_url_errors_are_one_line_and_fast():
+    cases = [
+        ("mysql+pymysql://root@127.0.0.1:3306/", "postgresql", "is a MySQL/MariaDB server but the project targets PostgreSQL"),
+        ("sqlite:///x.db", "postgresql", "use --db sqlite"),
+        ("oracle://scott:tiger@db/orcl", "postgresql", "unsupported database URL"),
+        ("bogus", "postgresql", "unknown --db value"),
+    ]
+    for spec, dialect, message in cases:
+        with pytest.raises(DatabaseError, match=message) as info:
+            with open_database(spec, dialect):
+                pass  # pragma: no cover
+        assert "\n" not in str(info.value) and "tiger" not in str(info.value)
+    with pytest.raises(DatabaseError, match="unknown dialect"):
+        with open_database("sqlite", "oracle"):
+            pass  # pragma: no cover
+
+
+# --------------------------------------------------------------------------- local servers
+
+
+@needs_local_pg
+def test_local_postgresql_lifecycle():
+    notes = []
+    with open_database("local", "postgresql", notes=notes) as db:
+        assert (db.dialect, db.backend) == ("postgresql", "local")
+        assert db.description.startswith("throwaway local PostgreSQL ")
+        assert 0 < db.startup_seconds < 10
+        pid, directory = _server_process(db)
+        assert os.path.isdir(directory)
+        _lifecycle(db)
+    assert _gone(pid), f"postgres {pid} still running"
+    assert not os.path.exists(directory)
+    assert notes == []
+
+
+@needs_local_mysql
+def test_local_mysql_lifecycle():
+    with open_database("local", "mysql") as db:
+        assert (db.dialect, db.backend) == ("mysql", "local")
+        assert db.description.startswith("throwaway local M")
+        assert 0 < db.startup_seconds < 20
+        pid, directory = _server_process(db)
+        _lifecycle(db)
+        engine = _engine(db)  # a connection still open at reset/exit must not block anything
+        conn = engine.connect()
+        conn.exec_driver_sql("SELECT COUNT(*) FROM roundtrip_probe")
+        db.reset()
+        assert _tables(db) == []
+    conn.invalidate()
+    engine.dispose()
+    assert _gone(pid), f"mysqld {pid} still running"
+    assert not os.path.exists(directory)
+
+
+@needs_local_pg
+def test_exception_inside_with_still_cleans_up():
+    with pytest.raises(RuntimeError, match="boom"):
+        with open_database("local", "postgresql") as db:
+            pid, directory = _server_process(db)
+            engine = _engine(db)
+            conn = engine.connect()  # left open on purpose
+            raise RuntimeError("boom")
+    conn.invalidate()
+    engine.dispose()
+    assert _gone(pid) and not os.path.exists(directory)
+    assert not databases._OPEN
+
+
+@needs_pg
+def test_keyboard_interrupt_drops_scratch_database():
+    with pytest.raises(KeyboardInterrupt):
+        with open_database(PG_URL, "postgresql") as db:
+            name = db.url.database
+            _create_table(db)
+            raise KeyboardInterrupt
+    assert name not in _server_databases(PG_URL)
+
+
+@needs_local_pg
+def test_cleanup_all_stops_what_is_still_open():
+    notes = []
+    manager = open_database("local", "postgresql", server_version=(9, 6), notes=notes)
+    db = manager.__enter__()  # never exited, as if the caller vanished
+    pid, directory = _server_process(db)
+    assert cleanup_all() == []
+    assert _gone(pid) and not os.path.exists(directory)
+    assert not databases._OPEN
+    assert any("PostgreSQL 9.6 was requested" in note for note in notes), notes  # and the version mismatch is noted
+
+
+_SIGTERM_CHILD = """
+import signal, sys, time
+from migration_lint.roundtrip.databases import open_database
+
+def _terminate(signum, frame):  # what the CLI does
+    raise KeyboardInterrupt
+
+signal.signal(signal.SIGTERM, _terminate)
+try:
+    with open_database(sys.argv[1], sys.argv[2]) as db:
+        print(db.url.query.get("host") or db.url.query.get("unix_socket"), flush=True)
+        time.sleep(60)
+except KeyboardInterrupt:
+    sys.exit(3)
+"""
+
+
+@needs_local_pg
+def test_sigterm_in_a_cli_like_process_cleans_up():
+    child = subprocess.Popen(
+        [sys.executable, "-c", _SIGTERM_CHILD, "local", "postgresql"], stdout=subprocess.PIPE, text=True,
+        cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+    )
+    try:
+        where = child.stdout.readline().strip()
+        directory = where if os.path.isdir(where) else os.path.dirname(where)
+        with open(os.path.join(directory, "data", "postmaster.pid")) as fh:
+            pid = int(fh.readline())
+        child.terminate()
+        assert child.wait(15) == 3
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+    assert _gone(pid) and not os.path.exists(directory)
+
+
+def test_stale_temp_dirs_of_dead_processes_are_swept(tmp_path):
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    base = databases._temp_base(1) or None
+    stale = databases.tempfile.mkdtemp(prefix=databases.TEMP_PREFIX + "pg-", dir=base)
+    alive = databases.tempfile.mkdtemp(prefix=databases.TEMP_PREFIX + "pg-", dir=base)
+    try:
+        for path, pid in ((stale, dead.pid), (alive, os.getpid())):
+            with open(os.path.join(path, databases.OWNER_FILE), "w") as fh:
+                fh.write(str(pid))
+        databases._sweep_stale()
+        assert not os.path.exists(stale)
+        assert os.path.exists(alive)
+    finally:
+        for path in (stale, alive):
+            databases.shutil.rmtree(path, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------- auto / docker
+
+
+_DOCKER_DOWN = databases._docker_unavailable()
+
+
+@needs_local_pg
+@pytest.mark.skipif(_DOCKER_DOWN is None, reason="a Docker engine answers here, so auto would use it")
+def test_auto_uses_local_binaries_without_docker():
+    notes = []
+    with open_database("auto", "postgresql", notes=notes) as db:
+        assert db.backend == "local"
+        pid, directory = _server_process(db)
+    assert len(notes) == 1 and "Docker" in notes[0] and "using local PostgreSQL" in notes[0], notes
+    assert _gone(pid) and not os.path.exists(directory)
+
+
+@pytest.mark.skipif(_DOCKER_DOWN is None, reason="a Docker engine answers here")
+def test_docker_without_engine_fails_fast_in_one_line():
+    started = time.monotonic()
+    with pytest.raises(DatabaseError) as info:
+        with open_database("docker", "postgresql"):
+            pass  # pragma: no cover
+    assert time.monotonic() - started < 5
+    message = str(info.value)
+    assert "\n" not in message
+    assert "no Docker engine answered" in message or "migration-lint[docker]" in message
+
+
+def test_default_images():
+    assert databases._default_image("postgresql", (14,)) == "postgres:14"
+    assert databases._default_image("postgresql", (14, 2)) == "postgres:14"
+    assert databases._default_image("postgresql", (9, 6)) == "postgres:9.6"
+    assert databases._default_image("postgresql", None).startswith("postgres:")
+    assert databases._default_image("mysql", (10, 11)) == "mariadb:10.11"
+    assert databases._default_image("mysql", (8, 0)) == "mysql:8.0"
+
+
+@pytest.mark.skipif(_DOCKER_DOWN is not None, reason=f"Docker container test: {_DOCKER_DOWN}")
+@pytest.mark.parametrize("dialect", ["postgresql", "mysql"])
+def test_docker_lifecycle(dialect):  # pragma: no cover - needs a Docker engine
+    with open_database("docker", dialect) as db:
+        assert db.backend == "docker" and db.startup_seconds > 0
+        _lifecycle(db)
+        container_url = db.url
+    with pytest.raises(Exception):
+        engine = sa.create_engine(container_url, poolclass=NullPool, connect_args={"connect_timeout": 2})
+        with engine.connect():
+            pass
