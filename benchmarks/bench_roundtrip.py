@@ -43,6 +43,9 @@ def alembic_engine():
 def scratch_database(url: str):
     import sqlalchemy as sa
 
+    scheme, rest = url.split("://", 1)
+    if "+" not in scheme and scheme.startswith("postgres"):
+        url = f"postgresql+psycopg2://{rest}"  # SQLAlchemy 2.1 would pick psycopg 3
     name = f"bench_{uuid.uuid4().hex[:10]}"
     engine = sa.create_engine(url, isolation_level="AUTOCOMMIT")
     with engine.connect() as connection:
@@ -85,13 +88,17 @@ def main() -> int:
 
         try:
             import pytest_alembic  # noqa: F401
-
+        except ImportError:
+            pytest_alembic = None
+        if pytest_alembic is not None:
             engine, name, url = scratch_database(args.url)
             try:
-                (root / "conftest.py").write_text(CONFTEST.format(url=url))
+                # pytest-alembic binds its built-in tests to tests/conftest.py (its default)
+                (root / "tests").mkdir(exist_ok=True)
+                (root / "tests" / "conftest.py").write_text(CONFTEST.format(url=url))
                 start = time.perf_counter()
                 proc = subprocess.run(
-                    [sys.executable, "-m", "pytest", "--test-alembic", "-k", "test_up_down_consistency", "-q", "-p", "no:cacheprovider", "--rootdir", str(root)],
+                    [sys.executable, "-m", "pytest", "--test-alembic", "-k", "test_up_down_consistency", "-q", "-p", "no:cacheprovider", "--rootdir", str(root), "tests"],
                     cwd=root, capture_output=True, text=True,
                 )
                 elapsed = time.perf_counter() - start
@@ -101,7 +108,7 @@ def main() -> int:
                     print(proc.stdout[-1500:], file=sys.stderr)
             finally:
                 drop_database(engine, name)
-        except ImportError:
+        else:
             rows.append(("pytest-alembic test_up_down_consistency (not installed: pip install pytest-alembic 'pytest<9.2')", None))
 
         from migration_lint.errors import MigrationLintError

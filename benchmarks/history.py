@@ -40,17 +40,21 @@ def run_migrations_offline():
 
 
 def run_migrations_online():
-    connection = config.attributes.get("connection")
-    if connection is not None:
-        context.configure(connection=connection)
-        with context.begin_transaction():
-            context.run_migrations()
+    # A Connection (Alembic's cookbook), an Engine (pytest-alembic) or nothing (the URL).
+    connectable = config.attributes.get("connection")
+    if connectable is None:
+        connectable = engine_from_config(config.get_section(config.config_ini_section), prefix="sqlalchemy.", poolclass=pool.NullPool)
+    if hasattr(connectable, "begin_nested") and not hasattr(connectable, "raw_connection"):
+        run(connectable)  # already a Connection
         return
-    engine = engine_from_config(config.get_section(config.config_ini_section), prefix="sqlalchemy.", poolclass=pool.NullPool)
-    with engine.connect() as connection:
-        context.configure(connection=connection)
-        with context.begin_transaction():
-            context.run_migrations()
+    with connectable.connect() as connection:
+        run(connection)
+
+
+def run(connection):
+    context.configure(connection=connection)
+    with context.begin_transaction():
+        context.run_migrations()
 
 
 if context.is_offline_mode():

@@ -94,11 +94,14 @@ class AlembicDriver:
         from alembic.config import Config
         from alembic.script import ScriptDirectory
         from sqlalchemy import create_engine
-        from sqlalchemy.pool import NullPool
+        from sqlalchemy.pool import NullPool, QueuePool
 
         self.env = env
         self.database = database
-        self.engine = create_engine(database.url, poolclass=NullPool)
+        # one pooled connection, reused by every step and digest (connecting costs more than a
+        # digest); SQLite files get no pool, so that a reset can delete the file
+        pooled = database.url.get_backend_name() != "sqlite"
+        self.engine = create_engine(database.url, poolclass=QueuePool, pool_size=1, max_overflow=4) if pooled else create_engine(database.url, poolclass=NullPool)
         self.notes: List[str] = []
         root = str(env.project_root) if env.project_root else None
         if root and root not in sys.path:
@@ -117,6 +120,7 @@ class AlembicDriver:
         self.cfg = cfg
         self.script = ScriptDirectory.from_config(cfg)
         self.version_table = (env.settings or {}).get("version_table") or "alembic_version"
+        self.injection: Optional[str] = "connection"
         self.mode = self._choose_mode(mode)
 
     # -- running ------------------------------------------------------------------------------
@@ -138,7 +142,11 @@ class AlembicDriver:
         if mode == "project":
             connection = self.engine.connect()
             try:
-                self.cfg.attributes["connection"] = connection
+                # what env.py accepts in config.attributes["connection"]: a Connection (Alembic's
+                # cookbook), an Engine (pytest-alembic), or nothing (it reads sqlalchemy.url)
+                offered = {"connection": connection, "engine": self.engine}.get(self.injection)
+                if offered is not None:
+                    self.cfg.attributes["connection"] = offered
                 with EnvironmentContext(self.cfg, self.script, fn=fn, as_sql=False, starting_rev=None, destination_rev=None, tag=None):
                     self.script.run_env()
                 if connection.in_transaction():
@@ -168,17 +176,23 @@ class AlembicDriver:
                 raise EnvironmentUnusable("there is no env.py to run")
             self.notes.append("no env.py: used the built-in environment")
             return "builtin"
-        try:
-            self._run(lambda heads: [], mode="project")  # a probe: env.py runs, no migration does
-            return "project"
-        except KeyboardInterrupt:
-            raise
-        except BaseException as exc:  # env.py may raise anything (ImportError, RuntimeError, SystemExit...)
-            reason = str(exc) if isinstance(exc, _WrongDatabase) else _first_line(exc)
-            if mode == "project":
-                raise EnvironmentUnusable(f"env.py cannot run against the throwaway database: {reason}") from None
-            self.notes.append(f"env.py could not run on its own ({reason}); used the built-in environment")
-            return "builtin"
+        reason = ""
+        for injection in ("connection", "engine", None):
+            self.injection = injection
+            try:
+                self._run(lambda heads: [], mode="project")  # a probe: env.py runs, no migration does
+                return "project"
+            except KeyboardInterrupt:
+                raise
+            except BaseException as exc:  # env.py may raise anything (ImportError, RuntimeError, SystemExit...)
+                if isinstance(exc, _WrongDatabase):
+                    reason = str(exc)
+                    break  # env.py ignores what it is given: trying other ways will not help
+                reason = reason or _first_line(exc)
+        if mode == "project":
+            raise EnvironmentUnusable(f"env.py cannot run against the throwaway database: {reason}")
+        self.notes.append(f"env.py could not run on its own ({reason}); used the built-in environment")
+        return "builtin"
 
     def heads(self) -> Tuple[str, ...]:
         from alembic.runtime.migration import MigrationContext
@@ -202,6 +216,12 @@ class AlembicDriver:
 
         with self.engine.connect() as connection:
             return take_snapshot(connection, version_table=self.version_table)
+
+    def digest(self):
+        from migration_lint.roundtrip.snapshot import schema_digest
+
+        with self.engine.connect() as connection:
+            return schema_digest(connection, version_table=self.version_table)
 
     def order(self) -> List[str]:
         """Every revision, parents before children."""
@@ -303,6 +323,12 @@ def _run_roundtrip(env, database, revisions, mode, static_files, display_path, p
         scope = [r for r in order if wanted is None or r in wanted]
         failed = set()  # revisions whose upgrade failed: their descendants cannot be reached
         dirty = False
+        applied: set = set()  # revisions applied to the database, as far as we know
+        known = None  # (applied revisions, digest) of the last state whose digest we took
+
+        def ancestry(rev_id: str) -> set:
+            node = driver.script.get_revision(rev_id)
+            return {n.revision for n in driver.script.revision_map._get_ancestor_nodes([node], check=False)}
         for index, revision in enumerate(scope):
             if progress:
                 progress(revision, index, len(scope))
@@ -317,10 +343,13 @@ def _run_roundtrip(env, database, revisions, mode, static_files, display_path, p
                 continue
             try:
                 if dirty:
+                    driver.engine.dispose()  # a reset drops the database: no connection may stay open
                     database.reset()
-                    dirty = False
+                    dirty, applied, known = False, set(), None
                 for parent in parents:
-                    driver.upgrade_to(parent)
+                    if parent not in applied:  # a plain upgrade, no per-step checks
+                        driver.upgrade_to(parent)
+                        applied |= ancestry(parent)
             except BaseException as exc:
                 if isinstance(exc, KeyboardInterrupt):
                     raise
@@ -328,8 +357,11 @@ def _run_roundtrip(env, database, revisions, mode, static_files, display_path, p
                 dirty = True
                 continue
             result.tested += 1
-            before = driver.snapshot()
+            # Digests (one catalog query on PostgreSQL) decide equality; full snapshots are taken
+            # only to describe a difference, rebuilding the states compared against if needed.
+            before_digest = known[1] if known is not None and known[0] == applied else driver.digest()
             upgrade_line = _def_line(static_files, revision, "upgrade_line")
+            downgrade_line = _def_line(static_files, revision, "downgrade_line")
             try:
                 driver.step(revision, up=True)
             except BaseException as exc:
@@ -339,12 +371,13 @@ def _run_roundtrip(env, database, revisions, mode, static_files, display_path, p
                 failed.add(revision)
                 dirty = True
                 continue
-            after = driver.snapshot()
+            applied.add(revision)
+            after_digest = driver.digest()
+            known = (set(applied), after_digest)
             if _irreversible(static_files, revision, script):
-                line = _def_line(static_files, revision, "downgrade_line") or upgrade_line
+                line = downgrade_line or upgrade_line
                 result.hits.append(RoundTripHit(IRREVERSIBLE, shown, line, revision, f"downgrade() of {revision} is declared irreversible; the round trip stops its down leg here", "downgrade"))
                 continue
-            downgrade_line = _def_line(static_files, revision, "downgrade_line")
             try:
                 driver.step(revision, up=False)
             except BaseException as exc:
@@ -353,24 +386,53 @@ def _run_roundtrip(env, database, revisions, mode, static_files, display_path, p
                 result.hits.append(RoundTripHit(DOWNGRADE_FAILED, shown, _line_in(exc, path, downgrade_line), revision, f"downgrade() of {revision} failed: {_first_line(exc)}", "downgrade"))
                 dirty = True
                 continue
-            restored = driver.snapshot()
-            from migration_lint.roundtrip.snapshot import diff
-
-            trace = diff(before, restored)
-            if trace:
-                result.hits.append(RoundTripHit(LEAVES_TRACE, shown, downgrade_line or 1, revision, f"downgrade() of {revision} does not restore the schema before its upgrade:\n" + "\n".join(f"  {line}" for line in trace), "downgrade"))
+            applied.discard(revision)
+            known = None
+            restored = driver.snapshot() if driver.digest() != before_digest else None
+            again = None
             try:
                 driver.step(revision, up=True)
+                applied.add(revision)
+                again_digest = driver.digest()
+                known = (set(applied), again_digest)
+                if again_digest != after_digest:
+                    again = driver.snapshot()
             except BaseException as exc:
                 if isinstance(exc, KeyboardInterrupt):
                     raise
                 result.hits.append(RoundTripHit(REUPGRADE_FAILED, shown, _line_in(exc, path, upgrade_line), revision, f"upgrade() of {revision} fails after its downgrade: {_first_line(exc)}", "upgrade"))
                 dirty = True  # a fresh database reaches this revision again: its first upgrade works
+            if restored is None and again is None:
                 continue
-            again = driver.snapshot()
-            differs = diff(after, again)
-            if differs:
-                result.hits.append(RoundTripHit(REUPGRADE_DIFFERS, shown, upgrade_line or 1, revision, f"upgrading {revision} again gives another schema than the first time:\n" + "\n".join(f"  {line}" for line in differs), "upgrade"))
+            # Something differs: rebuild the parent state and the first upgrade on a fresh database
+            # to snapshot them.  This also leaves the database clean at this revision.
+            before = after = None
+            try:
+                driver.engine.dispose()
+                database.reset()
+                applied, known, dirty = set(), None, True
+                for parent in parents:
+                    driver.upgrade_to(parent)
+                    applied |= ancestry(parent)
+                before = driver.snapshot()
+                driver.step(revision, up=True)
+                applied.add(revision)
+                after = driver.snapshot()
+                known, dirty = (set(applied), driver.digest()), False
+            except BaseException as exc:
+                if isinstance(exc, KeyboardInterrupt):
+                    raise
+                result.notes.append(f"could not rebuild the states of {revision} to list its differences: {_first_line(exc)}")
+            from migration_lint.roundtrip.snapshot import diff
+
+            if restored is not None:
+                trace = diff(before, restored) if before is not None else ["(the states could not be rebuilt to list the differences)"]
+                if trace:
+                    result.hits.append(RoundTripHit(LEAVES_TRACE, shown, downgrade_line or 1, revision, f"downgrade() of {revision} does not restore the schema before its upgrade:\n" + "\n".join(f"  {line}" for line in trace), "downgrade"))
+            if again is not None:
+                differs = diff(after, again) if after is not None else ["(the states could not be rebuilt to list the differences)"]
+                if differs:
+                    result.hits.append(RoundTripHit(REUPGRADE_DIFFERS, shown, upgrade_line or 1, revision, f"upgrading {revision} again gives another schema than the first time:\n" + "\n".join(f"  {line}" for line in differs), "upgrade"))
         if progress:
             progress("", len(scope), len(scope))
     finally:

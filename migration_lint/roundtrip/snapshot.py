@@ -922,3 +922,58 @@ def diff(before: Snapshot, after: Snapshot) -> List[str]:
 
 def _quote(label: str) -> str:
     return "'" + label.replace("'", "''") + "'"
+
+
+# -- a cheap equality test ------------------------------------------------------------------------
+# The round trip compares states far more often than it finds differences.  On PostgreSQL one
+# catalog query gives a digest that changes whenever anything take_snapshot() captures changes (it
+# is stricter: column order counts too); the full snapshot is taken only when digests differ.
+
+_PG_DIGEST = """
+WITH ns AS (SELECT oid FROM pg_namespace WHERE nspname = current_schema()),
+rels AS (
+    SELECT c.oid, c.relname, c.relkind FROM pg_class c
+    WHERE c.relnamespace = (SELECT oid FROM ns) AND c.relname <> :version_table
+),
+parts AS (
+    SELECT concat_ws(' ', 'r', relkind::text, relname) AS line FROM rels
+    UNION ALL
+    SELECT concat_ws(' ', 'c', r.relname, a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull::text,
+                     a.attidentity::text, a.attgenerated::text, pg_get_expr(d.adbin, d.adrelid), col_description(r.oid, a.attnum))
+    FROM rels r JOIN pg_attribute a ON a.attrelid = r.oid AND a.attnum > 0 AND NOT a.attisdropped
+    LEFT JOIN pg_attrdef d ON d.adrelid = r.oid AND d.adnum = a.attnum
+    UNION ALL
+    SELECT concat_ws(' ', 'i', pg_get_indexdef(i.indexrelid)) FROM pg_index i JOIN rels r ON r.oid = i.indrelid
+    UNION ALL
+    SELECT concat_ws(' ', 'k', r.relname, con.conname, pg_get_constraintdef(con.oid))
+    FROM pg_constraint con JOIN rels r ON r.oid = con.conrelid
+    UNION ALL
+    SELECT concat_ws(' ', 't', t.typname, t.typtype::text, format_type(t.typbasetype, t.typtypmod),
+           (SELECT string_agg(e.enumlabel, ',' ORDER BY e.enumsortorder) FROM pg_enum e WHERE e.enumtypid = t.oid),
+           (SELECT string_agg(pg_get_constraintdef(dc.oid), ',' ORDER BY dc.conname) FROM pg_constraint dc WHERE dc.contypid = t.oid))
+    FROM pg_type t WHERE t.typnamespace = (SELECT oid FROM ns) AND t.typtype IN ('e', 'd')
+    UNION ALL
+    SELECT concat_ws(' ', 's', s.sequencename, s.data_type::text, s.start_value::text, s.increment_by::text, s.cycle::text)
+    FROM pg_sequences s WHERE s.schemaname = current_schema()
+    UNION ALL
+    SELECT concat_ws(' ', 'v', r.relname, pg_get_viewdef(r.oid)) FROM rels r WHERE r.relkind IN ('v', 'm')
+)
+SELECT count(*), md5(coalesce(string_agg(line, E'\\n' ORDER BY line), '')) FROM parts
+"""
+
+
+def schema_digest(connection, *, version_table: str = "alembic_version"):
+    """Equal digests mean equal snapshots; different digests mean: take snapshots and diff them.
+
+    PostgreSQL: one catalog query.  Other dialects: the snapshot itself (it is the cheapest
+    complete description there).
+    """
+    if connection.dialect.name == "postgresql":
+        in_transaction = connection.in_transaction()
+        try:
+            row = connection.execute(sa.text(_PG_DIGEST), {"version_table": version_table}).one()
+            return ("postgresql", int(row[0]), row[1])
+        finally:
+            if not in_transaction and connection.in_transaction():
+                connection.rollback()
+    return take_snapshot(connection, version_table=version_table)
