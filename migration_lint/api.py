@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import fnmatch
 import os
 from dataclasses import dataclass, field
@@ -46,6 +47,7 @@ class EnvironmentResult:
 class CheckResult:
     environments: List[EnvironmentResult] = field(default_factory=list)
     config: Optional[Config] = None
+    baseline: Optional[dict] = None  # {'path', 'matched', 'gone'} when a baseline was applied
 
     @property
     def findings(self) -> List[Finding]:
@@ -103,6 +105,7 @@ def check(
     use_cache: bool = True,
     jobs: Optional[int] = None,
     roundtrip: Optional[RoundTripOptions] = None,
+    diff_base: Optional[str] = None,
 ) -> CheckResult:
     """Check every environment under ``paths``; with ``roundtrip``, also run the round trip.
 
@@ -118,6 +121,11 @@ def check(
         for env in discovery.discover(Path(path)):
             if all(env.script_location != e.script_location or env.version_locations != e.version_locations for e in environments):
                 environments.append(env)
+    diff = None
+    if diff_base:
+        from migration_lint.gitdiff import diff_info
+
+        diff = diff_info(Path(os.path.abspath(paths[0] if paths else Path.cwd())), diff_base)
     with contextlib.ExitStack() as stack:
         databases: dict = {}
 
@@ -134,7 +142,7 @@ def check(
 
         for env in environments:
             result.environments.append(
-                _check_environment(env, config, packs, dialect, server_version, use_cache, jobs, roundtrip, database_for)
+                _check_environment(env, config, packs, dialect, server_version, use_cache, jobs, roundtrip, database_for, diff)
             )
     return result
 
@@ -149,7 +157,7 @@ def _pack_paths(config: Config) -> List[str]:
     return packs
 
 
-def _check_environment(env, config: Config, packs, dialect, server_version, use_cache, jobs, roundtrip=None, database_for=None) -> EnvironmentResult:
+def _check_environment(env, config: Config, packs, dialect, server_version, use_cache, jobs, roundtrip=None, database_for=None, diff=None) -> EnvironmentResult:
     from migration_lint.catalogue import catalogue_signature
     from migration_lint.loader import cached_result, load_files, read_sources, result_key, store_result
 
@@ -188,16 +196,23 @@ def _check_environment(env, config: Config, packs, dialect, server_version, use_
     key = result_key(scope, target, config.fingerprint(), catalogue_signature(packs), list(zip(display, digests)), sorted(errors.items()))
     notes: List[str] = []
     trip = None
-    stored = cached_result(scope, key) if use_cache and roundtrip is None else None
+    reusable = roundtrip is None and diff is None  # both depend on more than the files' content
+    stored = cached_result(scope, key) if use_cache and reusable else None
     if stored is None:
         parsed = load_files(display, contents, digests, errors, chosen, scope, use_cache=use_cache, jobs=jobs)
-        hits = None
+        reported: list = []
+        only_paths = diff_context = None
+        if diff is not None:
+            only_paths, diff_context = _changed_only(env, paths, display, parsed, diff, chosen, reported, notes)
         if roundtrip is not None:
+            if diff_context is not None:
+                changed = {f.revision for f in parsed if f.path in only_paths and f.revision}
+                roundtrip = dataclasses.replace(roundtrip, revisions=changed if roundtrip.revisions is None else roundtrip.revisions & changed)
             trip = _round_trip(env, parsed, config, chosen, version, roundtrip, database_for, notes)
-            hits = trip.hits
-        findings = lint(parsed, target, config, load_catalogue(packs), roundtrip=hits)
+            reported.extend(trip.hits)
+        findings = lint(parsed, target, config, load_catalogue(packs), reported=reported, only_paths=only_paths, diff=diff_context)
         stored = (findings, build_graph(parsed).heads, sum(1 for f in parsed if f.revision))
-        if use_cache and roundtrip is None:
+        if use_cache and reusable:
             store_result(scope, key, stored)
     findings, heads, revision_count = stored
     return EnvironmentResult(
@@ -214,6 +229,50 @@ def _check_environment(env, config: Config, packs, dialect, server_version, use_
         notes=notes,
         roundtrip=trip,
     )
+
+
+def _changed_only(env, paths, display, parsed, diff, dialect: str, reported: list, notes: List[str]):
+    """Changed-only mode: which files per-migration rules look at, and what git says about the
+    history (modified or deleted revisions, the heads at the base)."""
+    from migration_lint.engine import DiffContext, Reported
+    from migration_lint.frontend.alembic_ops import parse_migration
+    from migration_lint.gitdiff import first_changed_line
+    from migration_lint.graph import Revision, RevisionGraph
+
+    by_display = {f.path: f for f in parsed}
+    only_paths = set()
+    new_revisions = set()
+    base_files = []
+    for path, shown in zip(paths, display):
+        status = diff.status_of(path)
+        file = by_display.get(shown)
+        if status in ("added", "modified"):
+            only_paths.add(shown)
+        if status == "added":
+            if file is not None and file.revision:
+                new_revisions.add(file.revision)
+            continue
+        if status == "modified":
+            line = first_changed_line(diff, path)
+            revision = file.revision if file is not None else None
+            reported.append(Reported("modified-merged-migration", shown, line, revision or "", f"revision {revision or shown} already exists at {diff.ref} and this change edits it: databases that ran it will not run it again"))
+            text = diff.base_text(path)
+            if text is not None:
+                base_files.append(parse_migration(text, shown, dialect))
+                continue
+        if file is not None:
+            base_files.append(file)
+    for change in diff.deleted_under(list(env.version_locations)):
+        shown = _display(change.path)
+        text = diff.base_text(change.path)
+        old = parse_migration(text, shown, dialect) if text is not None else None
+        revision = old.revision if old is not None else None
+        if old is not None:
+            base_files.append(old)
+        reported.append(Reported("deleted-migration", shown, 1, revision or "", f"revision {revision or shown} exists at {diff.ref} and this change deletes it: databases at or after it can no longer be upgraded or downgraded"))
+    base_graph = RevisionGraph.build(Revision(f.revision, f.down_revision, f.branch_labels, f.depends_on, f.path) for f in base_files if f.revision)
+    notes.append(f"changed-only: {len(only_paths)} revision file(s) added or modified since {diff.ref} ({diff.base[:10]})")
+    return only_paths, DiffContext(ref=diff.ref, new_revisions=frozenset(new_revisions), base_heads=tuple(base_graph.heads))
 
 
 def _round_trip(env, parsed, config: Config, dialect: str, version, options: RoundTripOptions, database_for, notes: List[str]):

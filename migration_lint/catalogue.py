@@ -17,7 +17,7 @@ from migration_lint.errors import RuleError
 from migration_lint.model import SEVERITIES
 
 NAME = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
-CATEGORIES = ("structure", "downgrade", "destructive", "locking", "dialect", "hygiene", "roundtrip", "custom")
+CATEGORIES = ("structure", "change", "downgrade", "destructive", "locking", "dialect", "hygiene", "roundtrip", "custom")
 PHASES = ("upgrade", "downgrade", "any")
 KEYS = {"name", "severity", "category", "dialects", "phase", "summary", "message", "fix", "docs", "examples", "match", "check", "since", "options", "scope", "aliases"}
 DOC_KEYS = {"what", "why", "example", "use_instead", "notes", "references"}

@@ -48,6 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--select", action="append", default=[], metavar="RULE", help="only these rules (repeatable, comma-separated)")
     check.add_argument("--ignore", action="append", default=[], metavar="RULE", help="skip these rules (repeatable, comma-separated)")
     check.add_argument("--start-after", metavar="REVISION", help="only check revisions after this one (older ones are grandfathered)")
+    check.add_argument("--diff-base", metavar="REF", help="changed-only: per-migration rules only on revision files added or modified since the merge base with REF (e.g. origin/main)")
+    check.add_argument("--baseline", type=Path, metavar="FILE", help="report only findings not in this baseline file (see `migration-lint baseline`)")
     check.add_argument("--exit-zero", action="store_true", help="exit 0 even when there are findings (for trying it out)")
     check.add_argument("--no-cache", action="store_true", help="parse every file again; do not read or write the cache")
     check.add_argument("--jobs", "-j", type=_positive, help="parser processes for a cold run (default: CPU count)")
@@ -57,6 +59,13 @@ def build_parser() -> argparse.ArgumentParser:
     trip.add_argument("--db", default="auto", metavar="auto|docker|local|sqlite|URL", help="where: a container, a throwaway local server, SQLite, or a scratch database on the server at URL (default: auto)")
     trip.add_argument("--env", dest="env_mode", choices=("auto", "project", "builtin"), default="auto", help="run migrations through the project's env.py or a built-in environment (default: env.py when it can run)")
     trip.add_argument("--image", help="container image for --db docker (default: matches --server-version)")
+
+    baseline = commands.add_parser("baseline", help="record today's findings, so that `check --baseline` reports only new ones")
+    baseline.add_argument("paths", nargs="*", type=Path)
+    baseline.add_argument("--output", "-o", type=Path, default=Path(".migration-lint-baseline.json"), help="where to write it (default: .migration-lint-baseline.json)")
+    baseline.add_argument("--dialect")
+    baseline.add_argument("--server-version")
+    baseline.add_argument("--config", type=Path)
 
     explain = commands.add_parser("explain", help="show a rule's documentation")
     explain.add_argument("rule")
@@ -95,6 +104,8 @@ def main(argv: Optional[List[str]] = None) -> int:
             return _check(args)
         if args.command == "explain":
             return _explain(args)
+        if args.command == "baseline":
+            return _baseline(args)
         return _rules(args)
     except MigrationLintError as exc:
         print(f"migration-lint: error: {exc}", file=sys.stderr)
@@ -154,7 +165,13 @@ def _check(args) -> int:
             use_cache=not args.no_cache,
             jobs=args.jobs,
             roundtrip=roundtrip,
+            diff_base=args.diff_base,
         )
+    baseline_path = args.baseline or (Path(config.root) / config.baseline if config.root and config.baseline else None)
+    if baseline_path is not None:
+        from migration_lint.baseline import apply_baseline
+
+        apply_baseline(result, baseline_path)
     catalogue = load_catalogue(tuple(api._pack_paths(config))) if args.format == "sarif" else None
     color = args.color == "always" or (args.color == "auto" and args.output is None and sys.stdout.isatty() and not os.environ.get("NO_COLOR"))
     import shutil
@@ -203,6 +220,18 @@ class _progress:
         if self.bar is not None:
             self.bar.__exit__(*exc)
         return False
+
+
+def _baseline(args) -> int:
+    from migration_lint import api
+    from migration_lint.baseline import write_baseline
+
+    paths = args.paths or [Path(".")]
+    config = api.resolve_config(paths, args.config)
+    result = api.check(paths, dialect=args.dialect, server_version=args.server_version, config=config)
+    count = write_baseline(result, args.output)
+    print(f"migration-lint: wrote {count} finding(s) to {args.output}; `check --baseline {args.output}` now reports only new ones", file=sys.stderr)
+    return EXIT_OK
 
 
 def _explain(args) -> int:

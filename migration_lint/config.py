@@ -32,6 +32,7 @@ class Config:
     downgrades: str = "required"  # 'required' | 'optional' (projects that never write downgrades)
     rule_packs: Tuple[str, ...] = ()
     fail_on: str = "error"
+    baseline: Optional[str] = None  # a baseline file (relative to the config's folder)
     source: Optional[str] = None  # the file it came from
     root: Optional[str] = None  # the folder of that file: relative paths in it start there
 
@@ -125,6 +126,10 @@ def config_from_mapping(data: dict, source: str = "<config>", root: Optional[str
                 if level not in SEVERITIES:
                     raise ConfigError(f"{source}: severity of {rule}: {level!r} is not one of {', '.join(SEVERITIES)}")
             config.severity = dict(value)
+        elif name == "baseline":
+            if value is not None and not isinstance(value, str):
+                raise ConfigError(f"{source}: baseline must be a file path")
+            config.baseline = value
         elif name == "start_after":
             config.start_after = None if value is None else str(value)
         elif name == "downgrades":

@@ -49,6 +49,28 @@ class Hit:
 
 
 @dataclass
+class Reported:
+    """A finding established outside rule evaluation (the round trip, git), handed to the engine
+    so that suppressions, severities and select/ignore apply to it like to any other."""
+
+    rule: str
+    path: str
+    line: int
+    revision: str
+    message: str
+    phase: Optional[str] = None
+
+
+@dataclass
+class DiffContext:
+    """Changed-only mode: what the change adds, relative to the base ref."""
+
+    ref: str
+    new_revisions: frozenset = frozenset()  # revisions whose files the change adds
+    base_heads: Tuple[str, ...] = ()  # heads of the history at the merge base
+
+
+@dataclass
 class MigrationContext:
     file: MigrationFile
     target: Target
@@ -75,7 +97,8 @@ class RunContext:
     graph: RevisionGraph
     migrations: List[MigrationContext]  # in scope (after start_after), history order
     all_files: List[MigrationFile]
-    roundtrip: Optional[list] = None  # RoundTripHit results, when the round trip ran
+    reported: List[Reported] = field(default_factory=list)  # from the round trip and git
+    diff: Optional[DiffContext] = None
 
     @property
     def dialect(self) -> str:
@@ -191,7 +214,24 @@ def enabled_rules(catalogue: Catalogue, config: Config, dialect: str) -> List[Ru
     return rules
 
 
-def lint(files: List[MigrationFile], target: Target, config: Config, catalogue: Catalogue, roundtrip: Optional[list] = None) -> List[Finding]:
+def reported_elsewhere(rule: Rule, run: "RunContext") -> Iterable[Hit]:
+    """The check of rules whose findings are established outside the engine (run.reported)."""
+    for item in run.reported:
+        if item.rule == rule.name:
+            yield Hit(None, item.line, item.message, phase=item.phase, path=item.path, revision=item.revision or None)
+
+
+def lint(
+    files: List[MigrationFile],
+    target: Target,
+    config: Config,
+    catalogue: Catalogue,
+    reported: Optional[List[Reported]] = None,
+    only_paths: Optional[set] = None,
+    diff: Optional[DiffContext] = None,
+) -> List[Finding]:
+    """Findings for one environment.  ``only_paths``: per-migration rules look only at these
+    files (changed-only mode); graph rules always see the whole history."""
     graph = build_graph(files)
     try:
         in_scope = after(graph, config.start_after)
@@ -200,9 +240,9 @@ def lint(files: List[MigrationFile], target: Target, config: Config, catalogue: 
     migrations = [
         prepare(f, target, config)
         for f in files
-        if in_scope is None or (f.revision in in_scope) or (f.revision is None and False)
+        if (in_scope is None or f.revision in in_scope) and (only_paths is None or f.path in only_paths)
     ]
-    run = RunContext(target=target, config=config, graph=graph, migrations=migrations, all_files=files, roundtrip=roundtrip)
+    run = RunContext(target=target, config=config, graph=graph, migrations=migrations, all_files=files, reported=list(reported or []), diff=diff)
     rules = enabled_rules(catalogue, config, target.dialect)
     by_path = {f.path: f for f in files}
     raw: List[Tuple[Rule, Hit]] = []

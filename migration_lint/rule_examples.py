@@ -95,9 +95,44 @@ def _roundtrip_findings(rule: Rule, sources: Dict[str, str], options: dict, cata
         return [(Path(f.path).name, f) for f in result.findings if f.rule == rule.name]
 
 
+def _change_findings(rule: Rule, item: dict) -> Tuple[Dict[str, str], list]:
+    """Changed-only rules: ``base`` files are committed to a scratch git repository, ``head``
+    files (null deletes one) are the working tree, and the check runs with --diff-base HEAD."""
+    import subprocess
+    import tempfile
+    from pathlib import Path
+
+    from migration_lint import api
+
+    with tempfile.TemporaryDirectory(prefix="migration-lint-example-") as tmp:
+        root = Path(tmp)
+        versions = root / "migrations" / "versions"
+        versions.mkdir(parents=True)
+        (root / "migrations" / "env.py").write_text(EXAMPLE_ENV_PY, encoding="utf-8")
+        base, _ = example_sources({"files": item["base"]})
+        for name, code in base.items():
+            (versions / name).write_text(code, encoding="utf-8")
+        git = ["git", "-c", "user.name=example", "-c", "user.email=example@example.invalid", "-c", "commit.gpgsign=false"]
+        for args in (["init", "-q"], ["add", "-A"], ["commit", "-q", "-m", "base"]):
+            subprocess.run(git + args, cwd=root, check=True, capture_output=True)
+        head = {}
+        for name, code in (item.get("head") or {}).items():
+            if code is None:
+                (versions / name).unlink()
+                continue
+            full, _ = example_sources({"files": {name: code}})
+            head.update(full)
+            (versions / name).write_text(full[name], encoding="utf-8")
+        result = api.check([root / "migrations"], use_cache=False, diff_base="HEAD", config=config_from_mapping({"select": [rule.name]}))
+        return head, [(Path(f.path).name, f) for f in result.findings if f.rule == rule.name]
+
+
 def run_example(rule: Rule, item, valid: bool, catalogue: Optional[Catalogue] = None) -> ExampleResult:
     from migration_lint.api import lint_sources
 
+    if isinstance(item, dict) and "base" in item:
+        head, named = _change_findings(rule, item)
+        return _judge(head, [f for _, f in named], sorted((name, f.line) for name, f in named), valid)
     sources, options = example_sources(item)
     if rule.category == "roundtrip":
         named = _roundtrip_findings(rule, sources, options, catalogue)

@@ -26,16 +26,25 @@ def multiple_heads(rule, run):
     if not unlabelled:
         return  # every head is the tip of its own branch label (e.g. expand/contract)
     command = f"alembic merge -m \"merge heads\" {' '.join(unlabelled)}"
+    diff = run.diff
     for head in unlabelled:
         rev = graph.revisions[head]
         others = ", ".join(h for h in heads if h != head)
-        yield Hit(
-            None,
-            _line(run, rev.path),
-            f"revision {head} is one of {len(heads)} heads (others: {others}); `alembic upgrade head` will fail. Merge them: `{command}`",
-            path=rev.path,
-            revision=head,
-        )
+        message = f"revision {head} is one of {len(heads)} heads (others: {others}); `alembic upgrade head` will fail. Merge them: `{command}`"
+        if diff is not None:
+            lineage = graph.ancestors(head) | {head}
+            new = [r for r in lineage if r in diff.new_revisions]
+            if not new:
+                continue  # the change adds nothing to this line of history: report where it does
+            stale = [h for h in diff.base_heads if h not in lineage]
+            if stale:
+                first = min(new, key=lambda r: len(graph.ancestors(r)))
+                parent = ", ".join(graph.parents(first)) or "base"
+                message = (
+                    f"revision {first} (added by this change) branches from {parent}, but the head at {diff.ref} is "
+                    f"{', '.join(stale)}: the branch started from a stale head. Merge them: `{command}`"
+                )
+        yield Hit(None, _line(run, rev.path), message, path=rev.path, revision=head)
 
 
 def missing_parent(rule, run):

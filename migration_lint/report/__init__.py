@@ -25,7 +25,9 @@ def summary(result) -> dict:
     counts = {"error": 0, "warning": 0, "info": 0}
     for finding in result.findings:
         counts[finding.severity] += 1
+    extra = {"baseline": result.baseline} if getattr(result, "baseline", None) else {}
     return {
+        **extra,
         "errors": counts["error"],
         "warnings": counts["warning"],
         "info": counts["info"],

@@ -26,14 +26,7 @@ IRREVERSIBLE = "roundtrip-irreversible"
 ROUNDTRIP_RULES = (UPGRADE_FAILED, DOWNGRADE_FAILED, REUPGRADE_FAILED, LEAVES_TRACE, REUPGRADE_DIFFERS, IRREVERSIBLE)
 
 
-@dataclass
-class RoundTripHit:
-    rule: str
-    path: str
-    line: int
-    revision: str
-    message: str
-    phase: Optional[str] = None
+from migration_lint.engine import Reported as RoundTripHit  # noqa: E402  (findings the engine takes in)
 
 
 @dataclass

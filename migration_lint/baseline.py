@@ -1,0 +1,66 @@
+"""Baselines: adopt migration-lint on an old history by recording today's findings.
+
+A baseline file lists findings by fingerprint (rule, path, revision, phase and message without
+line numbers), so entries survive lines shifting.  ``check --baseline FILE`` drops findings that
+are in it and says which baseline entries no longer occur (fixed, or their file changed).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from migration_lint import __version__
+from migration_lint.errors import ConfigError
+from migration_lint.model import fingerprints
+
+FORMAT = 1
+
+
+def write_baseline(result, path: Path) -> int:
+    findings = result.findings
+    entries = [
+        {"fingerprint": fp, "rule": f.rule, "path": f.path.replace("\\", "/"), "revision": f.revision, "message": f.message.split("\n")[0]}
+        for f, fp in zip(findings, fingerprints(findings))
+    ]
+    data = {"format": FORMAT, "tool": f"migration-lint {__version__}", "findings": entries}
+    try:
+        path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot write baseline: {exc.strerror}") from None
+    return len(entries)
+
+
+def read_baseline(path: Path) -> dict:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read baseline: {exc.strerror}") from None
+    except ValueError as exc:
+        raise ConfigError(f"{path}: not a baseline file (invalid JSON: {exc})") from None
+    if not isinstance(data, dict) or data.get("format") != FORMAT or not isinstance(data.get("findings"), list):
+        raise ConfigError(f"{path}: not a migration-lint baseline (format {FORMAT})")
+    return {entry["fingerprint"]: entry for entry in data["findings"] if isinstance(entry, dict) and "fingerprint" in entry}
+
+
+def apply_baseline(result, path: Path) -> None:
+    """Remove baselined findings from ``result``; note entries that no longer occur."""
+    known = read_baseline(path)
+    seen = set()
+    matched = 0
+    for env in result.environments:
+        kept = []
+        for finding, fp in zip(env.findings, fingerprints(env.findings)):
+            if fp in known:
+                seen.add(fp)
+                matched += 1
+            else:
+                kept.append(finding)
+        env.findings = kept
+    gone = [entry for fp, entry in known.items() if fp not in seen]
+    result.baseline = {"path": str(path), "matched": matched, "gone": gone}
+    if result.environments:
+        notes = result.environments[0].notes
+        notes.append(f"baseline {path}: {matched} known finding(s) hidden" + (f"; {len(gone)} baseline entr{'y' if len(gone) == 1 else 'ies'} no longer occur (remove them with `migration-lint baseline`)" if gone else ""))
+        for entry in gone[:20]:
+            notes.append(f"  no longer occurs: {entry.get('rule')} in {entry.get('path')}: {entry.get('message')}")

@@ -1,0 +1,125 @@
+"""What a change adds to a revision history, from git (changed-only mode, ``--diff-base REF``).
+
+I/O lives here (it runs git); what it returns is plain data for the engine.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, List, Optional, Set
+
+from migration_lint.errors import MigrationLintError
+
+
+class GitError(MigrationLintError):
+    pass
+
+
+@dataclass
+class Change:
+    status: str  # 'added' | 'modified' | 'deleted' | 'renamed'
+    path: Path  # absolute, in the working tree (for deleted: where it was)
+    old_path: Optional[Path] = None  # renames: where it was at the base
+
+
+@dataclass
+class DiffInfo:
+    ref: str
+    base: str  # the merge-base commit
+    root: Path  # the repository's top folder
+    changes: Dict[Path, Change] = field(default_factory=dict)  # by (resolved) working-tree path
+
+    def status_of(self, path: Path) -> Optional[str]:
+        change = self.changes.get(Path(os.path.realpath(path)))
+        return change.status if change else None
+
+    def deleted_under(self, folders: List[Path]) -> List[Change]:
+        resolved = [Path(os.path.realpath(f)) for f in folders]
+        return [
+            c
+            for c in self.changes.values()
+            if c.status == "deleted" and c.path.suffix == ".py" and any(_within(c.path, f) for f in resolved)
+        ]
+
+    def base_text(self, path: Path) -> Optional[bytes]:
+        """A file's content at the merge base (None when it did not exist there)."""
+        relative = os.path.relpath(os.path.realpath(path), self.root)
+        proc = _git(self.root, "show", f"{self.base}:{Path(relative).as_posix()}", check=False, binary=True)
+        return proc.stdout if proc.returncode == 0 else None
+
+
+def _within(path: Path, folder: Path) -> bool:
+    try:
+        path.relative_to(folder)
+        return True
+    except ValueError:
+        return False
+
+
+def _git(cwd: Path, *args: str, check: bool = True, binary: bool = False):
+    try:
+        proc = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=not binary, timeout=60)
+    except FileNotFoundError:
+        raise GitError("--diff-base needs git, which is not installed") from None
+    except subprocess.TimeoutExpired:
+        raise GitError(f"git {args[0]} did not answer within 60 s") from None
+    if check and proc.returncode != 0:
+        err = proc.stderr if isinstance(proc.stderr, str) else proc.stderr.decode(errors="replace")
+        raise GitError(f"git {' '.join(args[:2])}: {err.strip().splitlines()[-1] if err.strip() else 'failed'}")
+    return proc
+
+
+def diff_info(start: Path, ref: str) -> DiffInfo:
+    """Changes of the working tree (commits, staged, unstaged and untracked files) since the
+    merge base of ``ref`` and HEAD."""
+    folder = start if start.is_dir() else start.parent
+    proc = _git(folder, "rev-parse", "--show-toplevel", check=False)
+    if proc.returncode != 0:
+        raise GitError(f"--diff-base: {folder} is not inside a git repository")
+    root = Path(proc.stdout.strip())
+    if _git(root, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}", check=False).returncode != 0:
+        raise GitError(f"--diff-base: unknown revision {ref!r} (fetch it first, e.g. `git fetch origin {ref.split('/')[-1]}`)")
+    merge_base = _git(root, "merge-base", ref, "HEAD", check=False)
+    if merge_base.returncode != 0:
+        raise GitError(f"--diff-base: {ref!r} and HEAD have no common ancestor (a shallow clone? fetch with more depth)")
+    base = merge_base.stdout.strip()
+    info = DiffInfo(ref=ref, base=base, root=root)
+    out = _git(root, "diff", "--name-status", "-M", "-z", base, "--").stdout
+    parts = out.split("\0")
+    index = 0
+    while index < len(parts) and parts[index]:
+        status = parts[index]
+        if status.startswith(("R", "C")):
+            old, new = parts[index + 1], parts[index + 2]
+            index += 3
+            similarity = int(status[1:] or 0)
+            kind = "renamed" if status.startswith("R") and similarity == 100 else ("modified" if status.startswith("R") else "added")
+            change = Change(kind, root / new, old_path=root / old)
+        else:
+            path = parts[index + 1]
+            index += 2
+            kind = {"A": "added", "M": "modified", "D": "deleted", "T": "modified"}.get(status[0], "modified")
+            change = Change(kind, root / path)
+        info.changes[Path(os.path.realpath(change.path)) if change.status != "deleted" else change.path] = change
+    untracked = _git(root, "ls-files", "--others", "--exclude-standard", "-z").stdout
+    for path in filter(None, untracked.split("\0")):
+        info.changes[Path(os.path.realpath(root / path))] = Change("added", root / path)
+    return info
+
+
+def changed_revision_paths(info: DiffInfo, paths: List[Path]) -> Set[Path]:
+    """The revision files (of ``paths``) added or modified by the change."""
+    return {p for p in paths if info.status_of(p) in ("added", "modified")}
+
+
+def first_changed_line(info: DiffInfo, path: Path) -> int:
+    """The first line of ``path`` that differs from the merge base (1 when unknown)."""
+    import re
+
+    relative = os.path.relpath(os.path.realpath(path), info.root)
+    proc = _git(info.root, "diff", "-U0", info.base, "--", relative, check=False)
+    match = re.search(r"^@@ -\d+(?:,\d+)? \+(\d+)", proc.stdout or "", re.M)
+    return max(int(match.group(1)), 1) if match else 1

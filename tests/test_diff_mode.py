@@ -1,0 +1,153 @@
+"""Changed-only mode (--diff-base) and baselines, on real git repositories."""
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from conftest import ENV_PY, revision_file, write_tree
+from migration_lint.cli import main
+
+GIT = ["git", "-c", "user.name=t", "-c", "user.email=t@example.invalid", "-c", "commit.gpgsign=false", "-c", "init.defaultBranch=main"]
+
+
+def git(root, *args):
+    return subprocess.run(GIT + list(args), cwd=root, check=True, capture_output=True, text=True).stdout
+
+
+def repo(root: Path, revisions: dict) -> Path:
+    files = {"alembic.ini": "[alembic]\nscript_location = %(here)s/migrations\n", "migrations/env.py": ENV_PY}
+    files.update({f"migrations/versions/{name}": text for name, text in revisions.items()})
+    write_tree(root, files)
+    git(root, "init", "-q")
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "base")
+    return root
+
+
+def run(capsys, *args):
+    code = main(["check", "--format", "json", "--no-cache", *args])
+    out, err = capsys.readouterr()
+    return code, (json.loads(out) if out.strip() else None), err
+
+
+def rules(data):
+    return sorted((f["rule"], Path(f["path"]).name) for f in data["findings"])
+
+
+BASE = {
+    "a.py": revision_file("a", upgrade='op.create_table("t", sa.Column("id", sa.Integer(), primary_key=True))', downgrade='op.drop_table("t")'),
+    "b.py": revision_file("b", "a", upgrade='op.drop_table("legacy")  # an old sin, merged long ago'),
+}
+
+
+def test_only_changed_revisions_are_checked(in_tmp, capsys):
+    repo(in_tmp, BASE)
+    git(in_tmp, "checkout", "-q", "-b", "feature")
+    write_tree(in_tmp, {"migrations/versions/c.py": revision_file("c", "b", upgrade='op.drop_column("t", "x")')})
+    code, data, _ = run(capsys, "--diff-base", "main")
+    assert code == 1
+    names = {name for _, name in rules(data)}
+    assert names == {"c.py"}  # b.py's drop_table is not this change's doing
+    assert ("drop-column", "c.py") in rules(data)
+    full = run(capsys)[1]
+    assert ("drop-table", "b.py") in rules(full)
+
+
+def test_modified_deleted_and_renamed_revisions(in_tmp, capsys):
+    repo(in_tmp, {**BASE, "c.py": revision_file("c", "b")})
+    git(in_tmp, "checkout", "-q", "-b", "feature")
+    b = in_tmp / "migrations/versions/b.py"
+    b.write_text(b.read_text().replace("def downgrade():", "def downgrade():\n    op.execute('SELECT 1')"))
+    (in_tmp / "migrations/versions/c.py").unlink()
+    git(in_tmp, "mv", "migrations/versions/a.py", "migrations/versions/a_renamed.py")
+    git(in_tmp, "commit", "-q", "-am", "edit history")
+    code, data, _ = run(capsys, "--diff-base", "main")
+    found = rules(data)
+    assert ("modified-merged-migration", "b.py") in found
+    assert ("deleted-migration", "c.py") in found
+    assert not [f for f in found if f[1] == "a_renamed.py"]  # a pure rename is not an edit
+    modified = next(f for f in data["findings"] if f["rule"] == "modified-merged-migration")
+    assert modified["line"] == b.read_text().splitlines().index("    op.execute('SELECT 1')") + 1
+
+
+def test_branch_from_a_stale_head_names_the_merge(in_tmp, capsys):
+    repo(in_tmp, BASE)
+    git(in_tmp, "checkout", "-q", "-b", "feature")
+    write_tree(in_tmp, {"migrations/versions/c.py": revision_file("c", "b")})
+    git(in_tmp, "add", "-A")
+    git(in_tmp, "commit", "-q", "-m", "feature revision")
+    git(in_tmp, "checkout", "-q", "main")
+    write_tree(in_tmp, {"migrations/versions/d.py": revision_file("d", "b")})
+    git(in_tmp, "add", "-A")
+    git(in_tmp, "commit", "-q", "-m", "someone else's revision")
+    git(in_tmp, "checkout", "-q", "feature")
+    git(in_tmp, "merge", "-q", "--no-edit", "main")  # the PR now has both heads
+    code, data, _ = run(capsys, "--diff-base", "main")
+    heads = [f for f in data["findings"] if f["rule"] == "multiple-heads"]
+    assert len(heads) == 1 and Path(heads[0]["path"]).name == "c.py"
+    message = heads[0]["message"]
+    assert "c (added by this change) branches from b" in message and "head at main is d" in message
+    assert 'alembic merge -m "merge heads" c d' in message
+
+
+def test_untracked_and_uncommitted_files_count_as_changes(in_tmp, capsys):
+    repo(in_tmp, BASE)
+    write_tree(in_tmp, {"migrations/versions/c.py": revision_file("c", "b", upgrade='op.drop_column("t", "x")')})
+    code, data, _ = run(capsys, "--diff-base", "HEAD")
+    assert ("drop-column", "c.py") in rules(data)
+
+
+def test_roundtrip_only_the_new_revisions(in_tmp, capsys):
+    repo(in_tmp, BASE | {"b.py": revision_file("b", "a", upgrade='op.add_column("t", sa.Column("x", sa.Integer()))', downgrade='op.drop_column("t", "x")')})
+    git(in_tmp, "checkout", "-q", "-b", "feature")
+    write_tree(in_tmp, {"migrations/versions/c.py": revision_file("c", "b", upgrade='op.add_column("t", sa.Column("y", sa.Integer()))', downgrade="pass")})
+    code, data, _ = run(capsys, "--diff-base", "main", "--roundtrip", "--db", "sqlite", "--dialect", "sqlite")
+    assert [(r, n) for r, n in rules(data) if "trace" in r or "upgrade" in r] == [("downgrade-leaves-trace", "c.py"), ("reupgrade-failed", "c.py")]
+    notes = data["summary"]["environments"][0]["notes"]
+    assert any("round trip: 1 revision(s)" in note for note in notes)
+
+
+def test_diff_base_errors(in_tmp, capsys):
+    write_tree(in_tmp, {"alembic.ini": "[alembic]\nscript_location = %(here)s/migrations\n", "migrations/env.py": ENV_PY, "migrations/versions/a.py": revision_file("a")})
+    code, _, err = run(capsys, "--diff-base", "main")
+    assert code == 2 and "not inside a git repository" in err
+    git(in_tmp, "init", "-q")
+    git(in_tmp, "add", "-A")
+    git(in_tmp, "commit", "-q", "-m", "x")
+    code, _, err = run(capsys, "--diff-base", "origin/nope")
+    assert code == 2 and "unknown revision 'origin/nope'" in err
+
+
+def test_baseline_hides_known_findings_and_reports_gone_ones(in_tmp, capsys):
+    repo(in_tmp, BASE)
+    assert main(["baseline", "--output", "baseline.json"]) == 0
+    capsys.readouterr()
+    stored = json.loads((in_tmp / "baseline.json").read_text())
+    assert stored["format"] == 1 and any(e["rule"] == "drop-table" for e in stored["findings"])
+    # lines shift: still known
+    b = in_tmp / "migrations/versions/b.py"
+    b.write_text("# a new comment\n\n" + b.read_text())
+    code, data, _ = run(capsys, "--baseline", "baseline.json")
+    assert code == 0 and data["findings"] == []
+    # a new finding shows; a fixed one is listed as gone
+    write_tree(in_tmp, {"migrations/versions/c.py": revision_file("c", "b", upgrade='op.drop_column("t", "x")')})
+    b.write_text(b.read_text().replace('op.drop_table("legacy")', "pass"))
+    code, data, _ = run(capsys, "--baseline", "baseline.json")
+    assert code == 1 and {f["rule"] for f in data["findings"]} >= {"drop-column"}
+    assert "drop-table" not in {f["rule"] for f in data["findings"]}
+    gone = data["summary"]["baseline"]["gone"]
+    assert any(entry["rule"] == "drop-table" for entry in gone)
+
+
+def test_baseline_from_config_and_bad_baseline(in_tmp, capsys):
+    repo(in_tmp, BASE)
+    main(["baseline", "-o", "known.json"])
+    capsys.readouterr()
+    write_tree(in_tmp, {".migration-lint.yaml": "baseline: known.json\n"})
+    code, data, _ = run(capsys)
+    assert code == 0 and data["findings"] == []
+    (in_tmp / "known.json").write_text("{not json")
+    code, _, err = run(capsys)
+    assert code == 2 and "not a baseline file" in err
