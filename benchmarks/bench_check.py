@@ -84,8 +84,9 @@ def main() -> int:
             rows.append(("alembic heads (loads the same history)", statistics.median(heads)))
             squawk = shutil.which("squawk") or (str(bindir / "squawk") if (bindir / "squawk").exists() else None)
             if squawk:
-                pipeline = f"'{alembic}' -c '{root / 'alembic.ini'}' upgrade head --sql | '{squawk}' --reporter json - > /dev/null"
-                times = [timed(pipeline, cwd=root, shell=True)[0] for _ in range(args.runs)]
+                # squawk reads stdin when given no path; pipefail makes a failing alembic visible
+                pipeline = f"set -o pipefail; '{alembic}' -c '{root / 'alembic.ini'}' upgrade head --sql 2>/dev/null | '{squawk}' --reporter json > /dev/null"
+                times = [timed(["bash", "-c", pipeline], cwd=root)[0] for _ in range(args.runs)]
                 rows.append(("alembic upgrade head --sql | squawk --reporter json", statistics.median(times)))
             else:
                 rows.append(("alembic upgrade head --sql | squawk  (squawk not installed: pip install squawk-cli)", None))
