@@ -39,7 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     check = commands.add_parser("check", help="check Alembic revision histories")
     check.add_argument("paths", nargs="*", type=Path, help="repo root, alembic.ini, pyproject.toml, migrations/ or versions/ (default: .)")
-    check.add_argument("--format", "-f", choices=("text", "json", "github", "sarif"), default="text")
+    check.add_argument("--format", "-f", choices=("text", "json", "github", "sarif", "markdown"), default="text")
     check.add_argument("--output", "-o", type=Path, help="write the report to a file instead of stdout")
     check.add_argument("--dialect", help="postgresql, mysql or sqlite (default: config, then alembic.ini URL, then postgresql)")
     check.add_argument("--server-version", help="database server version, e.g. 14 or 10.11 (default: PostgreSQL 14)")
@@ -172,7 +172,7 @@ def _check(args) -> int:
         from migration_lint.baseline import apply_baseline
 
         apply_baseline(result, baseline_path)
-    catalogue = load_catalogue(tuple(api._pack_paths(config))) if args.format == "sarif" else None
+    catalogue = load_catalogue(tuple(api._pack_paths(config))) if args.format in ("sarif", "markdown") else None
     color = args.color == "always" or (args.color == "auto" and args.output is None and sys.stdout.isatty() and not os.environ.get("NO_COLOR"))
     import shutil
 

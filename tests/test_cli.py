@@ -242,3 +242,10 @@ def test_text_output_fits_the_terminal(in_tmp, capsys, monkeypatch):
     project(in_tmp, LOCKING)
     _, out, _ = run(capsys, "check")
     assert max(len(line) for line in out.splitlines()) <= 80
+
+
+def test_markdown_format(in_tmp, capsys):
+    project(in_tmp, LOCKING)
+    code, out, _ = run(capsys, "check", "--format", "markdown")
+    assert code == 1
+    assert "create-index-not-concurrently" in out and "|" in out
