@@ -140,11 +140,51 @@ def check(
                 )
             return databases[dialect_name]
 
+        skips = _roundtrip_plan(environments, config, dialect, roundtrip) if roundtrip is not None else {}
         for env in environments:
-            result.environments.append(
-                _check_environment(env, config, packs, dialect, server_version, use_cache, jobs, roundtrip, database_for, diff)
-            )
+            trip = None if id(env) in skips else roundtrip
+            checked = _check_environment(env, config, packs, dialect, server_version, use_cache, jobs, trip, database_for, diff)
+            if id(env) in skips:
+                checked.notes.append(skips[id(env)])
+            result.environments.append(checked)
     return result
+
+
+def _target_dialect(env, config: Config, dialect: Optional[str]) -> Tuple[str, str]:
+    """The dialect an environment is checked for, and where that came from."""
+    if dialect:
+        return normalise_dialect(dialect, "--dialect"), "--dialect"
+    if config.dialect:
+        return config.dialect, f"config ({_display(Path(config.source))})" if config.source else "config"
+    if env.url_dialect:
+        return env.url_dialect, env.dialect_hint
+    return "postgresql", "default"
+
+
+def _roundtrip_plan(environments, config: Config, dialect: Optional[str], options: RoundTripOptions) -> Dict[int, str]:
+    """Environments the round trip leaves out, with the note saying why.
+
+    A server URL serves only histories of its own dialect (SQLite ones get a temporary file); an
+    explicit ``--db sqlite`` serves the SQLite histories when there are some.  When nothing is
+    left, the database layer says what is wrong (exit 2) instead of a silent skip.
+    """
+    from migration_lint.discovery import url_dialect
+
+    spec = options.db.strip()
+    targets = {id(env): _target_dialect(env, config, dialect)[0] for env in environments}
+    skips: Dict[int, str] = {}
+    if "://" in spec:
+        server = url_dialect(spec)
+        for env in environments:
+            if targets[id(env)] not in (server, "sqlite"):
+                skips[id(env)] = f"round trip skipped: --db is a {server} server and this history targets {targets[id(env)]}"
+    elif spec.lower() == "sqlite" and any(t == "sqlite" for t in targets.values()):
+        for env in environments:
+            if targets[id(env)] != "sqlite":
+                skips[id(env)] = f"round trip skipped: --db sqlite, and this history targets {targets[id(env)]}"
+    if len(skips) == len(environments):
+        return {}
+    return skips
 
 
 def _pack_paths(config: Config) -> List[str]:
@@ -161,14 +201,7 @@ def _check_environment(env, config: Config, packs, dialect, server_version, use_
     from migration_lint.catalogue import catalogue_signature
     from migration_lint.loader import cached_result, load_files, read_sources, result_key, store_result
 
-    if dialect:
-        chosen, source = normalise_dialect(dialect, "--dialect"), "--dialect"
-    elif config.dialect:
-        chosen, source = config.dialect, f"config ({_display(Path(config.source))})" if config.source else "config"
-    elif env.url_dialect:
-        chosen, source = env.url_dialect, env.dialect_hint
-    else:
-        chosen, source = "postgresql", "default"
+    chosen, source = _target_dialect(env, config, dialect)
     if server_version:
         version, version_source = parse_version(server_version, "--server-version"), "--server-version"
     elif config.server_version:

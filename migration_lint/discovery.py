@@ -135,6 +135,13 @@ def _discover(target: Path) -> List[Environment]:
         envs = _from_ini(target / "alembic.ini")  # Flask-Migrate keeps alembic.ini in migrations/
         if envs:
             return envs
+    if target.parent.name == "versions" and (target.parent.parent / "env.py").is_file():
+        # one history of several under versions/ (versions/postgresql, versions/liberty/...)
+        env = _bare(target.parent.parent, versions=target)
+        env.recursive = True
+        if target.name.lower() in URL_DIALECTS:
+            env.url_dialect, env.dialect_hint = URL_DIALECTS[target.name.lower()], "versions folder name"
+        return [env]
     if target.name == "versions" or (not _has_subdirs(target) and any(target.glob("*.py")) and (target.parent / "env.py").is_file()):
         if (target.parent / "env.py").is_file():
             return [_bare(target.parent, versions=target)]

@@ -159,3 +159,13 @@ def test_errors(tmp_path):
     (tmp_path / "broken.ini").write_text("[alembic\nscript_location = x\n")
     with pytest.raises(DiscoveryError, match="cannot read INI"):
         discover(tmp_path / "broken.ini")
+
+
+def test_one_dialect_folder_given_directly(tmp_path):
+    write_tree(tmp_path, {
+        "migrations/env.py": ENV_PY,
+        "migrations/versions/postgresql/a.py": revision_file("a"),
+        "migrations/versions/sqlite/b.py": revision_file("b"),
+    })
+    (env,) = discover(tmp_path / "migrations/versions/postgresql")
+    assert env.url_dialect == "postgresql" and revs(env) == ["a.py"]

@@ -437,3 +437,31 @@ def _sleeping(url):
             return bool(connection.execute(sa.text("SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(30)%' AND pid <> pg_backend_pid()")).scalar())
     finally:
         engine.dispose()
+
+
+def _two_dialects(root):
+    files = {"migrations/env.py": ENV_PY}
+    simple = {"a1.py": CLEAN["a1.py"], "b2.py": CLEAN["b2.py"]}
+    for dialect in ("postgresql", "sqlite"):
+        for name, text in simple.items():
+            files[f"migrations/versions/{dialect}/{name}"] = text
+    write_tree(root, files)
+
+
+@needs_pg
+def test_server_url_serves_its_dialect_and_sqlite_histories_get_a_file(in_tmp):
+    _two_dialects(in_tmp)
+    result = roundtrip(in_tmp, PG_URL)
+    by_dialect = {env.dialect: env for env in result.environments}
+    assert by_dialect["postgresql"].roundtrip.tested == 2 and "PostgreSQL" in by_dialect["postgresql"].roundtrip.database
+    assert by_dialect["sqlite"].roundtrip.tested == 2 and "SQLite" in by_dialect["sqlite"].roundtrip.database
+    assert found(result) == []
+
+
+def test_explicit_sqlite_round_trips_only_the_sqlite_history(in_tmp):
+    _two_dialects(in_tmp)
+    result = roundtrip(in_tmp, "sqlite")
+    by_dialect = {env.dialect: env for env in result.environments}
+    assert by_dialect["postgresql"].roundtrip is None
+    assert any("round trip skipped" in note for note in by_dialect["postgresql"].notes)
+    assert by_dialect["sqlite"].roundtrip.tested == 2

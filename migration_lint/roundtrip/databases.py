@@ -217,10 +217,9 @@ def _open(spec: str, dialect: str, server_version, image, notes: list, res: _Res
             notes.append(f"using SQLite although the project targets {_pretty(dialect)}: dialect-specific behaviour was not exercised")
         return _open_sqlite(res)
     if dialect == "sqlite":
-        if lowered in ("docker", "local"):
-            notes.append(f"SQLite needs no server; --db {lowered} ignored, using a temporary SQLite file")
-        elif lowered != "auto":
-            raise DatabaseError("for the sqlite dialect use --db sqlite (or auto); a throwaway SQLite file is always used")
+        if lowered != "auto":
+            shown = lowered if lowered in ("docker", "local") else "URL"
+            notes.append(f"SQLite needs no server; --db {shown} not used for this history, a temporary SQLite file is")
         return _open_sqlite(res)
     if lowered == "auto":
         return _open_auto(dialect, server_version, image, notes, res)

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
+from migration_lint.errors import MigrationLintError
+
 UPGRADE_FAILED = "roundtrip-upgrade-failed"
 DOWNGRADE_FAILED = "roundtrip-downgrade-failed"
 REUPGRADE_FAILED = "reupgrade-failed"
@@ -40,8 +42,8 @@ class RoundTripResult:
     seconds: float = 0.0
 
 
-class EnvironmentUnusable(Exception):
-    """env.py could not run against the throwaway database (the reason is the message)."""
+class EnvironmentUnusable(MigrationLintError):
+    """env.py could not run against the throwaway database (--env project; exit 2)."""
 
 
 class _WrongDatabase(Exception):
@@ -289,8 +291,45 @@ def run_roundtrip(
     ``static_files`` maps revision id -> MigrationFile from the static parse, used to know which
     downgrades are declared irreversible (they raise on purpose, or do not exist).
     """
-    with _interruptible():
+    import warnings
+
+    with _interruptible(), _logging_restored(), warnings.catch_warnings():
+        # reflection warnings (unsupported index expressions...) are about the project's schema,
+        # not actionable here; the snapshot records what it can
+        warnings.simplefilter("ignore", category=Warning)
         return _run_roundtrip(env, database, revisions, mode, static_files, display_path, progress)
+
+
+class _logging_restored:
+    """env.py files configure logging (fileConfig); leave the next history and the CLI as they were."""
+
+    def __enter__(self):
+        import logging
+
+        self.root = (logging.root.level, list(logging.root.handlers))
+        self.loggers = {
+            name: (logger.level, list(logger.handlers), logger.disabled, logger.propagate)
+            for name, logger in logging.Logger.manager.loggerDict.items()
+            if isinstance(logger, logging.Logger)
+        }
+        return self
+
+    def __exit__(self, *exc):
+        import logging
+
+        logging.root.setLevel(self.root[0])
+        logging.root.handlers[:] = self.root[1]
+        for name, logger in logging.Logger.manager.loggerDict.items():
+            if not isinstance(logger, logging.Logger):
+                continue
+            if name in self.loggers:
+                logger.level, handlers, logger.disabled, logger.propagate = self.loggers[name]
+                logger.handlers[:] = handlers
+            else:  # created by env.py: quiet again
+                logger.handlers[:] = []
+                logger.setLevel(logging.NOTSET)
+                logger.disabled = False
+        return False
 
 
 def _run_roundtrip(env, database, revisions, mode, static_files, display_path, progress) -> RoundTripResult:
@@ -418,11 +457,13 @@ def _run_roundtrip(env, database, revisions, mode, static_files, display_path, p
                 result.notes.append(f"could not rebuild the states of {revision} to list its differences: {_first_line(exc)}")
             from migration_lint.roundtrip.snapshot import diff
 
+            trace = []
             if restored is not None:
                 trace = diff(before, restored) if before is not None else ["(the states could not be rebuilt to list the differences)"]
                 if trace:
-                    result.hits.append(RoundTripHit(LEAVES_TRACE, shown, downgrade_line or 1, revision, f"downgrade() of {revision} does not restore the schema before its upgrade:\n" + "\n".join(f"  {line}" for line in trace), "downgrade"))
-            if again is not None:
+                    hint = _batch_hint(static_files, revision, database.dialect, trace)
+                    result.hits.append(RoundTripHit(LEAVES_TRACE, shown, downgrade_line or 1, revision, f"downgrade() of {revision} does not restore the schema before its upgrade:\n" + "\n".join(f"  {line}" for line in trace) + hint, "downgrade"))
+            if again is not None and not trace:  # after a trace, a different second upgrade is its echo
                 differs = diff(after, again) if after is not None else ["(the states could not be rebuilt to list the differences)"]
                 if differs:
                     result.hits.append(RoundTripHit(REUPGRADE_DIFFERS, shown, upgrade_line or 1, revision, f"upgrading {revision} again gives another schema than the first time:\n" + "\n".join(f"  {line}" for line in differs), "upgrade"))
@@ -432,6 +473,20 @@ def _run_roundtrip(env, database, revisions, mode, static_files, display_path, p
         driver.dispose()
     result.seconds = time.perf_counter() - start
     return result
+
+
+def _batch_hint(static_files, revision: str, dialect: str, trace: List[str]) -> str:
+    """SQLite's batch mode recreates tables from reflection, which loses index details."""
+    file = (static_files or {}).get(revision)
+    if dialect != "sqlite" or file is None or not any("batch" in op.context for op in file.operations):
+        return ""
+    if not any(" index " in line or " constraint " in line or " key " in line for line in trace):
+        return ""
+    return (
+        "\n  (on SQLite, batch_alter_table recreates the table from reflection, which drops DESC, COLLATE, "
+        "expression indexes and some constraint options; restate them in the batch operation, e.g. "
+        "batch_alter_table(..., table_args=...) / reflect_args=)"
+    )
 
 
 def _def_line(static_files, revision: str, attribute: str) -> int:

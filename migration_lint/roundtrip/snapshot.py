@@ -965,15 +965,45 @@ SELECT count(*), md5(coalesce(string_agg(line, E'\\n' ORDER BY line), '')) FROM 
 def schema_digest(connection, *, version_table: str = "alembic_version"):
     """Equal digests mean equal snapshots; different digests mean: take snapshots and diff them.
 
-    PostgreSQL: one catalog query.  Other dialects: the snapshot itself (it is the cheapest
-    complete description there).
+    PostgreSQL: one catalog query; SQLite: the definitions in sqlite_master; MySQL/MariaDB: a few
+    information_schema queries.  Anything else: the snapshot itself.
     """
-    if connection.dialect.name == "postgresql":
-        in_transaction = connection.in_transaction()
-        try:
-            row = connection.execute(sa.text(_PG_DIGEST), {"version_table": version_table}).one()
-            return ("postgresql", int(row[0]), row[1])
-        finally:
-            if not in_transaction and connection.in_transaction():
-                connection.rollback()
-    return take_snapshot(connection, version_table=version_table)
+    name = connection.dialect.name
+    queries = {"postgresql": [_PG_DIGEST], "sqlite": [_SQLITE_DIGEST], "mysql": _MYSQL_DIGEST, "mariadb": _MYSQL_DIGEST}.get(name)
+    if queries is None:
+        return take_snapshot(connection, version_table=version_table)
+    in_transaction = connection.in_transaction()
+    try:
+        rows = tuple(tuple(connection.execute(sa.text(query), {"version_table": version_table}).all()) for query in queries)
+        return (name, rows)
+    finally:
+        if not in_transaction and connection.in_transaction():
+            connection.rollback()
+
+
+# SQLite keeps each object's definition as SQL text: that text is the schema.
+_SQLITE_DIGEST = """
+SELECT type, name, tbl_name, sql FROM sqlite_master
+WHERE name <> :version_table AND tbl_name <> :version_table AND name NOT LIKE 'sqlite_%'
+ORDER BY type, name
+"""
+
+# MySQL / MariaDB: information_schema of the current database, one query per kind of object.
+_MYSQL_DIGEST = [
+    """SELECT TABLE_NAME, COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE, COLUMN_DEFAULT, EXTRA, COLUMN_COMMENT, ORDINAL_POSITION
+       FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME <> :version_table
+       ORDER BY TABLE_NAME, COLUMN_NAME""",
+    """SELECT TABLE_NAME, INDEX_NAME, NON_UNIQUE, SEQ_IN_INDEX, COLUMN_NAME, SUB_PART, INDEX_TYPE
+       FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME <> :version_table
+       ORDER BY TABLE_NAME, INDEX_NAME, SEQ_IN_INDEX""",
+    """SELECT k.TABLE_NAME, k.CONSTRAINT_NAME, k.COLUMN_NAME, k.REFERENCED_TABLE_NAME, k.REFERENCED_COLUMN_NAME, r.UPDATE_RULE, r.DELETE_RULE
+       FROM information_schema.KEY_COLUMN_USAGE k
+       LEFT JOIN information_schema.REFERENTIAL_CONSTRAINTS r ON r.CONSTRAINT_SCHEMA = k.CONSTRAINT_SCHEMA AND r.CONSTRAINT_NAME = k.CONSTRAINT_NAME
+       WHERE k.TABLE_SCHEMA = DATABASE() AND k.TABLE_NAME <> :version_table
+       ORDER BY k.TABLE_NAME, k.CONSTRAINT_NAME, k.ORDINAL_POSITION""",
+    """SELECT CONSTRAINT_NAME, CHECK_CLAUSE FROM information_schema.CHECK_CONSTRAINTS WHERE CONSTRAINT_SCHEMA = DATABASE()
+       ORDER BY CONSTRAINT_NAME""",
+    """SELECT TABLE_NAME, VIEW_DEFINITION FROM information_schema.VIEWS WHERE TABLE_SCHEMA = DATABASE() ORDER BY TABLE_NAME""",
+    """SELECT TABLE_NAME, TABLE_TYPE FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME <> :version_table
+       ORDER BY TABLE_NAME""",
+]
