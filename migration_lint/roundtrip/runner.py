@@ -212,6 +212,37 @@ class AlembicDriver:
         with self.engine.connect() as connection:
             return take_snapshot(connection, version_table=self.version_table)
 
+    def checkpoint(self, name: str) -> Optional[str]:
+        """A copy of a SQLite database file (cheap), to snapshot a past state only if needed."""
+        database = self.database.url.database
+        if self.database.url.get_backend_name() != "sqlite" or not database or database == ":memory:":
+            return None
+        import shutil
+
+        self.engine.dispose()
+        target = f"{database}.{name}"
+        shutil.copyfile(database, target)
+        return target
+
+    def restore(self, path: str) -> None:
+        import shutil
+
+        self.engine.dispose()
+        shutil.copyfile(path, self.database.url.database)
+
+    def snapshot_of(self, path: str):
+        from sqlalchemy import create_engine
+        from sqlalchemy.pool import NullPool
+
+        from migration_lint.roundtrip.snapshot import take_snapshot
+
+        engine = create_engine(self.database.url.set(database=path), poolclass=NullPool)
+        try:
+            with engine.connect() as connection:
+                return take_snapshot(connection, version_table=self.version_table)
+        finally:
+            engine.dispose()
+
     def digest(self):
         from migration_lint.roundtrip.snapshot import schema_digest
 
@@ -356,6 +387,7 @@ def _run_roundtrip(env, database, revisions, mode, static_files, display_path, p
         failed = set()  # revisions whose upgrade failed: their descendants cannot be reached
         dirty = False
         applied: set = set()  # revisions applied to the database, as far as we know
+        clean = None  # (applied, path) of a SQLite checkpoint after a successful first upgrade
         known = None  # (applied revisions, digest) of the last state whose digest we took
 
         def ancestry(rev_id: str) -> set:
@@ -374,7 +406,10 @@ def _run_roundtrip(env, database, revisions, mode, static_files, display_path, p
                 result.skipped.append((revision, f"an ancestor failed to upgrade ({', '.join(sorted(blocked))})"))
                 continue
             try:
-                if dirty:
+                if dirty and clean is not None and set(parents) <= clean[0]:
+                    driver.restore(clean[1])  # a SQLite checkpoint of a good state: no replay needed
+                    dirty, applied, known = False, set(clean[0]), None
+                elif dirty:
                     driver.engine.dispose()  # a reset drops the database: no connection may stay open
                     database.reset()
                     dirty, applied, known = False, set(), None
@@ -392,6 +427,7 @@ def _run_roundtrip(env, database, revisions, mode, static_files, display_path, p
             # Digests (one catalog query on PostgreSQL) decide equality; full snapshots are taken
             # only to describe a difference, rebuilding the states compared against if needed.
             before_digest = known[1] if known is not None and known[0] == applied else driver.digest()
+            before_copy = driver.checkpoint("before")
             upgrade_line = _def_line(static_files, revision, "upgrade_line")
             downgrade_line = _def_line(static_files, revision, "downgrade_line")
             try:
@@ -405,7 +441,10 @@ def _run_roundtrip(env, database, revisions, mode, static_files, display_path, p
                 continue
             applied.add(revision)
             after_digest = driver.digest()
+            after_copy = driver.checkpoint("after")
             known = (set(applied), after_digest)
+            if after_copy:
+                clean = (set(applied), driver.checkpoint("clean"))
             if _irreversible(static_files, revision, script):
                 line = downgrade_line or upgrade_line
                 result.hits.append(RoundTripHit(IRREVERSIBLE, shown, line, revision, f"downgrade() of {revision} is declared irreversible; the round trip stops its down leg here", "downgrade"))
@@ -436,25 +475,17 @@ def _run_roundtrip(env, database, revisions, mode, static_files, display_path, p
                 dirty = True  # a fresh database reaches this revision again: its first upgrade works
             if restored is None and again is None:
                 continue
-            # Something differs: rebuild the parent state and the first upgrade on a fresh database
-            # to snapshot them.  This also leaves the database clean at this revision.
+            # Something differs: snapshot the states compared against, from their checkpoint copies
+            # (SQLite) or by rebuilding them on a fresh database, which also leaves it clean here.
             before = after = None
-            try:
-                driver.engine.dispose()
-                database.reset()
-                applied, known, dirty = set(), None, True
-                for parent in parents:
-                    driver.upgrade_to(parent)
-                    applied |= ancestry(parent)
-                before = driver.snapshot()
-                driver.step(revision, up=True)
-                applied.add(revision)
-                after = driver.snapshot()
-                known, dirty = (set(applied), driver.digest()), False
-            except BaseException as exc:
-                if isinstance(exc, KeyboardInterrupt):
-                    raise
-                result.notes.append(f"could not rebuild the states of {revision} to list its differences: {_first_line(exc)}")
+            if before_copy and after_copy:
+                before, after = driver.snapshot_of(before_copy), driver.snapshot_of(after_copy)
+                # go on from the state production would have (upgrades only), not the round trip's
+                driver.restore(after_copy)
+                applied = applied | {revision}
+                known, dirty = (set(applied), after_digest), False
+            else:
+                before, after, applied, known, dirty = _rebuild(driver, database, revision, parents, ancestry, result)
             from migration_lint.roundtrip.snapshot import diff
 
             trace = []
@@ -473,6 +504,31 @@ def _run_roundtrip(env, database, revisions, mode, static_files, display_path, p
         driver.dispose()
     result.seconds = time.perf_counter() - start
     return result
+
+
+def _rebuild(driver, database, revision: str, parents, ancestry, result):
+    """Snapshots of a revision's parent state and of its first upgrade, rebuilt on a fresh database.
+
+    Returns (before, after, applied, known, dirty); before/after are None when it fails.
+    """
+    applied, known, dirty = set(), None, True
+    before = after = None
+    try:
+        driver.engine.dispose()
+        database.reset()
+        for parent in parents:
+            driver.upgrade_to(parent)
+            applied |= ancestry(parent)
+        before = driver.snapshot()
+        driver.step(revision, up=True)
+        applied.add(revision)
+        after = driver.snapshot()
+        known, dirty = (set(applied), driver.digest()), False
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:
+        result.notes.append(f"could not rebuild the states of {revision} to list its differences: {_first_line(exc)}")
+    return before, after, applied, known, dirty
 
 
 def _batch_hint(static_files, revision: str, dialect: str, trace: List[str]) -> str:
