@@ -592,8 +592,10 @@ class _FileReader:
         return args
 
     # -- operations ----------------------------------------------------------------------------
-    def _emit(self, kind: str, node: ast.stmt, ctx: Ctx, **fields) -> Operation:
-        op = Operation(
+    @staticmethod
+    def _new(kind: str, node: ast.stmt, ctx: Ctx, **fields) -> Operation:
+        """An operation at a statement, in its context (not yet recorded)."""
+        return Operation(
             kind=kind,
             phase=ctx.phase,
             line=node.lineno,
@@ -604,6 +606,9 @@ class _FileReader:
             not_dialects=ctx.not_dialects,
             **fields,
         )
+
+    def _emit(self, kind: str, node: ast.stmt, ctx: Ctx, **fields) -> Operation:
+        op = self._new(kind, node, ctx, **fields)
         self.result.operations.append(op)
         return op
 
@@ -752,17 +757,7 @@ class _FileReader:
             return
         ev = self.evaluator
         value = ev.literal(sql_node)
-        base = Operation(
-            kind=m.RAW_SQL,
-            phase=ctx.phase,
-            line=node.lineno,
-            column_offset=node.col_offset,
-            end_line=getattr(node, "end_lineno", None) or node.lineno,
-            context=ctx.flags,
-            dialects=ctx.dialects,
-            not_dialects=ctx.not_dialects,
-            call=call_name,
-        )
+        base = self._new(m.RAW_SQL, node, ctx, call=call_name)
         if isinstance(value, str):
             sql = BIND_PARAMETER.sub("NULL", str(value)) if ":" in value else str(value)
             operations = sql_to_operations(sql, self.dialect, base)

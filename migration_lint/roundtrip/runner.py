@@ -430,11 +430,8 @@ def _run_roundtrip(env, database, revisions, mode, static_files, display_path, p
             before_copy = driver.checkpoint("before")
             upgrade_line = _def_line(static_files, revision, "upgrade_line")
             downgrade_line = _def_line(static_files, revision, "downgrade_line")
-            try:
-                driver.step(revision, up=True)
-            except BaseException as exc:
-                if isinstance(exc, KeyboardInterrupt):
-                    raise
+            exc = _attempt(driver.step, revision, up=True)
+            if exc is not None:
                 result.hits.append(RoundTripHit(UPGRADE_FAILED, shown, _line_in(exc, path, upgrade_line), revision, f"upgrade() of {revision} failed: {_first_line(exc)}", "upgrade"))
                 failed.add(revision)
                 dirty = True
@@ -443,17 +440,14 @@ def _run_roundtrip(env, database, revisions, mode, static_files, display_path, p
             after_digest = driver.digest()
             after_copy = driver.checkpoint("after")
             known = (set(applied), after_digest)
-            if after_copy:
-                clean = (set(applied), driver.checkpoint("clean"))
+            if after_copy:  # stays valid until the next successful upgrade replaces it
+                clean = (set(applied), after_copy)
             if _irreversible(static_files, revision, script):
                 line = downgrade_line or upgrade_line
                 result.hits.append(RoundTripHit(IRREVERSIBLE, shown, line, revision, f"downgrade() of {revision} is declared irreversible; the round trip stops its down leg here", "downgrade"))
                 continue
-            try:
-                driver.step(revision, up=False)
-            except BaseException as exc:
-                if isinstance(exc, KeyboardInterrupt):
-                    raise
+            exc = _attempt(driver.step, revision, up=False)
+            if exc is not None:
                 result.hits.append(RoundTripHit(DOWNGRADE_FAILED, shown, _line_in(exc, path, downgrade_line), revision, f"downgrade() of {revision} failed: {_first_line(exc)}", "downgrade"))
                 dirty = True
                 continue
@@ -504,6 +498,17 @@ def _run_roundtrip(env, database, revisions, mode, static_files, display_path, p
         driver.dispose()
     result.seconds = time.perf_counter() - start
     return result
+
+
+def _attempt(function, *args, **kwargs) -> Optional[BaseException]:
+    """Run a step of the project's code; its exception (anything but an interrupt) is the result."""
+    try:
+        function(*args, **kwargs)
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:  # migrations raise anything, SystemExit included
+        return exc
+    return None
 
 
 def _rebuild(driver, database, revision: str, parents, ancestry, result):
