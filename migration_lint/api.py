@@ -224,6 +224,7 @@ def _check_environment(env, config: Config, packs, dialect, server_version, use_
         env_settings=dict(env.settings),
         project_packages=frozenset(discovery.project_packages(env.project_root)),
         own_packages=_own_modules(env),
+        merge_command="flask db merge" if env.kind == "flask-migrate" else "alembic merge",
     )
     scope = str(env.script_location) + "|" + "|".join(str(p) for p in env.version_locations)
     key = result_key(scope, target, config.fingerprint(), catalogue_signature(packs), list(zip(display, digests)), sorted(errors.items()))
@@ -285,6 +286,11 @@ def _changed_only(env, paths, display, parsed, diff, dialect: str, reported: lis
             if file is not None and file.revision:
                 new_revisions.add(file.revision)
             continue
+        if status == "modified" and _same_code(diff.base_text(path), path):
+            # reformatted or re-commented only (black, a docstring): the same program
+            only_paths.discard(shown)
+            status = None
+            notes.append(f"{shown}: changed since {diff.ref} in formatting or comments only")
         if status == "modified":
             line = first_changed_line(diff, path)
             revision = file.revision if file is not None else None
@@ -306,6 +312,18 @@ def _changed_only(env, paths, display, parsed, diff, dialect: str, reported: lis
     base_graph = RevisionGraph.build(Revision(f.revision, f.down_revision, f.branch_labels, f.depends_on, f.path) for f in base_files if f.revision)
     notes.append(f"changed-only: {len(only_paths)} revision file(s) added or modified since {diff.ref} ({diff.base[:10]})")
     return only_paths, DiffContext(ref=diff.ref, new_revisions=frozenset(new_revisions), base_heads=tuple(base_graph.heads))
+
+
+def _same_code(base: Optional[bytes], path: Path) -> bool:
+    """True when two versions of a file differ only in formatting and comments (same syntax tree)."""
+    import ast
+
+    if base is None:
+        return False
+    try:
+        return ast.dump(ast.parse(base)) == ast.dump(ast.parse(path.read_bytes()))
+    except (SyntaxError, ValueError, OSError):
+        return False
 
 
 def _round_trip(env, parsed, config: Config, dialect: str, version, options: RoundTripOptions, database_for, notes: List[str]):

@@ -7,8 +7,11 @@ are in it and says which baseline entries no longer occur (fixed, or their file 
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import os
 from pathlib import Path
+from typing import Optional
 
 from migration_lint import __version__
 from migration_lint.errors import ConfigError
@@ -17,10 +20,28 @@ from migration_lint.model import fingerprints
 FORMAT = 1
 
 
+def configured_baseline(config, explicit: Optional[Path] = None) -> Optional[Path]:
+    """The baseline to apply: --baseline, else ``baseline`` in the config (relative to it)."""
+    if explicit is not None:
+        return explicit
+    if config is not None and config.baseline:
+        root = Path(config.root) if config.root else Path.cwd()
+        return root / config.baseline
+    return None
+
+
+def _anchored(findings, folder: Path) -> list:
+    """Findings with paths relative to the baseline's folder, so that it matches from any cwd."""
+    return [
+        dataclasses.replace(f, path=Path(os.path.relpath(os.path.abspath(f.path), os.path.abspath(folder))).as_posix())
+        for f in findings
+    ]
+
+
 def write_baseline(result, path: Path) -> int:
-    findings = result.findings
+    findings = _anchored(result.findings, path.parent)
     entries = [
-        {"fingerprint": fp, "rule": f.rule, "path": f.path.replace("\\", "/"), "revision": f.revision, "message": f.message.split("\n")[0]}
+        {"fingerprint": fp, "rule": f.rule, "path": f.path, "revision": f.revision, "message": f.message.split("\n")[0]}
         for f, fp in zip(findings, fingerprints(findings))
     ]
     data = {"format": FORMAT, "tool": f"migration-lint {__version__}", "findings": entries}
@@ -50,7 +71,7 @@ def apply_baseline(result, path: Path) -> None:
     matched = 0
     for env in result.environments:
         kept = []
-        for finding, fp in zip(env.findings, fingerprints(env.findings)):
+        for finding, fp in zip(env.findings, fingerprints(_anchored(env.findings, path.parent))):
             if fp in known:
                 seen.add(fp)
                 matched += 1

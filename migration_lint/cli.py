@@ -167,10 +167,10 @@ def _check(args) -> int:
             roundtrip=roundtrip,
             diff_base=args.diff_base,
         )
-    baseline_path = args.baseline or (Path(config.root) / config.baseline if config.root and config.baseline else None)
-    if baseline_path is not None:
-        from migration_lint.baseline import apply_baseline
+    from migration_lint.baseline import apply_baseline, configured_baseline
 
+    baseline_path = configured_baseline(config, args.baseline)
+    if baseline_path is not None:
         apply_baseline(result, baseline_path)
     catalogue = load_catalogue(tuple(api._pack_paths(config))) if args.format in ("sarif", "markdown") else None
     color = args.color == "always" or (args.color == "auto" and args.output is None and sys.stdout.isatty() and not os.environ.get("NO_COLOR"))

@@ -33,6 +33,7 @@ class Target:
     env_settings: dict = field(default_factory=dict)
     project_packages: frozenset = frozenset()
     own_packages: frozenset = frozenset()  # the package(s) holding the migrations themselves
+    merge_command: str = "alembic merge"  # Flask-Migrate projects merge with `flask db merge`
 
 
 @dataclass

@@ -162,7 +162,12 @@ class _MigrationLintSession:
 
             roundtrip = api.RoundTripOptions(db=self.db) if self.roundtrip else None
             try:
+                from migration_lint.baseline import apply_baseline, configured_baseline
+
                 self._result = api.check(self.paths, config=self.lint_config, roundtrip=roundtrip)
+                baseline = configured_baseline(self.lint_config)
+                if baseline is not None:  # the CLI's settings, baseline included
+                    apply_baseline(self._result, baseline)
             except MigrationLintError as exc:
                 self._error = MigrationLintUsageError(str(exc))
             except Exception as exc:  # a bug: every item shows it, the check does not run again
@@ -222,9 +227,9 @@ class MigrationLintItem(pytest.Item):
         env_result = _pick(result.environments, self.index, self.environment.name)
         threshold = severity_rank(plugin.fail_on)
         failing = [f for f in env_result.findings if severity_rank(f.severity) >= threshold]
+        if failing:  # the failure shows what fails; the rest is counted (-rP shows all of it on a pass)
+            raise MigrationLintFindings(plain_report(env_result, plugin.fail_on, only_failing=True))
         report = plain_report(env_result, plugin.fail_on)
-        if failing:
-            raise MigrationLintFindings(report)
         if env_result.findings or env_result.notes:
             self.add_report_section("call", "migration-lint", report)  # shown with -rP
 
@@ -250,7 +255,7 @@ def _pick(environments, index: int, name: str):
     raise MigrationLintUsageError(f"{name}: environment not checked")  # pragma: no cover
 
 
-def plain_report(env, fail_on: str = "error") -> str:
+def plain_report(env, fail_on: str = "error", only_failing: bool = False) -> str:
     """An environment's findings as plain text, like the CLI's text output without colours or code
     frames: a summary line, then per finding ``path:line:col: severity rule (revision)``, the
     message and the fix."""
@@ -272,13 +277,16 @@ def plain_report(env, fail_on: str = "error") -> str:
     note = f" ({'; '.join(assumed)})" if assumed else ""
     lines = [f"{env.name}: {summary}", f"  {env.revision_count} revisions, {len(env.heads)} head(s), checked for {env.dialect} {version}{note}"]
     lines += [f"  {note}" for note in env.notes]
-    for f in findings:
+    shown = [f for f in findings if severity_rank(f.severity) >= severity_rank(fail_on)] if only_failing else findings
+    for f in shown:
         where = f" (revision {f.revision}{', ' + f.phase if f.phase else ''})" if f.revision else ""
         lines.append("")
         lines.append(f"{f.path}:{f.line}:{f.column}: {f.severity} {f.rule}{where}")
         lines += [f"    {part}" for part in f.message.split("\n")]
         if f.help:
             lines += [f"    fix: {part}" if i == 0 else f"         {part}" for i, part in enumerate(f.help.split("\n"))]
+    if len(shown) < len(findings):
+        lines += ["", f"({len(findings) - len(shown)} finding(s) below fail-on not shown)"]
     if findings:
         lines += ["", "`migration-lint explain RULE` tells more."]
     return "\n".join(lines)

@@ -151,3 +151,34 @@ def test_baseline_from_config_and_bad_baseline(in_tmp, capsys):
     (in_tmp / "known.json").write_text("{not json")
     code, _, err = run(capsys)
     assert code == 2 and "not a baseline file" in err
+
+
+def test_baseline_matches_from_any_working_directory(in_tmp, capsys, monkeypatch):
+    repo(in_tmp, BASE)
+    main(["baseline", "-o", "baseline.json"])
+    capsys.readouterr()
+    monkeypatch.chdir(in_tmp / "migrations")
+    code, data, _ = run(capsys, "--baseline", "../baseline.json", ".")
+    assert code == 0 and data["findings"] == []
+
+
+def test_reformatting_a_merged_revision_is_not_an_edit(in_tmp, capsys):
+    repo(in_tmp, BASE)
+    b = in_tmp / "migrations/versions/b.py"
+    b.write_text("# reformatted by black\n" + b.read_text().replace('"legacy"', "'legacy'"))
+    code, data, _ = run(capsys, "--diff-base", "HEAD")
+    assert code == 0 and data["findings"] == []
+    assert any("formatting or comments only" in n for n in data["summary"]["environments"][0]["notes"])
+
+
+def test_flask_migrate_projects_are_told_to_use_flask_db_merge(in_tmp, capsys):
+    write_tree(in_tmp, {
+        "migrations/alembic.ini": "[alembic]\n",
+        "migrations/env.py": "from flask import current_app\nfrom alembic import context\n",
+        "migrations/versions/a.py": revision_file("a"),
+        "migrations/versions/b.py": revision_file("b", "a"),
+        "migrations/versions/c.py": revision_file("c", "a"),
+    })
+    code, data, _ = run(capsys)
+    heads = [f for f in data["findings"] if f["rule"] == "multiple-heads"]
+    assert heads and all('flask db merge -m "merge heads" b c' in f["message"] for f in heads)

@@ -465,3 +465,16 @@ def test_explicit_sqlite_round_trips_only_the_sqlite_history(in_tmp):
     assert by_dialect["postgresql"].roundtrip is None
     assert any("round trip skipped" in note for note in by_dialect["postgresql"].notes)
     assert by_dialect["sqlite"].roundtrip.tested == 2
+
+
+def test_revision_that_cannot_be_imported_keeps_the_static_findings(in_tmp, capsys):
+    broken = rev("b2", "a1", 'op.drop_column("post", "title")', "pass", imports="import funcy_not_installed")
+    project(in_tmp, {"a1.py": BASE, "b2.py": broken})
+    code = main(["check", "--roundtrip", "--db", "sqlite", "--dialect", "sqlite", "--format", "json", "--no-cache"])
+    captured = capsys.readouterr()
+    data = json.loads(captured.out)
+    rules = {(f["rule"], Path(f["path"]).name) for f in data["findings"]}
+    assert code == 1 and "Traceback" not in captured.err
+    assert ("drop-column", "b2.py") in rules  # the static check still reports
+    failed = next(f for f in data["findings"] if f["rule"] == "roundtrip-upgrade-failed")
+    assert Path(failed["path"]).name == "b2.py" and "funcy_not_installed" in failed["message"]

@@ -25,7 +25,7 @@ def multiple_heads(rule, run):
             unlabelled.append(head)
     if not unlabelled:
         return  # every head is the tip of its own branch label (e.g. expand/contract)
-    command = f"alembic merge -m \"merge heads\" {' '.join(unlabelled)}"
+    command = f"{run.target.merge_command} -m \"merge heads\" {' '.join(unlabelled)}"
     diff = run.diff
     for head in unlabelled:
         rev = graph.revisions[head]

@@ -651,8 +651,8 @@ class _FileReader:
                 emit(m.CREATE_FOREIGN_KEY, columns=columns, attrs={"ref_table": ref_table or None, "ref_columns": (ref_column,), "not_valid": False, "inline": True})
             if spec.unique:
                 emit(m.CREATE_UNIQUE_CONSTRAINT, columns=columns, attrs={"using_index": None, "inline": True})
-            if spec.index:
-                emit(m.CREATE_INDEX, columns=columns, attrs={"unique": False, "concurrently": False, "if_not_exists": False, "where": False, "inline": True})
+            if spec.index:  # named as SQLAlchemy's default convention does: ix_<table>_<column>
+                emit(m.CREATE_INDEX, name=f"ix_{table}_{spec.name}" if table and spec.name else None, columns=columns, attrs={"unique": False, "concurrently": False, "if_not_exists": False, "where": False, "inline": True})
         elif method == "drop_column":
             column = ev.string(args.get("column_name"))
             emit(m.DROP_COLUMN, columns=(column,) if column else (), attrs={"if_exists": flag("if_exists")})

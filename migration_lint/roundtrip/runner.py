@@ -366,22 +366,29 @@ class _logging_restored:
 def _run_roundtrip(env, database, revisions, mode, static_files, display_path, progress) -> RoundTripResult:
     start = time.perf_counter()
     result = RoundTripResult(database=database.description)
+    driver = None
     try:
         driver = AlembicDriver(env, database, mode=mode, static_files=static_files)
-    except EnvironmentUnusable:
+        order = driver.order()  # Alembic imports every revision file here
+    except (EnvironmentUnusable, KeyboardInterrupt):
+        if driver is not None:
+            driver.dispose()
         raise
     except BaseException as exc:
-        if isinstance(exc, KeyboardInterrupt):
-            raise
-        # Loading the revision files runs them: an import error names the file.
+        # Loading the revision files runs them: an import error names the file, and no revision
+        # can be round-tripped (Alembic needs all of them).
+        if driver is not None:
+            driver.dispose()
         path, line = _origin(exc, env)
-        result.hits.append(RoundTripHit(UPGRADE_FAILED, display_path(path) if path else "", line, "", f"cannot load the revision files: {_first_line(exc)}", "upgrade"))
+        where = display_path(path) if path else ""
+        revision = _revision_at(static_files, where)
+        result.hits.append(RoundTripHit(UPGRADE_FAILED, where, line, revision, f"cannot import the revision files, so no revision was round-tripped: {_first_line(exc)} (the round trip runs them: install what they import)", "upgrade"))
+        result.notes.append(f"round trip not run: importing the revision files failed ({_first_line(exc)})")
         result.seconds = time.perf_counter() - start
         return result
     try:
         result.environment_mode = driver.mode
         result.notes.extend(driver.notes)
-        order = driver.order()
         wanted = set(revisions) if revisions is not None else None
         scope = [r for r in order if wanted is None or r in wanted]
         failed = set()  # revisions whose upgrade failed: their descendants cannot be reached
@@ -548,6 +555,13 @@ def _batch_hint(static_files, revision: str, dialect: str, trace: List[str]) -> 
         "expression indexes and some constraint options; restate them in the batch operation, e.g. "
         "batch_alter_table(..., table_args=...) / reflect_args=)"
     )
+
+
+def _revision_at(static_files, shown_path: str) -> str:
+    for revision, file in (static_files or {}).items():
+        if file.path == shown_path:
+            return revision
+    return ""
 
 
 def _def_line(static_files, revision: str, attribute: str) -> int:
