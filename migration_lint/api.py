@@ -114,7 +114,7 @@ def check(
     import contextlib
 
     config = config or Config()
-    packs = tuple(_pack_paths(config))
+    packs = tuple(pack_paths(config))
     result = CheckResult(config=config)
     environments: List[discovery.Environment] = []
     for path in paths or [Path.cwd()]:
@@ -187,7 +187,12 @@ def _roundtrip_plan(environments, config: Config, dialect: Optional[str], option
     return skips
 
 
-def _pack_paths(config: Config) -> List[str]:
+def catalogue_for(config: Config) -> Catalogue:
+    """The catalogue a config asks for: built-in rules plus its rule packs."""
+    return load_catalogue(tuple(pack_paths(config)), trust=config.trust_rule_packs)
+
+
+def pack_paths(config: Config) -> List[str]:
     packs = []
     for pack in config.rule_packs:
         path = Path(pack)
@@ -244,7 +249,7 @@ def _check_environment(env, config: Config, packs, dialect, server_version, use_
                 roundtrip = dataclasses.replace(roundtrip, revisions=changed if roundtrip.revisions is None else roundtrip.revisions & changed)
             trip = _round_trip(env, parsed, config, chosen, version, roundtrip, database_for, notes)
             reported.extend(trip.hits)
-        findings = lint(parsed, target, config, load_catalogue(packs), reported=reported, only_paths=only_paths, diff=diff_context)
+        findings = lint(parsed, target, config, catalogue_for(config), reported=reported, only_paths=only_paths, diff=diff_context)
         stored = (findings, build_graph(parsed).heads, sum(1 for f in parsed if f.revision))
         if use_cache and reusable:
             store_result(scope, key, stored)
@@ -331,7 +336,18 @@ def _round_trip(env, parsed, config: Config, dialect: str, version, options: Rou
     from migration_lint.roundtrip.runner import run_roundtrip
 
     graph = build_graph(parsed)
-    scope = after(graph, config.start_after) if config.start_after else None
+    if graph.missing_parents or graph.cycles or graph.duplicates:
+        # Alembic cannot load a broken graph: the structure rules say what is wrong
+        notes.append("round trip not run: the revision graph is broken (see missing-parent / revision-cycle / duplicate-revision)")
+        from migration_lint.roundtrip.runner import RoundTripResult
+
+        return RoundTripResult(database="(not started)", notes=[])
+    try:
+        scope = after(graph, config.start_after) if config.start_after else None
+    except KeyError:
+        from migration_lint.errors import ConfigError
+
+        raise ConfigError(f"start_after: revision {config.start_after!r} is not in this history ({env.name})") from None
     if options.revisions is not None:
         scope = set(options.revisions) if scope is None else scope & set(options.revisions)
     database = database_for(dialect, version, notes)
@@ -379,4 +395,4 @@ def lint_sources(
         env_settings=env_settings or {},
         project_packages=frozenset(project_packages),
     )
-    return lint(files, target, config, catalogue or load_catalogue(tuple(config.rule_packs)))
+    return lint(files, target, config, catalogue or load_catalogue(tuple(config.rule_packs), trust=config.trust_rule_packs))

@@ -39,11 +39,13 @@ def _anchored(findings, folder: Path) -> list:
 
 
 def write_baseline(result, path: Path) -> int:
-    findings = _anchored(result.findings, path.parent)
-    entries = [
-        {"fingerprint": fp, "rule": f.rule, "path": f.path, "revision": f.revision, "message": f.message.split("\n")[0]}
-        for f, fp in zip(findings, fingerprints(findings))
-    ]
+    entries = []
+    for env in result.environments:  # numbered per environment, as apply_baseline does
+        findings = _anchored(env.findings, path.parent)
+        entries += [
+            {"fingerprint": fp, "rule": f.rule, "path": f.path, "revision": f.revision, "message": f.message.split("\n")[0]}
+            for f, fp in zip(findings, fingerprints(findings))
+        ]
     data = {"format": FORMAT, "tool": f"migration-lint {__version__}", "findings": entries}
     try:
         path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

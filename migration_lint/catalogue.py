@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import re
+import string
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Tuple
@@ -56,7 +57,10 @@ class Rule:
                 raise RuleError(f"{self.path}: check {self.check!r} cannot be loaded: {exc}") from None
         return self._check_fn
 
-    def docs_url(self) -> str:
+    def docs_url(self) -> Optional[str]:
+        """The rule's page for built-in rules; rule-pack rules have none we could know."""
+        if not self.builtin:
+            return None
         return f"https://github.com/migration-lint/migration-lint/blob/main/rules/{self.name}.yaml"
 
 
@@ -88,7 +92,7 @@ def builtin_rules_dir() -> Path:
     raise RuleError("the built-in rule catalogue is missing (rules/ was not packaged)")
 
 
-_CACHE: Dict[Tuple[str, ...], Catalogue] = {}
+_CACHE: Dict[tuple, Catalogue] = {}
 
 
 def catalogue_signature(packs: Tuple[str, ...] = ()) -> tuple:
@@ -102,8 +106,11 @@ def catalogue_signature(packs: Tuple[str, ...] = ()) -> tuple:
     return tuple(parts)
 
 
-def load_catalogue(packs: Tuple[str, ...] = ()) -> Catalogue:
-    key = tuple(packs)
+def load_catalogue(packs: Tuple[str, ...] = (), trust: bool = False) -> Catalogue:
+    """Built-in rules plus rule packs.  A pack's rule may name a Python check outside
+    migration-lint only with ``trust`` (``trust-rule-packs = true``): static mode imports no
+    project code unless the project says so."""
+    key = (tuple(packs), trust)
     if key in _CACHE:
         return _CACHE[key]
     rules: Dict[str, Rule] = {}
@@ -117,6 +124,11 @@ def load_catalogue(packs: Tuple[str, ...] = ()) -> Catalogue:
         files = sorted(pack_path.glob("*.yaml")) + sorted(pack_path.glob("*.yml")) if pack_path.is_dir() else [pack_path]
         for path in files:
             rule = load_rule(path, builtin=False)
+            if rule.check and not rule.check.startswith("migration_lint.") and not trust:
+                raise RuleError(
+                    f"{path}: check {rule.check!r} would import code from the project; "
+                    "set trust-rule-packs = true in the config to allow it"
+                )
             if rule.name in rules:
                 raise RuleError(f"{path}: rule {rule.name!r} is already defined by {rules[rule.name].path}")
             rules[rule.name] = rule
@@ -191,7 +203,7 @@ def rule_from_mapping(data, where: str, builtin: bool = False) -> Rule:
     if builtin and (not examples.get("invalid")):
         fail("a built-in rule needs at least one invalid example")
     try:
-        list(__import__("string").Formatter().parse(data["message"]))
+        list(string.Formatter().parse(data["message"]))
     except ValueError as exc:
         fail(f"message: {exc} (use {{name}} placeholders; write {{{{ and }}}} for braces)")
     if "match" in data:

@@ -69,6 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     explain = commands.add_parser("explain", help="show a rule's documentation")
     explain.add_argument("rule")
+    explain.add_argument("--config", type=Path, help="include the rule packs this config names (default: nearest config)")
 
     rules = commands.add_parser("rules", help="list the rules")
     rules.add_argument("--format", choices=("text", "json", "markdown"), default="text")
@@ -80,7 +81,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
-        print("migration-lint: error: choose a command: check, explain or rules (see --help)", file=sys.stderr)
+        print("migration-lint: error: choose a command: check, baseline, explain or rules (see --help)", file=sys.stderr)
         return EXIT_ERROR
     from migration_lint.errors import MigrationLintError
 
@@ -89,11 +90,13 @@ def main(argv: Optional[List[str]] = None) -> int:
     def _terminate(signum, frame):  # SIGTERM cleans up like Ctrl-C: servers, temp dirs, scratch databases
         import logging
 
+        interrupted.append(signum)
         # connections closed mid-statement while unwinding are expected now: no pool tracebacks
         logging.getLogger("sqlalchemy.pool").disabled = True
         raise KeyboardInterrupt
 
     previous = {}
+    interrupted: list = []
     for signum in (signal.SIGINT, signal.SIGTERM):
         try:
             previous[signum] = signal.signal(signum, _terminate)
@@ -111,8 +114,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         print(f"migration-lint: error: {exc}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
-        print("migration-lint: interrupted", file=sys.stderr)
-        return 130
+        print("migration-lint: interrupted; everything it started was removed", file=sys.stderr)
+        return 128 + (interrupted[0] if interrupted else signal.SIGINT)  # 130 for Ctrl-C, 143 for SIGTERM
     except BrokenPipeError:
         return EXIT_OK
     except Exception as exc:  # never a traceback for users; MIGRATION_LINT_DEBUG=1 shows it
@@ -141,7 +144,7 @@ def _check(args) -> int:
     if args.select or args.ignore:
         from migration_lint.catalogue import load_catalogue
 
-        known = load_catalogue(tuple(api._pack_paths(config)))
+        known = api.catalogue_for(config)
         for option, names in (("--select", _split(args.select)), ("--ignore", _split(args.ignore))):
             for name in names:
                 if name not in known and name != "ALL":
@@ -172,7 +175,7 @@ def _check(args) -> int:
     baseline_path = configured_baseline(config, args.baseline)
     if baseline_path is not None:
         apply_baseline(result, baseline_path)
-    catalogue = load_catalogue(tuple(api._pack_paths(config))) if args.format in ("sarif", "markdown") else None
+    catalogue = api.catalogue_for(config) if args.format in ("sarif", "markdown") else None
     color = args.color == "always" or (args.color == "auto" and args.output is None and sys.stdout.isatty() and not os.environ.get("NO_COLOR"))
     import shutil
 
@@ -235,9 +238,11 @@ def _baseline(args) -> int:
 
 
 def _explain(args) -> int:
+    from migration_lint import api
     from migration_lint.catalogue import load_catalogue
 
-    rule = load_catalogue().get(args.rule)
+    config = api.resolve_config([Path(".")], getattr(args, "config", None))
+    rule = api.catalogue_for(config).get(args.rule)
     print(explain_text(rule))
     return EXIT_OK
 
@@ -265,10 +270,7 @@ def _rules(args) -> int:
     from migration_lint import api
     from migration_lint.catalogue import load_catalogue
 
-    packs = ()
-    if args.config:
-        packs = tuple(api._pack_paths(api.resolve_config([], args.config)))
-    catalogue = load_catalogue(packs)
+    catalogue = api.catalogue_for(api.resolve_config([Path(".")], args.config))
     if args.format == "json":
         print(json.dumps([
             {"name": r.name, "severity": r.severity, "category": r.category, "dialects": list(r.dialects or []), "phase": r.phase, "summary": r.summary}

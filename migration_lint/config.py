@@ -33,6 +33,7 @@ class Config:
     rule_packs: Tuple[str, ...] = ()
     fail_on: str = "error"
     baseline: Optional[str] = None  # a baseline file (relative to the config's folder)
+    trust_rule_packs: bool = False  # rule packs may name Python checks (imports their code)
     source: Optional[str] = None  # the file it came from
     root: Optional[str] = None  # the folder of that file: relative paths in it start there
 
@@ -126,6 +127,10 @@ def config_from_mapping(data: dict, source: str = "<config>", root: Optional[str
                 if level not in SEVERITIES:
                     raise ConfigError(f"{source}: severity of {rule}: {level!r} is not one of {', '.join(SEVERITIES)}")
             config.severity = dict(value)
+        elif name == "trust_rule_packs":
+            if not isinstance(value, bool):
+                raise ConfigError(f"{source}: trust-rule-packs must be true or false")
+            config.trust_rule_packs = value
         elif name == "baseline":
             if value is not None and not isinstance(value, str):
                 raise ConfigError(f"{source}: baseline must be a file path")

@@ -60,7 +60,7 @@ class Environment:
                 except OSError as exc:
                     raise DiscoveryError(f"{_relative(Path(folder))}: cannot read folder: {exc.strerror}") from None
                 for entry in entries:
-                    if entry.is_dir():
+                    if entry.is_dir(follow_symlinks=False):
                         if self.recursive and entry.name not in SKIP_DIRS and not entry.name.startswith("."):
                             pending.append(entry.path)
                     elif entry.name.endswith(".py") and entry.name != "__init__.py" and entry.is_file():
@@ -79,7 +79,10 @@ def _relative(path: Path) -> str:
 
 
 def discover(target: Path) -> List[Environment]:
-    return [expanded for env in _discover(target) for expanded in _expand_nested(env)]
+    try:
+        return [expanded for env in _discover(target) for expanded in _expand_nested(env)]
+    except OSError as exc:  # permissions, link loops, a folder vanishing while read
+        raise DiscoveryError(f"{_relative(Path(exc.filename or target))}: {exc.strerror or exc}") from None
 
 
 def _expand_nested(env: Environment) -> List[Environment]:
@@ -95,7 +98,7 @@ def _expand_nested(env: Environment) -> List[Environment]:
     if not location.is_dir():
         return [env]
     subdirs = sorted(p for p in location.iterdir() if p.is_dir() and p.name not in SKIP_DIRS and not p.name.startswith("."))
-    with_revisions = [d for d in subdirs if any(d.rglob("*.py"))]
+    with_revisions = [d for d in subdirs if _has_python(d)]
     if not with_revisions:
         return [env]
     direct = [p for p in location.glob("*.py") if p.name != "__init__.py"]
@@ -110,6 +113,13 @@ def _expand_nested(env: Environment) -> List[Environment]:
         return split
     env.recursive = True
     return [env]
+
+
+def _has_python(folder: Path) -> bool:
+    for _, _, names in os.walk(folder):  # os.walk does not follow links: no loops
+        if any(n.endswith(".py") for n in names):
+            return True
+    return False
 
 
 def _discover(target: Path) -> List[Environment]:
@@ -295,7 +305,7 @@ def _from_pyproject(path: Path) -> List[Environment]:
         env.version_locations = [p for p in (_resolve_location(str(v).replace("%(here)s", here), path.parent) for v in locations) if p]
         env.explicit_locations = True
     env.recursive = bool(table.get("recursive_version_locations", False))
-    return env and [env]
+    return [env]
 
 
 def _bare(script: Path, versions: Optional[Path] = None, config_file: Optional[Path] = None) -> Environment:

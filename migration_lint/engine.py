@@ -21,6 +21,7 @@ from migration_lint.matcher import Facts, matches
 from migration_lint.model import Finding, MigrationFile, Operation
 
 SUPPRESSION_RULE = "unused-suppression"
+REPORTED_ELSEWHERE = "migration_lint.engine:reported_elsewhere"
 
 
 @dataclass
@@ -47,6 +48,12 @@ class Hit:
     column: int = 1
     path: Optional[str] = None  # for hits without a migration (graph-level)
     revision: Optional[str] = None
+    end_line: int = 0  # last line of a multi-line statement (0: just ``line``)
+
+    @classmethod
+    def at(cls, migration: "MigrationContext", op: Operation, message: str, phase: Optional[str] = None) -> "Hit":
+        """A hit at an operation: its line, column and last line."""
+        return cls(migration, op.line, message, phase=phase or op.phase, column=op.column_offset + 1, end_line=op.end_line)
 
 
 @dataclass
@@ -192,7 +199,7 @@ def _declarative(rule: Rule, migration: MigrationContext) -> Iterable[Hit]:
                 continue
             facts = migration.facts_for(op)
             if matches(rule.match, facts):
-                yield Hit(migration, op.line, format_message(rule.message, facts), phase=phase, column=op.column_offset + 1)
+                yield Hit(migration, op.line, format_message(rule.message, facts), phase=phase, column=op.column_offset + 1, end_line=op.end_line)
 
 
 def build_graph(files: List[MigrationFile]) -> RevisionGraph:
@@ -202,9 +209,12 @@ def build_graph(files: List[MigrationFile]) -> RevisionGraph:
 
 
 def enabled_rules(catalogue: Catalogue, config: Config, dialect: str) -> List[Rule]:
-    for name in (*config.select, *config.ignore, *config.severity):
+    for name in (*config.select, *config.ignore):
         if name not in catalogue and name != "ALL":
             raise ConfigError(f"{config.source or 'config'}: unknown rule {name!r}")
+    for name in config.severity:  # ALL selects every rule, but a severity is given rule by rule
+        if name not in catalogue:
+            raise ConfigError(f"{config.source or 'config'}: severity: unknown rule {name!r}")
     rules = []
     for rule in catalogue:
         if config.select and rule.name not in config.select and "ALL" not in config.select:
@@ -236,8 +246,9 @@ def lint(
     graph = build_graph(files)
     try:
         in_scope = after(graph, config.start_after)
-    except KeyError:
-        raise ConfigError(f"start_after: revision {config.start_after!r} is not in this history ({target.name})") from None
+    except KeyError as exc:
+        detail = str(exc.args[0]) if exc.args else config.start_after
+        raise ConfigError(f"start_after: revision {detail!r} is not in this history ({target.name})" if "ambiguous" not in detail else f"start_after: {detail}") from None
     migrations = [
         prepare(f, target, config)
         for f in files
@@ -259,13 +270,14 @@ def lint(
     for rule, hit in raw:
         path = hit.migration.path if hit.migration else hit.path
         file = by_path.get(path)
-        suppression = _suppressed(file, rule.name, hit.line) if file else None
+        suppression = _suppressed(file, rule.name, hit.line, hit.end_line) if file else None
         if suppression is not None:
             used.add((path, suppression.line))
             continue
         findings.append(_finding(rule, hit, path, file, config, target))
-    enabled = {r.name for r in rules}
-    if SUPPRESSION_RULE in enabled:
+    # rules whose findings come from elsewhere (round trip, git) judge suppressions only when that ran
+    enabled = {r.name for r in rules if r.check != REPORTED_ELSEWHERE or any(item.rule == r.name for item in run.reported)}
+    if SUPPRESSION_RULE in {r.name for r in rules}:
         rule = catalogue.get(SUPPRESSION_RULE)
         for hit in unused_suppressions(rule, run, used=used, catalogue=catalogue, enabled=enabled):
             findings.append(_finding(rule, hit, hit.path, by_path.get(hit.path), config, target))
@@ -280,6 +292,7 @@ def _finding(rule: Rule, hit: Hit, path: str, file: Optional[MigrationFile], con
         path=path or "",
         line=max(hit.line, 1),
         column=hit.column,
+        end_line=max(hit.end_line, hit.line, 1),
         message=hit.message,
         help=rule.fix,
         revision=hit.revision or (file.revision if file else None),
@@ -288,11 +301,13 @@ def _finding(rule: Rule, hit: Hit, path: str, file: Optional[MigrationFile], con
     )
 
 
-def _suppressed(file: MigrationFile, rule: str, line: int):
+def _suppressed(file: MigrationFile, rule: str, line: int, end_line: int = 0):
+    """The suppression covering a finding: file-level, or on any line of its statement."""
+    last = max(line, end_line)
     for suppression in file.suppressions:
         if rule not in suppression.rules:
             continue
-        if suppression.file_level or line in suppression.applies_to:
+        if suppression.file_level or any(line <= covered <= last for covered in suppression.applies_to):
             return suppression
     return None
 

@@ -9,7 +9,7 @@ import os
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional, Set
+from typing import Dict, List, Optional
 
 from migration_lint.errors import MigrationLintError
 
@@ -44,9 +44,14 @@ class DiffInfo:
             if c.status == "deleted" and c.path.suffix == ".py" and any(_within(c.path, f) for f in resolved)
         ]
 
+    def base_path(self, path: Path) -> Path:
+        """Where a working-tree file was at the merge base (renames followed)."""
+        change = self.changes.get(Path(os.path.realpath(path)))
+        return change.old_path if change is not None and change.old_path is not None else path
+
     def base_text(self, path: Path) -> Optional[bytes]:
         """A file's content at the merge base (None when it did not exist there)."""
-        relative = os.path.relpath(os.path.realpath(path), self.root)
+        relative = os.path.relpath(os.path.realpath(self.base_path(path)), self.root)
         proc = _git(self.root, "show", f"{self.base}:{Path(relative).as_posix()}", check=False, binary=True)
         return proc.stdout if proc.returncode == 0 else None
 
@@ -61,7 +66,8 @@ def _within(path: Path, folder: Path) -> bool:
 
 def _git(cwd: Path, *args: str, check: bool = True, binary: bool = False):
     try:
-        proc = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=not binary, timeout=60)
+        text = {} if binary else {"encoding": "utf-8", "errors": "surrogateescape"}  # any file name
+        proc = subprocess.run(["git", *args], cwd=cwd, capture_output=True, timeout=60, **text)
     except FileNotFoundError:
         raise GitError("--diff-base needs git, which is not installed") from None
     except subprocess.TimeoutExpired:
@@ -110,16 +116,12 @@ def diff_info(start: Path, ref: str) -> DiffInfo:
     return info
 
 
-def changed_revision_paths(info: DiffInfo, paths: List[Path]) -> Set[Path]:
-    """The revision files (of ``paths``) added or modified by the change."""
-    return {p for p in paths if info.status_of(p) in ("added", "modified")}
-
-
 def first_changed_line(info: DiffInfo, path: Path) -> int:
     """The first line of ``path`` that differs from the merge base (1 when unknown)."""
     import re
 
     relative = os.path.relpath(os.path.realpath(path), info.root)
-    proc = _git(info.root, "diff", "-U0", info.base, "--", relative, check=False)
+    old = os.path.relpath(os.path.realpath(info.base_path(path)), info.root)
+    proc = _git(info.root, "diff", "-U0", "-M", info.base, "--", *sorted({old, relative}), check=False)
     match = re.search(r"^@@ -\d+(?:,\d+)? \+(\d+)", proc.stdout or "", re.M)
     return max(int(match.group(1)), 1) if match else 1

@@ -214,7 +214,7 @@ def _catalogue(paths: List[str], config: Optional[str]):
 
     try:
         resolved = api.resolve_config([Path(p) for p in paths] or [Path(".")], Path(config) if config else None)
-        return load_catalogue(tuple(api._pack_paths(resolved)))
+        return api.catalogue_for(resolved)
     except Exception as exc:  # the rule metadata of the built-in rules is still worth having
         warn(f"rule packs not loaded for SARIF: {exc}")
         return load_catalogue()

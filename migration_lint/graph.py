@@ -177,6 +177,8 @@ def after(graph: RevisionGraph, start_after: Optional[str]) -> Optional[set]:
     if not start_after:
         return None
     matches = [r for r in graph.revisions if r == start_after] or [r for r in graph.revisions if r.startswith(start_after)]
-    if len(matches) != 1:
+    if len(matches) > 1:
+        raise KeyError(f"{start_after} (ambiguous: {', '.join(sorted(matches)[:5])})")
+    if not matches:
         raise KeyError(start_after)
     return graph.descendants(matches[0])

@@ -35,6 +35,17 @@ def _cache_file(scope: str, dialect: str) -> Path:
     return cache_dir() / f"parse-{digest}.pickle"
 
 
+def _trusted(path: Path) -> bool:
+    """Caches are pickles: read only files this user owns and nobody else can write."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return False
+    if hasattr(os, "getuid") and stat.st_uid != os.getuid():
+        return False
+    return not stat.st_mode & 0o022
+
+
 def _parse_one(item: Tuple[str, bytes, str]) -> MigrationFile:
     from migration_lint.frontend.alembic_ops import parse_migration
 
@@ -99,7 +110,7 @@ def load_files(
     """Parse revision files (from the parse cache where their content is unchanged)."""
     cached: Dict[str, MigrationFile] = {}
     cache_path = _cache_file(scope, dialect)
-    if use_cache:
+    if use_cache and _trusted(cache_path):
         try:
             with cache_path.open("rb") as handle:
                 cached = pickle.load(handle)
@@ -144,8 +155,11 @@ def _result_file(scope: str) -> Path:
 
 def cached_result(scope: str, key: str):
     """The stored result of an environment if it was computed for exactly this key."""
+    path = _result_file(scope)
+    if not _trusted(path):
+        return None
     try:
-        with _result_file(scope).open("rb") as handle:
+        with path.open("rb") as handle:
             stored_key, value = pickle.load(handle)
     except Exception:  # missing or corrupt: compute again
         return None
@@ -168,7 +182,7 @@ def _with_path(parsed: MigrationFile, path: str) -> MigrationFile:
 def _write_cache(path: Path, data: Dict[str, MigrationFile]) -> None:
     """Atomic write; a cache we cannot write is only a slower next run."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".pickle")
         try:
             with os.fdopen(fd, "wb") as handle:

@@ -249,3 +249,54 @@ def test_markdown_format(in_tmp, capsys):
     code, out, _ = run(capsys, "check", "--format", "markdown")
     assert code == 1
     assert "create-index-not-concurrently" in out and "|" in out
+
+
+def test_warm_run_parses_nothing(in_tmp, capsys, monkeypatch):
+    project(in_tmp, LOCKING)
+    first = run(capsys, "check", "--format", "json")[1]
+    from migration_lint import loader
+
+    def fail(*args, **kwargs):
+        raise AssertionError("a warm run parsed a file")
+
+    monkeypatch.setattr(loader, "parse_all", fail)
+    assert run(capsys, "check", "--format", "json")[1] == first
+
+
+def test_a_cache_others_can_write_is_not_read(in_tmp, capsys, monkeypatch):
+    import os
+
+    project(in_tmp, LOCKING)
+    run(capsys, "check", "--format", "json")
+    cache = Path(os.environ["MIGRATION_LINT_CACHE_DIR"])
+    for path in cache.glob("*.pickle"):
+        path.chmod(0o666)
+    from migration_lint import loader
+
+    parsed = []
+    real = loader.parse_all
+    monkeypatch.setattr(loader, "parse_all", lambda items, jobs=None: parsed.append(len(items)) or real(items, jobs))
+    run(capsys, "check", "--format", "json")
+    assert parsed == [2]
+
+
+def test_sarif_without_catalogue_entry_has_no_rule_index():
+    from migration_lint.api import CheckResult, EnvironmentResult
+    from migration_lint.catalogue import load_catalogue
+    from migration_lint.model import Finding
+    from migration_lint.report.sarif import render_sarif
+
+    finding = Finding(rule="somebody-elses-rule", severity="warning", path="a.py", line=1, message="m")
+    env = EnvironmentResult("e", "alembic", "postgresql", "default", (14,), "default", 1, 1, ["a"], [finding])
+    log = json.loads(render_sarif(CheckResult(environments=[env]), load_catalogue()))
+    (result,) = log["runs"][0]["results"]
+    assert result["ruleId"] == "somebody-elses-rule" and "ruleIndex" not in result
+
+
+def test_explain_finds_rule_pack_rules(in_tmp, capsys):
+    write_tree(in_tmp, {
+        ".migration-lint.yaml": "rule-packs: [pack]\n",
+        "pack/team-rule.yaml": "name: team-rule\nseverity: warning\nsummary: Our rule.\nmessage: m\nmatch: {kind: drop_table}\n",
+    })
+    code, out, _ = run(capsys, "explain", "team-rule")
+    assert code == 0 and "Our rule." in out

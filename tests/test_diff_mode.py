@@ -182,3 +182,14 @@ def test_flask_migrate_projects_are_told_to_use_flask_db_merge(in_tmp, capsys):
     code, data, _ = run(capsys)
     heads = [f for f in data["findings"] if f["rule"] == "multiple-heads"]
     assert heads and all('flask db merge -m "merge heads" b c' in f["message"] for f in heads)
+
+
+def test_renamed_and_edited_revision_points_at_the_edit(in_tmp, capsys):
+    repo(in_tmp, BASE)
+    git(in_tmp, "mv", "migrations/versions/b.py", "migrations/versions/b_renamed.py")
+    b = in_tmp / "migrations/versions/b_renamed.py"
+    b.write_text(b.read_text().replace("def downgrade():\n    pass", "def downgrade():\n    op.execute('SELECT 2')"))
+    git(in_tmp, "add", "-A")
+    code, data, _ = run(capsys, "--diff-base", "HEAD")
+    (modified,) = [f for f in data["findings"] if f["rule"] == "modified-merged-migration"]
+    assert modified["line"] == b.read_text().splitlines().index("    op.execute('SELECT 2')") + 1

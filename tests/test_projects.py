@@ -307,3 +307,45 @@ def test_incomplete_downgrade_trusts_drops_in_loops(in_tmp):
     downgrade = 'for c in ("a", "b"):\n    op.drop_column("orders", c)'
     layout(in_tmp, {"a.py": revision_file("a", upgrade=upgrade, downgrade=downgrade)})
     assert not by_rule(check(in_tmp), "incomplete-downgrade")
+
+
+def test_suppression_anywhere_on_a_multi_line_statement(in_tmp):
+    upgrade = 'op.create_index(\n    "ix_t_a", "t", ["a"],\n)  # migration-lint: ignore[create-index-not-concurrently] tiny table'
+    layout(in_tmp, {"a.py": revision_file("a", upgrade=upgrade, downgrade='op.drop_index("ix_t_a", table_name="t")')})
+    result = check(in_tmp)
+    assert not by_rule(result, "create-index-not-concurrently") and not by_rule(result, "unused-suppression")
+
+
+def test_suppressing_a_round_trip_rule_is_not_unused_without_the_round_trip(in_tmp):
+    text = revision_file("a", upgrade="pass", downgrade='op.drop_table("t")  # migration-lint: ignore[roundtrip-downgrade-failed] known')
+    layout(in_tmp, {"a.py": text})
+    assert not by_rule(check(in_tmp), "unused-suppression")
+
+
+def test_server_default_false_means_no_change():
+    from migration_lint.frontend.alembic_ops import parse_migration
+
+    r = parse_migration(b"from alembic import op\ndef upgrade():\n    op.alter_column('t', 'c', server_default=False, nullable=True)\n", "v.py")
+    assert [o.kind for o in r.operations] == ["drop_not_null"]
+
+
+def test_severity_for_all_is_rejected_and_packs_need_trust_for_python(in_tmp):
+    from migration_lint.errors import ConfigError, RuleError
+    from migration_lint import catalogue
+
+    layout(in_tmp, {"a.py": revision_file("a")})
+    with pytest.raises(ConfigError, match="severity: unknown rule 'ALL'"):
+        check(in_tmp, config=config_from_mapping({"severity": {"ALL": "warning"}}))
+    write_tree(in_tmp, {"pack/r.yaml": "name: r\nseverity: warning\nsummary: s\nmessage: m\ncheck: myproject.checks:run\n"})
+    catalogue._CACHE.clear()
+    with pytest.raises(RuleError, match="trust-rule-packs"):
+        check(in_tmp, config=config_from_mapping({"rule_packs": ["pack"]}, root=str(in_tmp)))
+
+
+def test_symlink_loop_in_versions_is_not_followed(in_tmp):
+    import os
+
+    layout(in_tmp, {"a.py": revision_file("a")})
+    os.symlink("..", in_tmp / "migrations/versions/loop")
+    result = check(in_tmp)
+    assert result.environments[0].revision_count == 1

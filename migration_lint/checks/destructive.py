@@ -50,13 +50,7 @@ def alter_column_type(rule, run):
             change = f"from {old.text or old.name} " if old else ""
             target = new.text or new.name if new else "?"
             why = "" if old or op.source == "sql" else " (existing_type is not given, so it cannot be shown to be a safe widening)"
-            yield Hit(
-                migration,
-                op.line,
-                f"changes the type of {op.table}.{column} {change}to {target}: this may rewrite the table under an ACCESS EXCLUSIVE lock and break running code{why}",
-                phase=m.UPGRADE,
-                column=op.column_offset + 1,
-            )
+            yield Hit.at(migration, op, f"changes the type of {op.table}.{column} {change}to {target}: this may rewrite the table under an ACCESS EXCLUSIVE lock and break running code{why}", phase=m.UPGRADE)
 
 
 def drop_add_column(rule, run):
@@ -76,10 +70,4 @@ def drop_add_column(rule, run):
         for table, ops in added.items():  # one finding per table, at the first added column
             first = ops[0]
             names = ", ".join(o.column.name for o in ops)
-            yield Hit(
-                migration,
-                first.line,
-                f"drops column {', '.join(dropped[table])} and adds {names} on {first.table} in one migration; if this is a rename, the data is lost",
-                phase=m.UPGRADE,
-                column=first.column_offset + 1,
-            )
+            yield Hit.at(migration, first, f"drops column {', '.join(dropped[table])} and adds {names} on {first.table} in one migration; if this is a rename, the data is lost", phase=m.UPGRADE)

@@ -156,7 +156,7 @@ def incomplete_downgrade(rule, run):
             # an index or constraint on a column that stays behind is part of that one omission
             if kind in ("index", "constraint") and op.columns and all((table, _k(c)) in leaked_columns for c in op.columns):
                 continue
-            yield Hit(migration, op.line, f"upgrade() creates {what}, but downgrade() never removes it", phase=m.UPGRADE, column=op.column_offset + 1)
+            yield Hit.at(migration, op, f"upgrade() creates {what}, but downgrade() never removes it", phase=m.UPGRADE)
 
 
 def enum_type_leak(rule, run):
@@ -170,10 +170,4 @@ def enum_type_leak(rule, run):
             if op.kind != m.CREATE_TYPE or not op.get("implicit") or _k(op.name) in dropped or _k(op.name) in seen:
                 continue
             seen.add(_k(op.name))
-            yield Hit(
-                migration,
-                op.line,
-                f"the enum type {op.name} is created with {op.table}, but downgrade() never drops it; the next upgrade fails with 'type \"{op.name}\" already exists'",
-                phase=m.UPGRADE,
-                column=op.column_offset + 1,
-            )
+            yield Hit.at(migration, op, f"the enum type {op.name} is created with {op.table}, but downgrade() never drops it; the next upgrade fails with 'type \"{op.name}\" already exists'", phase=m.UPGRADE)

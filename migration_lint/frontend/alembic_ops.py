@@ -741,10 +741,9 @@ class _FileReader:
             emit(m.SET_NOT_NULL, columns=columns, attrs=dict(common))
         elif nullable is True:
             emit(m.DROP_NOT_NULL, columns=columns, attrs=dict(common))
-        if "server_default" in args:
+        if "server_default" in args and ev.literal(args["server_default"]) is not False:  # False: no change
             default = ev.default(args["server_default"])
-            literal = ev.literal(args["server_default"])
-            if default is None or literal is False:
+            if default is None:
                 emit(m.DROP_DEFAULT, columns=columns, attrs=dict(common))
             else:
                 emit(m.SET_DEFAULT, columns=columns, attrs={**common, "default": default})
@@ -761,8 +760,8 @@ class _FileReader:
         if isinstance(value, str):
             sql = BIND_PARAMETER.sub("NULL", str(value)) if ":" in value else str(value)
             operations = sql_to_operations(sql, self.dialect, base)
-            if sql != value:  # keep the statement as written in messages
-                operations = [dataclasses.replace(o, sql=o.sql and o.sql) for o in operations]
+            if sql != value and len(operations) == 1:  # keep the statement as written in messages
+                operations = [dataclasses.replace(operations[0], sql=str(value).strip())]
             self.result.operations.extend(operations)
             return
         # SQLAlchemy Core expressions: table.update(), sa.delete(t), t.insert()...

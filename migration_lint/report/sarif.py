@@ -21,7 +21,7 @@ def _rule_descriptor(rule) -> dict:
         "name": "".join(part.capitalize() for part in rule.name.split("-")),
         "shortDescription": {"text": rule.summary},
         "fullDescription": {"text": " ".join(str(docs.get("what", rule.summary)).split())},
-        "helpUri": rule.docs_url(),
+        **({"helpUri": rule.docs_url()} if rule.docs_url() else {}),
         "help": {"text": rule.fix or rule.summary, "markdown": "\n".join(markdown)},
         "defaultConfiguration": {"level": LEVELS[rule.severity]},
         "properties": {"tags": [rule.category] + list(rule.dialects or [])},
@@ -30,21 +30,20 @@ def _rule_descriptor(rule) -> dict:
 
 def render_sarif(result, catalogue) -> str:
     findings = result.findings
-    used = sorted({f.rule for f in findings})
-    names = [r.name for r in catalogue]
-    rule_names = names + [u for u in used if u not in names]
+    rule_names = [r.name for r in catalogue]
     index = {name: i for i, name in enumerate(rule_names)}
-    rules = [_rule_descriptor(catalogue.get(name)) for name in rule_names if name in catalogue]
+    rules = [_rule_descriptor(catalogue.get(name)) for name in rule_names]
     results = []
     for finding, fp in zip(findings, fingerprints(findings)):
         region = {"startLine": finding.line, "startColumn": max(finding.column, 1)}
         if finding.end_line and finding.end_line >= finding.line:
             region["endLine"] = finding.end_line
         text = finding.message + (f" Fix: {finding.help}" if finding.help else "")
+        reference = {"ruleIndex": index[finding.rule]} if finding.rule in index else {}  # unknown rules: id only
         results.append(
             {
                 "ruleId": finding.rule,
-                "ruleIndex": index[finding.rule],
+                **reference,
                 "level": LEVELS[finding.severity],
                 "message": {"text": text},
                 "locations": [

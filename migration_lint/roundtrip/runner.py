@@ -25,7 +25,6 @@ REUPGRADE_FAILED = "reupgrade-failed"
 LEAVES_TRACE = "downgrade-leaves-trace"
 REUPGRADE_DIFFERS = "reupgrade-differs"
 IRREVERSIBLE = "roundtrip-irreversible"
-ROUNDTRIP_RULES = (UPGRADE_FAILED, DOWNGRADE_FAILED, REUPGRADE_FAILED, LEAVES_TRACE, REUPGRADE_DIFFERS, IRREVERSIBLE)
 
 
 from migration_lint.engine import Reported as RoundTripHit  # noqa: E402  (findings the engine takes in)
@@ -50,10 +49,17 @@ class _WrongDatabase(Exception):
     pass
 
 
+_SECRETS: List[str] = []  # passwords of the databases in use: never in a message
+
+
 def _first_line(exc: BaseException) -> str:
+    from migration_lint.roundtrip.databases import _scrub
+
     orig = getattr(exc, "orig", None)  # SQLAlchemy DBAPIError: the driver's message, without the SQL
     text = str(orig if orig is not None else exc).strip() or type(exc).__name__
     first = text.splitlines()[0].strip()
+    for secret in _SECRETS:
+        first = _scrub(first, secret)
     name = type(orig).__name__ if orig is not None else type(exc).__name__
     return f"{name}: {first}"[:400]
 
@@ -77,7 +83,7 @@ def _same_database(url_a, url_b) -> bool:
         database = url.database or ""
         if url.get_backend_name() == "sqlite" and database not in ("", ":memory:"):
             database = os.path.realpath(database)
-        return (url.get_backend_name(), database, url.host or "", url.query.get("host", ""), url.query.get("unix_socket", ""))
+        return (url.get_backend_name(), database, url.host or "", url.port, url.username or "", url.query.get("host", ""), url.query.get("unix_socket", ""))
 
     return key(url_a) == key(url_b)
 
@@ -85,7 +91,16 @@ def _same_database(url_a, url_b) -> bool:
 class AlembicDriver:
     """One loaded ScriptDirectory and a way to run single steps against one database."""
 
-    def __init__(self, env, database, *, mode: str = "auto", static_files: Optional[dict] = None):
+    def __init__(self, env, database, *, mode: str = "auto"):
+        self.added_path: Optional[str] = None
+        self.engine = None
+        try:
+            self._setup(env, database, mode)
+        except BaseException:
+            self.dispose()  # no pooled connection or sys.path entry outlives a failed start
+            raise
+
+    def _setup(self, env, database, mode: str) -> None:
         from alembic.config import Config
         from alembic.script import ScriptDirectory
         from sqlalchemy import create_engine
@@ -99,8 +114,9 @@ class AlembicDriver:
         self.engine = create_engine(database.url, poolclass=QueuePool, pool_size=1, max_overflow=4) if pooled else create_engine(database.url, poolclass=NullPool)
         self.notes: List[str] = []
         root = str(env.project_root) if env.project_root else None
-        if root and root not in sys.path:
+        if root and root not in sys.path:  # revision files import the project (undone in dispose)
             sys.path.insert(0, root)
+            self.added_path = root
         if env.config_file is not None and env.config_file.suffix == ".ini":
             cfg = Config(str(env.config_file))
         else:
@@ -254,7 +270,11 @@ class AlembicDriver:
         return [s.revision for s in reversed(list(self.script.walk_revisions("base", "heads")))]
 
     def dispose(self) -> None:
-        self.engine.dispose()
+        if self.engine is not None:
+            self.engine.dispose()
+        if self.added_path is not None and self.added_path in sys.path:
+            sys.path.remove(self.added_path)
+            self.added_path = None
 
 
 def _interruptible_wait(connection) -> None:
@@ -324,6 +344,8 @@ def run_roundtrip(
     """
     import warnings
 
+    if database.url.password:
+        _SECRETS.append(str(database.url.password))
     with _interruptible(), _logging_restored(), warnings.catch_warnings():
         # reflection warnings (unsupported index expressions...) are about the project's schema,
         # not actionable here; the snapshot records what it can
@@ -368,7 +390,7 @@ def _run_roundtrip(env, database, revisions, mode, static_files, display_path, p
     result = RoundTripResult(database=database.description)
     driver = None
     try:
-        driver = AlembicDriver(env, database, mode=mode, static_files=static_files)
+        driver = AlembicDriver(env, database, mode=mode)
         order = driver.order()  # Alembic imports every revision file here
     except (EnvironmentUnusable, KeyboardInterrupt):
         if driver is not None:
