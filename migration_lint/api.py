@@ -14,6 +14,7 @@ from migration_lint.catalogue import Catalogue, load_catalogue
 from migration_lint.config import Config, find_config, load_config, normalise_dialect, parse_version
 from migration_lint.engine import Target, build_graph, lint
 from migration_lint.model import Finding, MigrationFile
+from migration_lint import rule_ids
 
 DEFAULT_VERSIONS = {"postgresql": (14,), "mysql": (8, 0), "sqlite": (3, 35)}
 
@@ -299,7 +300,7 @@ def _changed_only(env, paths, display, parsed, diff, dialect: str, reported: lis
         if status == "modified":
             line = first_changed_line(diff, path)
             revision = file.revision if file is not None else None
-            reported.append(Reported("modified-merged-migration", shown, line, revision or "", f"revision {revision or shown} already exists at {diff.ref} and this change edits it: databases that ran it will not run it again"))
+            reported.append(Reported(rule_ids.MODIFIED_MERGED_MIGRATION, shown, line, revision or "", f"revision {revision or shown} already exists at {diff.ref} and this change edits it: databases that ran it will not run it again"))
             text = diff.base_text(path)
             if text is not None:
                 base_files.append(parse_migration(text, shown, dialect))
@@ -313,7 +314,7 @@ def _changed_only(env, paths, display, parsed, diff, dialect: str, reported: lis
         revision = old.revision if old is not None else None
         if old is not None:
             base_files.append(old)
-        reported.append(Reported("deleted-migration", shown, 1, revision or "", f"revision {revision or shown} exists at {diff.ref} and this change deletes it: databases at or after it can no longer be upgraded or downgraded"))
+        reported.append(Reported(rule_ids.DELETED_MIGRATION, shown, 1, revision or "", f"revision {revision or shown} exists at {diff.ref} and this change deletes it: databases at or after it can no longer be upgraded or downgraded"))
     base_graph = RevisionGraph.build(Revision(f.revision, f.down_revision, f.branch_labels, f.depends_on, f.path) for f in base_files if f.revision)
     notes.append(f"changed-only: {len(only_paths)} revision file(s) added or modified since {diff.ref} ({diff.base[:10]})")
     return only_paths, DiffContext(ref=diff.ref, new_revisions=frozenset(new_revisions), base_heads=tuple(base_graph.heads))

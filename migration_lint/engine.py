@@ -19,8 +19,9 @@ from migration_lint.errors import ConfigError
 from migration_lint.graph import Revision, RevisionGraph, after
 from migration_lint.matcher import Facts, matches
 from migration_lint.model import Finding, MigrationFile, Operation
+from migration_lint import rule_ids
 
-SUPPRESSION_RULE = "unused-suppression"
+SUPPRESSION_RULE = rule_ids.UNUSED_SUPPRESSION
 REPORTED_ELSEWHERE = "migration_lint.engine:reported_elsewhere"
 
 

@@ -16,6 +16,7 @@ from typing import Dict, List, Optional, Tuple
 
 from migration_lint import __version__
 from migration_lint.model import MigrationFile
+from migration_lint import rule_ids
 
 PARALLEL_THRESHOLD = 48  # below this, starting workers costs more than it saves
 CACHE_FORMAT = 1
@@ -125,7 +126,7 @@ def load_files(
             from migration_lint.model import Problem
 
             broken = MigrationFile(path=display[i], syntax_error=True)
-            broken.problems.append(Problem("syntax-error", 1, f"cannot read file: {errors.get(i, 'unreadable')}"))
+            broken.problems.append(Problem(rule_ids.SYNTAX_ERROR, 1, f"cannot read file: {errors.get(i, 'unreadable')}"))
             results.append(broken)
             continue
         parsed_file = fresh.get(digest) or cached[digest]

@@ -19,3 +19,9 @@ def test_every_rule_has_invalid_and_valid_examples():
     for rule in CATALOGUE:
         assert rule.examples["invalid"], f"{rule.name} has no invalid example"
         assert rule.examples["valid"], f"{rule.name} has no valid example"
+
+
+def test_rule_names_used_in_code_are_in_the_catalogue():
+    from migration_lint import rule_ids
+
+    assert rule_ids.ALL and all(name in CATALOGUE for name in rule_ids.ALL)

@@ -18,6 +18,7 @@ from migration_lint import model as m
 from migration_lint.frontend.sql import sql_to_operations
 from migration_lint.frontend.values import FSTRING, UNKNOWN, Evaluator, SQLText, dotted, last_name
 from migration_lint.model import MigrationFile, Operation, Problem, Suppression, source_lines
+from migration_lint import rule_ids
 
 HEADER_NAMES = ("revision", "down_revision", "branch_labels", "depends_on")
 
@@ -103,7 +104,7 @@ def parse_migration(source: bytes, path: str, dialect: str = "postgresql") -> Mi
             message = f"file is not valid {exc.encoding.upper() if exc.encoding.lower() != 'utf-8' else 'UTF-8'} ({exc.reason} at byte {exc.start})"
         else:
             message = f"cannot decode the file: {exc}"
-        result.problems.append(Problem("syntax-error", 1, message))
+        result.problems.append(Problem(rule_ids.SYNTAX_ERROR, 1, message))
         return result
     if text.startswith("\ufeff"):
         text = text[1:]
@@ -112,16 +113,16 @@ def parse_migration(source: bytes, path: str, dialect: str = "postgresql") -> Mi
         _FileReader(result, tree, text, dialect).read()
     except SyntaxError as exc:
         result.syntax_error = True
-        result.problems.append(Problem("syntax-error", exc.lineno or 1, f"invalid Python: {exc.msg}"))
+        result.problems.append(Problem(rule_ids.SYNTAX_ERROR, exc.lineno or 1, f"invalid Python: {exc.msg}"))
         return result
     except cst.ParserSyntaxError as exc:
         result.syntax_error = True
-        result.problems.append(Problem("syntax-error", exc.raw_line or 1, f"invalid Python: {exc.message}"))
+        result.problems.append(Problem(rule_ids.SYNTAX_ERROR, exc.raw_line or 1, f"invalid Python: {exc.message}"))
         return result
     except (ValueError, RecursionError, MemoryError) as exc:
         result.syntax_error = True
         result.operations.clear()
-        result.problems.append(Problem("syntax-error", 1, f"cannot parse: {exc}"))
+        result.problems.append(Problem(rule_ids.SYNTAX_ERROR, 1, f"cannot parse: {exc}"))
         return result
     return result
 
@@ -266,7 +267,7 @@ class _FileReader:
                 result.revision = literal
             else:
                 result.problems.append(
-                    Problem("invalid-revision-header", node.lineno, "`revision` must be a string literal")
+                    Problem(rule_ids.INVALID_REVISION_HEADER, node.lineno, "`revision` must be a string literal")
                 )
             return
         literal_ok = literal is None or isinstance(literal, str) or (
@@ -289,7 +290,7 @@ class _FileReader:
         else:
             result.problems.append(
                 Problem(
-                    "invalid-revision-header",
+                    rule_ids.INVALID_REVISION_HEADER,
                     node.lineno,
                     f"`{name}` must be a literal string, tuple/list of strings or None",
                 )

@@ -19,12 +19,14 @@ from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
 from migration_lint.errors import MigrationLintError
 
-UPGRADE_FAILED = "roundtrip-upgrade-failed"
-DOWNGRADE_FAILED = "roundtrip-downgrade-failed"
-REUPGRADE_FAILED = "reupgrade-failed"
-LEAVES_TRACE = "downgrade-leaves-trace"
-REUPGRADE_DIFFERS = "reupgrade-differs"
-IRREVERSIBLE = "roundtrip-irreversible"
+from migration_lint.rule_ids import (  # noqa: E402
+    DOWNGRADE_LEAVES_TRACE as LEAVES_TRACE,
+    REUPGRADE_DIFFERS,
+    REUPGRADE_FAILED,
+    ROUNDTRIP_DOWNGRADE_FAILED as DOWNGRADE_FAILED,
+    ROUNDTRIP_IRREVERSIBLE as IRREVERSIBLE,
+    ROUNDTRIP_UPGRADE_FAILED as UPGRADE_FAILED,
+)
 
 
 from migration_lint.engine import Reported as RoundTripHit  # noqa: E402  (findings the engine takes in)
