@@ -39,6 +39,7 @@ class Rule:
     match: Optional[dict] = None
     check: Optional[str] = None
     options: dict = field(default_factory=dict)
+    aliases: Tuple[str, ...] = ()  # former names
     path: str = ""
     builtin: bool = True
     _check_fn: Optional[Callable] = None
@@ -67,16 +68,22 @@ class Rule:
 @dataclass
 class Catalogue:
     rules: Dict[str, Rule]
+    aliases: Dict[str, str] = field(default_factory=dict)  # former name -> current name
+
+    def resolve(self, name: str) -> str:
+        """The current name of a rule, given its name or a former one (renames are not silent:
+        configs and suppressions written for the old name keep working)."""
+        return self.aliases.get(name, name)
 
     def __iter__(self):
         return iter(sorted(self.rules.values(), key=lambda r: (CATEGORIES.index(r.category), r.name)))
 
     def __contains__(self, name: str) -> bool:
-        return name in self.rules
+        return self.resolve(name) in self.rules
 
     def get(self, name: str) -> Rule:
         try:
-            return self.rules[name]
+            return self.rules[self.resolve(name)]
         except KeyError:
             close = [n for n in self.rules if n.startswith(name.split("-")[0])][:3]
             hint = f" (did you mean {', '.join(close)}?)" if close else ""
@@ -132,7 +139,13 @@ def load_catalogue(packs: Tuple[str, ...] = (), trust: bool = False) -> Catalogu
             if rule.name in rules:
                 raise RuleError(f"{path}: rule {rule.name!r} is already defined by {rules[rule.name].path}")
             rules[rule.name] = rule
-    catalogue = Catalogue(rules)
+    aliases = {}
+    for rule in rules.values():
+        for alias in rule.aliases:
+            if alias in rules or alias in aliases:
+                raise RuleError(f"{rule.path}: alias {alias!r} is already the name of a rule")
+            aliases[alias] = rule.name
+    catalogue = Catalogue(rules, aliases)
     _CACHE[key] = catalogue
     return catalogue
 
@@ -150,6 +163,14 @@ def load_rule(path: Path, builtin: bool = False) -> Rule:
     except Exception as exc:  # yaml errors, decoding errors
         raise RuleError(f"{path}: cannot read rule: {str(exc).splitlines()[0]}") from None
     return rule_from_mapping(data, str(path), builtin)
+
+
+def _names(value, key: str, fail) -> list:
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(v, str) and NAME.match(v) for v in value):
+        fail(f"{key} must be a list of kebab-case rule names")
+    return value
 
 
 def rule_from_mapping(data, where: str, builtin: bool = False) -> Rule:
@@ -226,6 +247,7 @@ def rule_from_mapping(data, where: str, builtin: bool = False) -> Rule:
         match=data.get("match"),
         check=data.get("check"),
         options=data.get("options") or {},
+        aliases=tuple(_names(data.get("aliases"), "aliases", fail)),
         path=where,
         builtin=builtin,
     )

@@ -216,11 +216,13 @@ def enabled_rules(catalogue: Catalogue, config: Config, dialect: str) -> List[Ru
     for name in config.severity:  # ALL selects every rule, but a severity is given rule by rule
         if name not in catalogue:
             raise ConfigError(f"{config.source or 'config'}: severity: unknown rule {name!r}")
+    select = {catalogue.resolve(n) for n in config.select}
+    ignore = {catalogue.resolve(n) for n in config.ignore}
     rules = []
     for rule in catalogue:
-        if config.select and rule.name not in config.select and "ALL" not in config.select:
+        if select and rule.name not in select and "ALL" not in select:
             continue
-        if rule.name in config.ignore or not rule.applies_to(dialect):
+        if rule.name in ignore or not rule.applies_to(dialect):
             continue
         rules.append(rule)
     return rules
@@ -271,25 +273,32 @@ def lint(
     for rule, hit in raw:
         path = hit.migration.path if hit.migration else hit.path
         file = by_path.get(path)
-        suppression = _suppressed(file, rule.name, hit.line, hit.end_line) if file else None
+        suppression = _suppressed(file, rule.name, hit.line, hit.end_line, catalogue) if file else None
         if suppression is not None:
             used.add((path, suppression.line))
             continue
-        findings.append(_finding(rule, hit, path, file, config, target))
+        findings.append(_finding(rule, hit, path, file, config, target, catalogue))
     # rules whose findings come from elsewhere (round trip, git) judge suppressions only when that ran
     enabled = {r.name for r in rules if r.check != REPORTED_ELSEWHERE or any(item.rule == r.name for item in run.reported)}
     if SUPPRESSION_RULE in {r.name for r in rules}:
         rule = catalogue.get(SUPPRESSION_RULE)
         for hit in unused_suppressions(rule, run, used=used, catalogue=catalogue, enabled=enabled):
-            findings.append(_finding(rule, hit, hit.path, by_path.get(hit.path), config, target))
+            findings.append(_finding(rule, hit, hit.path, by_path.get(hit.path), config, target, catalogue))
     findings.sort(key=Finding.sort_key)
     return findings
 
 
-def _finding(rule: Rule, hit: Hit, path: str, file: Optional[MigrationFile], config: Config, target: Target) -> Finding:
+def severity_for(rule: Rule, config: Config, catalogue: Catalogue) -> str:
+    for name, level in config.severity.items():
+        if catalogue.resolve(name) == rule.name:
+            return level
+    return rule.severity
+
+
+def _finding(rule: Rule, hit: Hit, path: str, file: Optional[MigrationFile], config: Config, target: Target, catalogue: Catalogue) -> Finding:
     return Finding(
         rule=rule.name,
-        severity=config.severity.get(rule.name, rule.severity),
+        severity=severity_for(rule, config, catalogue),
         path=path or "",
         line=max(hit.line, 1),
         column=hit.column,
@@ -302,11 +311,12 @@ def _finding(rule: Rule, hit: Hit, path: str, file: Optional[MigrationFile], con
     )
 
 
-def _suppressed(file: MigrationFile, rule: str, line: int, end_line: int = 0):
+def _suppressed(file: MigrationFile, rule: str, line: int, end_line: int = 0, catalogue: Optional[Catalogue] = None):
     """The suppression covering a finding: file-level, or on any line of its statement."""
     last = max(line, end_line)
     for suppression in file.suppressions:
-        if rule not in suppression.rules:
+        names = {catalogue.resolve(n) for n in suppression.rules} if catalogue is not None else set(suppression.rules)
+        if rule not in names:
             continue
         if suppression.file_level or any(line <= covered <= last for covered in suppression.applies_to):
             return suppression
@@ -335,6 +345,6 @@ def _suppression_problems(suppression: m.Suppression, used: bool, catalogue: Cat
         problems.append(f"`{kind}[]` names no rule")
     if not suppression.reason:
         problems.append(f"`{kind}[{', '.join(suppression.rules)}]` gives no reason; say why it is safe")
-    if not used and not unknown and suppression.rules and all(r in enabled for r in suppression.rules):
+    if not used and not unknown and suppression.rules and all(catalogue.resolve(r) in enabled for r in suppression.rules):
         problems.append(f"`{kind}[{', '.join(suppression.rules)}]` suppresses nothing")
     return problems

@@ -349,3 +349,21 @@ def test_symlink_loop_in_versions_is_not_followed(in_tmp):
     os.symlink("..", in_tmp / "migrations/versions/loop")
     result = check(in_tmp)
     assert result.environments[0].revision_count == 1
+
+
+def test_renamed_rules_keep_their_former_names_working(in_tmp):
+    from migration_lint import catalogue
+
+    catalogue._CACHE.clear()
+    write_tree(in_tmp, {"pack/no-big-tables.yaml": "name: no-big-tables\naliases: [no-huge-tables]\nseverity: warning\nsummary: s\nmessage: m\nmatch: {kind: create_table}\n"})
+    upgrade = 'op.create_table("a", sa.Column("id", sa.Integer()))  # migration-lint: ignore[no-huge-tables] small\nop.create_table("b", sa.Column("id", sa.Integer()))'
+    layout(in_tmp, {"a.py": revision_file("a", upgrade=upgrade)})
+    packs = {"rule_packs": ["pack"]}
+    result = check(in_tmp, config=config_from_mapping(packs, root=str(in_tmp)))
+    lines = revision_file("a", upgrade=upgrade).splitlines()
+    expected = lines.index('    op.create_table("b", sa.Column("id", sa.Integer()))') + 1
+    assert [f.line for f in by_rule(result, "no-big-tables")] == [expected] and not by_rule(result, "unused-suppression")
+    result = check(in_tmp, config=config_from_mapping({**packs, "ignore": ["no-huge-tables"]}, root=str(in_tmp)))
+    assert not by_rule(result, "no-big-tables")
+    result = check(in_tmp, config=config_from_mapping({**packs, "severity": {"no-huge-tables": "error"}}, root=str(in_tmp)))
+    assert by_rule(result, "no-big-tables")[0].severity == "error"
