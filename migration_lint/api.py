@@ -107,6 +107,7 @@ def check(
     jobs: Optional[int] = None,
     roundtrip: Optional[RoundTripOptions] = None,
     diff_base: Optional[str] = None,
+    baseline: Optional[Path] = None,
 ) -> CheckResult:
     """Check every environment under ``paths``; with ``roundtrip``, also run the round trip.
 
@@ -148,6 +149,11 @@ def check(
             if id(env) in skips:
                 checked.notes.append(skips[id(env)])
             result.environments.append(checked)
+    from migration_lint.baseline import apply_baseline, configured_baseline
+
+    baseline_path = configured_baseline(config, baseline)  # --baseline, else the config's
+    if baseline_path is not None:
+        apply_baseline(result, baseline_path)
     return result
 
 

@@ -169,12 +169,8 @@ def _check(args) -> int:
             jobs=args.jobs,
             roundtrip=roundtrip,
             diff_base=args.diff_base,
+            baseline=args.baseline,
         )
-    from migration_lint.baseline import apply_baseline, configured_baseline
-
-    baseline_path = configured_baseline(config, args.baseline)
-    if baseline_path is not None:
-        apply_baseline(result, baseline_path)
     catalogue = api.catalogue_for(config) if args.format in ("sarif", "markdown") else None
     color = args.color == "always" or (args.color == "auto" and args.output is None and sys.stdout.isatty() and not os.environ.get("NO_COLOR"))
     import shutil
@@ -231,6 +227,7 @@ def _baseline(args) -> int:
 
     paths = args.paths or [Path(".")]
     config = api.resolve_config(paths, args.config)
+    config.baseline = None  # record every finding, not just those the old baseline lacks
     result = api.check(paths, dialect=args.dialect, server_version=args.server_version, config=config)
     count = write_baseline(result, args.output)
     print(f"migration-lint: wrote {count} finding(s) to {args.output}; `check --baseline {args.output}` now reports only new ones", file=sys.stderr)

@@ -162,12 +162,7 @@ class _MigrationLintSession:
 
             roundtrip = api.RoundTripOptions(db=self.db) if self.roundtrip else None
             try:
-                from migration_lint.baseline import apply_baseline, configured_baseline
-
                 self._result = api.check(self.paths, config=self.lint_config, roundtrip=roundtrip)
-                baseline = configured_baseline(self.lint_config)
-                if baseline is not None:  # the CLI's settings, baseline included
-                    apply_baseline(self._result, baseline)
             except MigrationLintError as exc:
                 self._error = MigrationLintUsageError(str(exc))
             except Exception as exc:  # a bug: every item shows it, the check does not run again

@@ -193,3 +193,13 @@ def test_renamed_and_edited_revision_points_at_the_edit(in_tmp, capsys):
     code, data, _ = run(capsys, "--diff-base", "HEAD")
     (modified,) = [f for f in data["findings"] if f["rule"] == "modified-merged-migration"]
     assert modified["line"] == b.read_text().splitlines().index("    op.execute('SELECT 2')") + 1
+
+
+def test_rewriting_a_configured_baseline_records_everything(in_tmp, capsys):
+    repo(in_tmp, BASE)
+    write_tree(in_tmp, {".migration-lint.yaml": "baseline: known.json\n"})
+    main(["baseline", "-o", "known.json"])
+    first = json.loads((in_tmp / "known.json").read_text())["findings"]
+    main(["baseline", "-o", "known.json"])
+    capsys.readouterr()
+    assert first and json.loads((in_tmp / "known.json").read_text())["findings"] == first
