@@ -276,10 +276,23 @@ def _rules(args) -> int:
     elif args.format == "markdown":
         print(rules_markdown(catalogue))
     else:
+        import shutil
+        import textwrap
+
         width = max(len(r.name) for r in catalogue)
+        columns = max(shutil.get_terminal_size((100, 24)).columns, 60)
         for r in catalogue:
             dialects = ",".join(r.dialects) if r.dialects else "all"
-            print(f"{r.name:<{width}}  {r.severity:<7}  {r.category:<11}  {dialects:<20}  {r.summary}")
+            head = f"{r.name:<{width}}  {r.severity:<7}  {dialects:<18}  "
+            room = columns - len(head)
+            if room < 30:  # too narrow for a table: name line, then the summary indented
+                print(f"{r.name}  ({r.severity}, {dialects})")
+                print(textwrap.fill(r.summary, columns, initial_indent="    ", subsequent_indent="    "))
+                continue
+            lines = textwrap.wrap(r.summary, room) or [""]
+            print(head + lines[0])
+            for line in lines[1:]:
+                print(" " * len(head) + line)
     return EXIT_OK
 
 

@@ -300,3 +300,10 @@ def test_explain_finds_rule_pack_rules(in_tmp, capsys):
     })
     code, out, _ = run(capsys, "explain", "team-rule")
     assert code == 0 and "Our rule." in out
+
+
+def test_rules_listing_fits_the_terminal(capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "80")
+    code, out, _ = run(capsys, "rules")
+    assert code == 0 and "create-index-not-concurrently" in out
+    assert max(len(line) for line in out.splitlines()) <= 80

@@ -204,7 +204,7 @@ class _FileReader:
             self.lines = source_lines(self.text)
         first = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
         segment = "".join(self.lines[first - 1 : node.end_lineno])
-        return cst.parse_module(segment).body[0]
+        return _parse(segment).body[0]
 
     def _parse_functions(self) -> None:
         """All top-level functions in one libcst parse (each parse call has a fixed cost)."""
@@ -216,7 +216,7 @@ class _FileReader:
             first = min([node.lineno] + [d.lineno for d in node.decorator_list])
             segment = "".join(self.lines[first - 1 : node.end_lineno])
             segments.append(segment if segment.endswith(("\n", "\r")) else segment + "\n")
-        module = cst.parse_module("".join(segments))
+        module = _parse("".join(segments))
         defs = [stmt for stmt in module.body if isinstance(stmt, cst.FunctionDef)]
         if len(defs) == len(nodes):
             self.parsed_functions = {node.name: fn for node, fn in zip(nodes, defs)}
@@ -807,6 +807,35 @@ class _FileReader:
 
 def _calls_globals(node: ast.FunctionDef) -> bool:
     return any(isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == "globals" for n in ast.walk(node))
+
+
+class _parser_output:
+    """Build libcst trees without re-validating each node.
+
+    Every node the parser builds is validated again in ``__post_init__`` (a fifth of the cost of
+    parsing here); libcst's own comment there says validation could be skipped when parsing.
+    The trees come straight from the parser and are only read, so it is skipped while parsing.
+    """
+
+    def __enter__(self):
+        self.base = getattr(cst.CSTNode, "__post_init__", None)
+        if self.base is not None:
+            cst.CSTNode.__post_init__ = _no_validation
+        return self
+
+    def __exit__(self, *exc):
+        if self.base is not None:
+            cst.CSTNode.__post_init__ = self.base
+        return False
+
+
+def _no_validation(self) -> None:
+    return None
+
+
+def _parse(text: str) -> cst.Module:
+    with _parser_output():
+        return cst.parse_module(text)
 
 
 def _decode(data: bytes) -> str:
