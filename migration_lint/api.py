@@ -67,10 +67,7 @@ def resolve_config(paths: Sequence[Path], config_path: Optional[Path]) -> Config
 
 
 def _display(path: Path) -> str:
-    try:
-        return os.path.relpath(path)
-    except ValueError:  # pragma: no cover
-        return str(path)
+    return discovery.display_path(path)
 
 
 def _excluded(path: Path, config: Config) -> bool:

@@ -71,11 +71,15 @@ class Environment:
         return files
 
 
-def _relative(path: Path) -> str:
+def display_path(path: Path) -> str:
+    """A path as findings show it: relative to the working directory."""
     try:
         return os.path.relpath(path)
     except ValueError:  # pragma: no cover - another drive on Windows
         return str(path)
+
+
+_relative = display_path
 
 
 def discover(target: Path) -> List[Environment]:

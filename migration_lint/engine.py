@@ -114,10 +114,6 @@ class RunContext:
         return self.target.dialect
 
 
-def _key(name: Optional[str]) -> Optional[str]:
-    return name.lower().strip('"`') if isinstance(name, str) else None
-
-
 def prepare(file: MigrationFile, target: Target, config: Config) -> MigrationContext:
     ops: Dict[str, List[Operation]] = {m.UPGRADE: [], m.DOWNGRADE: []}
     facts: Dict[int, dict] = {}
@@ -127,12 +123,12 @@ def prepare(file: MigrationFile, target: Target, config: Config) -> MigrationCon
         for op in file.operations:
             if op.phase != phase or not op.runs_on(target.dialect):
                 continue
-            table = _key(op.table)
+            table = m.ident(op.table)
             if op.kind == m.CREATE_TABLE:
                 new_tables.add(table)
             elif op.kind == m.RENAME_TABLE and table in new_tables:
-                new_tables.add(_key(op.get("new_name")))
-            column = _key(op.column.name if op.column else (op.columns[0] if op.columns else None))
+                new_tables.add(m.ident(op.get("new_name")))
+            column = m.ident(op.column.name if op.column else (op.columns[0] if op.columns else None))
             if op.kind == m.ADD_COLUMN:
                 new_columns.add((table, column))
             ops[phase].append(op)

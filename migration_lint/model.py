@@ -258,6 +258,11 @@ VOLATILE_FUNCTIONS = frozenset(
 )
 
 
+def ident(name: Optional[str]) -> Optional[str]:
+    """An identifier as the database compares it here: case-folded, quotes removed."""
+    return name.lower().strip('"`') if isinstance(name, str) else None
+
+
 def make_default(text: str) -> Default:
     """A Default from its SQL text, deciding volatility by the functions it calls."""
     lowered = text.lower()

@@ -17,10 +17,6 @@ CONSTRAINTS = {m.CREATE_FOREIGN_KEY, m.CREATE_UNIQUE_CONSTRAINT, m.CREATE_CHECK_
 OPAQUE = {m.RAW_SQL}
 
 
-def _k(value):
-    return value.lower().strip('"`') if isinstance(value, str) else None
-
-
 def _skipped(migration, config):
     file = migration.file
     return len(file.down_revision) > 1  # merge revisions have nothing of their own to reverse
@@ -57,52 +53,52 @@ def _created(migration):
     """Objects the upgrade leaves behind: [(key, op, description)]."""
     created = {}
     for op in migration.ops[m.UPGRADE]:
-        table = _k(op.table)
+        table = m.ident(op.table)
         if op.kind == m.CREATE_TABLE and table:
             created[("table", table)] = (op, f"table {op.table}")
         elif op.kind == m.ADD_COLUMN and table and op.column and op.column.name:
             if ("table", table) not in created:
-                created[("column", table, _k(op.column.name))] = (op, f"column {op.table}.{op.column.name}")
+                created[("column", table, m.ident(op.column.name))] = (op, f"column {op.table}.{op.column.name}")
         elif op.kind == m.CREATE_INDEX and op.name:
             if ("table", table) not in created:
-                created[("index", _k(op.name))] = (op, f"index {op.name}")
+                created[("index", m.ident(op.name))] = (op, f"index {op.name}")
         elif op.kind in CONSTRAINTS and op.name:
             if ("table", table) not in created:
-                created[("constraint", _k(op.name))] = (op, f"constraint {op.name}")
+                created[("constraint", m.ident(op.name))] = (op, f"constraint {op.name}")
         elif op.kind == m.CREATE_TYPE and op.name and not op.get("implicit"):
-            created[("type", _k(op.name))] = (op, f"type {op.name}")
-        elif op.kind == m.RENAME_COLUMN and op.columns and ("column", table, _k(op.columns[0])) in created:
-            entry = created.pop(("column", table, _k(op.columns[0])))
+            created[("type", m.ident(op.name))] = (op, f"type {op.name}")
+        elif op.kind == m.RENAME_COLUMN and op.columns and ("column", table, m.ident(op.columns[0])) in created:
+            entry = created.pop(("column", table, m.ident(op.columns[0])))
             new = op.get("new_name")
-            created[("column", table, _k(new))] = (entry[0], f"column {op.table}.{new}")
+            created[("column", table, m.ident(new))] = (entry[0], f"column {op.table}.{new}")
         elif op.kind == m.RENAME_TABLE and ("table", table) in created:
             entry = created.pop(("table", table))
-            created[("table", _k(op.get("new_name")))] = (entry[0], f"table {op.get('new_name')}")
+            created[("table", m.ident(op.get("new_name")))] = (entry[0], f"table {op.get('new_name')}")
         elif op.kind == m.DROP_TABLE:
-            created = {k: v for k, v in created.items() if not (k[0] == "table" and k[1] == table) and _k(v[0].table) != table}
+            created = {k: v for k, v in created.items() if not (k[0] == "table" and k[1] == table) and m.ident(v[0].table) != table}
         elif op.kind == m.DROP_COLUMN and op.columns:
-            created.pop(("column", table, _k(op.columns[0])), None)
+            created.pop(("column", table, m.ident(op.columns[0])), None)
         elif op.kind == m.DROP_INDEX:
-            created.pop(("index", _k(op.name)), None)
+            created.pop(("index", m.ident(op.name)), None)
         elif op.kind == m.DROP_CONSTRAINT:
-            created.pop(("constraint", _k(op.name)), None)
+            created.pop(("constraint", m.ident(op.name)), None)
         elif op.kind == m.DROP_TYPE:
-            created.pop(("type", _k(op.name)), None)
+            created.pop(("type", m.ident(op.name)), None)
     return created
 
 
 def _removed(ops):
     tables, columns, names, types = set(), set(), set(), set()
     for op in ops:
-        table = _k(op.table)
+        table = m.ident(op.table)
         if op.kind == m.DROP_TABLE:
             tables.add(table)
         elif op.kind == m.DROP_COLUMN:
-            columns.update((table, _k(c)) for c in op.columns)
+            columns.update((table, m.ident(c)) for c in op.columns)
         elif op.kind in (m.DROP_INDEX, m.DROP_CONSTRAINT):
-            names.add(_k(op.name))
+            names.add(m.ident(op.name))
         elif op.kind == m.DROP_TYPE:
-            types.add(_k(op.name))
+            types.add(m.ident(op.name))
         elif op.kind == m.RENAME_TABLE:
             tables.add(table)  # renamed away: the name no longer holds the upgrade's object
     return tables, columns, names, types
@@ -129,7 +125,7 @@ def incomplete_downgrade(rule, run):
         tables, columns, names, types = _removed(downgrade_ops)
         loops = any(op.table is None for op in downgrade_ops if op.kind in (m.DROP_TABLE, m.DROP_COLUMN))
         # drops whose target we cannot read (names from a loop or a variable) may remove anything of their kind
-        unknown_columns = {_k(op.table) for op in downgrade_ops if op.kind == m.DROP_COLUMN and not op.columns}
+        unknown_columns = {m.ident(op.table) for op in downgrade_ops if op.kind == m.DROP_COLUMN and not op.columns}
         unknown_names = any(op.kind in (m.DROP_INDEX, m.DROP_CONSTRAINT) and not op.name for op in downgrade_ops)
         unknown_types = any(op.kind == m.DROP_TYPE and not op.name for op in downgrade_ops)
         created = _created(migration)
@@ -137,7 +133,7 @@ def incomplete_downgrade(rule, run):
         findings = []
         for key, (op, what) in created.items():
             kind = key[0]
-            table = key[1] if kind in ("table", "column") else _k(op.table)
+            table = key[1] if kind in ("table", "column") else m.ident(op.table)
             if table in tables or (kind == "column" and (loops or table in unknown_columns)):
                 continue
             if (kind in ("index", "constraint") and unknown_names) or (kind == "type" and unknown_types):
@@ -145,7 +141,7 @@ def incomplete_downgrade(rule, run):
             if kind == "column" and key[1:] in columns:
                 continue
             if kind in ("index", "constraint"):
-                if key[1] in names or any((table, _k(c)) in columns for c in op.columns):
+                if key[1] in names or any((table, m.ident(c)) in columns for c in op.columns):
                     continue
             if kind == "type" and key[1] in types:
                 continue
@@ -154,7 +150,7 @@ def incomplete_downgrade(rule, run):
             findings.append((kind, table, op, what))
         for kind, table, op, what in findings:
             # an index or constraint on a column that stays behind is part of that one omission
-            if kind in ("index", "constraint") and op.columns and all((table, _k(c)) in leaked_columns for c in op.columns):
+            if kind in ("index", "constraint") and op.columns and all((table, m.ident(c)) in leaked_columns for c in op.columns):
                 continue
             yield Hit.at(migration, op, f"upgrade() creates {what}, but downgrade() never removes it", phase=m.UPGRADE)
 
@@ -163,11 +159,11 @@ def enum_type_leak(rule, run):
     for migration in run.migrations:
         if not _downgrade_is_knowable(migration):
             continue
-        dropped = {_k(op.name) for op in migration.file.ops(m.DOWNGRADE) if op.kind == m.DROP_TYPE}
+        dropped = {m.ident(op.name) for op in migration.file.ops(m.DOWNGRADE) if op.kind == m.DROP_TYPE}
         # a type the upgrade also creates explicitly is incomplete-downgrade's to report
-        seen = {_k(op.name) for op in migration.ops[m.UPGRADE] if op.kind == m.CREATE_TYPE and not op.get("implicit")}
+        seen = {m.ident(op.name) for op in migration.ops[m.UPGRADE] if op.kind == m.CREATE_TYPE and not op.get("implicit")}
         for op in migration.ops[m.UPGRADE]:
-            if op.kind != m.CREATE_TYPE or not op.get("implicit") or _k(op.name) in dropped or _k(op.name) in seen:
+            if op.kind != m.CREATE_TYPE or not op.get("implicit") or m.ident(op.name) in dropped or m.ident(op.name) in seen:
                 continue
-            seen.add(_k(op.name))
+            seen.add(m.ident(op.name))
             yield Hit.at(migration, op, f"the enum type {op.name} is created with {op.table}, but downgrade() never drops it; the next upgrade fails with 'type \"{op.name}\" already exists'", phase=m.UPGRADE)
