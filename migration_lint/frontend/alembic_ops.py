@@ -809,33 +809,8 @@ def _calls_globals(node: ast.FunctionDef) -> bool:
     return any(isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == "globals" for n in ast.walk(node))
 
 
-class _parser_output:
-    """Build libcst trees without re-validating each node.
-
-    Every node the parser builds is validated again in ``__post_init__`` (a fifth of the cost of
-    parsing here); libcst's own comment there says validation could be skipped when parsing.
-    The trees come straight from the parser and are only read, so it is skipped while parsing.
-    """
-
-    def __enter__(self):
-        self.base = getattr(cst.CSTNode, "__post_init__", None)
-        if self.base is not None:
-            cst.CSTNode.__post_init__ = _no_validation
-        return self
-
-    def __exit__(self, *exc):
-        if self.base is not None:
-            cst.CSTNode.__post_init__ = self.base
-        return False
-
-
-def _no_validation(self) -> None:
-    return None
-
-
 def _parse(text: str) -> cst.Module:
-    with _parser_output():
-        return cst.parse_module(text)
+    return cst.parse_module(text)
 
 
 def _decode(data: bytes) -> str:
