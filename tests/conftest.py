@@ -63,3 +63,46 @@ def _isolated_cache(tmp_path_factory, monkeypatch):
 def in_tmp(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     return tmp_path
+
+
+# A runnable history for the round trip and the pytest plugin: env.py and revision files.
+RUNNABLE_ENV_PY = '''from alembic import context
+from sqlalchemy import engine_from_config, pool
+
+config = context.config
+
+
+def run_migrations_online():
+    connectable = config.attributes.get("connection")
+    if connectable is None:
+        connectable = engine_from_config(config.get_section(config.config_ini_section), prefix="sqlalchemy.", poolclass=pool.NullPool).connect()
+    with connectable as connection:
+        context.configure(connection=connection, transaction_per_migration=True)
+        with context.begin_transaction():
+            context.run_migrations()
+
+
+run_migrations_online()
+'''
+
+
+def runnable_revision(revision, down, upgrade, downgrade, imports=""):
+    def body(text):
+        return "\n".join("    " + line for line in text.strip().splitlines())
+
+    return f'''from alembic import op
+import sqlalchemy as sa
+{imports}
+revision = {revision!r}
+down_revision = {down!r}
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+{body(upgrade)}
+
+
+def downgrade():
+{body(downgrade)}
+'''

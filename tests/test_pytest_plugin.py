@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from conftest import RUNNABLE_ENV_PY as ENV_PY, runnable_revision as rev
+
 REPO = Path(__file__).resolve().parent.parent
 
 
@@ -31,47 +33,6 @@ def _import_everything():
 
 
 _import_everything()
-
-ENV_PY = '''from alembic import context
-from sqlalchemy import engine_from_config, pool
-
-config = context.config
-
-
-def run_migrations_online():
-    connectable = config.attributes.get("connection")
-    if connectable is None:
-        connectable = engine_from_config(config.get_section(config.config_ini_section), prefix="sqlalchemy.", poolclass=pool.NullPool).connect()
-    with connectable as connection:
-        context.configure(connection=connection)
-        with context.begin_transaction():
-            context.run_migrations()
-
-
-run_migrations_online()
-'''
-
-
-def rev(revision, down, upgrade, downgrade):
-    def body(text):
-        return "\n".join("    " + line for line in text.strip().splitlines())
-
-    return f'''from alembic import op
-import sqlalchemy as sa
-
-revision = {revision!r}
-down_revision = {down!r}
-branch_labels = None
-depends_on = None
-
-
-def upgrade():
-{body(upgrade)}
-
-
-def downgrade():
-{body(downgrade)}
-'''
 
 
 A1 = rev("a1", None, 'op.create_table("post", sa.Column("id", sa.Integer(), primary_key=True), sa.Column("title", sa.String(100), nullable=True))', 'op.drop_table("post")')

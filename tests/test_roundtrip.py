@@ -10,31 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, write_tree
+from conftest import REPO, RUNNABLE_ENV_PY as ENV_PY, runnable_revision as rev, write_tree
 from migration_lint import api
 from migration_lint.cli import main
 
 PG_URL = os.environ.get("MIGRATION_LINT_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 MY_URL = os.environ.get("MIGRATION_LINT_TEST_MYSQL", "mysql+pymysql://root@127.0.0.1:3306/")
 
-ENV_PY = '''from alembic import context
-from sqlalchemy import engine_from_config, pool
 
-config = context.config
-
-
-def run_migrations_online():
-    connectable = config.attributes.get("connection")
-    if connectable is None:
-        connectable = engine_from_config(config.get_section(config.config_ini_section), prefix="sqlalchemy.", poolclass=pool.NullPool).connect()
-    with connectable as connection:
-        context.configure(connection=connection, transaction_per_migration=True)
-        with context.begin_transaction():
-            context.run_migrations()
-
-
-run_migrations_online()
-'''
 
 
 def _with_driver(url):
@@ -60,28 +43,6 @@ def _answers(url):
 
 needs_pg = pytest.mark.skipif(not _answers(PG_URL), reason=f"PostgreSQL does not answer at {PG_URL} (.ci/run starts it)")
 needs_mysql = pytest.mark.skipif(not _answers(MY_URL), reason=f"MariaDB/MySQL does not answer at {MY_URL} (.ci/run starts it)")
-
-
-def rev(revision, down, upgrade, downgrade, imports=""):
-    def body(text):
-        return "\n".join("    " + line for line in text.strip().splitlines())
-
-    return f'''from alembic import op
-import sqlalchemy as sa
-{imports}
-revision = {revision!r}
-down_revision = {down!r}
-branch_labels = None
-depends_on = None
-
-
-def upgrade():
-{body(upgrade)}
-
-
-def downgrade():
-{body(downgrade)}
-'''
 
 
 BASE = rev("a1", None, 'op.create_table("post", sa.Column("id", sa.Integer(), primary_key=True), sa.Column("title", sa.String(100), nullable=True))', 'op.drop_table("post")')

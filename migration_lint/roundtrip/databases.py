@@ -949,6 +949,23 @@ def _open_local(dialect: str, server_version, notes: list, res: _Resources, foun
     return _open_local_mysql(found, res)
 
 
+def _local_database(proc, admin_url: URL, dialect: str, found: "_Found", started: float, log_path: str, timeout: float, res: _Resources, file_copy: bool = False) -> Database:
+    """Wait for a local server just started, create the scratch database on it."""
+    name = _scratch_name()
+    scratch = _Scratch(admin_url, dialect, name, file_copy=file_copy)
+    res.push(f"dispose the engine for {name}", scratch.close)
+    _wait_ready(proc, scratch.engine, timeout, log_path, f"local {found.product}")
+    scratch.create()
+    return Database(
+        dialect=dialect,
+        url=admin_url.set(database=name),
+        description=f"throwaway local {found.product} ({found.location})",
+        backend="local",
+        startup_seconds=time.monotonic() - started,
+        _reset=scratch.reset,
+    )
+
+
 def _open_local_postgres(found: _Found, res: _Resources) -> Database:
     user = None
     if _is_root():
@@ -973,20 +990,7 @@ def _open_local_postgres(found: _Found, res: _Resources) -> Database:
     proc = _start_server(argv, log_path, user, res, found.product, signal.SIGINT)  # SIGINT: fast shutdown
     driver = _pick_driver("postgresql")
     admin_url = URL.create(f"postgresql+{driver}", username="postgres", database="postgres", query={"host": directory})
-    name = _scratch_name()
-    scratch = _Scratch(admin_url, "postgresql", name, file_copy=True)
-    res.push(f"dispose the engine for {name}", scratch.close)
-    _wait_ready(proc, scratch.engine, READY_TIMEOUT_POSTGRES, log_path, f"local {found.product}")
-    scratch.create()
-    startup = time.monotonic() - started
-    return Database(
-        dialect="postgresql",
-        url=admin_url.set(database=name),
-        description=f"throwaway local {found.product} ({found.location})",
-        backend="local",
-        startup_seconds=startup,
-        _reset=scratch.reset,
-    )
+    return _local_database(proc, admin_url, "postgresql", found, started, log_path, READY_TIMEOUT_POSTGRES, res, file_copy=True)
 
 
 def _open_local_mysql(found: _Found, res: _Resources) -> Database:
@@ -1033,17 +1037,4 @@ def _open_local_mysql(found: _Found, res: _Resources) -> Database:
     if driver == "pymysql":  # PyMySQL builds a TLS context (~50 ms) on every connect unless told not to
         query["ssl_disabled"] = "true"
     admin_url = URL.create(f"mysql+{driver}", username="root", host="localhost", query=query)
-    name = _scratch_name()
-    scratch = _Scratch(admin_url, "mysql", name)
-    res.push(f"dispose the engine for {name}", scratch.close)
-    _wait_ready(proc, scratch.engine, READY_TIMEOUT_MYSQL, log_path, f"local {found.product}")
-    scratch.create()
-    startup = time.monotonic() - started
-    return Database(
-        dialect="mysql",
-        url=admin_url.set(database=name),
-        description=f"throwaway local {found.product} ({found.location})",
-        backend="local",
-        startup_seconds=startup,
-        _reset=scratch.reset,
-    )
+    return _local_database(proc, admin_url, "mysql", found, started, log_path, READY_TIMEOUT_MYSQL, res)
