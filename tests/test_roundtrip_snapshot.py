@@ -50,6 +50,12 @@ class Db:
         with self.engine.connect() as conn:
             return take_snapshot(conn, **kwargs)
 
+    def digest(self):
+        from migration_lint.roundtrip.snapshot import schema_digest
+
+        with self.engine.connect() as conn:
+            return schema_digest(conn)
+
     def reset(self):
         self._reset(self)
 
@@ -218,7 +224,7 @@ PG_BASE = [
 ]
 
 
-@pytest.mark.parametrize("change, expected", [
+PG_CHANGES = [
     (["CREATE TABLE extra (id integer)"], ["+ table extra"]),
     (["DROP TABLE tags"], ["- table tags"]),
     (["ALTER TABLE posts ADD COLUMN note text"], ["+ column posts.note (text, NULL)"]),
@@ -257,7 +263,10 @@ PG_BASE = [
      ["~ column tags.id: autoincrement no -> yes",
       "~ column tags.id: identity none -> by default, start 1, increment 1, min 1, max 2147483647, cache 1",
       "+ sequence tags_id_seq"]),
-])
+]
+
+
+@pytest.mark.parametrize("change, expected", PG_CHANGES)
 def test_pg_each_difference_is_reported(pg, change, expected):
     lines, before, after = _change(pg, PG_BASE, change)
     assert lines == expected
@@ -558,3 +567,34 @@ def test_sqlite_alembic_version_table_is_ignored(sqlite):
         "INSERT INTO alembic_version VALUES ('abc')",
     ])
     assert lines == []
+
+
+@pytest.mark.parametrize("change, expected", PG_CHANGES)
+def test_pg_digest_sees_every_difference_the_snapshot_sees(pg, change, expected):
+    """The round trip trusts equal digests: every change the snapshot reports must change it."""
+    pg.reset()
+    pg.run(*PG_BASE)
+    before = pg.digest()
+    assert pg.digest() == before
+    pg.run(*change)
+    assert pg.digest() != before
+
+
+def test_pg_digest_sees_comments_and_ignores_the_version_table(pg):
+    pg.reset()
+    pg.run(*PG_BASE)
+    before = pg.digest()
+    pg.run("CREATE TABLE alembic_version (version_num varchar(32) PRIMARY KEY)", "INSERT INTO alembic_version VALUES ('x')")
+    assert pg.digest() == before
+    pg.run("COMMENT ON COLUMN posts.title IS 'shown to users'")
+    assert pg.digest() != before
+
+
+def test_pg_digest_equal_after_a_column_is_dropped_and_added_again(pg):
+    """Attribute numbers change when a column comes back: the digest must not see that, or every
+    such revision would take the slow path (full snapshots and rebuilt states)."""
+    pg.reset()
+    pg.run("CREATE TABLE t (a integer, b integer)", "CREATE INDEX ix_t_b ON t (b)", "ALTER TABLE t ADD CONSTRAINT ck_b CHECK (b > 0)")
+    before = pg.digest()
+    pg.run("ALTER TABLE t DROP COLUMN b", "ALTER TABLE t ADD COLUMN b integer", "CREATE INDEX ix_t_b ON t (b)", "ALTER TABLE t ADD CONSTRAINT ck_b CHECK (b > 0)")
+    assert pg.digest() == before

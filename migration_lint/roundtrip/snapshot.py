@@ -926,39 +926,47 @@ def _quote(label: str) -> str:
 
 # -- a cheap equality test ------------------------------------------------------------------------
 # The round trip compares states far more often than it finds differences.  On PostgreSQL one
-# catalog query gives a digest that changes whenever anything take_snapshot() captures changes (it
-# is stricter: column order counts too); the full snapshot is taken only when digests differ.
+# catalog query gives a digest that changes whenever anything take_snapshot() captures changes.
+# Indexes and constraints are spelled by name (pg_get_indexdef / pg_get_constraintdef), never by
+# attribute number: a column dropped and added again gets a new number, and a digest stricter than
+# the snapshot would send every such revision down the slow path (full snapshots, rebuilt states).
 
 _PG_DIGEST = """
 WITH ns AS (SELECT oid FROM pg_namespace WHERE nspname = current_schema()),
 rels AS (
-    SELECT c.oid, c.relname, c.relkind FROM pg_class c
+    SELECT c.oid, c.relname, c.relkind, c.relam FROM pg_class c
     WHERE c.relnamespace = (SELECT oid FROM ns) AND c.relname <> :version_table
 ),
 parts AS (
-    SELECT concat_ws(' ', 'r', relkind::text, relname) AS line FROM rels
+    SELECT concat_ws(' ', 'r', relkind::text, relname) AS line FROM rels WHERE relkind NOT IN ('i', 'I')  -- indexes: below
     UNION ALL
-    SELECT concat_ws(' ', 'c', r.relname, a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull::text,
-                     a.attidentity::text, a.attgenerated::text, pg_get_expr(d.adbin, d.adrelid), col_description(r.oid, a.attnum))
+    SELECT concat_ws(' ', 'c', r.relname, a.attname, a.atttypid::regtype::text, a.atttypmod, a.attnotnull::text,
+                     a.attidentity::text, a.attgenerated::text, a.attcollation,
+                     CASE WHEN d.adbin IS NOT NULL THEN pg_get_expr(d.adbin, d.adrelid) END, ds.description)
     FROM rels r JOIN pg_attribute a ON a.attrelid = r.oid AND a.attnum > 0 AND NOT a.attisdropped
     LEFT JOIN pg_attrdef d ON d.adrelid = r.oid AND d.adnum = a.attnum
+    LEFT JOIN (SELECT objoid, objsubid, description FROM pg_description
+               WHERE classoid = 'pg_class'::regclass AND objsubid > 0 AND objoid IN (SELECT oid FROM rels)) ds
+           ON ds.objoid = r.oid AND ds.objsubid = a.attnum
+    WHERE r.relkind IN ('r', 'p', 'v', 'm', 'f')  -- an index's own columns are in its line below
     UNION ALL
-    SELECT concat_ws(' ', 'i', pg_get_indexdef(i.indexrelid)) FROM pg_index i JOIN rels r ON r.oid = i.indrelid
+    SELECT concat_ws(' ', 'i', pg_get_indexdef(i.indexrelid))
+    FROM pg_index i JOIN rels r ON r.oid = i.indrelid
     UNION ALL
     SELECT concat_ws(' ', 'k', r.relname, con.conname, pg_get_constraintdef(con.oid))
     FROM pg_constraint con JOIN rels r ON r.oid = con.conrelid
     UNION ALL
-    SELECT concat_ws(' ', 't', t.typname, t.typtype::text, format_type(t.typbasetype, t.typtypmod),
+    SELECT concat_ws(' ', 't', t.typname, t.typtype::text, t.typbasetype::regtype::text, t.typtypmod, t.typnotnull::text,
            (SELECT string_agg(e.enumlabel, ',' ORDER BY e.enumsortorder) FROM pg_enum e WHERE e.enumtypid = t.oid),
            (SELECT string_agg(pg_get_constraintdef(dc.oid), ',' ORDER BY dc.conname) FROM pg_constraint dc WHERE dc.contypid = t.oid))
     FROM pg_type t WHERE t.typnamespace = (SELECT oid FROM ns) AND t.typtype IN ('e', 'd')
     UNION ALL
-    SELECT concat_ws(' ', 's', s.sequencename, s.data_type::text, s.start_value::text, s.increment_by::text, s.cycle::text)
-    FROM pg_sequences s WHERE s.schemaname = current_schema()
+    SELECT concat_ws(' ', 's', r.relname, q.seqtypid::regtype::text, q.seqstart, q.seqincrement, q.seqmin, q.seqmax, q.seqcycle::text)
+    FROM rels r JOIN pg_sequence q ON q.seqrelid = r.oid
     UNION ALL
     SELECT concat_ws(' ', 'v', r.relname, pg_get_viewdef(r.oid)) FROM rels r WHERE r.relkind IN ('v', 'm')
 )
-SELECT count(*), md5(coalesce(string_agg(line, E'\\n' ORDER BY line), '')) FROM parts
+SELECT count(*), md5(coalesce(string_agg(line, E'\\n' ORDER BY line COLLATE "C"), '')) FROM parts
 """
 
 
