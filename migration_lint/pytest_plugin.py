@@ -263,14 +263,10 @@ def plain_report(env, fail_on: str = "error", only_failing: bool = False) -> str
         summary = f"{counts['error']} error(s), {counts['warning']} warning(s), {counts['info']} info; {failing} at or above fail-on ({fail_on})"
     else:
         summary = "no findings"
-    version = ".".join(str(p) for p in env.server_version)
-    assumed = []
-    if env.dialect_source == "default":
-        assumed.append("dialect assumed; set `dialect` in the config")
-    if env.version_source == "default":
-        assumed.append("server version assumed; set `server-version` in the config")
-    note = f" ({'; '.join(assumed)})" if assumed else ""
-    lines = [f"{env.name}: {summary}", f"  {env.revision_count} revisions, {len(env.heads)} head(s), checked for {env.dialect} {version}{note}"]
+    from migration_lint.report import environment_facts
+
+    facts = environment_facts(env, "`dialect` in the config", "`server-version` in the config")
+    lines = [f"{env.name}: {summary}", f"  {facts}"]
     lines += [f"  {note}" for note in env.notes]
     shown = [f for f in findings if severity_rank(f.severity) >= severity_rank(fail_on)] if only_failing else findings
     for f in shown:

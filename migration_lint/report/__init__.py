@@ -25,6 +25,18 @@ def render(result, fmt: str, catalogue, **options) -> str:
     return render_text(result, **options)
 
 
+def environment_facts(env, set_dialect: str, set_version: str) -> str:
+    """'N revisions, H head(s), checked for DIALECT VERSION (what was assumed)'."""
+    version = ".".join(str(p) for p in env.server_version)
+    assumed = []
+    if env.dialect_source == "default":
+        assumed.append(f"dialect assumed; set {set_dialect}")
+    if env.version_source == "default":
+        assumed.append(f"server version assumed; set {set_version}")
+    note = f" ({'; '.join(assumed)})" if assumed else ""
+    return f"{env.revision_count} revisions, {len(env.heads)} head(s), checked for {env.dialect} {version}{note}"
+
+
 def summary(result) -> dict:
     counts = {"error": 0, "warning": 0, "info": 0}
     for finding in result.findings:

@@ -6,6 +6,7 @@ import io
 from itertools import groupby
 
 from migration_lint.model import source_lines
+from migration_lint.report import environment_facts
 
 STYLES = {"error": "bold red", "warning": "yellow", "info": "cyan"}
 
@@ -33,17 +34,8 @@ def render_text(result, color: bool = False, width: int = 100, show_source: bool
     buffer = io.StringIO()
     console = Console(file=buffer, force_terminal=color, no_color=not color, width=width, highlight=False, soft_wrap=False)
     for env in result.environments:
-        version = ".".join(str(p) for p in env.server_version)
-        assumed = []
-        if env.dialect_source == "default":
-            assumed.append("dialect assumed; set --dialect or `dialect` in config")
-        if env.version_source == "default":
-            assumed.append("server version assumed; set --server-version")
-        note = f" ({'; '.join(assumed)})" if assumed else ""
-        revisions = env.revision_count
-        console.print(
-            f"[dim]{escape(env.name)}: {revisions} revisions, {len(env.heads)} head(s), checked for {env.dialect} {version}{escape(note)}[/dim]"
-        )
+        facts = environment_facts(env, "--dialect or `dialect` in config", "--server-version")
+        console.print(f"[dim]{escape(env.name)}: {escape(facts)}[/dim]")
         for line in getattr(env, "notes", ()):
             console.print(f"[dim]  {escape(line)}[/dim]")
     findings = result.findings
