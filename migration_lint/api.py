@@ -208,7 +208,7 @@ def pack_paths(config: Config) -> List[str]:
 
 def _check_environment(env, config: Config, packs, dialect, server_version, use_cache, jobs, roundtrip=None, database_for=None, diff=None) -> EnvironmentResult:
     from migration_lint.catalogue import catalogue_signature
-    from migration_lint.loader import cached_result, load_files, read_sources, result_key, store_result
+    from migration_lint.loader import cached_result, load_files, quiet_gc, read_sources, result_key, store_result
 
     chosen, source = _target_dialect(env, config, dialect)
     if server_version:
@@ -253,7 +253,8 @@ def _check_environment(env, config: Config, packs, dialect, server_version, use_
                 roundtrip = dataclasses.replace(roundtrip, revisions=changed if roundtrip.revisions is None else roundtrip.revisions & changed)
             trip = _round_trip(env, parsed, config, chosen, version, roundtrip, database_for, notes)
             reported.extend(trip.hits)
-        findings = lint(parsed, target, config, catalogue_for(config), reported=reported, only_paths=only_paths, diff=diff_context)
+        with quiet_gc():  # thousands of findings and facts, no cycles among them
+            findings = lint(parsed, target, config, catalogue_for(config), reported=reported, only_paths=only_paths, diff=diff_context)
         stored = (findings, build_graph(parsed).heads, sum(1 for f in parsed if f.revision))
         if use_cache and reusable:
             store_result(scope, key, stored)

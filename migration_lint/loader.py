@@ -7,10 +7,12 @@ files, loads one pickle per environment and parses nothing.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import os
 import pickle
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
@@ -55,7 +57,26 @@ def _parse_one(item: Tuple[str, bytes, str]) -> MigrationFile:
 
 
 def _parse_chunk(items: List[Tuple[str, bytes, str]]) -> List[MigrationFile]:
-    return [_parse_one(item) for item in items]
+    with quiet_gc():
+        return [_parse_one(item) for item in items]
+
+
+@contextmanager
+def quiet_gc():
+    """No cyclic garbage collection while building or unpickling many small objects.
+
+    Parsing and unpickling a history allocate hundreds of thousands of objects that stay alive;
+    every collection would walk all of them again, for nothing: libcst trees and our model hold no
+    reference cycles, so reference counting frees what is dropped.  The collector is restored
+    (not run) afterwards.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def parse_all(items: List[Tuple[str, bytes, str]], jobs: Optional[int] = None) -> List[MigrationFile]:
@@ -72,15 +93,15 @@ def parse_all(items: List[Tuple[str, bytes, str]], jobs: Optional[int] = None) -
         context = multiprocessing.get_context("fork")
     except ValueError:  # pragma: no cover - platforms without fork
         context = None
-    chunks = [items[i::jobs] for i in range(jobs)]
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
-        results = list(pool.map(_parse_chunk, chunks))
-    # put results back in input order (chunks were interleaved)
-    ordered: List[Optional[MigrationFile]] = [None] * len(items)
-    for offset, chunk in enumerate(results):
-        for index, parsed in enumerate(chunk):
-            ordered[offset + index * jobs] = parsed
-    return ordered  # type: ignore[return-value]
+    # Many small chunks rather than one per worker: results stream back and are unpickled here
+    # while the workers go on parsing, and a worker that drew slow files does not hold up the end.
+    size = max(8, len(items) // (jobs * 8))
+    chunks = [items[i : i + size] for i in range(0, len(items), size)]
+    results: List[MigrationFile] = []
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool, quiet_gc():
+        for chunk in pool.map(_parse_chunk, chunks):
+            results.extend(chunk)
+    return results
 
 
 def read_sources(paths: List[Path]) -> Tuple[List[Optional[bytes]], List[Optional[str]], Dict[int, str]]:
@@ -113,7 +134,7 @@ def load_files(
     cache_path = _cache_file(scope, dialect)
     if use_cache and _trusted(cache_path):
         try:
-            with cache_path.open("rb") as handle:
+            with cache_path.open("rb") as handle, quiet_gc():
                 cached = pickle.load(handle)
         except Exception:  # missing, stale or corrupt cache: parse again
             cached = {}
@@ -160,7 +181,7 @@ def cached_result(scope: str, key: str):
     if not _trusted(path):
         return None
     try:
-        with path.open("rb") as handle:
+        with path.open("rb") as handle, quiet_gc():
             stored_key, value = pickle.load(handle)
     except Exception:  # missing or corrupt: compute again
         return None

@@ -354,3 +354,13 @@ def test_bind_parameters_do_not_make_sql_unanalysable():
     ''')
     assert kinds(r) == [m.UPDATE_ROWS, m.OTHER_SQL]
     assert r.operations[0].table == "dashboards"
+
+
+def test_libcst_checks_hand_built_nodes_again_after_a_parse():
+    """Validation of parser output is skipped during our parse call only."""
+    import libcst as cst
+    import pytest
+
+    parse_migration(b'revision = "a"\ndown_revision = None\n\ndef upgrade():\n    op.drop_table("t")\n', "a.py", "postgresql")
+    with pytest.raises(cst.CSTValidationError):
+        cst.Name("not a name")

@@ -308,3 +308,30 @@ def test_rules_listing_fits_the_terminal(capsys, monkeypatch):
     code, out, _ = run(capsys, "rules")
     assert code == 0 and "create-index-not-concurrently" in out
     assert max(len(line) for line in out.splitlines()) <= 80
+
+
+def test_quiet_gc_restores_the_collector_as_it_found_it():
+    import gc
+
+    from migration_lint.loader import quiet_gc
+
+    assert gc.isenabled()
+    with quiet_gc():
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with quiet_gc():
+            pass
+        assert not gc.isenabled()  # a caller that had it off keeps it off
+    finally:
+        gc.enable()
+
+
+def test_json_puts_one_finding_per_line(in_tmp, capsys):
+    project(in_tmp, LOCKING)
+    out = run(capsys, "check", "--format", "json")[1]
+    data = json.loads(out)
+    assert data["findings"]
+    finding_lines = [line for line in out.splitlines() if line.lstrip().startswith('{"rule"')]
+    assert [json.loads(line.rstrip(",")) for line in finding_lines] == data["findings"]
