@@ -12,7 +12,7 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 from migration_lint import discovery
 from migration_lint.catalogue import Catalogue, load_catalogue
 from migration_lint.config import Config, find_config, load_config, normalise_dialect, parse_version
-from migration_lint.engine import Target, build_graph, lint
+from migration_lint.engine import Target, build_graph, lint, scoped
 from migration_lint.model import Finding, MigrationFile
 from migration_lint import rule_ids
 
@@ -208,7 +208,7 @@ def pack_paths(config: Config) -> List[str]:
 
 def _check_environment(env, config: Config, packs, dialect, server_version, use_cache, jobs, roundtrip=None, database_for=None, diff=None) -> EnvironmentResult:
     from migration_lint.catalogue import catalogue_signature
-    from migration_lint.loader import cached_result, load_files, quiet_gc, read_sources, result_key, store_result
+    from migration_lint.loader import FileLoader, cached_result, quiet_gc, read_sources, result_key, store_result
 
     chosen, source = _target_dialect(env, config, dialect)
     if server_version:
@@ -242,11 +242,20 @@ def _check_environment(env, config: Config, packs, dialect, server_version, use_
     reusable = roundtrip is None and diff is None  # both depend on more than the files' content
     stored = cached_result(scope, key) if use_cache and reusable else None
     if stored is None:
-        parsed = load_files(display, contents, digests, errors, chosen, scope, use_cache=use_cache, jobs=jobs)
+        loader = FileLoader(display, contents, digests, errors, chosen, scope, use_cache=use_cache, jobs=jobs)
         reported: list = []
         only_paths = diff_context = None
+        # With start_after or changed-only, revisions outside the scope give only the graph: their
+        # headers are read with the stdlib parser, and libcst is paid for the rest alone.  (The
+        # round trip reads the operations of what it runs, so it keeps the full read.)
+        narrow = roundtrip is None and (bool(config.start_after) or diff is not None)
+        parsed = loader.load(full=() if narrow else None)
         if diff is not None:
             only_paths, diff_context = _changed_only(env, paths, display, parsed, diff, chosen, reported, notes)
+        if narrow:
+            wanted = {id(f) for f in scoped(parsed, build_graph(parsed), config, target, only_paths)}
+            parsed = loader.load(full=[i for i, f in enumerate(parsed) if id(f) in wanted])
+        loader.save()
         if roundtrip is not None:
             if diff_context is not None:
                 changed = {f.revision for f in parsed if f.path in only_paths and f.revision}
@@ -307,14 +316,14 @@ def _changed_only(env, paths, display, parsed, diff, dialect: str, reported: lis
             reported.append(Reported(rule_ids.MODIFIED_MERGED_MIGRATION, shown, line, revision or "", f"revision {revision or shown} already exists at {diff.ref} and this change edits it: databases that ran it will not run it again"))
             text = diff.base_text(path)
             if text is not None:
-                base_files.append(parse_migration(text, shown, dialect))
+                base_files.append(parse_migration(text, shown, dialect, operations=False))
                 continue
         if file is not None:
             base_files.append(file)
     for change in diff.deleted_under(list(env.version_locations)):
         shown = _display(change.path)
         text = diff.base_text(change.path)
-        old = parse_migration(text, shown, dialect) if text is not None else None
+        old = parse_migration(text, shown, dialect, operations=False) if text is not None else None
         revision = old.revision if old is not None else None
         if old is not None:
             base_files.append(old)

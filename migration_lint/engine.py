@@ -115,6 +115,8 @@ class RunContext:
 
 
 def prepare(file: MigrationFile, target: Target, config: Config) -> MigrationContext:
+    if file.headers_only:
+        raise RuntimeError(f"{file.path}: read with headers only, but in the checked scope")
     ops: Dict[str, List[Operation]] = {m.UPGRADE: [], m.DOWNGRADE: []}
     facts: Dict[int, dict] = {}
     for phase in (m.UPGRADE, m.DOWNGRADE):
@@ -231,6 +233,17 @@ def reported_elsewhere(rule: Rule, run: "RunContext") -> Iterable[Hit]:
             yield Hit(None, item.line, item.message, phase=item.phase, path=item.path, revision=item.revision or None)
 
 
+def scoped(files: List[MigrationFile], graph: RevisionGraph, config: Config, target: Target, only_paths: Optional[set] = None) -> List[MigrationFile]:
+    """The files per-migration rules look at: those after ``start_after``, and in changed-only
+    mode those changed.  Graph and file-wide rules see every file."""
+    try:
+        in_scope = after(graph, config.start_after)
+    except KeyError as exc:
+        detail = str(exc.args[0]) if exc.args else config.start_after
+        raise ConfigError(f"start_after: revision {detail!r} is not in this history ({target.name})" if "ambiguous" not in detail else f"start_after: {detail}") from None
+    return [f for f in files if (in_scope is None or f.revision in in_scope) and (only_paths is None or f.path in only_paths)]
+
+
 def lint(
     files: List[MigrationFile],
     target: Target,
@@ -243,16 +256,7 @@ def lint(
     """Findings for one environment.  ``only_paths``: per-migration rules look only at these
     files (changed-only mode); graph rules always see the whole history."""
     graph = build_graph(files)
-    try:
-        in_scope = after(graph, config.start_after)
-    except KeyError as exc:
-        detail = str(exc.args[0]) if exc.args else config.start_after
-        raise ConfigError(f"start_after: revision {detail!r} is not in this history ({target.name})" if "ambiguous" not in detail else f"start_after: {detail}") from None
-    migrations = [
-        prepare(f, target, config)
-        for f in files
-        if (in_scope is None or f.revision in in_scope) and (only_paths is None or f.path in only_paths)
-    ]
+    migrations = [prepare(f, target, config) for f in scoped(files, graph, config, target, only_paths)]
     run = RunContext(target=target, config=config, graph=graph, migrations=migrations, all_files=files, reported=list(reported or []), diff=diff)
     rules = enabled_rules(catalogue, config, target.dialect)
     by_path = {f.path: f for f in files}

@@ -1,4 +1,5 @@
-"""Reading revision files: parse cache keyed by content, parallel libcst parsing on a cold run.
+"""Reading revision files: parse cache keyed by content, parallel libcst parsing on a cold run,
+headers only for revisions outside the checked scope.
 
 The cache lives in the user cache dir (never in the repo) and is keyed by file content, tool
 version and the dialect (SQL in op.execute is parsed for it).  A warm run reads and hashes the
@@ -14,7 +15,7 @@ import pickle
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple
+from typing import Collection, Dict, List, Optional, Tuple
 
 from migration_lint import __version__
 from migration_lint.model import MigrationFile
@@ -49,14 +50,14 @@ def _trusted(path: Path) -> bool:
     return not stat.st_mode & 0o022
 
 
-def _parse_one(item: Tuple[str, bytes, str]) -> MigrationFile:
+def _parse_one(item: Tuple[str, bytes, str, bool]) -> MigrationFile:
     from migration_lint.frontend.alembic_ops import parse_migration
 
-    path, data, dialect = item
-    return parse_migration(data, path, dialect)
+    path, data, dialect, operations = item
+    return parse_migration(data, path, dialect, operations=operations)
 
 
-def _parse_chunk(items: List[Tuple[str, bytes, str]]) -> List[MigrationFile]:
+def _parse_chunk(items: List[Tuple[str, bytes, str, bool]]) -> List[MigrationFile]:
     with quiet_gc():
         return [_parse_one(item) for item in items]
 
@@ -79,7 +80,7 @@ def quiet_gc():
             gc.enable()
 
 
-def parse_all(items: List[Tuple[str, bytes, str]], jobs: Optional[int] = None) -> List[MigrationFile]:
+def parse_all(items: List[Tuple[str, bytes, str, bool]], jobs: Optional[int] = None) -> List[MigrationFile]:
     jobs = jobs or min(os.cpu_count() or 1, 8)
     if jobs <= 1 or len(items) < PARALLEL_THRESHOLD:
         return _parse_chunk(items)
@@ -119,45 +120,68 @@ def read_sources(paths: List[Path]) -> Tuple[List[Optional[bytes]], List[Optiona
     return contents, digests, errors
 
 
-def load_files(
-    display: List[str],
-    contents: List[Optional[bytes]],
-    digests: List[Optional[str]],
-    errors: Dict[int, str],
-    dialect: str,
-    scope: str,
-    use_cache: bool = True,
-    jobs: Optional[int] = None,
-) -> List[MigrationFile]:
-    """Parse revision files (from the parse cache where their content is unchanged)."""
-    cached: Dict[str, MigrationFile] = {}
-    cache_path = _cache_file(scope, dialect)
-    if use_cache and _trusted(cache_path):
-        try:
-            with cache_path.open("rb") as handle, quiet_gc():
-                cached = pickle.load(handle)
-        except Exception:  # missing, stale or corrupt cache: parse again
-            cached = {}
-    todo = [(i, (display[i], contents[i], dialect)) for i, d in enumerate(digests) if d is not None and d not in cached]
-    parsed = parse_all([item for _, item in todo], jobs) if todo else []
-    fresh = {digests[i]: result for (i, _), result in zip(todo, parsed)}
-    results = []
-    for i, digest in enumerate(digests):
-        if digest is None:
-            from migration_lint.model import Problem
+class FileLoader:
+    """The revision files of one environment, parsed once each, from the parse cache where their
+    content is unchanged.
 
-            broken = MigrationFile(path=display[i], syntax_error=True)
-            broken.problems.append(Problem(rule_ids.SYNTAX_ERROR, 1, f"cannot read file: {errors.get(i, 'unreadable')}"))
-            results.append(broken)
-            continue
-        parsed_file = fresh.get(digest) or cached[digest]
-        if parsed_file.path != display[i]:
-            parsed_file = _with_path(parsed_file, display[i])
-        results.append(parsed_file)
-    if use_cache and fresh:
-        keep = {d: r for d, r in zip(digests, results) if d is not None}
-        _write_cache(cache_path, keep)
-    return results
+    ``load(full)`` gives every file; those whose index is in ``full`` (all when None) with their
+    operations, the others with headers only (``MigrationFile.headers_only``), which costs the
+    stdlib parser alone.  A file read with headers only is read again in full when asked for
+    later.  The cache keeps the most complete result per content digest.
+    """
+
+    def __init__(self, display: List[str], contents: List[Optional[bytes]], digests: List[Optional[str]], errors: Dict[int, str], dialect: str, scope: str, use_cache: bool = True, jobs: Optional[int] = None):
+        self.display, self.contents, self.digests, self.errors = display, contents, digests, errors
+        self.dialect, self.use_cache, self.jobs = dialect, use_cache, jobs
+        self.cache_path = _cache_file(scope, dialect)
+        self.known: Dict[str, MigrationFile] = self._read_cache() if use_cache else {}
+        self.changed = False
+
+    def _read_cache(self) -> Dict[str, MigrationFile]:
+        if not _trusted(self.cache_path):
+            return {}
+        try:
+            with self.cache_path.open("rb") as handle, quiet_gc():
+                return pickle.load(handle)
+        except Exception:  # missing, stale or corrupt cache: parse again
+            return {}
+
+    def load(self, full: Optional[Collection[int]] = None) -> List[MigrationFile]:
+        wanted = set(range(len(self.digests))) if full is None else set(full)
+        todo, queued = [], set()
+        for i, digest in enumerate(self.digests):
+            if digest is None or digest in queued:
+                continue
+            have = self.known.get(digest)
+            if have is None or (have.headers_only and i in wanted):
+                todo.append((digest, (self.display[i], self.contents[i], self.dialect, i in wanted)))
+                queued.add(digest)
+        if todo:
+            for (digest, _), parsed in zip(todo, parse_all([item for _, item in todo], self.jobs)):
+                self.known[digest] = parsed
+            self.changed = True
+        results = []
+        for i, digest in enumerate(self.digests):
+            if digest is None:
+                from migration_lint.model import Problem
+
+                broken = MigrationFile(path=self.display[i], syntax_error=True)
+                broken.problems.append(Problem(rule_ids.SYNTAX_ERROR, 1, f"cannot read file: {self.errors.get(i, 'unreadable')}"))
+                results.append(broken)
+                continue
+            parsed_file = self.known[digest]
+            if parsed_file.path != self.display[i]:
+                parsed_file = _with_path(parsed_file, self.display[i])
+            results.append(parsed_file)
+        return results
+
+    def save(self) -> None:
+        """Write the cache if anything was parsed: the files of this run, nothing older."""
+        if not (self.use_cache and self.changed):
+            return
+        current = set(self.digests)
+        _write_cache(self.cache_path, {d: f for d, f in self.known.items() if d in current})
+        self.changed = False
 
 
 # -- whole results: a warm run where nothing changed skips parsing and rule evaluation -----------

@@ -209,6 +209,7 @@ class MigrationFile:
     problems: list = field(default_factory=list)  # [Problem]
     syntax_error: bool = False
     settings: dict = field(default_factory=dict)  # lock_timeout set in the file, ...
+    headers_only: bool = False  # upgrade()/downgrade() not read: the revision is outside the scope
 
     def ops(self, phase: str) -> list:
         return [o for o in self.operations if o.phase == phase]

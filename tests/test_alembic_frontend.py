@@ -364,3 +364,27 @@ def test_libcst_checks_hand_built_nodes_again_after_a_parse():
     parse_migration(b'revision = "a"\ndown_revision = None\n\ndef upgrade():\n    op.drop_table("t")\n', "a.py", "postgresql")
     with pytest.raises(cst.CSTValidationError):
         cst.Name("not a name")
+
+
+def test_headers_only_read_skips_the_functions():
+    source = textwrap.dedent('''
+        from alembic import op
+        from myapp.models import User  # migration-lint: ignore[imports-application-code] frozen copy
+
+        revision = "b"
+        down_revision = ("a", "x")
+        branch_labels = ("feature",)
+
+        def upgrade():
+            op.drop_table("t")
+
+        def downgrade():
+            pass
+    ''').encode()
+    full = parse_migration(source, "b.py")
+    light = parse_migration(source, "b.py", operations=False)
+    assert light.headers_only and not full.headers_only
+    assert (light.revision, light.down_revision, light.branch_labels) == (full.revision, full.down_revision, full.branch_labels)
+    assert light.imports == full.imports and light.suppressions == full.suppressions
+    assert (light.has_upgrade, light.has_downgrade, light.downgrade_is_empty) == (True, True, True)
+    assert light.operations == [] and [o.kind for o in full.operations] == [m.DROP_TABLE]

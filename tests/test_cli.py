@@ -335,3 +335,50 @@ def test_json_puts_one_finding_per_line(in_tmp, capsys):
     assert data["findings"]
     finding_lines = [line for line in out.splitlines() if line.lstrip().startswith('{"rule"')]
     assert [json.loads(line.rstrip(",")) for line in finding_lines] == data["findings"]
+
+
+def _libcst_reads(monkeypatch):
+    """Paths whose functions libcst parses (in this process: --jobs 1)."""
+    from migration_lint.frontend import alembic_ops
+
+    seen = []
+    real = alembic_ops._FileReader._parse_functions
+
+    def spy(self):
+        seen.append(self.result.path)
+        return real(self)
+
+    monkeypatch.setattr(alembic_ops._FileReader, "_parse_functions", spy)
+    return seen
+
+
+HISTORY = {
+    "a.py": LOCKING["a.py"],
+    "b.py": LOCKING["b.py"],
+    "c.py": revision_file("c", "b", upgrade='op.drop_column("t", "x")'),
+}
+
+
+def test_revisions_before_start_after_are_read_for_headers_only(in_tmp, capsys, monkeypatch):
+    project(in_tmp, {**HISTORY, "broken.py": "revision = 'z'\ndown_revision = 'nowhere'\n\ndef upgrade(:\n    pass\n"},
+            extra={".migration-lint.yaml": "start_after: b\n"})
+    seen = _libcst_reads(monkeypatch)
+    code, out, _ = run(capsys, "check", "--format", "json", "--jobs", "1")
+    found = {(f["rule"], Path(f["path"]).name) for f in json.loads(out)["findings"]}
+    assert [Path(p).name for p in seen] == ["c.py"]  # only the revision in scope paid for libcst
+    assert ("drop-column", "c.py") in found
+    assert ("create-index-not-concurrently", "b.py") not in found  # grandfathered
+    assert ("syntax-error", "broken.py") in found  # file-wide rules still see every file
+
+
+def test_widening_the_scope_reads_cached_header_only_revisions_in_full(in_tmp, capsys, monkeypatch):
+    project(in_tmp, HISTORY, extra={".migration-lint.yaml": "start_after: b\n"})
+    run(capsys, "check", "--format", "json")  # caches a and b with headers only
+    (in_tmp / ".migration-lint.yaml").unlink()
+    seen = _libcst_reads(monkeypatch)
+    found = {(f["rule"], Path(f["path"]).name) for f in json.loads(run(capsys, "check", "--format", "json", "--jobs", "1")[1])["findings"]}
+    assert sorted(Path(p).name for p in seen) == ["a.py", "b.py"]  # c was cached in full
+    assert ("create-index-not-concurrently", "b.py") in found
+    seen.clear()
+    run(capsys, "check", "--format", "json", "--jobs", "1", "--start-after", "a")
+    assert seen == []  # a full entry serves a narrower scope too

@@ -203,3 +203,17 @@ def test_rewriting_a_configured_baseline_records_everything(in_tmp, capsys):
     main(["baseline", "-o", "known.json"])
     capsys.readouterr()
     assert first and json.loads((in_tmp / "known.json").read_text())["findings"] == first
+
+
+def test_changed_only_reads_unchanged_revisions_for_headers_only(in_tmp, capsys, monkeypatch):
+    from migration_lint.frontend import alembic_ops
+
+    repo(in_tmp, BASE)
+    git(in_tmp, "checkout", "-q", "-b", "feature")
+    write_tree(in_tmp, {"migrations/versions/c.py": revision_file("c", "b", upgrade='op.drop_column("t", "x")')})
+    seen = []
+    real = alembic_ops._FileReader._parse_functions
+    monkeypatch.setattr(alembic_ops._FileReader, "_parse_functions", lambda self: seen.append(Path(self.result.path).name) or real(self))
+    code, data, _ = run(capsys, "--diff-base", "main", "--jobs", "1")
+    assert seen == ["c.py"]
+    assert ("drop-column", "c.py") in rules(data)

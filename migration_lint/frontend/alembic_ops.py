@@ -94,8 +94,11 @@ class _Scope:
         self.tables = dict(parent.tables) if parent else {}  # name -> table name (sa.table(...))
 
 
-def parse_migration(source: bytes, path: str, dialect: str = "postgresql") -> MigrationFile:
-    result = MigrationFile(path=path)
+def parse_migration(source: bytes, path: str, dialect: str = "postgresql", operations: bool = True) -> MigrationFile:
+    """One revision file.  ``operations=False`` reads what the revision graph and the file-wide
+    rules need (headers, imports, suppressions, syntax errors) with the stdlib parser only, and
+    leaves ``upgrade()``/``downgrade()`` unread: for revisions outside the checked scope."""
+    result = MigrationFile(path=path, headers_only=not operations)
     try:
         text = _decode(source) if isinstance(source, bytes) else source
     except (UnicodeDecodeError, SyntaxError, LookupError) as exc:
@@ -110,7 +113,7 @@ def parse_migration(source: bytes, path: str, dialect: str = "postgresql") -> Mi
         text = text[1:]
     try:
         tree = ast.parse(text)
-        _FileReader(result, tree, text, dialect).read()
+        _FileReader(result, tree, text, dialect).read(operations)
     except SyntaxError as exc:
         result.syntax_error = True
         result.problems.append(Problem(rule_ids.SYNTAX_ERROR, exc.lineno or 1, f"invalid Python: {exc.msg}"))
@@ -165,7 +168,7 @@ class _FileReader:
         self.lines = None
 
     # -- module level --------------------------------------------------------------------------
-    def read(self) -> None:
+    def read(self, operations: bool = True) -> None:
         self._suppressions()
         # Module level (imports, headers, constants) is read from the stdlib ast: it is cheap, and
         # libcst is paid only for the functions whose operations we extract.
@@ -191,6 +194,8 @@ class _FileReader:
             else:
                 self.result.has_downgrade, self.result.downgrade_line = True, node.lineno
                 self.result.downgrade_is_empty = _is_empty(node)
+            if not operations:
+                continue
             self._function(node, Ctx(phase=phase, op_names=frozenset(self.op_names)), _Scope())
             # The multidb template: upgrade(engine_name) dispatches to upgrade_<engine>() via globals().
             if self._segment_has(node, "globals(") and _calls_globals(node):
