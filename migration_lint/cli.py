@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import List, Optional
 
 from migration_lint import __version__
+from migration_lint.model import SEVERITIES
 
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 
@@ -44,7 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--dialect", help="postgresql, mysql or sqlite (default: config, then alembic.ini URL, then postgresql)")
     check.add_argument("--server-version", help="database server version, e.g. 14 or 10.11 (default: PostgreSQL 14)")
     check.add_argument("--config", type=Path, help="a pyproject.toml or .migration-lint.yaml (default: nearest one)")
-    check.add_argument("--fail-on", choices=("error", "warning", "info"), help="lowest severity that fails the run (default: error)")
+    check.add_argument("--fail-on", choices=tuple(reversed(SEVERITIES)), help="lowest severity that fails the run (default: error)")
     check.add_argument("--select", action="append", default=[], metavar="RULE", help="only these rules (repeatable, comma-separated)")
     check.add_argument("--ignore", action="append", default=[], metavar="RULE", help="skip these rules (repeatable, comma-separated)")
     check.add_argument("--start-after", metavar="REVISION", help="only check revisions after this one (older ones are grandfathered)")
@@ -136,7 +137,7 @@ def _check(args) -> int:
     from migration_lint import api
     from migration_lint.catalogue import load_catalogue
     from migration_lint.config import parse_version
-    from migration_lint.model import severity_rank
+    from migration_lint.model import reaches
     from migration_lint.report import render
 
     paths = args.paths or [Path(".")]
@@ -186,10 +187,9 @@ def _check(args) -> int:
             raise MigrationLintError(f"{args.output}: cannot write report: {exc.strerror}") from None
     elif text:
         print(text)
-    threshold = severity_rank(fail_on)
     if args.exit_zero:
         return EXIT_OK
-    return EXIT_FINDINGS if any(severity_rank(f.severity) >= threshold for f in result.findings) else EXIT_OK
+    return EXIT_FINDINGS if any(reaches(f.severity, fail_on) for f in result.findings) else EXIT_OK
 
 
 class _progress:

@@ -233,11 +233,23 @@ class Finding:
         return (self.environment, self.path, self.line, self.column, self.rule)
 
 
-SEVERITIES = ("info", "warning", "error")
+SEVERITIES = ("info", "warning", "error")  # least to most severe: the one ranking every output uses
 
 
 def severity_rank(severity: str) -> int:
-    return SEVERITIES.index(severity)
+    """0 for info up to 2 for error; -1 for a severity this version does not know (a report
+    written by another version, read back by the GitHub Action)."""
+    return SEVERITIES.index(severity) if severity in SEVERITIES else -1
+
+
+def reaches(severity: str, threshold: str) -> bool:
+    """Does a finding of ``severity`` count under ``--fail-on threshold``?"""
+    return severity_rank(severity) >= severity_rank(threshold) >= 0
+
+
+def most_severe_first(severity: str) -> int:
+    """Sort key: errors, then warnings, then info, then anything unknown."""
+    return len(SEVERITIES) - 1 - severity_rank(severity) if severity in SEVERITIES else len(SEVERITIES)
 
 
 # Functions whose value differs per row.  PostgreSQL 11+ adds a column with a constant (or

@@ -215,13 +215,12 @@ class MigrationLintItem(pytest.Item):
     index = 0
 
     def runtest(self) -> None:
-        from migration_lint.model import severity_rank
+        from migration_lint.model import reaches
 
         plugin: _MigrationLintSession = self.parent.plugin
         result = plugin.result()
         env_result = _pick(result.environments, self.index, self.environment.name)
-        threshold = severity_rank(plugin.fail_on)
-        failing = [f for f in env_result.findings if severity_rank(f.severity) >= threshold]
+        failing = [f for f in env_result.findings if reaches(f.severity, plugin.fail_on)]
         if failing:  # the failure shows what fails; the rest is counted (-rP shows all of it on a pass)
             raise MigrationLintFindings(plain_report(env_result, plugin.fail_on, only_failing=True))
         report = plain_report(env_result, plugin.fail_on)
@@ -254,11 +253,11 @@ def plain_report(env, fail_on: str = "error", only_failing: bool = False) -> str
     """An environment's findings as plain text, like the CLI's text output without colours or code
     frames: a summary line, then per finding ``path:line:col: severity rule (revision)``, the
     message and the fix."""
-    from migration_lint.model import severity_rank
+    from migration_lint.model import SEVERITIES, reaches
 
     findings = sorted(env.findings, key=lambda f: f.sort_key())
-    counts = {s: sum(1 for f in findings if f.severity == s) for s in ("error", "warning", "info")}
-    failing = sum(1 for f in findings if severity_rank(f.severity) >= severity_rank(fail_on))
+    counts = {s: sum(1 for f in findings if f.severity == s) for s in SEVERITIES}
+    failing = sum(1 for f in findings if reaches(f.severity, fail_on))
     if findings:
         summary = f"{counts['error']} error(s), {counts['warning']} warning(s), {counts['info']} info; {failing} at or above fail-on ({fail_on})"
     else:
@@ -268,7 +267,7 @@ def plain_report(env, fail_on: str = "error", only_failing: bool = False) -> str
     facts = environment_facts(env, "`dialect` in the config", "`server-version` in the config")
     lines = [f"{env.name}: {summary}", f"  {facts}"]
     lines += [f"  {note}" for note in env.notes]
-    shown = [f for f in findings if severity_rank(f.severity) >= severity_rank(fail_on)] if only_failing else findings
+    shown = [f for f in findings if reaches(f.severity, fail_on)] if only_failing else findings
     for f in shown:
         where = f" (revision {f.revision}{', ' + f.phase if f.phase else ''})" if f.revision else ""
         lines.append("")

@@ -382,3 +382,11 @@ def test_widening_the_scope_reads_cached_header_only_revisions_in_full(in_tmp, c
     seen.clear()
     run(capsys, "check", "--format", "json", "--jobs", "1", "--start-after", "a")
     assert seen == []  # a full entry serves a narrower scope too
+
+
+def test_one_severity_ranking_for_every_output():
+    from migration_lint.model import most_severe_first, reaches
+
+    assert sorted(["info", "bogus", "error", "warning"], key=most_severe_first) == ["error", "warning", "info", "bogus"]
+    assert reaches("error", "warning") and reaches("warning", "warning") and not reaches("info", "warning")
+    assert not reaches("bogus", "info")  # a severity from another version never fails a run

@@ -38,7 +38,9 @@ def environment_facts(env, set_dialect: str, set_version: str) -> str:
 
 
 def summary(result) -> dict:
-    counts = {"error": 0, "warning": 0, "info": 0}
+    from migration_lint.model import SEVERITIES
+
+    counts = {severity: 0 for severity in SEVERITIES}
     for finding in result.findings:
         counts[finding.severity] += 1
     extra = {"baseline": result.baseline} if getattr(result, "baseline", None) else {}

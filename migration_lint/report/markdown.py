@@ -16,9 +16,9 @@ from typing import Callable, Dict, Iterable, List, Optional
 from urllib.parse import quote
 
 from migration_lint import __version__
+from migration_lint.model import SEVERITIES, most_severe_first, reaches
 
 MARKER = "<!-- migration-lint -->"
-SEVERITY_ORDER = ("error", "warning", "info")
 ICONS = {"error": ":x:", "warning": ":warning:", "info": ":information_source:"}
 MAX_FINDINGS = 100  # rows in the table; the rest are counted
 MAX_CELL = 600  # characters of one message line in a cell
@@ -130,7 +130,7 @@ def _docs_lookup(catalogue) -> Callable[[str], Optional[str]]:
 
 
 def counts(report: dict) -> Dict[str, int]:
-    found = {severity: 0 for severity in SEVERITY_ORDER}
+    found = {severity: 0 for severity in reversed(SEVERITIES)}
     for finding in report.get("findings", []):
         if finding.get("severity") in found:
             found[finding["severity"]] += 1
@@ -138,17 +138,11 @@ def counts(report: dict) -> Dict[str, int]:
 
 
 def failed(report: dict, fail_on: str = "error") -> bool:
-    threshold = SEVERITY_ORDER.index(fail_on)
-    return any(
-        finding.get("severity") in SEVERITY_ORDER and SEVERITY_ORDER.index(finding["severity"]) <= threshold
-        for finding in report.get("findings", [])
-    )
+    return any(reaches(str(finding.get("severity")), fail_on) for finding in report.get("findings", []))
 
 
 def _sort_key(finding: dict):
-    severity = finding.get("severity")
-    rank = SEVERITY_ORDER.index(severity) if severity in SEVERITY_ORDER else len(SEVERITY_ORDER)
-    return (rank, str(finding.get("path") or ""), finding.get("line") or 0, finding.get("column") or 0, str(finding.get("rule")))
+    return (most_severe_first(str(finding.get("severity"))), str(finding.get("path") or ""), finding.get("line") or 0, finding.get("column") or 0, str(finding.get("rule")))
 
 
 def _heading(report: Optional[dict], fail_on: str, exit_code: Optional[int], title: str) -> str:
@@ -159,7 +153,7 @@ def _heading(report: Optional[dict], fail_on: str, exit_code: Optional[int], tit
     total = sum(found.values())
     if total == 0:
         return f"## :white_check_mark: {title}: no findings"
-    parts = ", ".join(_plural(found[s], s) for s in SEVERITY_ORDER if found[s])
+    parts = ", ".join(_plural(found[s], s) for s in found if found[s])
     if failed(report, fail_on):
         return f"## :x: {title} failed: {parts}"
     return f"## :heavy_check_mark: {title} passed with {parts}"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 from itertools import groupby
 
-from migration_lint.model import source_lines
+from migration_lint.model import SEVERITIES, source_lines
 from migration_lint.report import environment_facts
 
 STYLES = {"error": "bold red", "warning": "yellow", "info": "cyan"}
@@ -56,7 +56,7 @@ def render_text(result, color: bool = False, width: int = 100, show_source: bool
                     console.print(frame, no_wrap=True, overflow="ellipsis", crop=True)
             if f.help:
                 console.print(Padding(Text.assemble(("fix: ", "green"), f.help), (0, 0, 0, 11), expand=False))
-    counts = {s: sum(1 for f in findings if f.severity == s) for s in ("error", "warning", "info")}
+    counts = {s: sum(1 for f in findings if f.severity == s) for s in reversed(SEVERITIES)}
     files = sum(env.file_count for env in result.environments)
     console.print()
     if findings:
