@@ -9,14 +9,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
-from migration_lint import discovery
+from migration_lint import dialects, discovery
 from migration_lint.catalogue import Catalogue, load_catalogue
 from migration_lint.config import Config, find_config, load_config, normalise_dialect, parse_version
 from migration_lint.engine import Target, build_graph, lint, scoped
 from migration_lint.model import Finding, MigrationFile
 from migration_lint import rule_ids
 
-DEFAULT_VERSIONS = {"postgresql": (14,), "mysql": (8, 0), "sqlite": (3, 35)}
 
 
 @dataclass
@@ -216,7 +215,7 @@ def _check_environment(env, config: Config, packs, dialect, server_version, use_
     elif config.server_version:
         version, version_source = config.server_version, "config"
     else:
-        version, version_source = DEFAULT_VERSIONS[chosen], "default"
+        version, version_source = dialects.DEFAULT_VERSIONS[chosen], "default"
     paths = [p for p in env.revision_files() if not _excluded(p, config)]
     display = [_display(p) for p in paths]
     contents, digests, errors = read_sources(paths)

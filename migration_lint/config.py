@@ -7,6 +7,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Optional, Tuple
 
+from migration_lint import dialects
 from migration_lint.errors import ConfigError
 from migration_lint.model import SEVERITIES
 
@@ -15,8 +16,6 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-DIALECTS = ("postgresql", "mysql", "sqlite")
-DIALECT_ALIASES = {"postgres": "postgresql", "postgresql": "postgresql", "pg": "postgresql", "mysql": "mysql", "mariadb": "mysql", "sqlite": "sqlite"}
 CONFIG_FILES = (".migration-lint.yaml", ".migration-lint.yml", "pyproject.toml")
 
 
@@ -42,9 +41,9 @@ class Config:
 
 
 def normalise_dialect(value: str, where: str = "dialect") -> str:
-    dialect = DIALECT_ALIASES.get(str(value).lower().split("+")[0])
+    dialect = dialects.canonical(value)
     if dialect is None:
-        raise ConfigError(f"{where}: unknown dialect {value!r} (use one of {', '.join(DIALECTS)})")
+        raise ConfigError(f"{where}: unknown dialect {value!r} (use one of {', '.join(dialects.DIALECTS)})")
     return dialect
 
 

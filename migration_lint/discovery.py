@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import List, Optional
 
+from migration_lint import dialects
 from migration_lint.errors import DiscoveryError
 
 if sys.version_info >= (3, 11):
@@ -22,7 +23,6 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 SKIP_DIRS = {".git", ".hg", ".tox", ".nox", "node_modules", "__pycache__", ".venv", "venv", "env", "site-packages", ".mypy_cache", ".pytest_cache", "build", "dist"}
-URL_DIALECTS = {"postgresql": "postgresql", "postgres": "postgresql", "mysql": "mysql", "mariadb": "mysql", "sqlite": "sqlite"}
 
 
 @dataclass
@@ -106,11 +106,11 @@ def _expand_nested(env: Environment) -> List[Environment]:
     if not with_revisions:
         return [env]
     direct = [p for p in location.glob("*.py") if p.name != "__init__.py"]
-    if not direct and all(d.name.lower() in URL_DIALECTS for d in with_revisions):
+    if not direct and all(dialects.from_url_scheme(d.name) for d in with_revisions):
         split = []
         for folder in with_revisions:
             clone = Environment(**{**env.__dict__, "version_locations": [folder], "recursive": True})
-            clone.url_dialect = URL_DIALECTS[folder.name.lower()]
+            clone.url_dialect = dialects.from_url_scheme(folder.name)
             clone.dialect_hint = "versions folder name"
             clone.kind = env.kind
             split.append(clone)
@@ -153,8 +153,8 @@ def _discover(target: Path) -> List[Environment]:
         # one history of several under versions/ (versions/postgresql, versions/liberty/...)
         env = _bare(target.parent.parent, versions=target)
         env.recursive = True
-        if target.name.lower() in URL_DIALECTS:
-            env.url_dialect, env.dialect_hint = URL_DIALECTS[target.name.lower()], "versions folder name"
+        if dialects.from_url_scheme(target.name):
+            env.url_dialect, env.dialect_hint = dialects.from_url_scheme(target.name), "versions folder name"
         return [env]
     if target.name == "versions" or (not _has_subdirs(target) and any(target.glob("*.py")) and (target.parent / "env.py").is_file()):
         if (target.parent / "env.py").is_file():
@@ -368,7 +368,7 @@ def url_dialect(url: str) -> Optional[str]:
     match = re.match(r"^\s*([A-Za-z0-9_]+)(\+[A-Za-z0-9_]+)?://", url)
     if not match:
         return None
-    return URL_DIALECTS.get(match.group(1).lower())
+    return dialects.from_url_scheme(match.group(1))
 
 
 def project_packages(root: Optional[Path]) -> set:

@@ -169,3 +169,12 @@ def test_one_dialect_folder_given_directly(tmp_path):
     })
     (env,) = discover(tmp_path / "migrations/versions/postgresql")
     assert env.url_dialect == "postgresql" and revs(env) == ["a.py"]
+
+
+def test_one_table_of_dialect_spellings():
+    from migration_lint import dialects
+
+    assert dialects.canonical("PG") == "postgresql" and dialects.canonical("postgresql+psycopg2") == "postgresql"
+    assert dialects.canonical("mariadb") == "mysql" and dialects.canonical("oracle") is None
+    assert dialects.from_url_scheme("postgres") == "postgresql" and dialects.from_url_scheme("pg") is None  # not a URL scheme
+    assert set(dialects.DEFAULT_VERSIONS) == set(dialects.DIALECTS) == set(dialects.DISPLAY_NAMES)

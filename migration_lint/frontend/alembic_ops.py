@@ -14,6 +14,7 @@ from typing import Iterable, Optional
 
 import libcst as cst
 
+from migration_lint import dialects
 from migration_lint import model as m
 from migration_lint.frontend.sql import sql_to_operations
 from migration_lint.frontend.values import FSTRING, UNKNOWN, Evaluator, SQLText, dotted, last_name
@@ -917,8 +918,8 @@ def _ast_literal(node: ast.expr, constants: dict):
 
 
 def _dialect_name(name: str) -> str:
-    name = name.lower()
-    return {"postgres": "postgresql", "mariadb": "mysql"}.get(name, name)
+    """``dialect.name`` compared in a migration: our dialect for the ones we know, else as written."""
+    return dialects.from_url_scheme(name) or name.lower()
 
 
 def _is_empty(node: ast.FunctionDef) -> bool:

@@ -70,11 +70,11 @@ import sqlalchemy
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.pool import NullPool
 
+from migration_lint import dialects
 from migration_lint.errors import MigrationLintError
 
 __all__ = ["Database", "DatabaseError", "open_database", "cleanup_all"]
 
-DIALECTS = ("postgresql", "mysql", "sqlite")
 MYSQL_SYSTEM_SCHEMAS = frozenset({"mysql", "information_schema", "performance_schema", "sys"})
 DEFAULT_POSTGRES_IMAGE_MAJOR = 16
 DEFAULT_MARIADB_IMAGE = "mariadb:11.4"
@@ -201,10 +201,8 @@ def open_database(
 
 
 def _normalize_dialect(dialect: str) -> str:
-    name = (dialect or "").lower()
-    if name == "mariadb":
-        name = "mysql"
-    if name not in DIALECTS:
+    name = dialects.from_url_scheme(dialect)
+    if name is None:
         raise DatabaseError(f"unknown dialect {dialect!r} for the round trip (expected postgresql, mysql or sqlite)")
     return name
 
@@ -252,7 +250,7 @@ def _open_auto(dialect, server_version, image, notes, res) -> Database:
 
 
 def _pretty(dialect: str) -> str:
-    return {"postgresql": "PostgreSQL", "mysql": "MySQL/MariaDB", "sqlite": "SQLite"}[dialect]
+    return dialects.display(dialect)
 
 
 # --------------------------------------------------------------------------- helpers
@@ -638,7 +636,7 @@ def _open_url(spec: str, dialect: str, notes: list, res: _Resources) -> Database
     except Exception:  # noqa: BLE001 - the message may echo the URL; don't
         raise DatabaseError("--db is not a valid database URL (expected e.g. postgresql://user@host/postgres)") from None
     backend = url.get_backend_name()
-    url_dialect = {"postgresql": "postgresql", "postgres": "postgresql", "mysql": "mysql", "mariadb": "mysql"}.get(backend)
+    url_dialect = dialects.from_url_scheme(backend)
     if backend == "sqlite":
         raise DatabaseError("SQLite URLs are not used for the round trip; use --db sqlite for a throwaway SQLite file")
     if url_dialect is None:
