@@ -216,8 +216,11 @@ def _check_environment(env, config: Config, packs, dialect, server_version, use_
         version, version_source = config.server_version, "config"
     else:
         version, version_source = dialects.DEFAULT_VERSIONS[chosen], "default"
-    paths = [p for p in env.revision_files() if not _excluded(p, config)]
+    paths = env.revision_files()
     display = [_display(p) for p in paths]
+    # Excluded files report nothing, but their revisions still link the graph (else every child
+    # of one would have a missing parent and an extra head would appear).
+    excluded = frozenset(shown for path, shown in zip(paths, display) if _excluded(path, config))
     contents, digests, errors = read_sources(paths)
     if errors:  # an unreadable revision file is an environment problem, not a finding
         from migration_lint.errors import DiscoveryError
@@ -244,15 +247,15 @@ def _check_environment(env, config: Config, packs, dialect, server_version, use_
         loader = FileLoader(display, contents, digests, errors, chosen, scope, use_cache=use_cache, jobs=jobs)
         reported: list = []
         only_paths = diff_context = None
-        # With start_after or changed-only, revisions outside the scope give only the graph: their
-        # headers are read with the stdlib parser, and libcst is paid for the rest alone.  (The
-        # round trip reads the operations of what it runs, so it keeps the full read.)
-        narrow = roundtrip is None and (bool(config.start_after) or diff is not None)
+        # With start_after, changed-only or exclude, revisions outside the scope give only the
+        # graph: their headers are read with the stdlib parser, and libcst is paid for the rest
+        # alone.  (The round trip reads the operations of what it runs, so it keeps the full read.)
+        narrow = roundtrip is None and (bool(config.start_after) or diff is not None or bool(excluded))
         parsed = loader.load(full=() if narrow else None)
         if diff is not None:
             only_paths, diff_context = _changed_only(env, paths, display, parsed, diff, chosen, reported, notes)
         if narrow:
-            wanted = {id(f) for f in scoped(parsed, build_graph(parsed), config, target, only_paths)}
+            wanted = {id(f) for f in scoped(parsed, build_graph(parsed), config, target, only_paths, excluded)}
             parsed = loader.load(full=[i for i, f in enumerate(parsed) if id(f) in wanted])
         loader.save()
         if roundtrip is not None:
@@ -262,7 +265,7 @@ def _check_environment(env, config: Config, packs, dialect, server_version, use_
             trip = _round_trip(env, parsed, config, chosen, version, roundtrip, database_for, notes)
             reported.extend(trip.hits)
         with quiet_gc():  # thousands of findings and facts, no cycles among them
-            findings = lint(parsed, target, config, catalogue_for(config), reported=reported, only_paths=only_paths, diff=diff_context)
+            findings = lint(parsed, target, config, catalogue_for(config), reported=reported, only_paths=only_paths, diff=diff_context, excluded=excluded)
         stored = (findings, build_graph(parsed).heads, sum(1 for f in parsed if f.revision))
         if use_cache and reusable:
             store_result(scope, key, stored)
@@ -274,7 +277,7 @@ def _check_environment(env, config: Config, packs, dialect, server_version, use_
         dialect_source=source,
         server_version=version,
         version_source=version_source,
-        file_count=len(paths),
+        file_count=len(paths) - len(excluded),
         revision_count=revision_count,
         heads=heads,
         findings=findings,

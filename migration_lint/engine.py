@@ -233,15 +233,15 @@ def reported_elsewhere(rule: Rule, run: "RunContext") -> Iterable[Hit]:
             yield Hit(None, item.line, item.message, phase=item.phase, path=item.path, revision=item.revision or None)
 
 
-def scoped(files: List[MigrationFile], graph: RevisionGraph, config: Config, target: Target, only_paths: Optional[set] = None) -> List[MigrationFile]:
-    """The files per-migration rules look at: those after ``start_after``, and in changed-only
-    mode those changed.  Graph and file-wide rules see every file."""
+def scoped(files: List[MigrationFile], graph: RevisionGraph, config: Config, target: Target, only_paths: Optional[set] = None, excluded: frozenset = frozenset()) -> List[MigrationFile]:
+    """The files per-migration rules look at: those after ``start_after``, not excluded, and in
+    changed-only mode those changed.  Graph and file-wide rules see every file."""
     try:
         in_scope = after(graph, config.start_after)
     except KeyError as exc:
         detail = str(exc.args[0]) if exc.args else config.start_after
         raise ConfigError(f"start_after: revision {detail!r} is not in this history ({target.name})" if "ambiguous" not in detail else f"start_after: {detail}") from None
-    return [f for f in files if (in_scope is None or f.revision in in_scope) and (only_paths is None or f.path in only_paths)]
+    return [f for f in files if (in_scope is None or f.revision in in_scope) and (only_paths is None or f.path in only_paths) and f.path not in excluded]
 
 
 def lint(
@@ -252,11 +252,13 @@ def lint(
     reported: Optional[List[Reported]] = None,
     only_paths: Optional[set] = None,
     diff: Optional[DiffContext] = None,
+    excluded: frozenset = frozenset(),
 ) -> List[Finding]:
     """Findings for one environment.  ``only_paths``: per-migration rules look only at these
-    files (changed-only mode); graph rules always see the whole history."""
+    files (changed-only mode); graph rules always see the whole history.  ``excluded``: files
+    (config ``exclude``) that count for the graph but report nothing."""
     graph = build_graph(files)
-    migrations = [prepare(f, target, config) for f in scoped(files, graph, config, target, only_paths)]
+    migrations = [prepare(f, target, config) for f in scoped(files, graph, config, target, only_paths, excluded)]
     run = RunContext(target=target, config=config, graph=graph, migrations=migrations, all_files=files, reported=list(reported or []), diff=diff)
     rules = enabled_rules(catalogue, config, target.dialect)
     by_path = {f.path: f for f in files}
@@ -272,6 +274,8 @@ def lint(
     findings, used = [], set()
     for rule, hit in raw:
         path = hit.migration.path if hit.migration else hit.path
+        if path in excluded:
+            continue
         file = by_path.get(path)
         suppression = _suppressed(file, rule.name, hit.line, hit.end_line, catalogue) if file else None
         if suppression is not None:

@@ -203,6 +203,21 @@ def test_exclude_paths(in_tmp):
     config = config_from_mapping({"exclude": ["migrations/versions/a.py"]}, root=str(in_tmp))
     result = check(in_tmp, config=config)
     assert [Path(f.path).name for f in by_rule(result, "drop-table")] == ["b.py"]
+    # the excluded revision still links the graph: no missing parent, no extra head
+    assert not by_rule(result, "missing-parent") and not by_rule(result, "multiple-heads")
+    assert result.environments[0].heads == ["b"] and result.environments[0].file_count == 1
+
+
+def test_excluded_files_report_nothing_even_file_wide(in_tmp):
+    layout(in_tmp, {
+        "a.py": revision_file("a"),
+        "legacy_b.py": "revision = 'b'\ndown_revision = 'a'\n\ndef upgrade(:\n",
+        "c.py": revision_file("c", "b", upgrade='op.drop_table("old")'),
+    })
+    config = config_from_mapping({"exclude": ["migrations/versions/legacy_*.py"]}, root=str(in_tmp))
+    result = check(in_tmp, config=config)
+    assert not [f for f in result.findings if "legacy_b" in f.path]
+    assert [Path(f.path).name for f in by_rule(result, "drop-table")] == ["c.py"]
 
 
 def test_env_py_lock_timeout_satisfies_missing_lock_timeout(in_tmp):
