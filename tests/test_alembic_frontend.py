@@ -388,3 +388,20 @@ def test_headers_only_read_skips_the_functions():
     assert light.imports == full.imports and light.suppressions == full.suppressions
     assert (light.has_upgrade, light.has_downgrade, light.downgrade_is_empty) == (True, True, True)
     assert light.operations == [] and [o.kind for o in full.operations] == [m.DROP_TABLE]
+
+
+def test_session_bound_to_the_migration_connection_executes_there():
+    source = textwrap.dedent('''
+        from alembic import op
+        import sqlalchemy as sa
+
+        revision = "b"
+        down_revision = "a"
+        things = sa.table("things", sa.column("id"), sa.column("note"))
+
+        def upgrade():
+            session = sa.orm.Session(bind=op.get_bind())
+            session.execute(things.update().values(note="x"))
+    ''').encode()
+    (op,) = parse_migration(source, "b.py").operations
+    assert (op.kind, op.table) == (m.UPDATE_ROWS, "things")

@@ -55,19 +55,32 @@ def alter_column_type(rule, run):
 
 def drop_add_column(rule, run):
     for migration in run.migrations:
-        dropped = {}
-        for op in migration.ops[m.UPGRADE]:
+        ops = migration.ops[m.UPGRADE]
+        dropped, last_drop = {}, {}
+        for index, op in enumerate(ops):
             table = (op.table or "").lower()
             if op.kind == m.DROP_COLUMN and op.columns and not migration.facts[id(op)]["table_is_new"]:
                 dropped.setdefault(table, []).append(op.columns[0])
+                last_drop[table] = index
         if not dropped:
             continue
         added = {}
-        for op in migration.ops[m.UPGRADE]:
+        for index, op in enumerate(ops):
             table = (op.table or "").lower()
             if op.kind == m.ADD_COLUMN and table in dropped and op.column and op.column.name and op.column.name not in dropped[table]:
-                added.setdefault(table, []).append(op)
-        for table, ops in added.items():  # one finding per table, at the first added column
-            first = ops[0]
-            names = ", ".join(o.column.name for o in ops)
+                added.setdefault(table, []).append((index, op))
+        for table, found in added.items():  # one finding per table, at the first added column
+            first_index, first = found[0]
+            if any(_may_copy(op, table) for op in ops[first_index + 1 : last_drop[table]]):
+                continue  # the migration writes rows between the add and the drop: data carried over
+            names = ", ".join(o.column.name for _, o in found)
             yield Hit.at(migration, first, f"drops column {', '.join(dropped[table])} and adds {names} on {first.table} in one migration; if this is a rename, the data is lost", phase=m.UPGRADE)
+
+
+def _may_copy(op, table: str) -> bool:
+    """A write that can carry the old column's values somewhere before they are dropped: an
+    UPDATE of the table (or of a table we could not name), any INSERT (moving the values to
+    another table, INSERT ... SELECT), or SQL we could not analyse."""
+    if op.kind in (m.RAW_SQL, m.INSERT_ROWS):
+        return True
+    return op.kind == m.UPDATE_ROWS and (not op.table or op.table.lower() == table)

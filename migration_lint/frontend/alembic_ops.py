@@ -162,6 +162,7 @@ class _FileReader:
         self.context_names = set()
         self.constants = {}
         self.enums = {}
+        self.tables = {}  # module-level sa.table(...) names -> table name
         self.functions = {}  # name -> ast FunctionDef (top level)
         self.parsed_functions = {}  # name -> libcst FunctionDef, parsed when first visited
         self.evaluator = Evaluator(self.constants, self.enums, self.op_names)
@@ -197,12 +198,12 @@ class _FileReader:
                 self.result.downgrade_is_empty = _is_empty(node)
             if not operations:
                 continue
-            self._function(node, Ctx(phase=phase, op_names=frozenset(self.op_names)), _Scope())
+            self._function(node, Ctx(phase=phase, op_names=frozenset(self.op_names)), self._module_scope())
             # The multidb template: upgrade(engine_name) dispatches to upgrade_<engine>() via globals().
             if self._segment_has(node, "globals(") and _calls_globals(node):
                 for name, other in self.functions.items():
                     if name.startswith(phase + "_"):
-                        self._function(other, Ctx(phase=phase, op_names=frozenset(self.op_names)), _Scope())
+                        self._function(other, Ctx(phase=phase, op_names=frozenset(self.op_names)), self._module_scope())
 
     def _cst_statement(self, node: ast.stmt):
         """libcst tree of one top-level statement, parsed from its own lines (decorators included)."""
@@ -256,6 +257,8 @@ class _FileReader:
                 self._header(name, value, node)
             elif isinstance(value, ast.Constant) and isinstance(value.value, str):
                 self.constants[name] = value.value
+            elif isinstance(value, ast.Call) and _ast_tail(value.func) in ("table", "Table") and value.args and isinstance(value.args[0], ast.Constant) and isinstance(value.args[0].value, str):
+                self.tables[name] = value.args[0].value  # things = sa.table("things", ...) for things.update()
             elif isinstance(value, ast.Call) and _ast_tail(value.func) in ("Enum", "ENUM"):
                 statement = self._cst_statement(node)
                 small = statement.body[0] if isinstance(statement, cst.SimpleStatementLine) else None
@@ -263,6 +266,11 @@ class _FileReader:
                     spec = self.evaluator.type_spec(small.value)
                     if spec is not None:
                         self.enums[name] = spec
+
+    def _module_scope(self) -> "_Scope":
+        scope = _Scope()
+        scope.tables.update(self.tables)
+        return scope
 
     def _header(self, name: str, value: ast.expr, node: ast.stmt) -> None:
         result = self.result
@@ -492,6 +500,8 @@ class _FileReader:
                 self.constants[name] = literal
             if tail == "get_bind" or (isinstance(value, cst.Attribute) and value.attr.value in ("bind", "connection")):
                 scope.binds.add(name)
+            elif tail == "Session" and isinstance(value, cst.Call) and any(a.keyword is not None and a.keyword.value == "bind" for a in value.args):
+                scope.binds.add(name)  # sa.orm.Session(bind=op.get_bind()): session.execute runs SQL there too
             elif tail == "get_context":
                 scope.contexts.add(name)
             elif tail in ("table", "Table") and isinstance(value, cst.Call) and value.args:
