@@ -390,3 +390,9 @@ def test_one_severity_ranking_for_every_output():
     assert sorted(["info", "bogus", "error", "warning"], key=most_severe_first) == ["error", "warning", "info", "bogus"]
     assert reaches("error", "warning") and reaches("warning", "warning") and not reaches("info", "warning")
     assert not reaches("bogus", "info")  # a severity from another version never fails a run
+
+
+def test_text_output_has_no_trailing_blanks(in_tmp, capsys):
+    project(in_tmp, LOCKING)
+    out = run(capsys, "check")[1]
+    assert out and not [line for line in out.splitlines() if line != line.rstrip()]

@@ -382,3 +382,13 @@ def test_renamed_rules_keep_their_former_names_working(in_tmp):
     assert not by_rule(result, "no-big-tables")
     result = check(in_tmp, config=config_from_mapping({**packs, "severity": {"no-huge-tables": "error"}}, root=str(in_tmp)))
     assert by_rule(result, "no-big-tables")[0].severity == "error"
+
+
+def test_alter_column_type_speaks_each_dialects_terms():
+    from migration_lint.api import lint_sources
+
+    source = revision_file("a", upgrade='op.alter_column("t", "c", type_=sa.String(255), existing_type=sa.String(60))')
+    (pg,) = [f for f in lint_sources({"a.py": source.replace("String(255)", "Integer()")}) if f.rule == "alter-column-type"]
+    (my,) = [f for f in lint_sources({"a.py": source}, dialect="mysql", server_version=(8, 0)) if f.rule == "alter-column-type"]
+    assert "ACCESS EXCLUSIVE" in pg.message
+    assert "ALGORITHM=COPY" in my.message and "ACCESS EXCLUSIVE" not in my.message

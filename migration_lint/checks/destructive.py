@@ -50,7 +50,14 @@ def alter_column_type(rule, run):
             change = f"from {old.text or old.name} " if old else ""
             target = new.text or new.name if new else "?"
             why = "" if old or op.source == "sql" else " (existing_type is not given, so it cannot be shown to be a safe widening)"
-            yield Hit.at(migration, op, f"changes the type of {op.table}.{column} {change}to {target}: this may rewrite the table under an ACCESS EXCLUSIVE lock and break running code{why}", phase=m.UPGRADE)
+            yield Hit.at(migration, op, f"changes the type of {op.table}.{column} {change}to {target}: this may {REWRITE.get(run.dialect, REWRITE['postgresql'])} and break running code{why}", phase=m.UPGRADE)
+
+
+# What a type change costs on a populated table, in each dialect's terms.
+REWRITE = {
+    "postgresql": "rewrite the table under an ACCESS EXCLUSIVE lock",
+    "mysql": "copy the whole table (ALGORITHM=COPY), blocking writes until it is done",
+}
 
 
 def drop_add_column(rule, run):

@@ -65,4 +65,5 @@ def render_text(result, color: bool = False, width: int = 100, show_source: bool
         console.print(f"[bold]{', '.join(parts)}[/bold] in {touched} of {files} file(s); `migration-lint explain RULE` tells more.")
     else:
         console.print(f"[bold green]No findings[/bold green] in {files} file(s).")
-    return buffer.getvalue().rstrip("\n")
+    # rich pads wrapped blocks to their width; nobody wants trailing blanks in a log or a diff
+    return "\n".join(line.rstrip() for line in buffer.getvalue().rstrip("\n").split("\n"))

@@ -217,7 +217,7 @@ def _open(spec: str, dialect: str, server_version, image, notes: list, res: _Res
     if dialect == "sqlite":
         if lowered != "auto":
             shown = lowered if lowered in ("docker", "local") else "URL"
-            notes.append(f"SQLite needs no server; --db {shown} not used for this history, a temporary SQLite file is")
+            notes.append(f"SQLite needs no server: --db {shown} is not used for this history, which runs on a temporary SQLite file")
         return _open_sqlite(res)
     if lowered == "auto":
         return _open_auto(dialect, server_version, image, notes, res)
