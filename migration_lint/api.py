@@ -216,6 +216,12 @@ def _check_environment(env, config: Config, packs, dialect, server_version, use_
         version, version_source = config.server_version, "config"
     else:
         version, version_source = dialects.DEFAULT_VERSIONS[chosen], "default"
+    notes: List[str] = []
+    if not dialects.plausible_version(chosen, version):
+        # e.g. server-version = 15 in a repository whose other history targets SQLite
+        shown = ".".join(map(str, version))
+        version, version_source = dialects.DEFAULT_VERSIONS[chosen], "default"
+        notes.append(f"server version {shown} ({'--server-version' if server_version else 'config'}) is not a {dialects.display(chosen)} version; assumed {'.'.join(map(str, version))}")
     paths = env.revision_files()
     display = [_display(p) for p in paths]
     # Excluded files report nothing, but their revisions still link the graph (else every child
@@ -239,7 +245,6 @@ def _check_environment(env, config: Config, packs, dialect, server_version, use_
     )
     scope = str(env.script_location) + "|" + "|".join(str(p) for p in env.version_locations)
     key = result_key(scope, target, config.fingerprint(), catalogue_signature(packs), list(zip(display, digests)), sorted(errors.items()))
-    notes: List[str] = []
     trip = None
     reusable = roundtrip is None and diff is None  # both depend on more than the files' content
     stored = cached_result(scope, key) if use_cache and reusable else None

@@ -84,6 +84,6 @@ def apply_baseline(result, path: Path) -> None:
     result.baseline = {"path": str(path), "matched": matched, "gone": gone}
     if result.environments:
         notes = result.environments[0].notes
-        notes.append(f"baseline {path}: {matched} known finding(s) hidden" + (f"; {len(gone)} baseline entr{'y' if len(gone) == 1 else 'ies'} no longer occur (remove them with `migration-lint baseline`)" if gone else ""))
+        notes.append(f"baseline {path}: {matched} known finding(s) hidden" + (f"; {len(gone)} baseline {'entry no longer occurs' if len(gone) == 1 else 'entries no longer occur'} (remove {'it' if len(gone) == 1 else 'them'} with `migration-lint baseline`)" if gone else ""))
         for entry in gone[:20]:
             notes.append(f"  no longer occurs: {entry.get('rule')} in {entry.get('path')}: {entry.get('message')}")

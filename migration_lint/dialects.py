@@ -25,6 +25,10 @@ DEFAULT_VERSIONS: Dict[str, Tuple[int, ...]] = {"postgresql": (14,), "mysql": (8
 
 DISPLAY_NAMES = {"postgresql": "PostgreSQL", "mysql": "MySQL/MariaDB", "sqlite": "SQLite"}
 
+# Major versions each dialect has had (MariaDB's 10 and 11 count as MySQL): a server version
+# outside them was meant for another dialect.
+MAJOR_VERSIONS = {"postgresql": range(9, 40), "mysql": range(5, 20), "sqlite": range(3, 4)}
+
 
 def canonical(name: Optional[str]) -> Optional[str]:
     """The dialect a spelling stands for (``postgresql+psycopg2`` counts as postgresql), or None."""
@@ -39,6 +43,11 @@ def from_url_scheme(name: Optional[str]) -> Optional[str]:
         return None
     base = str(name).lower().split("+")[0]
     return ALIASES[base] if base in URL_SCHEMES else None
+
+
+def plausible_version(dialect: str, version: Tuple[int, ...]) -> bool:
+    majors = MAJOR_VERSIONS.get(dialect)
+    return majors is None or (bool(version) and version[0] in majors)
 
 
 def display(dialect: str) -> str:

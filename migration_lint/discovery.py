@@ -142,9 +142,10 @@ def _discover(target: Path) -> List[Environment]:
                 raise DiscoveryError(f"{_relative(target)}: no section with script_location")
             return envs
         raise DiscoveryError(f"{_relative(target)}: expected a folder, an alembic.ini or a pyproject.toml")
-    # A migrations folder or a versions folder given directly.
+    # A migrations folder or a versions folder given directly: the alembic.ini that points at it
+    # (usually one folder up) still says the URL and the version locations.
     if (target / "env.py").is_file() and not (target / "alembic.ini").is_file():
-        return [_bare(target)]
+        return [_configured(target) or _bare(target)]
     if (target / "alembic.ini").is_file() and (target / "env.py").is_file():
         envs = _from_ini(target / "alembic.ini")  # Flask-Migrate keeps alembic.ini in migrations/
         if envs:
@@ -158,9 +159,27 @@ def _discover(target: Path) -> List[Environment]:
         return [env]
     if target.name == "versions" or (not _has_subdirs(target) and any(target.glob("*.py")) and (target.parent / "env.py").is_file()):
         if (target.parent / "env.py").is_file():
-            return [_bare(target.parent, versions=target)]
+            env = _configured(target.parent)
+            if env is None:
+                return [_bare(target.parent, versions=target)]
+            env.version_locations = [target]  # the folder asked for, of the configured ones
+            return [env]
         return [Environment(script_location=target, version_locations=[target], recursive=True, kind="bare", project_root=_project_root(target))]
     return _scan(target)
+
+
+def _configured(script: Path) -> Optional[Environment]:
+    """The environment an alembic.ini in a folder above ``script`` configures for it, if any
+    (looking up to the repository root, at most four levels)."""
+    for depth, folder in enumerate([script.parent, *script.parent.parents]):
+        ini = folder / "alembic.ini"
+        if ini.is_file() and _ini_has_alembic(ini):
+            for env in _from_ini(ini):
+                if env.script_location == script:
+                    return env
+        if depth >= 3 or (folder / ".git").exists():
+            return None
+    return None
 
 
 def _has_subdirs(folder: Path) -> bool:

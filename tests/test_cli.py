@@ -396,3 +396,11 @@ def test_text_output_has_no_trailing_blanks(in_tmp, capsys):
     project(in_tmp, LOCKING)
     out = run(capsys, "check")[1]
     assert out and not [line for line in out.splitlines() if line != line.rstrip()]
+
+
+def test_a_server_version_of_another_dialect_is_not_taken(in_tmp, capsys):
+    project(in_tmp, LOCKING, ini="[alembic]\nscript_location = %(here)s/migrations\nsqlalchemy.url = sqlite:///app.db\n")
+    data = json.loads(run(capsys, "check", "--format", "json", "--server-version", "15")[1])
+    (env,) = data["summary"]["environments"]
+    assert env["dialect"] == "sqlite" and env["server_version"] == "3.35"
+    assert any("15" in note and "SQLite" in note for note in env["notes"])

@@ -178,3 +178,15 @@ def test_one_table_of_dialect_spellings():
     assert dialects.canonical("mariadb") == "mysql" and dialects.canonical("oracle") is None
     assert dialects.from_url_scheme("postgres") == "postgresql" and dialects.from_url_scheme("pg") is None  # not a URL scheme
     assert set(dialects.DEFAULT_VERSIONS) == set(dialects.DIALECTS) == set(dialects.DISPLAY_NAMES)
+
+
+def test_a_migrations_or_versions_folder_keeps_its_alembic_ini(tmp_path):
+    write_tree(tmp_path, {
+        "alembic.ini": "[alembic]\nscript_location = %(here)s/db\nsqlalchemy.url = sqlite:///app.db\n",
+        "db/env.py": ENV_PY,
+        "db/versions/a.py": revision_file("a"),
+    })
+    for given in (tmp_path / "db", tmp_path / "db" / "versions"):
+        (env,) = discover(given)
+        assert env.url_dialect == "sqlite" and env.config_file == tmp_path / "alembic.ini"
+        assert revs(env) == ["a.py"]
