@@ -54,12 +54,20 @@ def main() -> int:
         root = args.keep or work / "project"
         generate_history(root, args.revisions)
         cache = work / "cache"
+        # As on a user's machine: Python keeps bytecode of the tool's modules once it has run
+        # (an editable install under PYTHONDONTWRITEBYTECODE would compile them on every run,
+        # which site-packages' alembic and sqlalchemy never pay either).
         env = {**os.environ, "MIGRATION_LINT_CACHE_DIR": str(cache)}
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        # Alembic imports every revision file; with no __pycache__ in versions/ it compiles them
+        # all, as in a fresh CI checkout.  Keep it that way for every timed Alembic run.
+        alembic_env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
         bindir = Path(sys.executable).parent
         lint = [str(bindir / "migration-lint"), "check", str(root), "--format", "json"]
         if not Path(lint[0]).exists():
             lint = [sys.executable, "-m", "migration_lint", "check", str(root), "--format", "json"]
 
+        timed(lint + ["--no-cache"], env=env)  # untimed: writes the bytecode cache, reads no parse cache
         rows = []
         cold, warm, peaks = [], [], []
         for _ in range(args.runs):
@@ -80,16 +88,21 @@ def main() -> int:
 
         alembic = str(bindir / "alembic")
         if Path(alembic).exists():
-            heads = [timed([alembic, "-c", str(root / "alembic.ini"), "heads"], cwd=root)[0] for _ in range(args.runs)]
+            heads = [timed([alembic, "-c", str(root / "alembic.ini"), "heads"], env=alembic_env, cwd=root)[0] for _ in range(args.runs)]
             rows.append(("alembic heads (loads the same history)", statistics.median(heads)))
             squawk = shutil.which("squawk") or (str(bindir / "squawk") if (bindir / "squawk").exists() else None)
             if squawk:
                 # squawk reads stdin when given no path; pipefail makes a failing alembic visible
                 pipeline = f"set -o pipefail; '{alembic}' -c '{root / 'alembic.ini'}' upgrade head --sql 2>/dev/null | '{squawk}' --reporter json > /dev/null"
-                times = [timed(["bash", "-c", pipeline], cwd=root)[0] for _ in range(args.runs)]
+                times = [timed(["bash", "-c", pipeline], env=alembic_env, cwd=root)[0] for _ in range(args.runs)]
                 rows.append(("alembic upgrade head --sql | squawk --reporter json", statistics.median(times)))
             else:
                 rows.append(("alembic upgrade head --sql | squawk  (squawk not installed: pip install squawk-cli)", None))
+
+        # The floor of a libcst front end: only libcst.parse_module of each file's functions (what
+        # migration-lint hands libcst), nothing else, in as many processes as the check uses.
+        floor = [timed([sys.executable, str(HERE / "parse_floor.py"), str(root / "migrations" / "versions")], env=env)[0] for _ in range(args.runs)]
+        rows.append(("floor: libcst.parse_module of the functions alone, same processes", statistics.median(floor)))
 
         print(f"history: {args.revisions} revisions, {sum(1 for _ in (root / 'migrations' / 'versions').glob('*.py'))} files; {os.cpu_count()} CPU(s); median of {args.runs} runs")
         width = max(len(r[0]) for r in rows)
