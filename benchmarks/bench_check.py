@@ -42,6 +42,26 @@ def timed(cmd, env=None, cwd=None, stdin=None, shell=False):
     return elapsed, usage.ru_maxrss / 1024, proc.returncode
 
 
+def cpu_times():
+    """Aggregate CPU jiffies from /proc/stat (None where there is none)."""
+    try:
+        with open("/proc/stat") as handle:
+            fields = handle.readline().split()[1:]
+    except OSError:
+        return None
+    return [int(v) for v in fields]
+
+
+def stolen_share(before, after) -> str:
+    """Share of CPU time the hypervisor took from this VM in between: on a shared host, the
+    figures above are only comparable with each other, within one run."""
+    if not before or not after or len(before) < 8:
+        return "n/a"
+    delta = [b - a for a, b in zip(before, after)]
+    total = sum(delta[:8])
+    return f"{100 * delta[7] / total:.0f}%" if total else "n/a"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--revisions", type=int, default=1000)
@@ -68,6 +88,7 @@ def main() -> int:
             lint = [sys.executable, "-m", "migration_lint", "check", str(root), "--format", "json"]
 
         timed(lint + ["--no-cache"], env=env)  # untimed: writes the bytecode cache, reads no parse cache
+        cpu_before = cpu_times()
         rows = []
         cold, warm, peaks = [], [], []
         for _ in range(args.runs):
@@ -78,38 +99,39 @@ def main() -> int:
             seconds, peak, _ = timed(lint, env=env)
             warm.append(seconds)
             peaks.append(peak)
-        rows.append(("migration-lint check (cold, empty cache)", statistics.median(cold)))
-        rows.append(("migration-lint check (warm, nothing changed)", statistics.median(warm)))
+        rows.append(("migration-lint check (cold, empty cache)", cold))
+        rows.append(("migration-lint check (warm, nothing changed)", warm))
         one_job = []
         for _ in range(args.runs):
             shutil.rmtree(cache, ignore_errors=True)
             one_job.append(timed(lint + ["--jobs", "1"], env=env)[0])
-        rows.append(("migration-lint check (cold, --jobs 1)", statistics.median(one_job)))
+        rows.append(("migration-lint check (cold, --jobs 1)", one_job))
 
         alembic = str(bindir / "alembic")
         if Path(alembic).exists():
             heads = [timed([alembic, "-c", str(root / "alembic.ini"), "heads"], env=alembic_env, cwd=root)[0] for _ in range(args.runs)]
-            rows.append(("alembic heads (loads the same history)", statistics.median(heads)))
+            rows.append(("alembic heads (loads the same history)", heads))
             squawk = shutil.which("squawk") or (str(bindir / "squawk") if (bindir / "squawk").exists() else None)
             if squawk:
                 # squawk reads stdin when given no path; pipefail makes a failing alembic visible
                 pipeline = f"set -o pipefail; '{alembic}' -c '{root / 'alembic.ini'}' upgrade head --sql 2>/dev/null | '{squawk}' --reporter json > /dev/null"
                 times = [timed(["bash", "-c", pipeline], env=alembic_env, cwd=root)[0] for _ in range(args.runs)]
-                rows.append(("alembic upgrade head --sql | squawk --reporter json", statistics.median(times)))
+                rows.append(("alembic upgrade head --sql | squawk --reporter json", times))
             else:
-                rows.append(("alembic upgrade head --sql | squawk  (squawk not installed: pip install squawk-cli)", None))
+                rows.append(("alembic upgrade head --sql | squawk  (squawk not installed: pip install squawk-cli)", []))
 
         # The floor of a libcst front end: only libcst.parse_module of each file's functions (what
         # migration-lint hands libcst), nothing else, in as many processes as the check uses.
         floor = [timed([sys.executable, str(HERE / "parse_floor.py"), str(root / "migrations" / "versions")], env=env)[0] for _ in range(args.runs)]
-        rows.append(("floor: libcst.parse_module of the functions alone, same processes", statistics.median(floor)))
+        rows.append(("floor: libcst.parse_module of the functions alone, same processes", floor))
 
-        print(f"history: {args.revisions} revisions, {sum(1 for _ in (root / 'migrations' / 'versions').glob('*.py'))} files; {os.cpu_count()} CPU(s); median of {args.runs} runs")
+        print(f"history: {args.revisions} revisions, {sum(1 for _ in (root / 'migrations' / 'versions').glob('*.py'))} files; {os.cpu_count()} CPU(s); median (min-max) of {args.runs} runs")
         width = max(len(r[0]) for r in rows)
-        for label, seconds in rows:
-            shown = f"{seconds:7.3f} s" if seconds is not None else "      - "
+        for label, times in rows:
+            shown = f"{statistics.median(times):7.3f} s   ({min(times):.2f}-{max(times):.2f})" if times else "      - "
             print(f"  {label:<{width}}  {shown}")
         print(f"  {'migration-lint peak memory (largest process)':<{width}}  {max(peaks):7.1f} MB")
+        print(f"  {'CPU time stolen by the hypervisor meanwhile':<{width}}  {stolen_share(cpu_before, cpu_times()):>7}")
         print("targets: cold <= 3 s, warm <= 0.3 s, peak memory <= 300 MB")
     finally:
         shutil.rmtree(work, ignore_errors=True)
