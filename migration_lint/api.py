@@ -119,11 +119,13 @@ def check(
         for env in discovery.discover(Path(path)):
             if all(env.script_location != e.script_location or env.version_locations != e.version_locations for e in environments):
                 environments.append(env)
-    diff = None
+    diffs = None
     if diff_base:
-        from migration_lint.gitdiff import diff_info
+        from migration_lint.gitdiff import Diffs
 
-        diff = diff_info(Path(os.path.abspath(paths[0] if paths else Path.cwd())), diff_base)
+        diffs = Diffs(diff_base)
+        for env in environments:  # every environment's repository, before any work: bad input fails fast
+            diffs.for_path(env.script_location)
     with contextlib.ExitStack() as stack:
         databases: dict = {}
 
@@ -141,6 +143,7 @@ def check(
         skips = _roundtrip_plan(environments, config, dialect, roundtrip) if roundtrip is not None else {}
         for env in environments:
             trip = None if id(env) in skips else roundtrip
+            diff = diffs.for_path(env.script_location) if diffs is not None else None
             checked = _check_environment(env, config, packs, dialect, server_version, use_cache, jobs, trip, database_for, diff)
             if id(env) in skips:
                 checked.notes.append(skips[id(env)])

@@ -78,14 +78,33 @@ def _git(cwd: Path, *args: str, check: bool = True, binary: bool = False):
     return proc
 
 
-def diff_info(start: Path, ref: str) -> DiffInfo:
-    """Changes of the working tree (commits, staged, unstaged and untracked files) since the
-    merge base of ``ref`` and HEAD."""
+class Diffs:
+    """The changes since ``ref`` of each git repository the checked paths live in: environments
+    in different repositories (or submodules) are each compared with their own history."""
+
+    def __init__(self, ref: str):
+        self.ref = ref
+        self._by_root: Dict[Path, DiffInfo] = {}
+
+    def for_path(self, path: Path) -> DiffInfo:
+        root = repository_root(path)
+        if root not in self._by_root:
+            self._by_root[root] = diff_info(root, self.ref)
+        return self._by_root[root]
+
+
+def repository_root(start: Path) -> Path:
     folder = start if start.is_dir() else start.parent
     proc = _git(folder, "rev-parse", "--show-toplevel", check=False)
     if proc.returncode != 0:
         raise GitError(f"--diff-base: {folder} is not inside a git repository")
-    root = Path(proc.stdout.strip())
+    return Path(proc.stdout.strip())
+
+
+def diff_info(start: Path, ref: str) -> DiffInfo:
+    """Changes of the working tree (commits, staged, unstaged and untracked files) since the
+    merge base of ``ref`` and HEAD."""
+    root = repository_root(start)
     if _git(root, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}", check=False).returncode != 0:
         raise GitError(f"--diff-base: unknown revision {ref!r} (fetch it first, e.g. `git fetch origin {ref.split('/')[-1]}`)")
     merge_base = _git(root, "merge-base", ref, "HEAD", check=False)

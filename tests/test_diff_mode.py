@@ -217,3 +217,17 @@ def test_changed_only_reads_unchanged_revisions_for_headers_only(in_tmp, capsys,
     code, data, _ = run(capsys, "--diff-base", "main", "--jobs", "1")
     assert seen == ["c.py"]
     assert ("drop-column", "c.py") in rules(data)
+
+
+def test_each_environment_is_compared_with_its_own_repository(in_tmp, capsys):
+    first, second = in_tmp / "one", in_tmp / "two"
+    repo(first, BASE)
+    repo(second, BASE)
+    for root in (first, second):
+        git(root, "checkout", "-q", "-b", "feature")
+    write_tree(second, {"migrations/versions/c.py": revision_file("c", "b", upgrade='op.drop_column("t", "x")')})
+    code, data, _ = run(capsys, "--diff-base", "main", str(first), str(second))
+    assert code == 1
+    assert {name for _, name in rules(data)} == {"c.py"} and ("drop-column", "c.py") in rules(data)
+    notes = [note for env in data["summary"]["environments"] for note in env["notes"] if note.startswith("changed-only")]
+    assert sorted(n.split(" revision")[0] for n in notes) == ["changed-only: 0", "changed-only: 1"]
