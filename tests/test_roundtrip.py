@@ -439,3 +439,18 @@ def test_revision_that_cannot_be_imported_keeps_the_static_findings(in_tmp, caps
     assert ("drop-column", "b2.py") in rules  # the static check still reports
     failed = next(f for f in data["findings"] if f["rule"] == "roundtrip-upgrade-failed")
     assert Path(failed["path"]).name == "b2.py" and "funcy_not_installed" in failed["message"]
+
+
+def test_depends_on_is_applied_before_the_revision_that_needs_it(in_tmp):
+    """c hangs off a1 but depends_on b2, whose table its upgrade uses: each step starts from a
+    state that includes what it depends on."""
+    c3 = rev("c3", "a1", 'op.create_index("ix_tag_name", "tag", ["name"])', 'op.drop_index("ix_tag_name", table_name="tag")')
+    project(in_tmp, {
+        "a1.py": BASE,
+        "b2.py": rev("b2", "a1", 'op.create_table("tag", sa.Column("id", sa.Integer(), primary_key=True), sa.Column("name", sa.String(50)))', 'op.drop_table("tag")'),
+        "c3.py": c3.replace("depends_on = None", "depends_on = 'b2'"),
+    })
+    result = roundtrip(in_tmp, "sqlite", dialect="sqlite")
+    trip = result.environments[0].roundtrip
+    assert [f.rule for f in result.findings if f.rule.startswith(("roundtrip", "reupgrade", "downgrade-leaves"))] == []
+    assert trip.tested == 3 and not trip.skipped

@@ -214,8 +214,44 @@ class AlembicDriver:
             context = MigrationContext.configure(connection, opts={"version_table": self.version_table})
             return tuple(context.get_current_heads())
 
+    def parents(self, revision: str) -> Tuple[str, ...]:
+        """down_revision and depends_on of a revision, labels resolved (public Alembic API only)."""
+        from alembic.util import to_tuple
+
+        script = self.script.get_revision(revision)
+        depends = tuple(self.script.get_revision(d).revision for d in to_tuple(script.dependencies, default=()))
+        return tuple(to_tuple(script.down_revision, default=())) + depends
+
+    def ancestry(self, revision: str) -> List[str]:
+        """The revision and everything it needs, parents before children."""
+        order: List[str] = []
+        seen: set = set()
+        stack = [(revision, False)]
+        while stack:  # iterative post-order: histories are thousands of revisions deep
+            current, expanded = stack.pop()
+            if expanded:
+                order.append(current)
+                continue
+            if current in seen:
+                continue
+            seen.add(current)
+            stack.append((current, True))
+            stack.extend((parent, False) for parent in reversed(self.parents(current)) if parent not in seen)
+        return order
+
     def upgrade_to(self, target: str) -> None:
-        self._run(lambda heads: self.script._upgrade_revs(target, heads))
+        """Apply what ``target`` needs and the database lacks, one step per revision, in order."""
+        from alembic.runtime.migration import MigrationStep
+
+        def steps(heads):
+            applied = {r for head in heads for r in self.ancestry(head)}
+            return [
+                MigrationStep.upgrade_from_script(self.script.revision_map, self.script.get_revision(r))
+                for r in self.ancestry(target)
+                if r not in applied
+            ]
+
+        self._run(steps)
 
     def step(self, revision: str, up: bool) -> None:
         from alembic.runtime.migration import MigrationStep
@@ -422,17 +458,16 @@ def _run_roundtrip(env, database, revisions, mode, static_files, display_path, p
         known = None  # (applied revisions, digest) of the last state whose digest we took
 
         def ancestry(rev_id: str) -> set:
-            node = driver.script.get_revision(rev_id)
-            return {n.revision for n in driver.script.revision_map._get_ancestor_nodes([node], check=False)}
+            return set(driver.ancestry(rev_id))
         for index, revision in enumerate(scope):
             if progress:
                 progress(revision, index, len(scope))
             script = driver.script.get_revision(revision)
             path = Path(script.path)
             shown = display_path(str(path))
-            parents = tuple(script._all_down_revisions)
-            ancestors = set(driver.script.revision_map._get_ancestor_nodes([script], check=False)) if failed else set()
-            blocked = [a.revision for a in ancestors if a.revision in failed and a.revision != revision]
+            parents = driver.parents(revision)
+            ancestors = ancestry(revision) if failed else set()
+            blocked = [a for a in ancestors if a in failed and a != revision]
             if blocked:
                 result.skipped.append((revision, f"an ancestor failed to upgrade ({', '.join(sorted(blocked))})"))
                 continue
