@@ -66,7 +66,7 @@ def drop_add_column(rule, run):
         dropped, last_drop = {}, {}
         for index, op in enumerate(ops):
             table = (op.table or "").lower()
-            if op.kind == m.DROP_COLUMN and op.columns and not migration.facts[id(op)]["table_is_new"]:
+            if op.kind == m.DROP_COLUMN and table and op.columns and not migration.facts[id(op)]["table_is_new"]:
                 dropped.setdefault(table, []).append(op.columns[0])
                 last_drop[table] = index
         if not dropped:
