@@ -404,3 +404,17 @@ def test_a_server_version_of_another_dialect_is_not_taken(in_tmp, capsys):
     (env,) = data["summary"]["environments"]
     assert env["dialect"] == "sqlite" and env["server_version"] == "3.35"
     assert any("15" in note and "SQLite" in note for note in env["notes"])
+
+
+def test_sarif_locations_resolve_from_inside_the_project(in_tmp, capsys, monkeypatch):
+    from urllib.parse import unquote, urljoin, urlparse
+
+    project(in_tmp, LOCKING)
+    (in_tmp / "elsewhere").mkdir()
+    monkeypatch.chdir(in_tmp / "elsewhere")
+    log = json.loads(run(capsys, "check", "--format", "sarif", str(in_tmp))[1])
+    base = log["runs"][0]["originalUriBaseIds"]["%SRCROOT%"]["uri"]
+    for result in log["runs"][0]["results"]:
+        uri = result["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+        assert uri.startswith("../")  # relative to where it ran ...
+        assert Path(unquote(urlparse(urljoin(base, uri)).path)).is_file()  # ... and resolvable

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from migration_lint import __version__
 from migration_lint.model import fingerprints
@@ -72,7 +73,9 @@ def render_sarif(result, catalogue) -> str:
                         "rules": rules,
                     }
                 },
-                "originalUriBaseIds": {"%SRCROOT%": {"description": {"text": "The directory migration-lint ran in"}}},
+                # Paths are relative to where migration-lint ran (``../`` when it ran inside the
+                # project): the base's absolute URI lets a viewer resolve every one of them.
+                "originalUriBaseIds": {"%SRCROOT%": {"uri": Path.cwd().as_uri().rstrip("/") + "/", "description": {"text": "The directory migration-lint ran in"}}},
                 "columnKind": "unicodeCodePoints",
                 "results": results,
             }
