@@ -125,7 +125,7 @@ def check(
 
         diffs = Diffs(diff_base)
         for env in environments:  # every environment's repository, before any work: bad input fails fast
-            diffs.for_path(env.script_location)
+            diffs.for_path(_history_folder(env))
     with contextlib.ExitStack() as stack:
         databases: dict = {}
 
@@ -143,7 +143,7 @@ def check(
         skips = _roundtrip_plan(environments, config, dialect, roundtrip) if roundtrip is not None else {}
         for env in environments:
             trip = None if id(env) in skips else roundtrip
-            diff = diffs.for_path(env.script_location) if diffs is not None else None
+            diff = diffs.for_path(_history_folder(env)) if diffs is not None else None
             checked = _check_environment(env, config, packs, dialect, server_version, use_cache, jobs, trip, database_for, diff)
             if id(env) in skips:
                 checked.notes.append(skips[id(env)])
@@ -154,6 +154,15 @@ def check(
     if baseline_path is not None:
         apply_baseline(result, baseline_path)
     return result
+
+
+def _history_folder(env: discovery.Environment) -> Path:
+    """Where an environment's revision files live (the repository --diff-base compares them in:
+    a versions folder may be a submodule of the repository that holds env.py)."""
+    for folder in env.version_locations:
+        if folder.is_dir():
+            return folder
+    return env.script_location
 
 
 def _target_dialect(env, config: Config, dialect: Optional[str]) -> Tuple[str, str]:
@@ -231,6 +240,7 @@ def _check_environment(env, config: Config, packs, dialect, server_version, use_
     # of one would have a missing parent and an extra head would appear).
     excluded = frozenset(shown for path, shown in zip(paths, display) if _excluded(path, config))
     contents, digests, errors = read_sources(paths)
+    errors = {i: why for i, why in errors.items() if display[i] not in excluded}  # excluded: not our business
     if errors:  # an unreadable revision file is an environment problem, not a finding
         from migration_lint.errors import DiscoveryError
 
@@ -263,8 +273,8 @@ def _check_environment(env, config: Config, packs, dialect, server_version, use_
         if diff is not None:
             only_paths, diff_context = _changed_only(env, paths, display, parsed, diff, chosen, reported, notes)
         if narrow:
-            wanted = {id(f) for f in scoped(parsed, build_graph(parsed), config, target, only_paths, excluded)}
-            parsed = loader.load(full=[i for i, f in enumerate(parsed) if id(f) in wanted])
+            wanted = {f.path for f in scoped(parsed, build_graph(parsed), config, target, only_paths, excluded)}
+            parsed = loader.load(full=[i for i, shown in enumerate(display) if shown in wanted])
         loader.save()
         if roundtrip is not None:
             if diff_context is not None:

@@ -171,11 +171,16 @@ def _discover(target: Path) -> List[Environment]:
 def _configured(script: Path) -> Optional[Environment]:
     """The environment an alembic.ini in a folder above ``script`` configures for it, if any
     (looking up to the repository root, at most four levels)."""
+    wanted = script.resolve()
     for depth, folder in enumerate([script.parent, *script.parent.parents]):
         ini = folder / "alembic.ini"
         if ini.is_file() and _ini_has_alembic(ini):
-            for env in _from_ini(ini):
-                if env.script_location == script:
+            try:
+                envs = _from_ini(ini)
+            except DiscoveryError:  # somebody else's broken alembic.ini: not what was asked for
+                envs = []
+            for env in envs:
+                if env.script_location.resolve() == wanted:
                     return env
         if depth >= 3 or (folder / ".git").exists():
             return None

@@ -65,6 +65,8 @@ def _within(path: Path, folder: Path) -> bool:
 
 
 def _git(cwd: Path, *args: str, check: bool = True, binary: bool = False):
+    if not Path(cwd).is_dir():
+        raise GitError(f"--diff-base: {cwd} is not a folder")
     try:
         text = {} if binary else {"encoding": "utf-8", "errors": "surrogateescape"}  # any file name
         proc = subprocess.run(["git", *args], cwd=cwd, capture_output=True, timeout=60, **text)

@@ -34,8 +34,28 @@ def cache_dir() -> Path:
     return Path(user_cache_dir("migration-lint", appauthor=False))
 
 
+_CODE_DIGEST: Optional[str] = None
+
+
+def code_digest() -> str:
+    """A digest of migration-lint's own source: caches written by other code (another commit of
+    the same version, a local edit) are never read, whatever the version number says."""
+    global _CODE_DIGEST
+    if _CODE_DIGEST is None:
+        digest = hashlib.sha1(f"{__version__}\0{CACHE_FORMAT}".encode())
+        package = Path(__file__).resolve().parent
+        for path in sorted(package.rglob("*.py")):
+            try:
+                digest.update(path.relative_to(package).as_posix().encode())
+                digest.update(path.read_bytes())
+            except OSError:  # pragma: no cover - an unreadable install: the version still keys it
+                continue
+        _CODE_DIGEST = digest.hexdigest()
+    return _CODE_DIGEST
+
+
 def _cache_file(scope: str, dialect: str) -> Path:
-    digest = hashlib.sha1(f"{scope}\0{dialect}\0{__version__}\0{CACHE_FORMAT}".encode()).hexdigest()[:20]
+    digest = hashlib.sha1(f"{scope}\0{dialect}\0{code_digest()}".encode()).hexdigest()[:20]
     return cache_dir() / f"parse-{digest}.pickle"
 
 
@@ -188,7 +208,7 @@ class FileLoader:
 
 
 def result_key(*parts) -> str:
-    digest = hashlib.sha1(f"{__version__}\0{CACHE_FORMAT}".encode())
+    digest = hashlib.sha1(code_digest().encode())
     for part in parts:
         digest.update(repr(part).encode("utf-8", "replace"))
         digest.update(b"\0")

@@ -418,3 +418,40 @@ def test_sarif_locations_resolve_from_inside_the_project(in_tmp, capsys, monkeyp
         uri = result["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
         assert uri.startswith("../")  # relative to where it ran ...
         assert Path(unquote(urlparse(urljoin(base, uri)).path)).is_file()  # ... and resolvable
+
+
+def test_caches_of_other_code_are_not_read(in_tmp, capsys, monkeypatch):
+    """Another commit of the same version parses differently: its caches must not be reused."""
+    from migration_lint import loader
+
+    project(in_tmp, LOCKING)
+    run(capsys, "check", "--format", "json")
+    parsed = []
+    real = loader.parse_all
+    monkeypatch.setattr(loader, "parse_all", lambda items, jobs=None: parsed.append(len(items)) or real(items, jobs))
+    run(capsys, "check", "--format", "json")
+    assert parsed == []  # same code: warm
+    monkeypatch.setattr(loader, "_CODE_DIGEST", "different code")
+    run(capsys, "check", "--format", "json")
+    assert parsed == [2]
+
+
+def test_an_unreadable_excluded_file_is_no_error(in_tmp, capsys, monkeypatch):
+    import builtins
+
+    project(in_tmp, {**LOCKING, "private_dump.py": "revision = 'z'\n"}, extra={".migration-lint.yaml": "exclude: [migrations/versions/private_*.py]\n"})
+    real_open = builtins.open
+
+    def deny(path, *args, **kwargs):  # chmod 000 does not stop root, who runs this suite in CI
+        if str(path).endswith("private_dump.py"):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "open", deny)
+    code, out, err = run(capsys, "check", "--format", "json", "--no-cache")
+    assert code == 1 and not err  # b.py's finding; the excluded file cannot be read, which is no error
+    monkeypatch.setattr(builtins, "open", real_open)
+    (in_tmp / ".migration-lint.yaml").unlink()
+    monkeypatch.setattr(builtins, "open", deny)
+    code, _, err = run(capsys, "check", "--no-cache")
+    assert code == 2 and "private_dump.py: cannot read" in err  # not excluded: an environment error

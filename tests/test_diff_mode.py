@@ -231,3 +231,25 @@ def test_each_environment_is_compared_with_its_own_repository(in_tmp, capsys):
     assert {name for _, name in rules(data)} == {"c.py"} and ("drop-column", "c.py") in rules(data)
     notes = [note for env in data["summary"]["environments"] for note in env["notes"] if note.startswith("changed-only")]
     assert sorted(n.split(" revision")[0] for n in notes) == ["changed-only: 0", "changed-only: 1"]
+
+
+def test_versions_in_a_nested_repository_are_diffed_there(in_tmp, capsys):
+    outer = in_tmp / "app"
+    write_tree(outer, {
+        "alembic.ini": "[alembic]\nscript_location = %(here)s/migrations\nversion_locations = %(here)s/plugin/versions\n",
+        "migrations/env.py": ENV_PY,
+    })
+    git(outer, "init", "-q")
+    git(outer, "add", "-A")
+    git(outer, "commit", "-q", "-m", "app")
+    plugin = outer / "plugin"
+    write_tree(plugin, {"versions/a.py": BASE["a.py"], "versions/b.py": BASE["b.py"]})
+    git(plugin, "init", "-q")
+    git(plugin, "add", "-A")
+    git(plugin, "commit", "-q", "-m", "base")
+    git(plugin, "checkout", "-q", "-b", "feature")
+    git(outer, "checkout", "-q", "-b", "feature")
+    write_tree(plugin, {"versions/c.py": revision_file("c", "b", upgrade='op.drop_column("t", "x")')})
+    code, data, _ = run(capsys, "--diff-base", "main", str(outer))
+    assert ("drop-column", "c.py") in rules(data)
+    assert {name for _, name in rules(data)} == {"c.py"}

@@ -190,3 +190,20 @@ def test_a_migrations_or_versions_folder_keeps_its_alembic_ini(tmp_path):
         (env,) = discover(given)
         assert env.url_dialect == "sqlite" and env.config_file == tmp_path / "alembic.ini"
         assert revs(env) == ["a.py"]
+
+
+def test_configured_folder_through_a_symlink_and_past_a_broken_ini(tmp_path, monkeypatch):
+    write_tree(tmp_path, {
+        "real/alembic.ini": "[alembic]\nscript_location = %(here)s/db\nsqlalchemy.url = mysql://u@h/x\n",
+        "real/db/env.py": ENV_PY,
+        "real/db/versions/a.py": revision_file("a"),
+        "other/alembic.ini": "[alembic]\nscript_location = a\nscript_location = b\n",
+        "other/svc/migrations/env.py": ENV_PY,
+        "other/svc/migrations/versions/a.py": revision_file("a"),
+    })
+    (tmp_path / "link").symlink_to(tmp_path / "real")
+    monkeypatch.chdir(tmp_path)
+    (env,) = discover(Path("link/db"))  # relative, through a symlink
+    assert env.url_dialect == "mysql"
+    (env,) = discover(Path("other/svc/migrations"))  # an unrelated broken alembic.ini above
+    assert revs(env) == ["a.py"] and env.url_dialect is None

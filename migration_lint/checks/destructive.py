@@ -63,31 +63,39 @@ REWRITE = {
 def drop_add_column(rule, run):
     for migration in run.migrations:
         ops = migration.ops[m.UPGRADE]
-        dropped, last_drop = {}, {}
+        drops = {}  # table -> [(index, column)]
         for index, op in enumerate(ops):
             table = (op.table or "").lower()
             if op.kind == m.DROP_COLUMN and table and op.columns and not migration.facts[id(op)]["table_is_new"]:
-                dropped.setdefault(table, []).append(op.columns[0])
-                last_drop[table] = index
-        if not dropped:
+                drops.setdefault(table, []).append((index, op.columns[0]))
+        if not drops:
             continue
         added = {}
         for index, op in enumerate(ops):
             table = (op.table or "").lower()
-            if op.kind == m.ADD_COLUMN and table in dropped and op.column and op.column.name and op.column.name not in dropped[table]:
+            if op.kind == m.ADD_COLUMN and table in drops and op.column and op.column.name and op.column.name not in {c for _, c in drops[table]}:
                 added.setdefault(table, []).append((index, op))
         for table, found in added.items():  # one finding per table, at the first added column
             first_index, first = found[0]
-            if any(_may_copy(op, table) for op in ops[first_index + 1 : last_drop[table]]):
-                continue  # the migration writes rows between the add and the drop: data carried over
+            # A dropped column's values survive if something writes rows after the new column
+            # exists and before that column is dropped (a drop before the add loses them).
+            lost = [
+                column
+                for drop_index, column in drops[table]
+                if not any(_may_copy(op, table) for op in ops[first_index + 1 : drop_index])
+            ]
+            if not lost:
+                continue
             names = ", ".join(o.column.name for _, o in found)
-            yield Hit.at(migration, first, f"drops column {', '.join(dropped[table])} and adds {names} on {first.table} in one migration; if this is a rename, the data is lost", phase=m.UPGRADE)
+            yield Hit.at(migration, first, f"drops column {', '.join(lost)} and adds {names} on {first.table} in one migration; if this is a rename, the data is lost", phase=m.UPGRADE)
 
 
 def _may_copy(op, table: str) -> bool:
     """A write that can carry the old column's values somewhere before they are dropped: an
-    UPDATE of the table (or of a table we could not name), any INSERT (moving the values to
-    another table, INSERT ... SELECT), or SQL we could not analyse."""
-    if op.kind in (m.RAW_SQL, m.INSERT_ROWS):
+    UPDATE of the table (or of a table we could not name), an INSERT of rows read from the
+    database (INSERT ... SELECT, not op.bulk_insert's literal rows), or SQL we could not analyse."""
+    if op.kind == m.RAW_SQL:
         return True
+    if op.kind == m.INSERT_ROWS:
+        return not op.call.endswith("bulk_insert")
     return op.kind == m.UPDATE_ROWS and (not op.table or op.table.lower() == table)

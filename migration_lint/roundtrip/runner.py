@@ -115,6 +115,7 @@ class AlembicDriver:
         pooled = database.url.get_backend_name() != "sqlite"
         self.engine = create_engine(database.url, poolclass=QueuePool, pool_size=1, max_overflow=4) if pooled else create_engine(database.url, poolclass=NullPool)
         self.notes: List[str] = []
+        self._parents: Dict[str, Tuple[str, ...]] = {}  # revision -> parents, see parents()
         root = str(env.project_root) if env.project_root else None
         if root and root not in sys.path:  # revision files import the project (undone in dispose)
             sys.path.insert(0, root)
@@ -215,12 +216,16 @@ class AlembicDriver:
             return tuple(context.get_current_heads())
 
     def parents(self, revision: str) -> Tuple[str, ...]:
-        """down_revision and depends_on of a revision, labels resolved (public Alembic API only)."""
-        from alembic.util import to_tuple
+        """down_revision and depends_on of a revision, labels resolved (public Alembic API only).
+        Kept per revision: ancestry() walks them again for every revision after a failure."""
+        cache = self._parents
+        if revision not in cache:
+            from alembic.util import to_tuple
 
-        script = self.script.get_revision(revision)
-        depends = tuple(self.script.get_revision(d).revision for d in to_tuple(script.dependencies, default=()))
-        return tuple(to_tuple(script.down_revision, default=())) + depends
+            script = self.script.get_revision(revision)
+            depends = tuple(self.script.get_revision(d).revision for d in to_tuple(script.dependencies, default=()))
+            cache[revision] = tuple(to_tuple(script.down_revision, default=())) + depends
+        return cache[revision]
 
     def ancestry(self, revision: str) -> List[str]:
         """The revision and everything it needs, parents before children."""
