@@ -405,3 +405,10 @@ def test_session_bound_to_the_migration_connection_executes_there():
     ''').encode()
     (op,) = parse_migration(source, "b.py").operations
     assert (op.kind, op.table) == (m.UPDATE_ROWS, "things")
+
+
+def test_a_file_python_cannot_parse_still_names_its_revision():
+    broken = b'revision: str = "b"\ndown_revision = ("a",)  # merge\nbranch_labels = None\n\ndef upgrade(:\n    pass\n'
+    result = parse_migration(broken, "b.py")
+    assert result.syntax_error and [p.rule for p in result.problems] == ["syntax-error"]
+    assert (result.revision, result.down_revision, result.down_revision_given) == ("b", ("a",), True)

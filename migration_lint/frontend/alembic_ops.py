@@ -118,6 +118,7 @@ def parse_migration(source: bytes, path: str, dialect: str = "postgresql", opera
     except SyntaxError as exc:
         result.syntax_error = True
         result.problems.append(Problem(rule_ids.SYNTAX_ERROR, exc.lineno or 1, f"invalid Python: {exc.msg}"))
+        _salvage_headers(text, result)
         return result
     except cst.ParserSyntaxError as exc:
         result.syntax_error = True
@@ -129,6 +130,40 @@ def parse_migration(source: bytes, path: str, dialect: str = "postgresql", opera
         result.problems.append(Problem(rule_ids.SYNTAX_ERROR, 1, f"cannot parse: {exc}"))
         return result
     return result
+
+
+_HEADER_LINE = re.compile(r"^(revision|down_revision|branch_labels|depends_on)\s*(?::[^=\n]*)?=\s*(.+?)\s*(?:#.*)?$", re.M)
+
+
+def _salvage_headers(text: str, result: MigrationFile) -> None:
+    """Headers of a file Python cannot parse, from lines that are literals on their own: the
+    syntax error is reported, and the graph around the file stays linked (no false
+    missing-parent on its child, no false extra head)."""
+    for match in _HEADER_LINE.finditer(text):
+        name, value = match.group(1), match.group(2)
+        try:
+            literal = ast.literal_eval(value)
+        except (ValueError, SyntaxError, MemoryError, RecursionError):
+            continue
+        if isinstance(literal, list):
+            literal = tuple(literal)
+        if literal is None:
+            values = ()
+        elif isinstance(literal, str):
+            values = (literal,)
+        elif isinstance(literal, tuple) and all(isinstance(v, str) for v in literal):
+            values = literal
+        else:
+            continue
+        result.header_lines.setdefault(name, text.count("\n", 0, match.start()) + 1)
+        if name == "revision" and len(values) == 1:
+            result.revision = values[0]
+        elif name == "down_revision":
+            result.down_revision, result.down_revision_given = tuple(values), True
+        elif name == "branch_labels":
+            result.branch_labels = tuple(values)
+        elif name == "depends_on":
+            result.depends_on = tuple(values)
 
 
 def _pairs(cst_body: Iterable, ast_body: list):
