@@ -37,8 +37,10 @@ def canonical(name: Optional[str]) -> Optional[str]:
     return ALIASES.get(str(name).lower().split("+")[0])
 
 
-def from_url_scheme(name: Optional[str]) -> Optional[str]:
-    """The dialect of a SQLAlchemy URL scheme or dialect name; None for others (mssql, oracle)."""
+def from_sqlalchemy_name(name: Optional[str]) -> Optional[str]:
+    """The dialect of a name SQLAlchemy itself would use: a URL scheme (``postgresql+psycopg2``),
+    ``dialect.name`` in a migration, a ``versions/<name>/`` folder.  None for others (mssql,
+    oracle) and for spellings only users write (``pg``)."""
     if not name:
         return None
     base = str(name).lower().split("+")[0]

@@ -106,11 +106,11 @@ def _expand_nested(env: Environment) -> List[Environment]:
     if not with_revisions:
         return [env]
     direct = [p for p in location.glob("*.py") if p.name != "__init__.py"]
-    if not direct and all(dialects.from_url_scheme(d.name) for d in with_revisions):
+    if not direct and all(dialects.from_sqlalchemy_name(d.name) for d in with_revisions):
         split = []
         for folder in with_revisions:
             clone = Environment(**{**env.__dict__, "version_locations": [folder], "recursive": True})
-            clone.url_dialect = dialects.from_url_scheme(folder.name)
+            clone.url_dialect = dialects.from_sqlalchemy_name(folder.name)
             clone.dialect_hint = "versions folder name"
             clone.kind = env.kind
             split.append(clone)
@@ -154,8 +154,8 @@ def _discover(target: Path) -> List[Environment]:
         # one history of several under versions/ (versions/postgresql, versions/liberty/...)
         env = _bare(target.parent.parent, versions=target)
         env.recursive = True
-        if dialects.from_url_scheme(target.name):
-            env.url_dialect, env.dialect_hint = dialects.from_url_scheme(target.name), "versions folder name"
+        if dialects.from_sqlalchemy_name(target.name):
+            env.url_dialect, env.dialect_hint = dialects.from_sqlalchemy_name(target.name), "versions folder name"
         return [env]
     if target.name == "versions" or (not _has_subdirs(target) and any(target.glob("*.py")) and (target.parent / "env.py").is_file()):
         if (target.parent / "env.py").is_file():
@@ -392,7 +392,7 @@ def url_dialect(url: str) -> Optional[str]:
     match = re.match(r"^\s*([A-Za-z0-9_]+)(\+[A-Za-z0-9_]+)?://", url)
     if not match:
         return None
-    return dialects.from_url_scheme(match.group(1))
+    return dialects.from_sqlalchemy_name(match.group(1))
 
 
 def project_packages(root: Optional[Path]) -> set:

@@ -34,7 +34,7 @@ from typing import Dict, List, Optional, Tuple
 from urllib import error as urlerror
 from urllib import request as urlrequest
 
-from migration_lint.model import SEVERITIES, Finding, most_severe_first
+from migration_lint.model import Finding, most_severe_first
 from migration_lint.report.markdown import MARKER, blob_url, failed, render_markdown_report
 
 DEFAULT_BOT = "github-actions[bot]"  # who GITHUB_TOKEN comments as (GET /user is refused for it)
@@ -202,7 +202,7 @@ def cmd_summary(args, environ=os.environ) -> int:
     if report is not None:
         found = report.get("findings", [])
         set_output("findings", len(found), environ)
-        for severity, name in zip(SEVERITIES, ("info", "warnings", "errors")):
+        for severity, name in {"error": "errors", "warning": "warnings", "info": "info"}.items():
             set_output(name, sum(1 for f in found if f.get("severity") == severity), environ)
         set_output("failed", "true" if failed(report, args.fail_on) else "false", environ)
     return 0

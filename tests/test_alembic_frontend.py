@@ -405,6 +405,9 @@ def test_session_bound_to_the_migration_connection_executes_there():
     ''').encode()
     (op,) = parse_migration(source, "b.py").operations
     assert (op.kind, op.table) == (m.UPDATE_ROWS, "things")
+    for opening in ("with sa.orm.Session(bind=op.get_bind()) as session:", "with orm.Session(op.get_bind()) as session:"):
+        body = source.replace(b"    session = sa.orm.Session(bind=op.get_bind())\n    session.execute", f"    {opening}\n        session.execute".encode())
+        assert body != source and [(o.kind, o.table) for o in parse_migration(body, "b.py").operations] == [(m.UPDATE_ROWS, "things")], opening
 
 
 def test_a_file_python_cannot_parse_still_names_its_revision():

@@ -176,7 +176,7 @@ def test_one_table_of_dialect_spellings():
 
     assert dialects.canonical("PG") == "postgresql" and dialects.canonical("postgresql+psycopg2") == "postgresql"
     assert dialects.canonical("mariadb") == "mysql" and dialects.canonical("oracle") is None
-    assert dialects.from_url_scheme("postgres") == "postgresql" and dialects.from_url_scheme("pg") is None  # not a URL scheme
+    assert dialects.from_sqlalchemy_name("postgres") == "postgresql" and dialects.from_sqlalchemy_name("pg") is None  # not a URL scheme
     assert set(dialects.DEFAULT_VERSIONS) == set(dialects.DIALECTS) == set(dialects.DISPLAY_NAMES)
 
 

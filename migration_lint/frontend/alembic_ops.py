@@ -507,6 +507,8 @@ class _FileReader:
             if item.asname is not None and isinstance(item.asname.name, cst.Name):
                 scope.batch[item.asname.name.value] = (table, schema)
             return ctx.add("batch")
+        if _is_session(call) and item.asname is not None and isinstance(item.asname.name, cst.Name):
+            scope.binds.add(item.asname.name.value)  # with Session(bind=op.get_bind()) as session:
         return ctx
 
     # -- statements ----------------------------------------------------------------------------
@@ -535,7 +537,7 @@ class _FileReader:
                 self.constants[name] = literal
             if tail == "get_bind" or (isinstance(value, cst.Attribute) and value.attr.value in ("bind", "connection")):
                 scope.binds.add(name)
-            elif tail == "Session" and isinstance(value, cst.Call) and any(a.keyword is not None and a.keyword.value == "bind" for a in value.args):
+            elif _is_session(value):
                 scope.binds.add(name)  # sa.orm.Session(bind=op.get_bind()): session.execute runs SQL there too
             elif tail == "get_context":
                 scope.contexts.add(name)
@@ -856,6 +858,13 @@ class _FileReader:
         return None
 
 
+def _is_session(value) -> bool:
+    """``Session(bind=...)`` / ``orm.Session(connection)``: an ORM session on a given connection."""
+    if not (isinstance(value, cst.Call) and last_name(value.func) == "Session"):
+        return False
+    return any(a.keyword is not None and a.keyword.value == "bind" for a in value.args) or bool(value.args and value.args[0].keyword is None)
+
+
 def _calls_globals(node: ast.FunctionDef) -> bool:
     return any(isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == "globals" for n in ast.walk(node))
 
@@ -964,7 +973,7 @@ def _ast_literal(node: ast.expr, constants: dict):
 
 def _dialect_name(name: str) -> str:
     """``dialect.name`` compared in a migration: our dialect for the ones we know, else as written."""
-    return dialects.from_url_scheme(name) or name.lower()
+    return dialects.from_sqlalchemy_name(name) or name.lower()
 
 
 def _is_empty(node: ast.FunctionDef) -> bool:

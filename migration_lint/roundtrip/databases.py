@@ -201,7 +201,7 @@ def open_database(
 
 
 def _normalize_dialect(dialect: str) -> str:
-    name = dialects.from_url_scheme(dialect)
+    name = dialects.from_sqlalchemy_name(dialect)
     if name is None:
         raise DatabaseError(f"unknown dialect {dialect!r} for the round trip (expected postgresql, mysql or sqlite)")
     return name
@@ -212,7 +212,7 @@ def _open(spec: str, dialect: str, server_version, image, notes: list, res: _Res
     lowered = kind.lower()
     if lowered == "sqlite":
         if dialect != "sqlite":
-            notes.append(f"using SQLite although the project targets {_pretty(dialect)}: dialect-specific behaviour was not exercised")
+            notes.append(f"using SQLite although the project targets {dialects.display(dialect)}: dialect-specific behaviour was not exercised")
         return _open_sqlite(res)
     if dialect == "sqlite":
         if lowered != "auto":
@@ -243,14 +243,10 @@ def _open_auto(dialect, server_version, image, notes, res) -> Database:
         notes.append(f"{why}; using local {found.product} binaries ({found.location})")
         return _open_local(dialect, server_version, notes, res, found=found)
     notes.append(
-        f"{why} and no local {_pretty(dialect)} binaries were found; using SQLite instead: "
+        f"{why} and no local {dialects.display(dialect)} binaries were found; using SQLite instead: "
         "dialect-specific behaviour was not exercised"
     )
     return _open_sqlite(res)
-
-
-def _pretty(dialect: str) -> str:
-    return dialects.display(dialect)
 
 
 # --------------------------------------------------------------------------- helpers
@@ -307,7 +303,7 @@ def _pick_driver(dialect: str) -> str:
         if _has_module(module):
             return driver
     hint = "psycopg2-binary" if dialect == "postgresql" else "pymysql"
-    raise DatabaseError(f"no {_pretty(dialect)} driver is installed; pip install {hint}")
+    raise DatabaseError(f"no {dialects.display(dialect)} driver is installed; pip install {hint}")
 
 
 def _run_as(user: Optional[str]) -> dict:
@@ -636,13 +632,13 @@ def _open_url(spec: str, dialect: str, notes: list, res: _Resources) -> Database
     except Exception:  # noqa: BLE001 - the message may echo the URL; don't
         raise DatabaseError("--db is not a valid database URL (expected e.g. postgresql://user@host/postgres)") from None
     backend = url.get_backend_name()
-    url_dialect = dialects.from_url_scheme(backend)
+    url_dialect = dialects.from_sqlalchemy_name(backend)
     if backend == "sqlite":
         raise DatabaseError("SQLite URLs are not used for the round trip; use --db sqlite for a throwaway SQLite file")
     if url_dialect is None:
         raise DatabaseError(f"unsupported database URL {_safe(url)} (PostgreSQL, MySQL or MariaDB only)")
     if url_dialect != dialect:
-        raise DatabaseError(f"--db {_safe(url)} is a {_pretty(url_dialect)} server but the project targets {_pretty(dialect)}")
+        raise DatabaseError(f"--db {_safe(url)} is a {dialects.display(url_dialect)} server but the project targets {dialects.display(dialect)}")
     if backend == "postgres":
         url = url.set(drivername="postgresql" + url.drivername[len("postgres"):])
     if "+" not in url.drivername:
@@ -928,14 +924,14 @@ def _open_local(dialect: str, server_version, notes: list, res: _Resources, foun
     found = found or finder(server_version)
     if found is None:
         raise DatabaseError(
-            f"no local {_pretty(dialect)} server binaries found"
+            f"no local {dialects.display(dialect)} server binaries found"
             + (" (initdb and postgres: install the postgresql server package)" if dialect == "postgresql"
                else " (mariadbd and mariadb-install-db, or mysqld)")
             + "; try --db docker or a database URL"
         )
     if server_version and not _same_series(found.version, server_version, dialect):
         notes.append(
-            f"{_pretty(dialect)} {_fmt_version(tuple(server_version))} was requested but the local binaries are "
+            f"{dialects.display(dialect)} {_fmt_version(tuple(server_version))} was requested but the local binaries are "
             f"{found.product}; using them"
         )
     try:
