@@ -271,7 +271,7 @@ def _check_environment(env, config: Config, packs, dialect, server_version, use_
         narrow = roundtrip is None and (bool(config.start_after) or diff is not None or bool(excluded))
         parsed = loader.load(full=() if narrow else None)
         if diff is not None:
-            only_paths, diff_context = _changed_only(env, paths, display, parsed, diff, chosen, reported, notes)
+            only_paths, diff_context = _changed_only(env, paths, display, parsed, diff, chosen, reported, notes, excluded)
         if narrow:
             wanted = {f.path for f in scoped(parsed, build_graph(parsed), config, target, only_paths, excluded)}
             parsed = loader.load(full=[i for i, shown in enumerate(display) if shown in wanted])
@@ -304,7 +304,7 @@ def _check_environment(env, config: Config, packs, dialect, server_version, use_
     )
 
 
-def _changed_only(env, paths, display, parsed, diff, dialect: str, reported: list, notes: List[str]):
+def _changed_only(env, paths, display, parsed, diff, dialect: str, reported: list, notes: List[str], excluded: frozenset = frozenset()):
     """Changed-only mode: which files per-migration rules look at, and what git says about the
     history (modified or deleted revisions, the heads at the base)."""
     from migration_lint.engine import DiffContext, Reported
@@ -349,7 +349,7 @@ def _changed_only(env, paths, display, parsed, diff, dialect: str, reported: lis
             base_files.append(old)
         reported.append(Reported(rule_ids.DELETED_MIGRATION, shown, 1, revision or "", f"revision {revision or shown} exists at {diff.ref} and this change deletes it: databases at or after it can no longer be upgraded or downgraded"))
     base_graph = RevisionGraph.build(Revision(f.revision, f.down_revision, f.branch_labels, f.depends_on, f.path) for f in base_files if f.revision)
-    notes.append(f"changed-only: {len(only_paths)} revision file(s) added or modified since {diff.ref} ({diff.base[:10]})")
+    notes.append(f"changed-only: {len(only_paths - excluded)} revision file(s) added or modified since {diff.ref} ({diff.base[:10]})")
     return only_paths, DiffContext(ref=diff.ref, new_revisions=frozenset(new_revisions), base_heads=tuple(base_graph.heads))
 
 

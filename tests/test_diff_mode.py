@@ -253,3 +253,17 @@ def test_versions_in_a_nested_repository_are_diffed_there(in_tmp, capsys):
     code, data, _ = run(capsys, "--diff-base", "main", str(outer))
     assert ("drop-column", "c.py") in rules(data)
     assert {name for _, name in rules(data)} == {"c.py"}
+
+
+def test_changed_only_counts_no_excluded_files(in_tmp, capsys):
+    repo(in_tmp, BASE)
+    git(in_tmp, "checkout", "-q", "-b", "feature")
+    write_tree(in_tmp, {
+        ".migration-lint.yaml": "exclude: [migrations/versions/scratch_*.py]\n",
+        "migrations/versions/c.py": revision_file("c", "b", upgrade='op.drop_column("t", "x")'),
+        "migrations/versions/scratch_d.py": revision_file("d", "c", upgrade='op.drop_table("t")'),
+    })
+    _, data, _ = run(capsys, "--diff-base", "main")
+    (note,) = [n for env in data["summary"]["environments"] for n in env["notes"] if n.startswith("changed-only")]
+    assert note.startswith("changed-only: 1 revision file(s)")
+    assert {name for _, name in rules(data)} == {"c.py"}

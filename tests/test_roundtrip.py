@@ -454,3 +454,19 @@ def test_depends_on_is_applied_before_the_revision_that_needs_it(in_tmp):
     trip = result.environments[0].roundtrip
     assert [f.rule for f in result.findings if f.rule.startswith(("roundtrip", "reupgrade", "downgrade-leaves"))] == []
     assert trip.tested == 3 and not trip.skipped
+
+
+def test_descendants_of_a_failed_upgrade_are_skipped_others_still_run(in_tmp):
+    project(in_tmp, {
+        "a1.py": BASE,
+        "b2.py": rev("b2", "a1", 'op.execute("INSERT INTO no_such_table VALUES (1)")', "pass"),
+        "c3.py": rev("c3", "b2", 'op.add_column("post", sa.Column("body", sa.Text()))', 'op.drop_column("post", "body")'),
+        "d4.py": rev("d4", "a1", 'op.create_index("ix_post_title", "post", ["title"])', 'op.drop_index("ix_post_title", table_name="post")'),
+        "e5.py": rev("e5", ("c3", "d4"), "pass", "pass"),
+    })
+    result = roundtrip(in_tmp, "sqlite", dialect="sqlite")
+    trip = result.environments[0].roundtrip
+    assert [f.revision for f in result.findings if f.rule == "roundtrip-upgrade-failed"] == ["b2"]
+    skipped = dict(trip.skipped)
+    assert set(skipped) == {"c3", "e5"} and all("b2" in why for why in skipped.values())
+    assert trip.tested == 3  # a1, b2 (failed) and d4, on its own branch, were run
