@@ -145,25 +145,35 @@ def _salvage_headers(text: str, result: MigrationFile) -> None:
             literal = ast.literal_eval(value)
         except (ValueError, SyntaxError, MemoryError, RecursionError):
             continue
-        if isinstance(literal, list):
-            literal = tuple(literal)
-        if literal is None:
-            values = ()
-        elif isinstance(literal, str):
-            values = (literal,)
-        elif isinstance(literal, tuple) and all(isinstance(v, str) for v in literal):
-            values = literal
-        else:
+        values = _header_values(tuple(literal) if isinstance(literal, list) else literal)
+        if values is None:
             continue
         result.header_lines.setdefault(name, text.count("\n", 0, match.start()) + 1)
-        if name == "revision" and len(values) == 1:
-            result.revision = values[0]
-        elif name == "down_revision":
-            result.down_revision, result.down_revision_given = tuple(values), True
-        elif name == "branch_labels":
-            result.branch_labels = tuple(values)
-        elif name == "depends_on":
-            result.depends_on = tuple(values)
+        if name == "revision":
+            if len(values) == 1:
+                result.revision = values[0]
+        else:
+            _set_header(result, name, values)
+
+
+def _header_values(literal) -> Optional[tuple]:
+    """A header's value as a tuple of ids: None -> (), "a" -> ("a",); None if it is not one."""
+    if literal is None:
+        return ()
+    if isinstance(literal, str):
+        return (literal,)
+    if isinstance(literal, tuple) and all(isinstance(v, str) for v in literal):
+        return literal
+    return None
+
+
+def _set_header(result: MigrationFile, name: str, values: tuple) -> None:
+    if name == "down_revision":
+        result.down_revision, result.down_revision_given = tuple(values), True
+    elif name == "branch_labels":
+        result.branch_labels = tuple(values)
+    elif name == "depends_on":
+        result.depends_on = tuple(values)
 
 
 def _pairs(cst_body: Iterable, ast_body: list):
@@ -319,10 +329,8 @@ class _FileReader:
                     Problem(rule_ids.INVALID_REVISION_HEADER, node.lineno, "`revision` must be a string literal")
                 )
             return
-        literal_ok = literal is None or isinstance(literal, str) or (
-            isinstance(literal, tuple) and all(isinstance(v, str) for v in literal)
-        )
-        if name == "branch_labels" and not literal_ok:
+        values = _header_values(literal)
+        if name == "branch_labels" and values is None:
             # ``branch_labels = (cli.EXPAND_BRANCH,)`` (Neutron): a constant from elsewhere.  Its
             # value is unknown statically, but distinct names are distinct labels, which is all
             # the graph needs.
@@ -330,13 +338,7 @@ class _FileReader:
             if opaque is not None:
                 result.branch_labels = opaque
                 return
-        if literal is None:
-            values = ()
-        elif isinstance(literal, str):
-            values = (literal,)
-        elif isinstance(literal, tuple) and all(isinstance(v, str) for v in literal):
-            values = literal
-        else:
+        if values is None:
             result.problems.append(
                 Problem(
                     rule_ids.INVALID_REVISION_HEADER,
@@ -345,13 +347,7 @@ class _FileReader:
                 )
             )
             values = ()
-        if name == "down_revision":
-            result.down_revision = tuple(values)
-            result.down_revision_given = True
-        elif name == "branch_labels":
-            result.branch_labels = tuple(values)
-        else:
-            result.depends_on = tuple(values)
+        _set_header(result, name, values)
 
     def _segment_has(self, node: ast.AST, word: str) -> bool:
         """Cheap pre-test on a statement's source lines before walking its tree."""
