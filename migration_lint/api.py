@@ -119,13 +119,13 @@ def check(
         for env in discovery.discover(Path(path)):
             if all(env.script_location != e.script_location or env.version_locations != e.version_locations for e in environments):
                 environments.append(env)
-    diffs = None
+    diffs: Dict[int, object] = {}
     if diff_base:
         from migration_lint.gitdiff import Diffs
 
-        diffs = Diffs(diff_base)
+        repositories = Diffs(diff_base)
         for env in environments:  # every environment's repository, before any work: bad input fails fast
-            diffs.for_path(_history_folder(env))
+            diffs[id(env)] = repositories.for_path(_history_folder(env))
     with contextlib.ExitStack() as stack:
         databases: dict = {}
 
@@ -143,8 +143,7 @@ def check(
         skips = _roundtrip_plan(environments, config, dialect, roundtrip) if roundtrip is not None else {}
         for env in environments:
             trip = None if id(env) in skips else roundtrip
-            diff = diffs.for_path(_history_folder(env)) if diffs is not None else None
-            checked = _check_environment(env, config, packs, dialect, server_version, use_cache, jobs, trip, database_for, diff)
+            checked = _check_environment(env, config, packs, dialect, server_version, use_cache, jobs, trip, database_for, diffs.get(id(env)))
             if id(env) in skips:
                 checked.notes.append(skips[id(env)])
             result.environments.append(checked)
