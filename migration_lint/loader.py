@@ -1,8 +1,8 @@
 """Reading revision files: parse cache keyed by content, parallel libcst parsing on a cold run,
 headers only for revisions outside the checked scope.
 
-The cache lives in the user cache dir (never in the repo) and is keyed by file content, tool
-version and the dialect (SQL in op.execute is parsed for it).  A warm run reads and hashes the
+The cache lives in the user cache dir (never in the repo) and is keyed by file content, the
+code of migration-lint itself and the dialect (SQL in op.execute is parsed for it).  A warm run reads and hashes the
 files, loads one pickle per environment and parses nothing.
 """
 
@@ -55,7 +55,9 @@ def code_digest() -> str:
 
 
 def _cache_file(scope: str, dialect: str) -> Path:
-    digest = hashlib.sha1(f"{scope}\0{dialect}\0{code_digest()}".encode()).hexdigest()[:20]
+    """One parse cache per environment and dialect; the code that wrote it is recorded inside,
+    so upgrades replace it instead of piling up files."""
+    digest = hashlib.sha1(f"{scope}\0{dialect}".encode()).hexdigest()[:20]
     return cache_dir() / f"parse-{digest}.pickle"
 
 
@@ -162,7 +164,8 @@ class FileLoader:
             return {}
         try:
             with self.cache_path.open("rb") as handle, quiet_gc():
-                return pickle.load(handle)
+                written_by, files = pickle.load(handle)
+            return files if written_by == code_digest() else {}
         except Exception:  # missing, stale or corrupt cache: parse again
             return {}
 
@@ -200,7 +203,7 @@ class FileLoader:
         if not (self.use_cache and self.changed):
             return
         current = set(self.digests)
-        _write_cache(self.cache_path, {d: f for d, f in self.known.items() if d in current})
+        _write_cache(self.cache_path, (code_digest(), {d: f for d, f in self.known.items() if d in current}))
         self.changed = False
 
 
@@ -245,7 +248,7 @@ def _with_path(parsed: MigrationFile, path: str) -> MigrationFile:
     return clone
 
 
-def _write_cache(path: Path, data: Dict[str, MigrationFile]) -> None:
+def _write_cache(path: Path, data) -> None:
     """Atomic write; a cache we cannot write is only a slower next run."""
     try:
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)

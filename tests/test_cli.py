@@ -455,3 +455,16 @@ def test_an_unreadable_excluded_file_is_no_error(in_tmp, capsys, monkeypatch):
     monkeypatch.setattr(builtins, "open", deny)
     code, _, err = run(capsys, "check", "--no-cache")
     assert code == 2 and "private_dump.py: cannot read" in err  # not excluded: an environment error
+
+
+def test_one_parse_cache_per_environment_whatever_the_code(in_tmp, capsys, monkeypatch):
+    import os
+
+    from migration_lint import loader
+
+    project(in_tmp, LOCKING)
+    run(capsys, "check", "--format", "json")
+    monkeypatch.setattr(loader, "_CODE_DIGEST", "an upgrade")
+    run(capsys, "check", "--format", "json")
+    caches = list(Path(os.environ["MIGRATION_LINT_CACHE_DIR"]).glob("parse-*.pickle"))
+    assert len(caches) == 1  # replaced, not piled up
