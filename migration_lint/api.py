@@ -270,7 +270,7 @@ def _check_environment(env, config: Config, packs, dialect, server_version, use_
         narrow = roundtrip is None and (bool(config.start_after) or diff is not None or bool(excluded))
         parsed = loader.load(full=() if narrow else None)
         if diff is not None:
-            only_paths, diff_context = _changed_only(env, paths, display, parsed, diff, chosen, reported, notes, excluded)
+            only_paths, diff_context = _changed_only(env, paths, display, parsed, diff, chosen, reported, notes, excluded, config)
         if narrow:
             wanted = {f.path for f in scoped(parsed, build_graph(parsed), config, target, only_paths, excluded)}
             parsed = loader.load(full=[i for i, shown in enumerate(display) if shown in wanted])
@@ -303,7 +303,7 @@ def _check_environment(env, config: Config, packs, dialect, server_version, use_
     )
 
 
-def _changed_only(env, paths, display, parsed, diff, dialect: str, reported: list, notes: List[str], excluded: frozenset = frozenset()):
+def _changed_only(env, paths, display, parsed, diff, dialect: str, reported: list, notes: List[str], excluded: frozenset = frozenset(), config: Optional[Config] = None):
     """Changed-only mode: which files per-migration rules look at, and what git says about the
     history (modified or deleted revisions, the heads at the base)."""
     from migration_lint.engine import DiffContext, Reported
@@ -328,7 +328,8 @@ def _changed_only(env, paths, display, parsed, diff, dialect: str, reported: lis
             # reformatted or re-commented only (black, a docstring): the same program
             only_paths.discard(shown)
             status = None
-            notes.append(f"{shown}: changed since {diff.ref} in formatting or comments only")
+            if shown not in excluded:
+                notes.append(f"{shown}: changed since {diff.ref} in formatting or comments only")
         if status == "modified":
             line = first_changed_line(diff, path)
             revision = file.revision if file is not None else None
@@ -346,6 +347,8 @@ def _changed_only(env, paths, display, parsed, diff, dialect: str, reported: lis
         revision = old.revision if old is not None else None
         if old is not None:
             base_files.append(old)
+        if config is not None and _excluded(change.path, config):
+            continue  # an excluded file reports nothing, its deletion included
         reported.append(Reported(rule_ids.DELETED_MIGRATION, shown, 1, revision or "", f"revision {revision or shown} exists at {diff.ref} and this change deletes it: databases at or after it can no longer be upgraded or downgraded"))
     base_graph = RevisionGraph.build(Revision(f.revision, f.down_revision, f.branch_labels, f.depends_on, f.path) for f in base_files if f.revision)
     notes.append(f"changed-only: {len(only_paths - excluded)} revision file(s) added or modified since {diff.ref} ({diff.base[:10]})")

@@ -256,7 +256,7 @@ def lint(
 ) -> List[Finding]:
     """Findings for one environment.  ``only_paths``: per-migration rules look only at these
     files (changed-only mode); graph rules always see the whole history.  ``excluded``: files
-    (config ``exclude``) that count for the graph but report nothing."""
+    (config ``exclude``) that count for the graph but report nothing (round trip failures aside)."""
     graph = build_graph(files)
     migrations = [prepare(f, target, config) for f in scoped(files, graph, config, target, only_paths, excluded)]
     run = RunContext(target=target, config=config, graph=graph, migrations=migrations, all_files=files, reported=list(reported or []), diff=diff)
@@ -274,7 +274,9 @@ def lint(
     findings, used = [], set()
     for rule, hit in raw:
         path = hit.migration.path if hit.migration else hit.path
-        if path in excluded:
+        if path in excluded and rule.category != "roundtrip":
+            # Excluded files report nothing static.  What the round trip found still counts: an
+            # excluded revision that fails to upgrade leaves everything after it untested.
             continue
         file = by_path.get(path)
         suppression = _suppressed(file, rule.name, hit.line, hit.end_line, catalogue) if file else None

@@ -267,3 +267,16 @@ def test_changed_only_counts_no_excluded_files(in_tmp, capsys):
     (note,) = [n for env in data["summary"]["environments"] for n in env["notes"] if n.startswith("changed-only")]
     assert note.startswith("changed-only: 1 revision file(s)")
     assert {name for _, name in rules(data)} == {"c.py"}
+
+
+def test_excluded_files_report_nothing_in_changed_only_mode(in_tmp, capsys):
+    repo(in_tmp, {**BASE, "private_c.py": revision_file("c", "b"), "d.py": revision_file("d", "c")})
+    git(in_tmp, "checkout", "-q", "-b", "feature")
+    write_tree(in_tmp, {".migration-lint.yaml": "exclude: [migrations/versions/private_*.py]\n"})
+    (in_tmp / "migrations/versions/private_c.py").unlink()
+    write_tree(in_tmp, {"migrations/versions/d.py": revision_file("d", "b")})
+    git(in_tmp, "add", "-A")
+    git(in_tmp, "commit", "-q", "-m", "drop the private revision")
+    _, data, _ = run(capsys, "--diff-base", "main")
+    assert not [f for f in data["findings"] if "private_c" in f["path"]]
+    assert ("modified-merged-migration", "d.py") in rules(data)  # not excluded: still reported

@@ -470,3 +470,17 @@ def test_descendants_of_a_failed_upgrade_are_skipped_others_still_run(in_tmp):
     skipped = dict(trip.skipped)
     assert set(skipped) == {"c3", "e5"} and all("b2" in why for why in skipped.values())
     assert trip.tested == 3  # a1, b2 (failed) and d4, on its own branch, were run
+
+
+def test_an_excluded_revision_that_fails_in_the_round_trip_is_still_reported(in_tmp):
+    from migration_lint.config import config_from_mapping
+
+    project(in_tmp, {
+        "a1.py": BASE,
+        "private_b2.py": rev("b2", "a1", 'op.execute("INSERT INTO no_such_table VALUES (1)")', "pass"),
+        "c3.py": rev("c3", "b2", 'op.add_column("post", sa.Column("body", sa.Text()))', "pass"),
+    })
+    config = config_from_mapping({"exclude": ["migrations/versions/private_*.py"]}, root=str(in_tmp))
+    result = roundtrip(in_tmp, "sqlite", dialect="sqlite", config=config)
+    # c3 went untested because of b2: a silent pass would hide both
+    assert [f.revision for f in result.findings if f.rule == "roundtrip-upgrade-failed"] == ["b2"]
