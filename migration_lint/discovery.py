@@ -63,7 +63,9 @@ class Environment:
                     if entry.is_dir(follow_symlinks=False):
                         if self.recursive and entry.name not in SKIP_DIRS and not entry.name.startswith("."):
                             pending.append(entry.path)
-                    elif entry.name.endswith(".py") and entry.name != "__init__.py" and entry.is_file():
+                    elif entry.name.endswith(".py") and entry.name != "__init__.py" and not entry.is_dir():
+                        # regular files, and anything else named *.py (a dangling link, a FIFO):
+                        # reading those fails loudly later instead of the revision going missing
                         key = os.path.realpath(entry.path) if len(self.version_locations) > 1 or entry.is_symlink() else entry.path
                         if key not in seen:
                             seen.add(key)

@@ -12,6 +12,7 @@ import gc
 import hashlib
 import os
 import pickle
+import stat
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
@@ -133,6 +134,8 @@ def read_sources(paths: List[Path]) -> Tuple[List[Optional[bytes]], List[Optiona
     errors: Dict[int, str] = {}
     for index, path in enumerate(paths):
         try:
+            if not stat.S_ISREG(os.stat(path).st_mode):  # a FIFO would block the read forever
+                raise OSError(0, "not a regular file")
             with open(path, "rb") as handle:
                 contents.append(handle.read())
         except OSError as exc:

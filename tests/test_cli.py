@@ -468,3 +468,17 @@ def test_one_parse_cache_per_environment_whatever_the_code(in_tmp, capsys, monke
     run(capsys, "check", "--format", "json")
     caches = list(Path(os.environ["MIGRATION_LINT_CACHE_DIR"]).glob("parse-*.pickle"))
     assert len(caches) == 1  # replaced, not piled up
+
+
+def test_a_revision_name_that_is_no_regular_file_is_an_error_not_a_gap(in_tmp, capsys):
+    import os
+
+    project(in_tmp, LOCKING)
+    versions = in_tmp / "migrations/versions"
+    (versions / "c.py").symlink_to(versions / "gone.py")
+    code, _, err = run(capsys, "check", "--no-cache")
+    assert code == 2 and "c.py: cannot read" in err
+    (versions / "c.py").unlink()
+    os.mkfifo(versions / "c.py")  # reading it would block forever
+    code, _, err = run(capsys, "check", "--no-cache")
+    assert code == 2 and "not a regular file" in err
