@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import fnmatch
 import os
@@ -109,8 +110,6 @@ def check(
 
     Throwaway databases are opened once per dialect and always cleaned up, whatever happens.
     """
-    import contextlib
-
     config = config or Config()
     packs = tuple(pack_paths(config))
     result = CheckResult(config=config)
@@ -281,7 +280,9 @@ def _check_environment(env, config: Config, packs, dialect, server_version, use_
                 roundtrip = dataclasses.replace(roundtrip, revisions=changed if roundtrip.revisions is None else roundtrip.revisions & changed)
             trip = _round_trip(env, parsed, config, chosen, version, roundtrip, database_for, notes)
             reported.extend(trip.hits)
-        with quiet_gc():  # thousands of findings and facts, no cycles among them
+        # thousands of findings and facts and no cycles among them, unless a trusted rule pack's
+        # own Python makes some: then the collector stays on
+        with quiet_gc() if not config.trust_rule_packs else contextlib.nullcontext():
             findings = lint(parsed, target, config, catalogue_for(config), reported=reported, only_paths=only_paths, diff=diff_context, excluded=excluded)
         stored = (findings, build_graph(parsed).heads, sum(1 for f in parsed if f.revision))
         if use_cache and reusable:

@@ -872,7 +872,9 @@ def _parse(text: str) -> cst.Module:
     libcst checks every node it constructs (``CSTNode.__post_init__`` calls ``_validate``), which
     is there for trees built by hand; for the ~850 nodes of a revision coming straight from its
     parser, the check is a tenth of the parse and can find nothing.  It is skipped for the
-    duration of this call only, and kept if libcst ever moves that hook.
+    duration of this call only (process-wide for that moment: migration-lint parses on one thread,
+    and an embedding program building libcst nodes on another thread meanwhile would skip their
+    checks too), and kept if libcst ever moves that hook.
     """
     hook = vars(cst.CSTNode).get("__post_init__")
     if hook is None:
