@@ -368,6 +368,25 @@ def _same_code(base: Optional[bytes], path: Path) -> bool:
         return False
 
 
+def _required_environments(env, config: Config) -> List[discovery.Environment]:
+    """The environments config ``roundtrip-requires`` says ``env`` builds on."""
+    from migration_lint.errors import ConfigError, MigrationLintError
+
+    base = Path(config.root) if config.root else Path.cwd()
+    here = env.script_location.resolve()
+    required: List[discovery.Environment] = []
+    for folder, needs in config.roundtrip_requires.items():
+        if (base / folder).resolve() != here:
+            continue
+        for need in needs:
+            try:
+                found = discovery.discover(base / need)
+            except MigrationLintError as exc:
+                raise ConfigError(f"roundtrip-requires: {need}: {exc}") from None
+            required.extend(e for e in found if e.script_location.resolve() != here)
+    return required
+
+
 def _round_trip(env, parsed, config: Config, dialect: str, version, options: RoundTripOptions, database_for, notes: List[str]):
     from migration_lint.graph import after
     from migration_lint.roundtrip.runner import run_roundtrip
@@ -387,6 +406,7 @@ def _round_trip(env, parsed, config: Config, dialect: str, version, options: Rou
         raise ConfigError(f"start_after: revision {config.start_after!r} is not in this history ({env.name})") from None
     if options.revisions is not None:
         scope = set(options.revisions) if scope is None else scope & set(options.revisions)
+    requires = _required_environments(env, config)
     database = database_for(dialect, version, notes)
     progress = None
     if options.progress is not None:
@@ -398,6 +418,7 @@ def _round_trip(env, parsed, config: Config, dialect: str, version, options: Rou
         mode=options.env,
         static_files={f.revision: f for f in parsed if f.revision},
         display_path=lambda p: _display(Path(p)),
+        requires=requires,
         progress=progress,
     )
     notes.append(f"round trip: {trip.tested} revision(s) on {trip.database}, {trip.environment_mode or 'no'} environment, {trip.seconds:.1f} s")

@@ -33,6 +33,9 @@ class Config:
     fail_on: str = "error"
     baseline: Optional[str] = None  # a baseline file (relative to the config's folder)
     trust_rule_packs: bool = False  # rule packs may name Python checks (imports their code)
+    # round trip: environment folder -> folders of environments upgraded to head first (a
+    # plugin's history that builds on the core schema); paths relative to the config's folder
+    roundtrip_requires: dict = field(default_factory=dict)
     source: Optional[str] = None  # the file it came from
     root: Optional[str] = None  # the folder of that file: relative paths in it start there
 
@@ -140,6 +143,13 @@ def config_from_mapping(data: dict, source: str = "<config>", root: Optional[str
             if value not in ("required", "optional"):
                 raise ConfigError(f"{source}: downgrades must be 'required' or 'optional'")
             config.downgrades = value
+        elif name == "roundtrip_requires":
+            if not isinstance(value, dict) or not all(
+                isinstance(k, str) and (isinstance(v, str) or (isinstance(v, list) and all(isinstance(x, str) for x in v)))
+                for k, v in value.items()
+            ):
+                raise ConfigError(f"{source}: roundtrip-requires must map an environment folder to the folders it needs")
+            config.roundtrip_requires = {k: [v] if isinstance(v, str) else list(v) for k, v in value.items()}
         elif name == "fail_on":
             if value not in SEVERITIES:
                 raise ConfigError(f"{source}: fail-on must be one of {', '.join(SEVERITIES)}")

@@ -482,3 +482,14 @@ def test_a_revision_name_that_is_no_regular_file_is_an_error_not_a_gap(in_tmp, c
     os.mkfifo(versions / "c.py")  # reading it would block forever
     code, _, err = run(capsys, "check", "--no-cache")
     assert code == 2 and "not a regular file" in err
+
+
+def test_roundtrip_requires_from_pyproject_and_bad_values(in_tmp):
+    from migration_lint.config import load_config
+    from migration_lint.errors import ConfigError
+
+    (in_tmp / "pyproject.toml").write_text('[tool.migration-lint.roundtrip-requires]\n"plugins/a/migrations" = ["core/migrations"]\n')
+    assert load_config(in_tmp / "pyproject.toml").roundtrip_requires == {"plugins/a/migrations": ["core/migrations"]}
+    (in_tmp / "pyproject.toml").write_text('[tool.migration-lint]\nroundtrip-requires = ["core/migrations"]\n')
+    with pytest.raises(ConfigError, match="roundtrip-requires must map"):
+        load_config(in_tmp / "pyproject.toml")

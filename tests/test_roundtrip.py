@@ -484,3 +484,28 @@ def test_an_excluded_revision_that_fails_in_the_round_trip_is_still_reported(in_
     result = roundtrip(in_tmp, "sqlite", dialect="sqlite", config=config)
     # c3 went untested because of b2: a silent pass would hide both
     assert [f.revision for f in result.findings if f.rule == "roundtrip-upgrade-failed"] == ["b2"]
+
+
+def test_a_plugin_history_runs_on_top_of_the_core_history_it_requires(in_tmp):
+    from migration_lint.config import config_from_mapping
+
+    write_tree(in_tmp, {
+        "core/alembic.ini": "[alembic]\nscript_location = %(here)s\nsqlalchemy.url = sqlite:///unused.db\n",
+        "core/env.py": ENV_PY,
+        "core/versions/a1.py": BASE,
+        "plugin/alembic.ini": "[alembic]\nscript_location = %(here)s\nsqlalchemy.url = sqlite:///unused.db\n",
+        "plugin/env.py": ENV_PY,
+        # the plugin adds a column to the core's table: on an empty database it cannot run
+        "plugin/versions/p1.py": rev("p1", None, 'op.add_column("post", sa.Column("likes", sa.Integer()))', 'op.drop_column("post", "likes")'),
+    })
+    alone = roundtrip(in_tmp / "plugin", "sqlite", dialect="sqlite", env="builtin")
+    assert [f.rule for f in alone.findings if f.rule.startswith("roundtrip")] == ["roundtrip-upgrade-failed"]
+    config = config_from_mapping({"roundtrip-requires": {"plugin": "core"}}, root=str(in_tmp))
+    on_core = roundtrip(in_tmp / "plugin", "sqlite", dialect="sqlite", env="builtin", config=config)
+    trip = on_core.environments[0].roundtrip
+    assert trip.tested == 1 and not [f for f in on_core.findings if f.rule.startswith(("roundtrip", "reupgrade", "downgrade-leaves"))]
+    auto = roundtrip(in_tmp / "plugin", "sqlite", dialect="sqlite", config=config)  # its env.py shares alembic_version
+    assert auto.environments[0].roundtrip.tested == 1 and auto.environments[0].roundtrip.environment_mode == "builtin"
+    assert not [f for f in auto.findings if f.rule.startswith(("roundtrip", "reupgrade", "downgrade-leaves"))]
+    with pytest.raises(Exception, match="roundtrip-requires: nowhere"):
+        roundtrip(in_tmp / "plugin", "sqlite", dialect="sqlite", env="builtin", config=config_from_mapping({"roundtrip-requires": {"plugin": "nowhere"}}, root=str(in_tmp)))

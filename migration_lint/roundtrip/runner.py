@@ -379,11 +379,14 @@ def run_roundtrip(
     static_files: Optional[Dict[str, object]] = None,
     display_path: Callable[[str], str] = lambda p: p,
     progress: Optional[Callable[[str, int, int], None]] = None,
+    requires: Sequence = (),
 ) -> RoundTripResult:
     """Round-trip ``revisions`` (all when None) of ``env`` on ``database``.
 
     ``static_files`` maps revision id -> MigrationFile from the static parse, used to know which
-    downgrades are declared irreversible (they raise on purpose, or do not exist).
+    downgrades are declared irreversible (they raise on purpose, or do not exist).  ``requires``:
+    environments upgraded to their heads on every fresh database before ``env`` runs (a plugin's
+    history that builds on the core schema).
     """
     import warnings
 
@@ -393,7 +396,7 @@ def run_roundtrip(
         # reflection warnings (unsupported index expressions...) are about the project's schema,
         # not actionable here; the snapshot records what it can
         warnings.simplefilter("ignore", category=Warning)
-        return _run_roundtrip(env, database, revisions, mode, static_files, display_path, progress)
+        return _run_roundtrip(env, database, revisions, mode, static_files, display_path, progress, tuple(requires))
 
 
 class _logging_restored:
@@ -428,13 +431,52 @@ class _logging_restored:
         return False
 
 
-def _run_roundtrip(env, database, revisions, mode, static_files, display_path, progress) -> RoundTripResult:
+class _Requirements:
+    """The environments a history builds on (config ``roundtrip-requires``), brought to their
+    heads on every fresh database before the history itself runs."""
+
+    def __init__(self, envs, database, mode: str, driver: "AlembicDriver"):
+        self.envs, self.database, self.mode = tuple(envs), database, mode
+        if not self.envs:
+            return
+        taken = {(env.settings or {}).get("version_table") or "alembic_version" for env in self.envs}
+        if driver.version_table in taken:
+            if driver.mode == "project" and mode == "project":
+                raise EnvironmentUnusable(
+                    f"its env.py keeps versions in {driver.version_table!r}, like an environment it requires; "
+                    "give one of them another version_table"
+                )
+            if driver.mode == "project":
+                driver.notes.append(f"env.py keeps versions in {driver.version_table!r} like an environment this one requires; used the built-in environment")
+                driver.mode = "builtin"
+            # our own environment: any table name will do, as long as it is not theirs
+            driver.version_table = "migration_lint_version"
+
+    def apply(self) -> None:
+        for env in self.envs:
+            required = None
+            try:
+                required = AlembicDriver(env, self.database, mode=self.mode)
+                for head in required.script.get_heads():
+                    required.upgrade_to(head)
+            except (KeyboardInterrupt, EnvironmentUnusable):
+                raise
+            except BaseException as exc:
+                raise EnvironmentUnusable(f"roundtrip-requires: {env.name} could not be upgraded to its heads first: {_first_line(exc)}") from None
+            finally:
+                if required is not None:
+                    required.dispose()
+
+
+def _run_roundtrip(env, database, revisions, mode, static_files, display_path, progress, requires=()) -> RoundTripResult:
     start = time.perf_counter()
     result = RoundTripResult(database=database.description)
     driver = None
     try:
         driver = AlembicDriver(env, database, mode=mode)
         order = driver.order()  # Alembic imports every revision file here
+        setup = _Requirements(requires, database, mode, driver)
+        setup.apply()
     except (EnvironmentUnusable, KeyboardInterrupt):
         if driver is not None:
             driver.dispose()
@@ -483,6 +525,7 @@ def _run_roundtrip(env, database, revisions, mode, static_files, display_path, p
                 elif dirty:
                     driver.engine.dispose()  # a reset drops the database: no connection may stay open
                     database.reset()
+                    setup.apply()
                     dirty, applied, known = False, set(), None
                 for parent in parents:
                     if parent not in applied:  # a plain upgrade, no per-step checks
@@ -550,7 +593,7 @@ def _run_roundtrip(env, database, revisions, mode, static_files, display_path, p
                 applied = applied | {revision}
                 known, dirty = (set(applied), after_digest), False
             else:
-                before, after, applied, known, dirty = _rebuild(driver, database, revision, parents, ancestry, result)
+                before, after, applied, known, dirty = _rebuild(driver, database, revision, parents, ancestry, result, setup)
             from migration_lint.roundtrip.snapshot import diff
 
             trace = []
@@ -582,7 +625,7 @@ def _attempt(function, *args, **kwargs) -> Optional[BaseException]:
     return None
 
 
-def _rebuild(driver, database, revision: str, parents, ancestry, result):
+def _rebuild(driver, database, revision: str, parents, ancestry, result, setup):
     """Snapshots of a revision's parent state and of its first upgrade, rebuilt on a fresh database.
 
     Returns (before, after, applied, known, dirty); before/after are None when it fails.
@@ -592,6 +635,7 @@ def _rebuild(driver, database, revision: str, parents, ancestry, result):
     try:
         driver.engine.dispose()
         database.reset()
+        setup.apply()
         for parent in parents:
             driver.upgrade_to(parent)
             applied |= ancestry(parent)
