@@ -368,23 +368,36 @@ def _same_code(base: Optional[bytes], path: Path) -> bool:
         return False
 
 
-def _required_environments(env, config: Config) -> List[discovery.Environment]:
-    """The environments config ``roundtrip-requires`` says ``env`` builds on."""
+def _required_environments(env, config: Config, dialect: str) -> Tuple[List[discovery.Environment], Optional[str]]:
+    """The environments config ``roundtrip-requires`` says ``env`` builds on, what they build on
+    first, and why the round trip cannot use them (a history for another dialect), if so."""
     from migration_lint.errors import ConfigError, MigrationLintError
 
     base = Path(config.root) if config.root else Path.cwd()
-    here = env.script_location.resolve()
-    required: List[discovery.Environment] = []
-    for folder, needs in config.roundtrip_requires.items():
-        if (base / folder).resolve() != here:
-            continue
-        for need in needs:
+    needs_of = {(base / folder).resolve(): needs for folder, needs in config.roundtrip_requires.items()}
+    ordered: List[discovery.Environment] = []
+    seen = {env.script_location.resolve()}
+
+    def visit(location: Path) -> None:
+        for need in needs_of.get(location, ()):
             try:
                 found = discovery.discover(base / need)
             except MigrationLintError as exc:
                 raise ConfigError(f"roundtrip-requires: {need}: {exc}") from None
-            required.extend(e for e in found if e.script_location.resolve() != here)
-    return required
+            for required in found:
+                where = required.script_location.resolve()
+                if where in seen:
+                    continue
+                seen.add(where)
+                visit(where)  # what it builds on comes first
+                ordered.append(required)
+
+    visit(env.script_location.resolve())
+    for required in ordered:
+        theirs, _ = _target_dialect(required, config, None)
+        if theirs != dialect:
+            return ordered, f"roundtrip-requires: {required.name} targets {theirs}, this history {dialect}"
+    return ordered, None
 
 
 def _round_trip(env, parsed, config: Config, dialect: str, version, options: RoundTripOptions, database_for, notes: List[str]):
@@ -406,7 +419,12 @@ def _round_trip(env, parsed, config: Config, dialect: str, version, options: Rou
         raise ConfigError(f"start_after: revision {config.start_after!r} is not in this history ({env.name})") from None
     if options.revisions is not None:
         scope = set(options.revisions) if scope is None else scope & set(options.revisions)
-    requires = _required_environments(env, config)
+    requires, unusable = _required_environments(env, config, dialect)
+    if unusable:
+        from migration_lint.roundtrip.runner import RoundTripResult
+
+        notes.append(f"round trip not run: {unusable}")
+        return RoundTripResult(database="(not started)", notes=[])
     database = database_for(dialect, version, notes)
     progress = None
     if options.progress is not None:

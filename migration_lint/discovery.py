@@ -380,6 +380,8 @@ def read_env_settings(env_py: Path) -> dict:
         "transactional_ddl": not bool(re.search(r"transactional_ddl\s*=\s*False", code)),
         "flask": "current_app" in code,
         "version_table": _literal_option(code, "version_table"),
+        # set, but computed at run time (ckan: '{}_alembic_version'.format(name)): unknown here
+        "version_table_computed": bool(re.search(r"\bversion_table\s*=", code)) and _literal_option(code, "version_table") is None,
         "version_table_schema": _literal_option(code, "version_table_schema"),
     }
 

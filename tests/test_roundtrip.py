@@ -509,3 +509,56 @@ def test_a_plugin_history_runs_on_top_of_the_core_history_it_requires(in_tmp):
     assert not [f for f in auto.findings if f.rule.startswith(("roundtrip", "reupgrade", "downgrade-leaves"))]
     with pytest.raises(Exception, match="roundtrip-requires: nowhere"):
         roundtrip(in_tmp / "plugin", "sqlite", dialect="sqlite", env="builtin", config=config_from_mapping({"roundtrip-requires": {"plugin": "nowhere"}}, root=str(in_tmp)))
+
+
+def _core_and_plugins(root, core_upgrade='op.create_table("post", sa.Column("id", sa.Integer(), primary_key=True))', core_url="sqlite:///unused.db"):
+    ini = "[alembic]\nscript_location = %(here)s\nsqlalchemy.url = {}\n"
+    write_tree(root, {
+        "core/alembic.ini": ini.format(core_url),
+        "core/env.py": ENV_PY,
+        "core/versions/c1.py": rev("c1", None, core_upgrade, 'op.drop_table("post")'),
+        "plugin/alembic.ini": ini.format("sqlite:///unused.db"),
+        "plugin/env.py": ENV_PY,
+        "plugin/versions/p1.py": rev("p1", None, 'op.add_column("post", sa.Column("likes", sa.Integer()))', 'op.drop_column("post", "likes")'),
+        "plugin2/alembic.ini": ini.format("sqlite:///unused.db"),
+        # its env.py computes its version table, as ckan's plugins do: it keeps its own
+        "plugin2/env.py": "NAME = 'plugin2'\n" + ENV_PY.replace("context.configure(", "context.configure(version_table=NAME + '_version', "),
+        "plugin2/versions/q1.py": rev("q1", None, 'op.create_index("ix_post_likes", "post", ["likes"])', 'op.drop_index("ix_post_likes", table_name="post")'),
+    })
+
+
+def _trip_findings(result):
+    return [(f.rule, f.revision) for f in result.findings if f.rule.startswith(("roundtrip", "reupgrade", "downgrade-leaves"))]
+
+
+def test_requirements_are_followed_through_and_keep_their_own_version_tables(in_tmp):
+    from migration_lint.config import config_from_mapping
+
+    _core_and_plugins(in_tmp)
+    config = config_from_mapping({"roundtrip-requires": {"plugin": "core", "plugin2": "plugin"}}, root=str(in_tmp))
+    result = roundtrip(in_tmp / "plugin2", "sqlite", dialect="sqlite", config=config)
+    trip = result.environments[0].roundtrip
+    assert _trip_findings(result) == [] and trip.tested == 1  # core, then plugin, then plugin2
+    assert trip.environment_mode == "project"  # its computed version table is trusted, no fallback
+
+
+def test_a_requirement_that_cannot_run_skips_the_history_and_the_run_goes_on(in_tmp):
+    from migration_lint.config import config_from_mapping
+
+    _core_and_plugins(in_tmp, core_upgrade='op.execute("SELECT * FROM nowhere")')
+    config = config_from_mapping({"roundtrip-requires": {"plugin": "core"}}, root=str(in_tmp))
+    result = roundtrip(in_tmp, "sqlite", dialect="sqlite", config=config)  # core and the plugins in one run
+    by_name = {Path(e.name).name: e for e in result.environments}
+    assert ("roundtrip-upgrade-failed", "c1") in _trip_findings(result)  # core's own failure is kept
+    assert any("round trip not run" in n and "could not be upgraded" in n for n in by_name["plugin"].notes)
+    assert dict(by_name["plugin"].roundtrip.skipped) == {"p1": "a history it requires could not be upgraded"}
+
+
+def test_a_requirement_for_another_dialect_is_said_not_used(in_tmp):
+    from migration_lint.config import config_from_mapping
+
+    _core_and_plugins(in_tmp, core_url="postgresql://u@h/db")
+    config = config_from_mapping({"roundtrip-requires": {"plugin": "core"}}, root=str(in_tmp))
+    result = roundtrip(in_tmp / "plugin", "sqlite", config=config)
+    (env,) = result.environments
+    assert any("targets postgresql, this history sqlite" in n for n in env.notes)

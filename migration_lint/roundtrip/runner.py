@@ -431,38 +431,61 @@ class _logging_restored:
         return False
 
 
+def _known_version_table(env, mode: str) -> Optional[str]:
+    """The version table an environment's runs use, if it can be known: the built-in environment
+    uses a literal ``version_table`` or Alembic's default; an env.py that computes it is trusted
+    to keep its own (None)."""
+    settings = env.settings or {}
+    if mode != "builtin" and settings.get("version_table_computed"):
+        return None
+    return settings.get("version_table") or "alembic_version"
+
+
+class RequirementFailed(Exception):
+    """A history in roundtrip-requires could not be brought to its heads."""
+
+
 class _Requirements:
     """The environments a history builds on (config ``roundtrip-requires``), brought to their
-    heads on every fresh database before the history itself runs."""
+    heads on every fresh database before the history itself runs.  Histories that would share a
+    version table with another get the built-in environment and a table of their own."""
 
     def __init__(self, envs, database, mode: str, driver: "AlembicDriver"):
         self.envs, self.database, self.mode = tuple(envs), database, mode
-        if not self.envs:
-            return
-        taken = {(env.settings or {}).get("version_table") or "alembic_version" for env in self.envs}
-        if driver.version_table in taken:
-            if driver.mode == "project" and mode == "project":
+        self.own_tables: Dict[int, str] = {}  # requirement index -> version table we give it
+        used = set()
+        for index, env in enumerate(self.envs):
+            table = _known_version_table(env, mode)
+            if table is not None and table in used:
+                table = self.own_tables[index] = f"migration_lint_required_{index}"
+            if table is not None:
+                used.add(table)
+        mine = _known_version_table(driver.env, driver.mode) if driver.mode == "project" else driver.version_table
+        if mine is not None and mine in used:
+            if mode == "project":
                 raise EnvironmentUnusable(
-                    f"its env.py keeps versions in {driver.version_table!r}, like an environment it requires; "
-                    "give one of them another version_table"
+                    f"{driver.env.name}: its env.py keeps versions in {mine!r}, like a history it requires "
+                    "(roundtrip-requires); give one of them another version_table"
                 )
             if driver.mode == "project":
-                driver.notes.append(f"env.py keeps versions in {driver.version_table!r} like an environment this one requires; used the built-in environment")
+                driver.notes.append(f"env.py keeps versions in {mine!r} like a history this one requires; used the built-in environment")
                 driver.mode = "builtin"
-            # our own environment: any table name will do, as long as it is not theirs
-            driver.version_table = "migration_lint_version"
+            driver.version_table = "migration_lint_version"  # our own environment: any table not theirs
 
     def apply(self) -> None:
-        for env in self.envs:
+        for index, env in enumerate(self.envs):
             required = None
             try:
-                required = AlembicDriver(env, self.database, mode=self.mode)
+                own = self.own_tables.get(index)
+                required = AlembicDriver(env, self.database, mode="builtin" if own else self.mode)
+                if own:
+                    required.version_table = own
                 for head in required.script.get_heads():
                     required.upgrade_to(head)
-            except (KeyboardInterrupt, EnvironmentUnusable):
+            except KeyboardInterrupt:
                 raise
             except BaseException as exc:
-                raise EnvironmentUnusable(f"roundtrip-requires: {env.name} could not be upgraded to its heads first: {_first_line(exc)}") from None
+                raise RequirementFailed(f"{env.name}, which this history requires, could not be upgraded to its heads first: {_first_line(exc)}") from None
             finally:
                 if required is not None:
                     required.dispose()
@@ -476,7 +499,6 @@ def _run_roundtrip(env, database, revisions, mode, static_files, display_path, p
         driver = AlembicDriver(env, database, mode=mode)
         order = driver.order()  # Alembic imports every revision file here
         setup = _Requirements(requires, database, mode, driver)
-        setup.apply()
     except (EnvironmentUnusable, KeyboardInterrupt):
         if driver is not None:
             driver.dispose()
@@ -498,6 +520,13 @@ def _run_roundtrip(env, database, revisions, mode, static_files, display_path, p
         result.notes.extend(driver.notes)
         wanted = set(revisions) if revisions is not None else None
         scope = [r for r in order if wanted is None or r in wanted]
+        try:
+            setup.apply()
+        except RequirementFailed as exc:  # nothing of this history can run: say so, per revision
+            result.notes.append(f"round trip not run: {exc}")
+            result.skipped.extend((revision, "a history it requires could not be upgraded") for revision in scope)
+            result.seconds = time.perf_counter() - start
+            return result
         failed = set()  # revisions whose upgrade failed: their descendants cannot be reached
         dirty = False
         applied: set = set()  # revisions applied to the database, as far as we know
