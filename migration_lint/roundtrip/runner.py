@@ -455,7 +455,8 @@ class _Requirements:
         self.own_tables: Dict[int, str] = {}  # requirement index -> version table we give it
         used = set()
         for index, env in enumerate(self.envs):
-            table = _known_version_table(env, mode)
+            # unless --env project, a requirement may end up in the built-in environment: assume so
+            table = _known_version_table(env, "project" if mode == "project" else "builtin")
             if table is not None and table in used:
                 table = self.own_tables[index] = f"migration_lint_required_{index}"
             if table is not None:
