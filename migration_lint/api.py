@@ -146,6 +146,8 @@ def check(
             if id(env) in skips:
                 checked.notes.append(skips[id(env)])
             result.environments.append(checked)
+    if config.warnings and result.environments:
+        result.environments[0].notes[:0] = list(config.warnings)
     from migration_lint.baseline import apply_baseline, configured_baseline
 
     baseline_path = configured_baseline(config, baseline)  # --baseline, else the config's

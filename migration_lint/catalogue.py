@@ -60,9 +60,7 @@ class Rule:
 
     def docs_url(self) -> Optional[str]:
         """The rule's page for built-in rules; rule-pack rules have none we could know."""
-        if not self.builtin:
-            return None
-        return f"https://github.com/migration-lint/migration-lint/blob/main/rules/{self.name}.yaml"
+        return builtin_docs_url(self.name) if self.builtin else None
 
 
 @dataclass
@@ -99,6 +97,19 @@ def builtin_rules_dir() -> Path:
     raise RuleError("the built-in rule catalogue is missing (rules/ was not packaged)")
 
 
+DOCS_BASE = "https://github.com/migration-lint/migration-lint/blob/main/rules/"
+
+
+def builtin_rule_names() -> frozenset:
+    """Names of the built-in rules, from the file names alone (no YAML read: the PR comment's
+    copy of migration-lint is installed without dependencies)."""
+    return frozenset(path.stem for path in builtin_rules_dir().glob("*.yaml"))
+
+
+def builtin_docs_url(name: str) -> str:
+    return f"{DOCS_BASE}{name}.yaml"
+
+
 _CACHE: Dict[tuple, Catalogue] = {}
 
 
@@ -114,9 +125,9 @@ def catalogue_signature(packs: Tuple[str, ...] = ()) -> tuple:
 
 
 def load_catalogue(packs: Tuple[str, ...] = (), trust: bool = False) -> Catalogue:
-    """Built-in rules plus rule packs.  A pack's rule may name a Python check outside
-    migration-lint only with ``trust`` (``trust-rule-packs = true``): static mode imports no
-    project code unless the project says so."""
+    """Built-in rules plus rule packs.  A pack's rule may name a Python check only with ``trust``,
+    which comes from the invocation (``--trust-rule-packs``), never from a file in the checkout:
+    static mode imports no project code unless whoever runs it says so."""
     key = (tuple(packs), trust)
     if key in _CACHE:
         return _CACHE[key]
@@ -131,10 +142,12 @@ def load_catalogue(packs: Tuple[str, ...] = (), trust: bool = False) -> Catalogu
         files = sorted(pack_path.glob("*.yaml")) + sorted(pack_path.glob("*.yml")) if pack_path.is_dir() else [pack_path]
         for path in files:
             rule = load_rule(path, builtin=False)
-            if rule.check and not rule.check.startswith("migration_lint.") and not trust:
+            if rule.check and not trust:
+                # Any importable name, migration-lint's own included, is code a pull request could
+                # choose to run: an untrusted pack may only match.
                 raise RuleError(
-                    f"{path}: check {rule.check!r} would import code from the project; "
-                    "set trust-rule-packs = true in the config to allow it"
+                    f"{path}: check {rule.check!r} names Python code; rule packs may do so only when "
+                    "migration-lint is invoked with --trust-rule-packs (or MIGRATION_LINT_TRUST_RULE_PACKS=1)"
                 )
             if rule.name in rules:
                 raise RuleError(f"{path}: rule {rule.name!r} is already defined by {rules[rule.name].path}")

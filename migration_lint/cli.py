@@ -55,6 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--no-cache", action="store_true", help="parse every file again; do not read or write the cache")
     check.add_argument("--jobs", "-j", type=_positive, help="parser processes for a cold run (default: CPU count)")
     check.add_argument("--color", choices=("auto", "always", "never"), default="auto")
+    check.add_argument("--trust-rule-packs", action="store_true", help="let rule packs name Python checks (runs their code; never set by a config file)")
     trip = check.add_argument_group("round trip (upgrade -> downgrade -> upgrade of every revision on a throwaway database)")
     trip.add_argument("--roundtrip", action="store_true", help="run the round trip after the static checks")
     trip.add_argument("--db", default="auto", metavar="auto|docker|local|sqlite|URL", help="where: a container, a throwaway local server, SQLite, or a scratch database on the server at URL (default: auto)")
@@ -67,14 +68,17 @@ def build_parser() -> argparse.ArgumentParser:
     baseline.add_argument("--dialect")
     baseline.add_argument("--server-version")
     baseline.add_argument("--config", type=Path)
+    baseline.add_argument("--trust-rule-packs", action="store_true")
 
     explain = commands.add_parser("explain", help="show a rule's documentation")
     explain.add_argument("rule")
     explain.add_argument("--config", type=Path, help="include the rule packs this config names (default: nearest config)")
+    explain.add_argument("--trust-rule-packs", action="store_true")
 
     rules = commands.add_parser("rules", help="list the rules")
     rules.add_argument("--format", choices=("text", "json", "markdown"), default="text")
     rules.add_argument("--config", type=Path, help="include the rule packs this config names")
+    rules.add_argument("--trust-rule-packs", action="store_true")
     return parser
 
 
@@ -129,6 +133,17 @@ def main(argv: Optional[List[str]] = None) -> int:
             signal.signal(signum, handler)
 
 
+def _config(args, paths):
+    """The config for this run; trust comes from the invocation (flag or environment), never from
+    the file."""
+    from migration_lint import api
+    from migration_lint.config import trust_from_environment
+
+    config = api.resolve_config(paths, getattr(args, "config", None))
+    config.trust_rule_packs = bool(getattr(args, "trust_rule_packs", False)) or trust_from_environment()
+    return config
+
+
 def _split(values: List[str]) -> tuple:
     return tuple(v.strip() for value in values for v in value.split(",") if v.strip())
 
@@ -141,7 +156,7 @@ def _check(args) -> int:
     from migration_lint.report import render
 
     paths = args.paths or [Path(".")]
-    config = api.resolve_config(paths, args.config)
+    config = _config(args, paths)
     if args.select or args.ignore:
         from migration_lint.catalogue import load_catalogue
 
@@ -226,7 +241,7 @@ def _baseline(args) -> int:
     from migration_lint.baseline import write_baseline
 
     paths = args.paths or [Path(".")]
-    config = api.resolve_config(paths, args.config)
+    config = _config(args, paths)
     config.baseline = None  # record every finding, not just those the old baseline lacks
     result = api.check(paths, dialect=args.dialect, server_version=args.server_version, config=config)
     count = write_baseline(result, args.output)
@@ -238,7 +253,7 @@ def _explain(args) -> int:
     from migration_lint import api
     from migration_lint.catalogue import load_catalogue
 
-    config = api.resolve_config([Path(".")], getattr(args, "config", None))
+    config = _config(args, [Path(".")])
     rule = api.catalogue_for(config).get(args.rule)
     print(explain_text(rule))
     return EXIT_OK
@@ -267,7 +282,7 @@ def _rules(args) -> int:
     from migration_lint import api
     from migration_lint.catalogue import load_catalogue
 
-    catalogue = api.catalogue_for(api.resolve_config([Path(".")], args.config))
+    catalogue = api.catalogue_for(_config(args, [Path(".")]))
     if args.format == "json":
         print(json.dumps([
             {"name": r.name, "severity": r.severity, "category": r.category, "dialects": list(r.dialects or []), "phase": r.phase, "summary": r.summary}

@@ -16,6 +16,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
+TRUST_VARIABLE = "MIGRATION_LINT_TRUST_RULE_PACKS"
 CONFIG_FILES = (".migration-lint.yaml", ".migration-lint.yml", "pyproject.toml")
 
 
@@ -32,15 +33,27 @@ class Config:
     rule_packs: Tuple[str, ...] = ()
     fail_on: str = "error"
     baseline: Optional[str] = None  # a baseline file (relative to the config's folder)
-    trust_rule_packs: bool = False  # rule packs may name Python checks (imports their code)
+    # Rule packs may name Python checks (imports their code).  Never read from a config file: a
+    # file in the checkout is what a pull request controls.  Set from the invocation only
+    # (--trust-rule-packs, MIGRATION_LINT_TRUST_RULE_PACKS=1, the Action's input).
+    trust_rule_packs: bool = False
     # round trip: environment folder -> folders of environments upgraded to head first (a
     # plugin's history that builds on the core schema); paths relative to the config's folder
     roundtrip_requires: dict = field(default_factory=dict)
+    warnings: Tuple[str, ...] = ()  # settings the file holds that were not taken, and why
     source: Optional[str] = None  # the file it came from
     root: Optional[str] = None  # the folder of that file: relative paths in it start there
 
     def fingerprint(self) -> str:
-        return repr(sorted((f.name, repr(getattr(self, f.name))) for f in fields(self) if f.name != "source"))
+        return repr(sorted((f.name, repr(getattr(self, f.name))) for f in fields(self) if f.name not in ("source", "warnings")))
+
+
+def trust_from_environment(environ=None) -> bool:
+    """Trust given by whoever runs migration-lint (a workflow's ``env:``), never by the checkout."""
+    import os
+
+    value = (os.environ if environ is None else environ).get(TRUST_VARIABLE, "")
+    return value.strip().lower() in ("1", "true", "yes", "on")
 
 
 def normalise_dialect(value: str, where: str = "dialect") -> str:
@@ -110,7 +123,7 @@ def config_from_mapping(data: dict, source: str = "<config>", root: Optional[str
     config = Config(source=source, root=root)
     for key, value in data.items():
         name = str(key).replace("-", "_")
-        if key not in known or name in ("source", "root"):
+        if key not in known or name in ("source", "root", "warnings"):
             raise ConfigError(f"{source}: unknown setting {key!r}")
         if name == "dialect":
             config.dialect = normalise_dialect(value, f"{source}: dialect")
@@ -130,9 +143,11 @@ def config_from_mapping(data: dict, source: str = "<config>", root: Optional[str
                     raise ConfigError(f"{source}: severity of {rule}: {level!r} is not one of {', '.join(SEVERITIES)}")
             config.severity = dict(value)
         elif name == "trust_rule_packs":
-            if not isinstance(value, bool):
-                raise ConfigError(f"{source}: trust-rule-packs must be true or false")
-            config.trust_rule_packs = value
+            if value is not False:
+                config.warnings += (
+                    f"{source}: trust-rule-packs is ignored here: a file in the repository cannot allow code to run; "
+                    f"pass --trust-rule-packs (or set {TRUST_VARIABLE}=1) where you invoke migration-lint",
+                )
         elif name == "baseline":
             if value is not None and not isinstance(value, str):
                 raise ConfigError(f"{source}: baseline must be a file path")

@@ -68,6 +68,14 @@ def pytest_addoption(parser) -> None:
         metavar="FILE",
         help="a pyproject.toml or .migration-lint.yaml (default: the nearest one, as for the CLI)",
     )
+    group.addoption(
+        "--migration-lint-trust-rule-packs",
+        action="store_true",
+        default=False,
+        dest="migration_lint_trust_rule_packs",
+        help="let rule packs name Python checks (pytest already runs this project's code)",
+    )
+    parser.addini("migration_lint_trust_rule_packs", "let rule packs name Python checks (like --migration-lint-trust-rule-packs)", type="bool", default=False)
     parser.addini("migration_lint", "run the migration-lint static checks (like --migration-lint)", type="bool", default=False)
     parser.addini("migration_lint_roundtrip", "also run the round trip (like --migration-lint-roundtrip)", type="bool", default=False)
     parser.addini("migration_lint_db", "database for the round trip: auto|docker|local|sqlite|URL", default="auto")
@@ -122,7 +130,13 @@ class _MigrationLintSession:
         try:
             from migration_lint import api, discovery
 
+            from migration_lint.config import trust_from_environment
+
             self.lint_config = api.resolve_config(self.paths, config_path)
+            # pytest imports this project's conftest.py anyway: its ini files may grant trust
+            self.lint_config.trust_rule_packs = bool(
+                config.getoption("migration_lint_trust_rule_packs") or config.getini("migration_lint_trust_rule_packs") or trust_from_environment()
+            )
             self.fail_on = self.lint_config.fail_on
             environments: list = []
             for path in self.paths:

@@ -194,13 +194,28 @@ class ActionRun:
         return {name: self.interpolate(spec["value"]) for name, spec in self.action["outputs"].items()}
 
 
+DIGEST = """{ find "$1" -type f -print0 | LC_ALL=C sort -z | xargs -0r sha256sum; find "$1" -type l -printf '%p -> %l\\n' | LC_ALL=C sort; } | sha256sum | cut -d' ' -f1"""
+
+
+def comment_tool(tmp: Path) -> dict:
+    """A small copy of migration-lint for the comment step (as the install step makes one): a venv
+    without dependencies that finds this checkout's package through a .pth file, and its digest."""
+    venv = tmp / "comment-tool"
+    if not venv.exists():
+        subprocess.run([PYTHON, "-I", "-m", "venv", "--without-pip", str(venv)], check=True)
+        (site,) = venv.glob("lib/python*/site-packages")
+        (site / "migration_lint_checkout.pth").write_text(str(REPO) + "\n")
+    digest = subprocess.run(["bash", "-c", DIGEST, "digest", str(venv)], capture_output=True, text=True, check=True).stdout.strip()
+    return {"comment-python": str(venv / "bin" / "python"), "comment-digest": digest}
+
+
 def action_run(workspace, tmp, inputs, event=None, base_ref="", skip=("install",), **env):
     environment = runner_env(tmp, **env)
     if event:
         environment["GITHUB_EVENT_PATH"] = str(event)
     run = ActionRun(workspace, environment, inputs, {"base_ref": base_ref, "token": env.get("GITHUB_TOKEN", "")}, skip=skip)
-    if "install" in skip:  # what the install step would have said: the interpreter to use
-        run.steps["install"] = {"python": PYTHON}
+    if "install" in skip:  # what the install step would have said: the tool's interpreter and command
+        run.steps["install"] = {"python": PYTHON, "command": str(Path(PYTHON).parent / "migration-lint"), **comment_tool(tmp)}
     return run
 
 
@@ -319,10 +334,19 @@ def test_base_step_deepens_a_shallow_clone(tmp_path):
 
 
 def test_install_step_validates_inputs_and_picks_extras(tmp_path):
+    """The install step with a stand-in python whose venvs record what pip is asked to install."""
     shim = tmp_path / "bin"
     shim.mkdir()
     log = tmp_path / "pip.log"
-    (shim / "python").write_text(f'#!/bin/sh\nif [ "$1" = "-m" ] && [ "$2" = "pip" ]; then echo "$@" >> "{log}"; exit 0; fi\nexec "{PYTHON}" "$@"\n')
+    fake_venv_python = tmp_path / "fake-venv-python"
+    fake_venv_python.write_text(f'#!/bin/sh\nif [ "$2" = "-m" ] && [ "$3" = "pip" ]; then echo "$0 $@" >> "{log}"; exit 0; fi\nexit 3\n')
+    fake_venv_python.chmod(0o755)
+    (shim / "python").write_text(
+        "#!/bin/sh\n"
+        f'if [ "$1" = "-I" ] && [ "$2" = "-m" ] && [ "$3" = "venv" ]; then mkdir -p "$4/bin"; cp "{fake_venv_python}" "$4/bin/python";'
+        ' printf "#!/bin/sh\\necho migration-lint 0\\n" > "$4/bin/migration-lint"; chmod +x "$4/bin/migration-lint"; exit 0; fi\n'
+        "exit 3\n"
+    )
     (shim / "python").chmod(0o755)
     path = f"{shim}{os.pathsep}{os.environ['PATH']}"
 
@@ -334,17 +358,27 @@ def test_install_step_validates_inputs_and_picks_extras(tmp_path):
 
     code, pip, run = install()
     assert code == 0, run.logs
-    assert pip.endswith(f"install --disable-pip-version-check --quiet {REPO}")
-    assert run.steps["install"]["python"] == str(Path(PYTHON))  # later steps use the real interpreter
+    tool = Path(run.env["RUNNER_TEMP"]) / "migration-lint-tool"
+    assert pip == f"{tool}/check/bin/python -I -m pip install --disable-pip-version-check --quiet {REPO}"
+    assert run.steps["install"]["python"] == f"{tool}/check/bin/python"
+    assert run.steps["install"]["command"] == f"{tool}/check/bin/migration-lint"
+    assert "comment-python" not in run.steps["install"]  # no comment, no second copy
     assert install(roundtrip="true", db="postgresql://postgres:postgres@localhost:5432/postgres")[1].endswith(f"{REPO}[postgresql]")
     assert install(roundtrip="true")[1].endswith(f"{REPO}[postgresql,mysql,docker]")
     assert install(roundtrip="true", db="sqlite")[1].endswith(str(REPO))
     assert install(version="0.3.1")[1].endswith("migration-lint==0.3.1")
+    code, pip, run = install(comment="true", roundtrip="true")
+    assert code == 0, run.logs
+    first, second = pip.splitlines()
+    assert first.endswith(f"{REPO}[postgresql,mysql,docker]")
+    assert second == f"{tool}/comment/bin/python -I -m pip install --disable-pip-version-check --quiet --no-deps --no-compile {REPO}"
+    assert re.fullmatch(r"[0-9a-f]{64}", run.steps["install"]["comment-digest"])
     code, pip, run = install(version="1.0; rm -rf /")
     assert code == 2 and pip == "" and "input version is not a version" in run.logs["install"]
     code, pip, run = install(**{"fail-on": "sometimes"})
     assert code == 2 and "input fail-on must be" in run.logs["install"]
     assert install(comment="yes")[0] == 2
+    assert install(**{"trust-rule-packs": "1"})[0] == 2
 
 
 # --- the module's command line, on one JSON report --------------------------------------------
@@ -692,3 +726,66 @@ def test_readme_workflows_are_valid_and_use_real_inputs(tmp_path):
         assert next(s for s in steps if s.get("uses", "").startswith("actions/checkout@"))["with"]["fetch-depth"] == 0
         for output in re.findall(rf"steps\.{re.escape(ours['id'])}\.outputs\.([a-z-]+)", block):
             assert output in action["outputs"]
+
+
+# --- a hostile pull request ---------------------------------------------------------------------
+
+PLANTED = (  # what a pull request could add to shadow the tool, its dependencies or the stdlib
+    "migration_lint/__init__.py", "migration_lint/__main__.py", "migration_lint/cli.py", "migration_lint/github_action.py",
+    "pip/__init__.py", "pip/__main__.py", "venv/__init__.py", "venv/__main__.py", "ensurepip/__init__.py",
+    "sitecustomize.py", "usercustomize.py", "yaml/__init__.py", "libcst/__init__.py", "sqlalchemy/__init__.py",
+    "alembic/__init__.py", "json/__init__.py", "argparse.py", "hashlib.py", "platformdirs/__init__.py",
+    "rich/__init__.py", "pglast/__init__.py", "sqlglot/__init__.py", "typing_extensions.py", "evil.py",
+)
+
+
+def plant(work: Path, markers: Path) -> None:
+    code = f"import os\nopen(os.path.join({str(markers)!r}, __name__ + '.ran'), 'w').close()\nrun = main = lambda *a, **k: []\n"
+    write_tree(work, {name: code for name in PLANTED})
+
+
+def test_a_pull_request_cannot_run_its_code_in_any_step(tmp_path):
+    """The whole action, install included, on a checkout that plants packages named like the tool,
+    its dependencies and stdlib modules, and a config that asks for trust and names Python checks:
+    nothing planted runs, in any step, and the trusted-looking pack is refused."""
+    work = pr_checkout(tmp_path)
+    markers = tmp_path / "markers"
+    markers.mkdir()
+    plant(work, markers)
+    api = FakeGitHub()
+    with api.serve() as url:
+        run = action_run(work, tmp_path, {"comment": "true"}, event=pr_event(tmp_path), base_ref="main", skip=(), GITHUB_API_URL=url, GITHUB_TOKEN=api.token)
+        code = run.run()
+    assert code == 1, run.logs
+    assert run.steps["check"]["exit-code"] == "1"
+    assert list(run.codes) == ["install", "base", "check", "annotate", "summary", "sarif", "comment", "verdict"]
+    assert "create-index-not-concurrently" in api.comments_by(FakeGitHub.bot)[0]["body"]
+    assert sorted(p.name for p in markers.iterdir()) == []
+    installed = run.steps["install"]
+
+    # the repository's config cannot grant trust, and an untrusted pack cannot name any callable
+    for check in ("evil:run", "migration_lint.cli:main"):
+        write_tree(work, {
+            ".migration-lint.yaml": "trust-rule-packs: true\nrule-packs: [pack]\n",
+            "pack/r.yaml": f"name: r\nseverity: error\nsummary: s\nmessage: m\ncheck: {check}\n",
+        })
+        run = action_run(work, tmp_path, {}, event=pr_event(tmp_path), base_ref="main")
+        run.steps["install"] = installed
+        assert run.run() == 2
+        assert "names Python code; rule packs may do so only when migration-lint is invoked with --trust-rule-packs" in run.logs["check"]
+        assert sorted(p.name for p in markers.iterdir()) == []
+
+
+def test_a_changed_comment_tool_posts_nothing(tmp_path, report_file):
+    """The comment step verifies its copy of the tool (installed before the round trip could touch
+    it) and refuses to run a changed one."""
+    work = pr_checkout(tmp_path)
+    api = FakeGitHub()
+    with api.serve() as url:
+        run = action_run(work, tmp_path, {"comment": "true"}, event=pr_event(tmp_path), base_ref="main", GITHUB_API_URL=url, GITHUB_TOKEN=api.token)
+        (site,) = (tmp_path / "comment-tool").glob("lib/python*/site-packages")
+        (site / "sitecustomize.py").write_text("print('tampered')\n")  # after the digest was taken
+        assert run.run() == 1
+    assert run.codes["comment"] == 1
+    assert "changed after it was installed; no comment was posted" in run.logs["comment"]
+    assert "tampered" not in run.logs["comment"] and api.comments == []

@@ -353,10 +353,40 @@ def test_severity_for_all_is_rejected_and_packs_need_trust_for_python(in_tmp):
     layout(in_tmp, {"a.py": revision_file("a")})
     with pytest.raises(ConfigError, match="severity: unknown rule 'ALL'"):
         check(in_tmp, config=config_from_mapping({"severity": {"ALL": "warning"}}))
-    write_tree(in_tmp, {"pack/r.yaml": "name: r\nseverity: warning\nsummary: s\nmessage: m\ncheck: myproject.checks:run\n"})
+    for target in ("myproject.checks:run", "migration_lint.cli:main", "migration_lint.checks.downgrade:incomplete_downgrade"):
+        write_tree(in_tmp, {"pack/r.yaml": f"name: r\nseverity: warning\nsummary: s\nmessage: m\ncheck: {target}\n"})
+        catalogue._CACHE.clear()
+        with pytest.raises(RuleError, match="names Python code; rule packs may do so only when migration-lint is invoked with --trust-rule-packs"):
+            check(in_tmp, config=config_from_mapping({"rule_packs": ["pack"]}, root=str(in_tmp)))
+
+
+def test_trust_comes_from_the_invocation_never_from_the_config_file(in_tmp, monkeypatch, capsys):
+    """A config file (the pull request's) asking for trust is ignored, and says so; the flag or
+    the environment variable (the workflow's) grant it."""
+    from migration_lint import catalogue
+    from migration_lint.cli import main
+
+    layout(in_tmp, {"a.py": revision_file("a", upgrade='op.drop_table("t")')})
+    write_tree(in_tmp, {
+        ".migration-lint.yaml": "trust-rule-packs: true\nrule-packs: [pack]\n",
+        "pack/r.yaml": "name: r\nseverity: warning\nsummary: s\nmessage: m\ncheck: mychecks:run\n",
+        "mychecks.py": "import os\ndef run(rule, run):\n    open(os.path.join(os.path.dirname(__file__), 'ran'), 'w').close()\n    return []\n",
+    })
+    monkeypatch.syspath_prepend(str(in_tmp))
+    monkeypatch.delenv("MIGRATION_LINT_TRUST_RULE_PACKS", raising=False)
     catalogue._CACHE.clear()
-    with pytest.raises(RuleError, match="trust-rule-packs"):
-        check(in_tmp, config=config_from_mapping({"rule_packs": ["pack"]}, root=str(in_tmp)))
+    assert main(["check", str(in_tmp), "--no-cache"]) == 2
+    assert "--trust-rule-packs" in capsys.readouterr().err and not (in_tmp / "ran").exists()
+    catalogue._CACHE.clear()
+    assert main(["check", str(in_tmp), "--no-cache", "--exit-zero", "--trust-rule-packs"]) == 0
+    out = capsys.readouterr().out
+    assert (in_tmp / "ran").exists()
+    assert "trust-rule-packs is ignored here: a file in the repository cannot allow code to run" in out
+    (in_tmp / "ran").unlink()
+    monkeypatch.setenv("MIGRATION_LINT_TRUST_RULE_PACKS", "1")
+    catalogue._CACHE.clear()
+    assert main(["check", str(in_tmp), "--no-cache", "--exit-zero"]) == 0
+    assert (in_tmp / "ran").exists()
 
 
 def test_symlink_loop_in_versions_is_not_followed(in_tmp):

@@ -112,13 +112,14 @@ def _indent(cell_text: str) -> str:
 
 
 def _docs_lookup(catalogue) -> Callable[[str], Optional[str]]:
-    if catalogue is None:
+    if catalogue is None:  # the built-in rules' pages, known from their file names alone
         try:
-            from migration_lint.catalogue import load_catalogue
+            from migration_lint.catalogue import builtin_docs_url, builtin_rule_names
 
-            catalogue = load_catalogue()
+            names = builtin_rule_names()
         except Exception:  # a summary without links beats no summary
             return lambda name: None
+        return lambda name: builtin_docs_url(name) if name in names else None
 
     def docs(name: str) -> Optional[str]:
         if name not in catalogue:
