@@ -20,7 +20,9 @@ from migration_lint.model import SEVERITIES
 NAME = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
 CATEGORIES = ("structure", "change", "downgrade", "destructive", "locking", "dialect", "hygiene", "roundtrip", "custom")
 PHASES = ("upgrade", "downgrade", "any")
-KEYS = {"name", "severity", "category", "dialects", "phase", "summary", "message", "fix", "docs", "examples", "match", "check", "since", "options", "scope", "aliases"}
+KEYS = {"name", "severity", "category", "dialects", "phase", "summary", "message", "fix", "docs", "examples", "match", "check", "produced_by", "since", "options", "scope", "aliases"}
+# Where the findings of a rule without match or check come from (built-in rules only).
+PRODUCERS = ("frontend", "git", "roundtrip", "engine")
 DOC_KEYS = {"what", "why", "example", "use_instead", "notes", "references"}
 
 
@@ -37,7 +39,8 @@ class Rule:
     dialects: Optional[Tuple[str, ...]] = None  # None: every dialect
     phase: str = "upgrade"
     match: Optional[dict] = None
-    check: Optional[str] = None
+    check: Optional[str] = None  # built-in: a name in migration_lint.checks.REGISTRY; trusted pack: module:function
+    produced_by: Optional[str] = None  # one of PRODUCERS: findings made outside rule evaluation
     options: dict = field(default_factory=dict)
     aliases: Tuple[str, ...] = ()  # former names
     path: str = ""
@@ -50,12 +53,19 @@ class Rule:
     @property
     def check_function(self) -> Callable:
         if self._check_fn is None:
-            module_name, _, attr = self.check.partition(":")
-            try:
-                module = importlib.import_module(module_name)
-                self._check_fn = getattr(module, attr)
-            except (ImportError, AttributeError) as exc:
-                raise RuleError(f"{self.path}: check {self.check!r} cannot be loaded: {exc}") from None
+            if self.builtin:
+                from migration_lint.checks import REGISTRY
+
+                self._check_fn = REGISTRY[self.check]
+            else:  # a trusted rule pack's own code (load_catalogue refused it without trust)
+                module_name, _, attr = self.check.partition(":")
+                try:
+                    module = importlib.import_module(module_name)
+                    self._check_fn = getattr(module, attr)
+                except (ImportError, AttributeError) as exc:
+                    raise RuleError(f"{self.path}: check {self.check!r} cannot be loaded: {exc}") from None
+                except Exception as exc:  # the pack's module raised while importing
+                    raise RuleError(f"{self.path}: check {self.check!r} failed to import: {type(exc).__name__}: {exc}") from None
         return self._check_fn
 
     def docs_url(self) -> Optional[str]:
@@ -119,7 +129,10 @@ def catalogue_signature(packs: Tuple[str, ...] = ()) -> tuple:
     for folder in (builtin_rules_dir(), *(Path(p) for p in packs)):
         files = [folder] if folder.is_file() else sorted(folder.glob("*.y*ml")) if folder.is_dir() else []
         for path in files:
-            stat = path.stat()
+            try:
+                stat = path.stat()
+            except OSError:
+                continue
             parts.append((str(path), stat.st_size, stat.st_mtime_ns))
     return tuple(parts)
 
@@ -127,8 +140,11 @@ def catalogue_signature(packs: Tuple[str, ...] = ()) -> tuple:
 def load_catalogue(packs: Tuple[str, ...] = (), trust: bool = False) -> Catalogue:
     """Built-in rules plus rule packs.  A pack's rule may name a Python check only with ``trust``,
     which comes from the invocation (``--trust-rule-packs``), never from a file in the checkout:
-    static mode imports no project code unless whoever runs it says so."""
-    key = (tuple(packs), trust)
+    static mode imports no project code unless whoever runs it says so.
+
+    Loaded catalogues are kept for the life of the process, keyed by what their files are
+    (names, sizes, mtimes): an edited rule file is read again."""
+    key = (tuple(packs), trust, catalogue_signature(tuple(packs)))
     if key in _CACHE:
         return _CACHE[key]
     rules: Dict[str, Rule] = {}
@@ -159,22 +175,19 @@ def load_catalogue(packs: Tuple[str, ...] = (), trust: bool = False) -> Catalogu
                 raise RuleError(f"{rule.path}: alias {alias!r} is already the name of a rule")
             aliases[alias] = rule.name
     catalogue = Catalogue(rules, aliases)
+    _CACHE.clear()  # one catalogue per process is the common case; never let stale ones pile up
     _CACHE[key] = catalogue
     return catalogue
 
 
-def _yaml_load(text: str):
-    import yaml
-
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    return yaml.load(text, Loader=loader)
-
-
 def load_rule(path: Path, builtin: bool = False) -> Rule:
+    from migration_lint.errors import ConfigError
+    from migration_lint.safeio import load_yaml, read_text
+
     try:
-        data = _yaml_load(path.read_text(encoding="utf-8"))
-    except Exception as exc:  # yaml errors, decoding errors
-        raise RuleError(f"{path}: cannot read rule: {str(exc).splitlines()[0]}") from None
+        data = load_yaml(read_text(path, "rule file"), str(path))
+    except ConfigError as exc:
+        raise RuleError(str(exc)) from None
     return rule_from_mapping(data, str(path), builtin)
 
 
@@ -211,12 +224,25 @@ def rule_from_mapping(data, where: str, builtin: bool = False) -> Rule:
     phase = data.get("phase", "upgrade")
     if phase not in PHASES:
         fail(f"phase must be one of {', '.join(PHASES)}")
-    if ("match" in data) == ("check" in data):
-        fail("a rule has either a declarative 'match' or a Python 'check', not both or neither")
+    given = [key for key in ("match", "check", "produced_by") if key in data]
+    if len(given) != 1:
+        fail("a rule has exactly one of a declarative 'match', a Python 'check' or (built-in rules) 'produced_by'")
     if "match" in data and not isinstance(data["match"], dict):
         fail("'match' must be a mapping")
-    if "check" in data and not re.match(r"^[\w.]+:\w+$", str(data["check"])):
-        fail("'check' must look like package.module:function")
+    if "produced_by" in data:
+        if not builtin:
+            fail("'produced_by' is for built-in rules; a rule pack's rule has a 'match' (or a trusted 'check')")
+        if data["produced_by"] not in PRODUCERS:
+            fail(f"produced_by must be one of {', '.join(PRODUCERS)}")
+    if "check" in data:
+        check = data["check"]
+        if builtin:
+            from migration_lint.checks import REGISTRY
+
+            if check not in REGISTRY:
+                fail(f"check {check!r} is not a check of migration_lint.checks ({', '.join(sorted(REGISTRY))})")
+        elif not isinstance(check, str) or not re.match(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$", check):
+            fail("'check' must look like package.module:function")
     dialects = data.get("dialects")
     if dialects is not None:
         if isinstance(dialects, str):
@@ -259,6 +285,7 @@ def rule_from_mapping(data, where: str, builtin: bool = False) -> Rule:
         phase=phase,
         match=data.get("match"),
         check=data.get("check"),
+        produced_by=data.get("produced_by"),
         options=data.get("options") or {},
         aliases=tuple(_names(data.get("aliases"), "aliases", fail)),
         path=where,

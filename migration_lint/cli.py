@@ -134,14 +134,17 @@ def main(argv: Optional[List[str]] = None) -> int:
 
 
 def _config(args, paths):
-    """The config for this run; trust comes from the invocation (flag or environment), never from
-    the file."""
+    """The config file of this run (as written: settings.py resolves it per history)."""
     from migration_lint import api
+
+    return api.resolve_config(paths, getattr(args, "config", None))
+
+
+def _trusted(args) -> bool:
+    """Trust comes from the invocation (flag or environment), never from a file."""
     from migration_lint.config import trust_from_environment
 
-    config = api.resolve_config(paths, getattr(args, "config", None))
-    config.trust_rule_packs = bool(getattr(args, "trust_rule_packs", False)) or trust_from_environment()
-    return config
+    return bool(getattr(args, "trust_rule_packs", False)) or trust_from_environment()
 
 
 def _split(values: List[str]) -> tuple:
@@ -150,27 +153,19 @@ def _split(values: List[str]) -> tuple:
 
 def _check(args) -> int:
     from migration_lint import api
-    from migration_lint.catalogue import load_catalogue
     from migration_lint.config import parse_version
     from migration_lint.model import reaches
     from migration_lint.report import render
 
     paths = args.paths or [Path(".")]
     config = _config(args, paths)
-    if args.select or args.ignore:
-        from migration_lint.catalogue import load_catalogue
-
-        known = api.catalogue_for(config)
-        for option, names in (("--select", _split(args.select)), ("--ignore", _split(args.ignore))):
-            for name in names:
-                if name not in known and name != "ALL":
-                    known.get(name)  # raises the one-line "unknown rule" error with a hint
-    if args.select:
-        config.select = _split(args.select)
-    if args.ignore:
-        config.ignore = tuple(config.ignore) + _split(args.ignore)
-    if args.start_after:
-        config.start_after = args.start_after
+    trusted = _trusted(args)
+    select, ignore = _split(args.select), _split(args.ignore)
+    if select or ignore:
+        known = api.catalogue_for(config, trusted)
+        for name in (*select, *ignore):
+            if name not in known and name != "ALL":
+                known.get(name)  # raises the one-line "unknown rule" error with a hint
     if args.server_version:
         parse_version(args.server_version, "--server-version")  # fail early, before any parsing
     fail_on = args.fail_on or config.fail_on
@@ -186,8 +181,13 @@ def _check(args) -> int:
             roundtrip=roundtrip,
             diff_base=args.diff_base,
             baseline=args.baseline,
+            select=select,
+            ignore=ignore,
+            start_after=args.start_after,
+            fail_on=fail_on,
+            trust_rule_packs=trusted,
         )
-    catalogue = api.catalogue_for(config) if args.format in ("sarif", "markdown") else None
+    catalogue = api.catalogue_for(config, trusted) if args.format in ("sarif", "markdown") else None
     color = args.color == "always" or (args.color == "auto" and args.output is None and sys.stdout.isatty() and not os.environ.get("NO_COLOR"))
     import shutil
 
@@ -240,10 +240,11 @@ def _baseline(args) -> int:
     from migration_lint import api
     from migration_lint.baseline import write_baseline
 
+    import dataclasses
+
     paths = args.paths or [Path(".")]
-    config = _config(args, paths)
-    config.baseline = None  # record every finding, not just those the old baseline lacks
-    result = api.check(paths, dialect=args.dialect, server_version=args.server_version, config=config)
+    config = dataclasses.replace(_config(args, paths), baseline=None)  # record every finding, not just those the old baseline lacks
+    result = api.check(paths, dialect=args.dialect, server_version=args.server_version, config=config, trust_rule_packs=_trusted(args))
     count = write_baseline(result, args.output)
     print(f"migration-lint: wrote {count} finding(s) to {args.output}; `check --baseline {args.output}` now reports only new ones", file=sys.stderr)
     return EXIT_OK
@@ -251,10 +252,9 @@ def _baseline(args) -> int:
 
 def _explain(args) -> int:
     from migration_lint import api
-    from migration_lint.catalogue import load_catalogue
 
     config = _config(args, [Path(".")])
-    rule = api.catalogue_for(config).get(args.rule)
+    rule = api.catalogue_for(config, _trusted(args)).get(args.rule)
     print(explain_text(rule))
     return EXIT_OK
 
@@ -280,9 +280,8 @@ def _rules(args) -> int:
     import json
 
     from migration_lint import api
-    from migration_lint.catalogue import load_catalogue
 
-    catalogue = api.catalogue_for(_config(args, [Path(".")]))
+    catalogue = api.catalogue_for(_config(args, [Path(".")]), _trusted(args))
     if args.format == "json":
         print(json.dumps([
             {"name": r.name, "severity": r.severity, "category": r.category, "dialects": list(r.dialects or []), "phase": r.phase, "summary": r.summary}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Optional, Tuple
@@ -11,41 +10,32 @@ from migration_lint import dialects
 from migration_lint.errors import ConfigError
 from migration_lint.model import SEVERITIES
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
-
 TRUST_VARIABLE = "MIGRATION_LINT_TRUST_RULE_PACKS"
 CONFIG_FILES = (".migration-lint.yaml", ".migration-lint.yml", "pyproject.toml")
 
 
-@dataclass
+@dataclass(frozen=True)
 class Config:
+    """A config file's settings, as written (validated, not yet resolved: see settings.py)."""
+
     dialect: Optional[str] = None
     server_version: Optional[Tuple[int, ...]] = None
+    default_schema: Optional[str] = None  # where unqualified names live (PostgreSQL: public)
     select: Tuple[str, ...] = ()
     ignore: Tuple[str, ...] = ()
-    severity: dict = field(default_factory=dict)
+    severity: dict = field(default_factory=dict, hash=False)
     start_after: Optional[str] = None
     exclude: Tuple[str, ...] = ()
-    downgrades: str = "required"  # 'required' | 'optional' (projects that never write downgrades)
+    downgrades: Optional[str] = None  # 'required' | 'optional' (projects that never write downgrades)
     rule_packs: Tuple[str, ...] = ()
     fail_on: str = "error"
     baseline: Optional[str] = None  # a baseline file (relative to the config's folder)
-    # Rule packs may name Python checks (imports their code).  Never read from a config file: a
-    # file in the checkout is what a pull request controls.  Set from the invocation only
-    # (--trust-rule-packs, MIGRATION_LINT_TRUST_RULE_PACKS=1, the Action's input).
-    trust_rule_packs: bool = False
     # round trip: environment folder -> folders of environments upgraded to head first (a
     # plugin's history that builds on the core schema); paths relative to the config's folder
-    roundtrip_requires: dict = field(default_factory=dict)
+    roundtrip_requires: dict = field(default_factory=dict, hash=False)
     warnings: Tuple[str, ...] = ()  # settings the file holds that were not taken, and why
     source: Optional[str] = None  # the file it came from
     root: Optional[str] = None  # the folder of that file: relative paths in it start there
-
-    def fingerprint(self) -> str:
-        return repr(sorted((f.name, repr(getattr(self, f.name))) for f in fields(self) if f.name not in ("source", "warnings")))
 
 
 def trust_from_environment(environ=None) -> bool:
@@ -83,7 +73,8 @@ def find_config(start: Path) -> Optional[Path]:
                 continue
             if name == "pyproject.toml":
                 try:
-                    if "migration-lint" not in _load_toml(path).get("tool", {}):
+                    tool = _load_toml(path).get("tool", {})
+                    if not isinstance(tool, dict) or "migration-lint" not in tool:
                         continue
                 except ConfigError:
                     continue
@@ -94,25 +85,22 @@ def find_config(start: Path) -> Optional[Path]:
 
 
 def _load_toml(path: Path) -> dict:
-    try:
-        with path.open("rb") as handle:
-            return tomllib.load(handle)
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read TOML: {exc}") from None
+    from migration_lint.safeio import load_toml, read_bytes
+
+    return load_toml(read_bytes(path, "config file"), str(path))
 
 
 def load_config(path: Optional[Path]) -> Config:
+    from migration_lint.safeio import load_yaml, read_text
+
     if path is None:
         return Config()
     if path.suffix == ".toml":
-        data = _load_toml(path).get("tool", {}).get("migration-lint", {})
+        tool = _load_toml(path).get("tool", {})
+        data = tool.get("migration-lint", {}) if isinstance(tool, dict) else None
     else:
-        import yaml
-
-        try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-            raise ConfigError(f"{path}: cannot read YAML: {str(exc).splitlines()[0]}") from None
+        data = load_yaml(read_text(path, "config file"), str(path))
+        data = {} if data is None else data
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping of settings")
     return config_from_mapping(data, str(path), str(path.parent))
@@ -120,53 +108,60 @@ def load_config(path: Optional[Path]) -> Config:
 
 def config_from_mapping(data: dict, source: str = "<config>", root: Optional[str] = None) -> Config:
     known = {f.name.replace("_", "-") for f in fields(Config)} | {f.name for f in fields(Config)}
-    config = Config(source=source, root=root)
+    values: dict = {"source": source, "root": root}
+    warnings: list = []
     for key, value in data.items():
         name = str(key).replace("-", "_")
-        if key not in known or name in ("source", "root", "warnings"):
+        if key not in known and name != "trust_rule_packs" or name in ("source", "root", "warnings"):
             raise ConfigError(f"{source}: unknown setting {key!r}")
         if name == "dialect":
-            config.dialect = normalise_dialect(value, f"{source}: dialect")
+            values["dialect"] = normalise_dialect(value, f"{source}: dialect")
         elif name == "server_version":
-            config.server_version = parse_version(value, f"{source}: server_version")
+            values["server_version"] = parse_version(value, f"{source}: server_version")
+        elif name == "default_schema":
+            if not isinstance(value, str) or not value.strip():
+                raise ConfigError(f"{source}: default-schema must be a schema name")
+            values["default_schema"] = value.strip()
         elif name in ("select", "ignore", "exclude", "rule_packs"):
             if isinstance(value, str):
                 value = [value]
             if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
                 raise ConfigError(f"{source}: {key} must be a list of strings")
-            setattr(config, name, tuple(value))
+            values[name] = tuple(value)
         elif name == "severity":
             if not isinstance(value, dict):
                 raise ConfigError(f"{source}: severity must map rule names to {'/'.join(SEVERITIES)}")
             for rule, level in value.items():
                 if level not in SEVERITIES:
                     raise ConfigError(f"{source}: severity of {rule}: {level!r} is not one of {', '.join(SEVERITIES)}")
-            config.severity = dict(value)
+            values["severity"] = {str(rule): level for rule, level in value.items()}
         elif name == "trust_rule_packs":
             if value is not False:
-                config.warnings += (
+                warnings.append(
                     f"{source}: trust-rule-packs is ignored here: a file in the repository cannot allow code to run; "
-                    f"pass --trust-rule-packs (or set {TRUST_VARIABLE}=1) where you invoke migration-lint",
+                    f"pass --trust-rule-packs (or set {TRUST_VARIABLE}=1) where you invoke migration-lint"
                 )
         elif name == "baseline":
             if value is not None and not isinstance(value, str):
                 raise ConfigError(f"{source}: baseline must be a file path")
-            config.baseline = value
+            values["baseline"] = value
         elif name == "start_after":
-            config.start_after = None if value is None else str(value)
+            if value is not None and not isinstance(value, (str, int)) or isinstance(value, bool):
+                raise ConfigError(f"{source}: start-after must be a revision id")
+            values["start_after"] = None if value is None else str(value)
         elif name == "downgrades":
             if value not in ("required", "optional"):
                 raise ConfigError(f"{source}: downgrades must be 'required' or 'optional'")
-            config.downgrades = value
+            values["downgrades"] = value
         elif name == "roundtrip_requires":
             if not isinstance(value, dict) or not all(
                 isinstance(k, str) and (isinstance(v, str) or (isinstance(v, list) and all(isinstance(x, str) for x in v)))
                 for k, v in value.items()
             ):
                 raise ConfigError(f"{source}: roundtrip-requires must map an environment folder to the folders it needs")
-            config.roundtrip_requires = {k: [v] if isinstance(v, str) else list(v) for k, v in value.items()}
+            values["roundtrip_requires"] = {k: [v] if isinstance(v, str) else list(v) for k, v in value.items()}
         elif name == "fail_on":
             if value not in SEVERITIES:
                 raise ConfigError(f"{source}: fail-on must be one of {', '.join(SEVERITIES)}")
-            config.fail_on = value
-    return config
+            values["fail_on"] = value
+    return Config(**values, warnings=tuple(warnings))

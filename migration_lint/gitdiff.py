@@ -146,3 +146,45 @@ def first_changed_line(info: DiffInfo, path: Path) -> int:
     proc = _git(info.root, "diff", "-U0", "-M", info.base, "--", *sorted({old, relative}), check=False)
     match = re.search(r"^@@ -\d+(?:,\d+)? \+(\d+)", proc.stdout or "", re.M)
     return max(int(match.group(1)), 1) if match else 1
+
+
+def changes_for(info: DiffInfo, paths: List[Path], display: List[str], deleted_locations: List[Path], display_of, is_excluded) -> "ChangeSet":
+    """What git says of one history's revision files since the merge base: each present file's
+    status (a reformatting that leaves the syntax tree alone counts as none), where an edit
+    starts, and the headers at the merge base of edited and deleted files."""
+    from migration_lint.frontend.alembic_ops import parse_migration
+    from migration_lint.scope import ChangeSet, FileChange
+
+    present = []
+    for path, shown in zip(paths, display):
+        status = info.status_of(path)
+        if status not in ("added", "modified"):
+            continue
+        if status == "added":
+            present.append((shown, FileChange("added")))
+            continue
+        base_text = info.base_text(path)
+        if _same_code(base_text, path):
+            present.append((shown, FileChange("reformatted")))
+            continue
+        base = parse_migration(base_text, shown, operations=False) if base_text is not None else None
+        present.append((shown, FileChange("modified", first_line=first_changed_line(info, path), base=base)))
+    deleted = []
+    for change in info.deleted_under(deleted_locations):
+        shown = display_of(change.path)
+        text = info.base_text(change.path)
+        base = parse_migration(text, shown, operations=False) if text is not None else None
+        deleted.append((shown, FileChange("deleted", base=base, excluded=is_excluded(change.path))))
+    return ChangeSet(ref=info.ref, base_commit=info.base, files=tuple(present), deleted=tuple(deleted))
+
+
+def _same_code(base: Optional[bytes], path: Path) -> bool:
+    """True when two versions of a file differ only in formatting and comments (same syntax tree)."""
+    import ast
+
+    if base is None:
+        return False
+    try:
+        return ast.dump(ast.parse(base)) == ast.dump(ast.parse(path.read_bytes()))
+    except (SyntaxError, ValueError, OSError):
+        return False

@@ -77,6 +77,7 @@ def findings_from_report(report: dict) -> List[Finding]:
                 revision=item.get("revision"),
                 phase=item.get("phase"),
                 environment=str(item.get("environment") or ""),
+                fingerprint=str(item.get("fingerprint") or ""),
             )
         )
     return out
@@ -214,7 +215,9 @@ def _catalogue(paths: List[str], config: Optional[str]):
 
     try:
         resolved = api.resolve_config([Path(p) for p in paths] or [Path(".")], Path(config) if config else None)
-        return api.catalogue_for(resolved)
+        from migration_lint.config import trust_from_environment
+
+        return api.catalogue_for(resolved, trust_from_environment())
     except Exception as exc:  # the rule metadata of the built-in rules is still worth having
         warn(f"rule packs not loaded for SARIF: {exc}")
         return load_catalogue()

@@ -8,18 +8,17 @@ files, loads one pickle per environment and parses nothing.
 
 from __future__ import annotations
 
-import gc
 import hashlib
 import os
 import pickle
 import stat
 import tempfile
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Collection, Dict, List, Optional, Tuple
 
 from migration_lint import __version__
 from migration_lint.model import MigrationFile
+from migration_lint.process import quiet_gc
 from migration_lint import rule_ids
 
 PARALLEL_THRESHOLD = 48  # below this, starting workers costs more than it saves
@@ -83,24 +82,6 @@ def _parse_one(item: Tuple[str, bytes, str, bool]) -> MigrationFile:
 def _parse_chunk(items: List[Tuple[str, bytes, str, bool]]) -> List[MigrationFile]:
     with quiet_gc():
         return [_parse_one(item) for item in items]
-
-
-@contextmanager
-def quiet_gc():
-    """No cyclic garbage collection while building or unpickling many small objects.
-
-    Parsing and unpickling a history allocate hundreds of thousands of objects that stay alive;
-    every collection would walk all of them again, for nothing: libcst trees and our model hold no
-    reference cycles, so reference counting frees what is dropped.  The collector is restored
-    (not run) afterwards.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def parse_all(items: List[Tuple[str, bytes, str, bool]], jobs: Optional[int] = None) -> List[MigrationFile]:

@@ -10,48 +10,19 @@
         - {unique: true}
         - {where: true}
 
-A list as expected value means "one of".  Facts are the operation's fields and attrs plus what the
-engine knows of its place (table_is_new, in_batch, in_autocommit, dialect, server_version).
+A list as expected value means "one of".  The facts a match may name are declared in facts.py;
+rule files are validated against them when they load.
 """
 
 from __future__ import annotations
 
 from typing import Any, Optional
 
-from migration_lint.model import Operation
+from migration_lint.facts import Facts, problem_with
 
 OPERATORS = {"not", "in", "not_in", "lt", "le", "gt", "ge", "exists"}
 COMBINATORS = {"any", "all", "not"}
-
-
-class Facts:
-    """Lazy view over an operation and its context: ``facts['column.nullable']``."""
-
-    __slots__ = ("op", "extra")
-
-    def __init__(self, op: Operation, extra: dict):
-        self.op = op
-        self.extra = extra
-
-    def get(self, key: str) -> Any:
-        head, _, rest = key.partition(".")
-        value = self._top(head)
-        while rest:
-            part, _, rest = rest.partition(".")
-            if value is None:
-                return None
-            value = value.get(part) if isinstance(value, dict) else getattr(value, part, None)
-        return value
-
-    def _top(self, key: str) -> Any:
-        if key in self.extra:
-            return self.extra[key]
-        op = self.op
-        if key == "column" and op.column is None and op.columns:
-            return op.columns[0]
-        if hasattr(op, key) and key != "get":
-            return getattr(op, key)
-        return op.attrs.get(key)
+MAX_DEPTH = 32  # nesting of any/all/not: deeper is a mistake (or an attack on the loader)
 
 
 def matches(match: dict, facts: Facts) -> bool:
@@ -120,9 +91,15 @@ def _comparable(value):
 
 
 def validate_match(match: Any, depth: int = 0) -> Optional[str]:
+    """Why a match cannot be evaluated as written (unknown fact, operator or kind, a wrong value),
+    or None."""
+    if depth > MAX_DEPTH:
+        return f"nested more than {MAX_DEPTH} levels deep"
     if not isinstance(match, dict) or not match:
         return "expected a non-empty mapping"
     for key, value in match.items():
+        if not isinstance(key, str):
+            return f"a match key must be a fact name, got {key!r}"
         if key in ("any", "all"):
             if not isinstance(value, list) or not value:
                 return f"'{key}' takes a list of matches"
@@ -130,32 +107,27 @@ def validate_match(match: Any, depth: int = 0) -> Optional[str]:
                 problem = validate_match(sub, depth + 1)
                 if problem:
                     return problem
-        elif key == "not" and isinstance(value, dict) and not _is_operator(value):
+            continue
+        if key == "not" and isinstance(value, dict) and not _is_operator(value):
             problem = validate_match(value, depth + 1)
             if problem:
                 return problem
-        elif isinstance(value, dict):
+            continue
+        if isinstance(value, dict):
             unknown = set(value) - OPERATORS
             if unknown:
-                return f"{key}: unknown operators {sorted(unknown)}"
+                return f"{key}: unknown operators {sorted(map(str, unknown))} (use {', '.join(sorted(OPERATORS))})"
             for operator in ("lt", "le", "gt", "ge"):
                 if operator in value and _comparable(value[operator]) is None:
                     return f"{key}: '{operator}' needs a number or a version like 11 or 10.5, got {value[operator]!r}"
-            if "in" in value or "not_in" in value:
-                if not isinstance(value.get("in", value.get("not_in")), list):
-                    return f"{key}: 'in' / 'not_in' take a list"
-        if key == "kind":
-            kinds = value if isinstance(value, list) else value.get("in", value.get("not_in", [])) if isinstance(value, dict) else [value]
-            unknown = [k for k in (kinds if isinstance(kinds, list) else [kinds]) if k not in KINDS]
-            if unknown:
-                return f"kind: unknown operation kind(s) {unknown} (see migration_lint/model.py)"
+            for operator in ("in", "not_in"):
+                if operator in value and not isinstance(value[operator], list):
+                    return f"{key}: '{operator}' takes a list"
+            operands = [v for op, v in value.items() if op in ("in", "not_in")]
+            expected = [x for operand in operands for x in operand] + [v for op, v in value.items() if op == "not"]
+        else:
+            expected = value
+        problem = problem_with(key, expected)
+        if problem:
+            return problem
     return None
-
-
-def _kinds() -> frozenset:
-    from migration_lint import model
-
-    return frozenset(v for k, v in vars(model).items() if k.isupper() and isinstance(v, str) and k not in ("UPGRADE", "DOWNGRADE"))
-
-
-KINDS = _kinds()

@@ -14,7 +14,8 @@ from typing import Any, Optional, Tuple
 # --- operation kinds -------------------------------------------------------------------------
 # One name per normalised operation.  An Alembic ``alter_column`` call that changes several things
 # becomes several operations at the same place, exactly as ``ALTER TABLE ... ALTER COLUMN`` clauses
-# do in SQL, so rules never care which front end produced them.
+# do in SQL, so rules never care which front end produced them.  KINDS below is the list rule
+# files are validated against.
 CREATE_TABLE = "create_table"
 DROP_TABLE = "drop_table"
 RENAME_TABLE = "rename_table"
@@ -50,6 +51,15 @@ SET_TIMEOUT = "set_timeout"  # SET lock_timeout / statement_timeout
 RAISE = "raise"  # the phase raises on purpose (irreversible downgrade)
 RAW_SQL = "raw_sql"  # SQL we could not analyse (f-string, variable, unparseable)
 OTHER_SQL = "other_sql"  # SQL we parsed but do not model (GRANT, COMMENT, functions, ...)
+
+KINDS = (
+    CREATE_TABLE, DROP_TABLE, RENAME_TABLE, TRUNCATE_TABLE, ADD_COLUMN, DROP_COLUMN, RENAME_COLUMN,
+    ALTER_COLUMN_TYPE, SET_NOT_NULL, DROP_NOT_NULL, SET_DEFAULT, DROP_DEFAULT, CREATE_INDEX, DROP_INDEX,
+    CREATE_FOREIGN_KEY, CREATE_UNIQUE_CONSTRAINT, CREATE_CHECK_CONSTRAINT, CREATE_PRIMARY_KEY,
+    CREATE_EXCLUDE_CONSTRAINT, DROP_CONSTRAINT, VALIDATE_CONSTRAINT, CREATE_TYPE, DROP_TYPE, ALTER_TYPE,
+    CREATE_SEQUENCE, DROP_SEQUENCE, CREATE_VIEW, DROP_VIEW, UPDATE_ROWS, DELETE_ROWS, INSERT_ROWS,
+    SET_TIMEOUT, RAISE, RAW_SQL, OTHER_SQL,
+)
 
 UPGRADE = "upgrade"
 DOWNGRADE = "downgrade"
@@ -146,6 +156,7 @@ class Operation:
     table: Optional[str] = None
     schema: Optional[str] = None
     name: Optional[str] = None  # index / constraint / type / sequence name
+    name_unknown: bool = False  # a name was given but it is an expression we cannot evaluate
     columns: Tuple[str, ...] = ()
     column: Optional[ColumnSpec] = None  # add_column
     table_columns: Tuple[ColumnSpec, ...] = ()  # create_table
@@ -217,20 +228,44 @@ class MigrationFile:
 
 @dataclass(frozen=True)
 class Finding:
+    """What every source reports (rules, the revision graph, git, the round trip, the front end):
+    one type.  A source fills rule, location, message and ``subject``; the engine adds severity,
+    help, environment and the fingerprint once it has judged suppressions and settings."""
+
     rule: str
-    severity: str
     path: str
     line: int
     message: str
+    severity: str = ""
     help: str = ""
     column: int = 1  # 1-based
     end_line: int = 0
     revision: Optional[str] = None
     phase: Optional[str] = None
     environment: str = ""
+    # The identity of the object concerned, e.g. ("column", "public", "user", "email"),
+    # ("heads", "a1", "b2"), ("revision", "a1"): with the rule and the revision it is what a
+    # fingerprint is made of.  Never message text, line numbers, addresses or timings.
+    subject: Tuple[str, ...] = ()
+    fingerprint: str = ""
 
     def sort_key(self):
         return (self.environment, self.path, self.line, self.column, self.rule)
+
+    @classmethod
+    def at(cls, rule: str, path: str, op: "Operation", message: str, *, revision: Optional[str] = None, phase: Optional[str] = None, subject: Tuple[str, ...] = ()) -> "Finding":
+        """A finding at an operation: its line, column and last line; its object by default."""
+        return cls(
+            rule=rule,
+            path=path,
+            line=op.line,
+            message=message,
+            column=op.column_offset + 1,
+            end_line=op.end_line,
+            revision=revision,
+            phase=phase or op.phase,
+            subject=subject or op_subject(op),
+        )
 
 
 SEVERITIES = ("info", "warning", "error")  # least to most severe: the one ranking every output uses
@@ -301,25 +336,82 @@ def make_default(text: str) -> Default:
 #   raw_sql          reason ; other_sql: statement
 
 
-def fingerprint(finding: Finding, occurrence: int = 0) -> str:
-    """A stable identity for a finding: survives line shifts (no line numbers in it)."""
+# -- identity and fingerprints ------------------------------------------------------------------
+
+_TABLE_KINDS = frozenset({CREATE_TABLE, DROP_TABLE, RENAME_TABLE, TRUNCATE_TABLE, UPDATE_ROWS, DELETE_ROWS, INSERT_ROWS})
+_COLUMN_KINDS = frozenset({ADD_COLUMN, DROP_COLUMN, RENAME_COLUMN, ALTER_COLUMN_TYPE, SET_NOT_NULL, DROP_NOT_NULL, SET_DEFAULT, DROP_DEFAULT})
+_CONSTRAINT_KINDS = frozenset({CREATE_FOREIGN_KEY, CREATE_UNIQUE_CONSTRAINT, CREATE_CHECK_CONSTRAINT, CREATE_PRIMARY_KEY, CREATE_EXCLUDE_CONSTRAINT, DROP_CONSTRAINT, VALIDATE_CONSTRAINT})
+_NAMED_KINDS = {CREATE_TYPE: "type", DROP_TYPE: "type", ALTER_TYPE: "type", CREATE_SEQUENCE: "sequence", DROP_SEQUENCE: "sequence", CREATE_VIEW: "view", DROP_VIEW: "view"}
+
+
+def op_subject(op: "Operation") -> Tuple[str, ...]:
+    """The object an operation concerns, as identity: kind of object, schema, names.  The schema is
+    the one written (``schema=`` or a qualified name), "" when unqualified: unqualified names
+    all belong to the history's one default schema, so a finding keeps its identity whether or
+    not that default is spelt out."""
+    schema = ident(op.schema) or ""
+    table = ident(op.table) or ""
+    if op.kind in _COLUMN_KINDS:
+        column = op.column.name if op.column is not None and op.column.name else (op.columns[0] if op.columns else "")
+        return ("column", schema, table, ident(column) or "")
+    if op.kind in _TABLE_KINDS:
+        return ("table", schema, table)
+    if op.kind in (CREATE_INDEX, DROP_INDEX):
+        return ("index", schema, ident(op.name) or "", table, *(ident(c) or "" for c in op.columns))
+    if op.kind in _CONSTRAINT_KINDS:
+        return ("constraint", schema, table, ident(op.name) or "", op.kind, *(ident(c) or "" for c in op.columns))
+    if op.kind in _NAMED_KINDS:
+        return (_NAMED_KINDS[op.kind], schema, ident(op.name) or "")
+    if op.kind == SET_TIMEOUT:
+        return ("setting", str(op.get("setting") or ""))
+    return (op.kind,)
+
+
+def fingerprint(rule: str, revision: Optional[str], path: str, subject: Tuple[str, ...], occurrence: int = 0) -> str:
+    """A finding's stable identity: rule, revision (the file only when it names no revision) and
+    the object concerned.  Survives line shifts, renamed files and reworded messages."""
     import hashlib
-    import re
+
+    where = revision or "path:" + path.replace("\\", "/")
+    key = "\0".join((rule, where, *subject, str(occurrence)))
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
+
+
+def with_fingerprints(findings) -> list:
+    """The findings with their fingerprints; findings of one rule on one object in one revision
+    are numbered in line order, so that each keeps its own."""
+    seen: dict = {}
+    result = []
+    for finding in sorted(findings, key=lambda f: (f.line, f.column)):
+        base = (finding.rule, finding.revision, finding.path if not finding.revision else "", finding.subject)
+        count = seen.get(base, 0)
+        seen[base] = count + 1
+        result.append((finding, fingerprint(finding.rule, finding.revision, finding.path, finding.subject, count)))
+    order = {id(f): i for i, f in enumerate(findings)}
+    result.sort(key=lambda pair: order[id(pair[0])])
+    import dataclasses
+
+    return [dataclasses.replace(f, fingerprint=fp) for f, fp in result]
+
+
+def legacy_fingerprint(finding: Finding, occurrence: int = 0) -> str:
+    """The fingerprint of baseline format 1 (rule, path, revision, phase and message): kept only to
+    read baselines written before format 2."""
+    import hashlib
 
     message = re.sub(r"\bline \d+\b", "line N", finding.message)
     key = "\0".join((finding.rule, finding.path.replace("\\", "/"), finding.revision or "", finding.phase or "", message, str(occurrence)))
     return hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
 
 
-def fingerprints(findings) -> list:
-    """Fingerprints for a list of findings; identical findings get distinct occurrence numbers."""
+def legacy_fingerprints(findings) -> list:
     seen: dict = {}
     result = []
     for finding in findings:
-        base = fingerprint(finding)
+        base = legacy_fingerprint(finding)
         count = seen.get(base, 0)
         seen[base] = count + 1
-        result.append(base if count == 0 else fingerprint(finding, count))
+        result.append(base if count == 0 else legacy_fingerprint(finding, count))
     return result
 
 

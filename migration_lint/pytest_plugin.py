@@ -108,6 +108,7 @@ class _MigrationLintSession:
         self.environments: list = []
         self.fail_on = "error"
         self.db = "auto"
+        self.trust = False
 
     # -- settings and discovery: before collection, so mistakes are usage errors ---------------
 
@@ -134,9 +135,7 @@ class _MigrationLintSession:
 
             self.lint_config = api.resolve_config(self.paths, config_path)
             # pytest imports this project's conftest.py anyway: its ini files may grant trust
-            self.lint_config.trust_rule_packs = bool(
-                config.getoption("migration_lint_trust_rule_packs") or config.getini("migration_lint_trust_rule_packs") or trust_from_environment()
-            )
+            self.trust = bool(config.getoption("migration_lint_trust_rule_packs") or config.getini("migration_lint_trust_rule_packs") or trust_from_environment())
             self.fail_on = self.lint_config.fail_on
             environments: list = []
             for path in self.paths:
@@ -176,7 +175,7 @@ class _MigrationLintSession:
 
             roundtrip = api.RoundTripOptions(db=self.db) if self.roundtrip else None
             try:
-                self._result = api.check(self.paths, config=self.lint_config, roundtrip=roundtrip)
+                self._result = api.check(self.paths, config=self.lint_config, roundtrip=roundtrip, trust_rule_packs=self.trust)
             except MigrationLintError as exc:
                 self._error = MigrationLintUsageError(str(exc))
             except Exception as exc:  # a bug: every item shows it, the check does not run again

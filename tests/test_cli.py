@@ -89,7 +89,7 @@ def test_sarif_validates_against_official_schema(in_tmp, capsys):
     rule_ids = [r["id"] for r in run_["tool"]["driver"]["rules"]]
     result = next(r for r in run_["results"] if r["ruleId"] == "create-index-not-concurrently")
     assert rule_ids[result["ruleIndex"]] == "create-index-not-concurrently"
-    assert result["partialFingerprints"]["migrationLint/v1"]
+    assert result["partialFingerprints"]["migrationLint/v2"]
     # fingerprints survive a line shift
     b = in_tmp / "migrations/versions/b.py"
     b.write_text(b.read_text().replace("def upgrade():", "# a comment\n\ndef upgrade():"))
@@ -288,7 +288,9 @@ def test_sarif_without_catalogue_entry_has_no_rule_index():
     from migration_lint.report.sarif import render_sarif
 
     finding = Finding(rule="somebody-elses-rule", severity="warning", path="a.py", line=1, message="m")
-    env = EnvironmentResult("e", "alembic", "postgresql", "default", (14,), "default", 1, 1, ["a"], [finding])
+    from migration_lint.settings import for_sources
+
+    env = EnvironmentResult("e", "alembic", for_sources(), 1, 1, ["a"], [finding])
     log = json.loads(render_sarif(CheckResult(environments=[env]), load_catalogue()))
     (result,) = log["runs"][0]["results"]
     assert result["ruleId"] == "somebody-elses-rule" and "ruleIndex" not in result

@@ -125,7 +125,7 @@ def test_baseline_hides_known_findings_and_reports_gone_ones(in_tmp, capsys):
     assert main(["baseline", "--output", "baseline.json"]) == 0
     capsys.readouterr()
     stored = json.loads((in_tmp / "baseline.json").read_text())
-    assert stored["format"] == 1 and any(e["rule"] == "drop-table" for e in stored["findings"])
+    assert stored["format"] == 2 and any(e["rule"] == "drop-table" and e["object"] == ["table", "public", "legacy"] for e in stored["findings"])
     # lines shift: still known
     b = in_tmp / "migrations/versions/b.py"
     b.write_text("# a new comment\n\n" + b.read_text())
@@ -139,6 +139,32 @@ def test_baseline_hides_known_findings_and_reports_gone_ones(in_tmp, capsys):
     assert "drop-table" not in {f["rule"] for f in data["findings"]}
     gone = data["summary"]["baseline"]["gone"]
     assert any(entry["rule"] == "drop-table" for entry in gone)
+
+
+def test_a_format_1_baseline_still_loads_and_matches_by_object(in_tmp, capsys):
+    """Baselines written before fingerprints were made of object identity (format 1: rule, path,
+    revision, phase and message) keep hiding their findings, even once messages are reworded."""
+    from migration_lint import api
+    from migration_lint.model import legacy_fingerprints
+
+    repo(in_tmp, BASE)
+    findings = api.check([in_tmp]).findings
+    assert findings
+    entries = [
+        {"fingerprint": fp, "rule": f.rule, "path": f.path, "revision": f.revision, "message": f.message.split("\n")[0]}
+        for f, fp in zip(findings, legacy_fingerprints(findings))
+    ]
+    reworded = [dict(e, fingerprint="0" * 32, message=e["message"].upper().replace(" ", "  ")) for e in entries]
+    for written in (entries, reworded):
+        (in_tmp / "old.json").write_text(json.dumps({"format": 1, "tool": "migration-lint 0.1.0", "findings": written}))
+        code, data, _ = run(capsys, "--baseline", "old.json")
+        assert code == 0 and data["findings"] == [], data["findings"]
+        assert data["summary"]["baseline"]["matched"] == len(findings) and data["summary"]["baseline"]["gone"] == []
+    # an entry whose object is not the finding's does not hide it
+    other = [dict(e, fingerprint="0" * 32, message="drops table somewhere_else") for e in entries]
+    (in_tmp / "old.json").write_text(json.dumps({"format": 1, "findings": other}))
+    code, data, _ = run(capsys, "--baseline", "old.json")
+    assert "drop-table" in {f["rule"] for f in data["findings"]}
 
 
 def test_baseline_from_config_and_bad_baseline(in_tmp, capsys):

@@ -281,7 +281,7 @@ def test_action_on_a_pull_request_checks_only_its_revisions(tmp_path):
     # SARIF from the same report
     sarif = json.loads(Path(outputs["sarif-file"]).read_text())
     sarif_schema_validator().validate(sarif)
-    assert [r["partialFingerprints"]["migrationLint/v1"] for r in sarif["runs"][0]["results"]] == [f["fingerprint"] for f in report["findings"]]
+    assert [r["partialFingerprints"]["migrationLint/v2"] for r in sarif["runs"][0]["results"]] == [f["fingerprint"] for f in report["findings"]]
     # the comment
     (comment,) = api.comments_by("github-actions[bot]")
     assert comment["body"].startswith(MARKER) and "create-index-not-concurrently" in comment["body"]
@@ -435,7 +435,7 @@ def test_module_summary_annotations_sarif_from_one_report(tmp_path, report_file)
     sarif_schema_validator().validate(sarif)
     direct = json.loads(subprocess.run([PYTHON, "-m", "migration_lint", "check", "--format", "sarif"], cwd=root, capture_output=True, text=True).stdout)
     assert sarif["runs"][0]["tool"] == direct["runs"][0]["tool"]
-    key = lambda r: (r["ruleId"], r["partialFingerprints"]["migrationLint/v1"], r["locations"][0]["physicalLocation"]["region"]["startLine"], r["message"]["text"])
+    key = lambda r: (r["ruleId"], r["partialFingerprints"]["migrationLint/v2"], r["locations"][0]["physicalLocation"]["region"]["startLine"], r["message"]["text"])
     assert [key(r) for r in sarif["runs"][0]["results"]] == [key(r) for r in direct["runs"][0]["results"]]
     assert parse_outputs(Path(env["GITHUB_OUTPUT"]).read_text())["sarif-file"] == str(tmp_path / "out" / "ml.sarif")
 

@@ -296,8 +296,13 @@ def test_rule_pack_validation_catches_typos(in_tmp):
 
     layout(in_tmp, {"a.py": revision_file("a")})
     bad = {
-        "kind: add_colum": "unknown operation kind",
+        "kind: add_colum": "kind: unknown operation kind 'add_colum' \\(did you mean add_column",
         "column.type.name: {lt: 1}\n  kind: add_column\n  table: {lt: x}": "needs a number or a version",
+        "tabel_is_new: false\n  kind: add_column": "unknown fact 'tabel_is_new' \\(did you mean table_is_new",
+        "kind: add_column\n  column.nulable: false": "unknown fact 'column.nulable' \\(did you mean column.nullable",
+        "kind: {in: [add_column], gt: 3, like: x}": "unknown operators \\['like'\\]",
+        "kind: add_column\n  table_is_new: 'no'": "table_is_new: expected true, false or null",
+        "kind: add_column\n  dialect: postgres": "dialect: unknown value 'postgres'",
     }
     for match, error in bad.items():
         write_tree(in_tmp, {"pack/r.yaml": f"name: r\nseverity: warning\nsummary: s\nmessage: m\nmatch:\n  {match}\n"})

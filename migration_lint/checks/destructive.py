@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from migration_lint import model as m
-from migration_lint.engine import Hit
+
+CHECKS = ("alter_column_type", "drop_add_column")
 
 
 def _safe_widening(old, new, dialect):
@@ -50,7 +51,7 @@ def alter_column_type(rule, run):
             change = f"from {old.text or old.name} " if old else ""
             target = new.text or new.name if new else "?"
             why = "" if old or op.source == "sql" else " (existing_type is not given, so it cannot be shown to be a safe widening)"
-            yield Hit.at(migration, op, f"changes the type of {op.table}.{column} {change}to {target}: this may {REWRITE.get(run.dialect, REWRITE['postgresql'])} and break running code{why}", phase=m.UPGRADE)
+            yield migration.at(rule, op, f"changes the type of {op.table}.{column} {change}to {target}: this may {REWRITE.get(run.dialect, REWRITE['postgresql'])} and break running code{why}", phase=m.UPGRADE)
 
 
 # What a type change costs on a populated table, in each dialect's terms.
@@ -87,7 +88,7 @@ def drop_add_column(rule, run):
             if not lost:
                 continue
             names = ", ".join(o.column.name for _, o in found)
-            yield Hit.at(migration, first, f"drops column {', '.join(lost)} and adds {names} on {first.table} in one migration; if this is a rename, the data is lost", phase=m.UPGRADE)
+            yield migration.at(rule, first, f"drops column {', '.join(lost)} and adds {names} on {first.table} in one migration; if this is a rename, the data is lost", phase=m.UPGRADE, subject=("table", m.ident(first.schema) or "", m.ident(first.table) or ""))
 
 
 def _may_copy(op, table: str) -> bool:

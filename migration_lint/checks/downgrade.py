@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from migration_lint import model as m
-from migration_lint.engine import Hit
+
+CHECKS = ("missing_downgrade", "empty_downgrade", "incomplete_downgrade", "enum_type_leak")
 
 # Upgrade operations that a downgrade is expected to reverse.
 REVERSIBLE = {
@@ -17,35 +18,36 @@ CONSTRAINTS = {m.CREATE_FOREIGN_KEY, m.CREATE_UNIQUE_CONSTRAINT, m.CREATE_CHECK_
 OPAQUE = {m.RAW_SQL}
 
 
-def _skipped(migration, config):
+def _skipped(migration):
     file = migration.file
     return len(file.down_revision) > 1  # merge revisions have nothing of their own to reverse
 
 
 def missing_downgrade(rule, run):
-    if run.config.downgrades == "optional":
+    if run.settings.downgrades == "optional":
         return
     for migration in run.migrations:
         file = migration.file
         if file.has_upgrade and not file.has_downgrade and not file.syntax_error:
-            yield Hit(migration, file.upgrade_line or 1, "this revision has no downgrade() function; `alembic downgrade` through it fails")
+            yield migration.finding(rule, file.upgrade_line or 1, "this revision has no downgrade() function; `alembic downgrade` through it fails", subject=("downgrade",))
 
 
 def empty_downgrade(rule, run):
-    if run.config.downgrades == "optional":
+    if run.settings.downgrades == "optional":
         return
     for migration in run.migrations:
         file = migration.file
-        if not file.has_downgrade or not file.downgrade_is_empty or _skipped(migration, run.config):
+        if not file.has_downgrade or not file.downgrade_is_empty or _skipped(migration):
             continue
         reversible = [op for op in migration.ops[m.UPGRADE] if op.kind in REVERSIBLE]
         if reversible:
             first = reversible[0]
-            yield Hit(
-                migration,
+            yield migration.finding(
+                rule,
                 file.downgrade_line,
                 f"downgrade() does nothing, but upgrade() makes {len(reversible)} reversible schema change(s), first `{first.call or first.kind}` at line {first.line}",
                 phase=m.DOWNGRADE,
+                subject=("downgrade",),
             )
 
 
@@ -106,7 +108,7 @@ def _removed(ops):
 
 def _downgrade_is_knowable(migration):
     file = migration.file
-    if not file.has_downgrade or file.downgrade_is_empty or _skipped(migration, None):
+    if not file.has_downgrade or file.downgrade_is_empty or _skipped(migration):
         return False
     ops = migration.file.ops(m.DOWNGRADE)
     if any(op.kind in (m.RAISE, *OPAQUE) for op in ops):
@@ -152,7 +154,7 @@ def incomplete_downgrade(rule, run):
             # an index or constraint on a column that stays behind is part of that one omission
             if kind in ("index", "constraint") and op.columns and all((table, m.ident(c)) in leaked_columns for c in op.columns):
                 continue
-            yield Hit.at(migration, op, f"upgrade() creates {what}, but downgrade() never removes it", phase=m.UPGRADE)
+            yield migration.at(rule, op, f"upgrade() creates {what}, but downgrade() never removes it", phase=m.UPGRADE)
 
 
 def enum_type_leak(rule, run):
@@ -166,4 +168,4 @@ def enum_type_leak(rule, run):
             if op.kind != m.CREATE_TYPE or not op.get("implicit") or m.ident(op.name) in dropped or m.ident(op.name) in seen:
                 continue
             seen.add(m.ident(op.name))
-            yield Hit.at(migration, op, f"the enum type {op.name} is created with {op.table}, but downgrade() never drops it; the next upgrade fails with 'type \"{op.name}\" already exists'", phase=m.UPGRADE)
+            yield migration.at(rule, op, f"the enum type {op.name} is created with {op.table}, but downgrade() never drops it; the next upgrade fails with 'type \"{op.name}\" already exists'", phase=m.UPGRADE)

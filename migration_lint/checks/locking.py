@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from migration_lint import model as m
-from migration_lint.engine import Hit
+
+CHECKS = ("missing_lock_timeout", "backfill_with_ddl", "validate_in_same_transaction")
 
 # Operations that take ACCESS EXCLUSIVE (or SHARE) locks on an existing table in PostgreSQL.
 STRONG_LOCKS = {
@@ -23,14 +24,14 @@ def strong_lock(migration, op):
 
 
 def missing_lock_timeout(rule, run):
-    if run.target.env_settings.get("lock_timeout"):
+    if run.settings.env("lock_timeout"):
         return
     for migration in run.migrations:
         for op in migration.ops[m.UPGRADE]:
             if op.kind == m.SET_TIMEOUT and op.get("setting") == "lock_timeout":
                 break
             if strong_lock(migration, op) and op.table:
-                yield Hit.at(migration, op, f"`{op.call or op.kind}` locks {op.table} with no lock_timeout set; if it waits behind a long query, every query on {op.table} queues behind it", phase=m.UPGRADE)
+                yield migration.at(rule, op, f"`{op.call or op.kind}` locks {op.table} with no lock_timeout set; if it waits behind a long query, every query on {op.table} queues behind it", phase=m.UPGRADE, subject=("lock_timeout",))
                 break
 
 
@@ -47,7 +48,7 @@ def backfill_with_ddl(rule, run):
                 continue
             verb = "UPDATE" if op.kind == m.UPDATE_ROWS else "DELETE"
             locked = ddl[0]
-            yield Hit.at(migration, op, f"{verb} on {op.table or 'a table'} runs in the same transaction as `{locked.call or locked.kind}` on {locked.table} (line {locked.line}): the lock is held for the whole backfill", phase=m.UPGRADE)
+            yield migration.at(rule, op, f"{verb} on {op.table or 'a table'} runs in the same transaction as `{locked.call or locked.kind}` on {locked.table} (line {locked.line}): the lock is held for the whole backfill", phase=m.UPGRADE)
 
 
 def validate_in_same_transaction(rule, run):
@@ -62,4 +63,4 @@ def validate_in_same_transaction(rule, run):
                 created = not_valid[op.name.lower()]
                 # ADD FOREIGN KEY takes SHARE ROW EXCLUSIVE on both tables; ADD CHECK takes ACCESS EXCLUSIVE.
                 lock = "SHARE ROW EXCLUSIVE lock (on both tables)" if created.kind == m.CREATE_FOREIGN_KEY else "ACCESS EXCLUSIVE lock"
-                yield Hit.at(migration, op, f"VALIDATE CONSTRAINT {op.name} runs in the same transaction that added it NOT VALID (line {created.line}): the {lock} from the ADD is held while every row is checked", phase=m.UPGRADE)
+                yield migration.at(rule, op, f"VALIDATE CONSTRAINT {op.name} runs in the same transaction that added it NOT VALID (line {created.line}): the {lock} from the ADD is held while every row is checked", phase=m.UPGRADE)

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from migration_lint.engine import Hit
+from migration_lint.model import Finding
+
+CHECKS = ("multiple_heads", "missing_parent", "duplicate_revision", "revision_cycle")
 
 
 def _line(run, path, header="revision"):
-    for file in run.all_files:
-        if file.path == path:
-            return file.header_lines.get(header) or file.header_lines.get("revision") or 1
-    return 1
+    file = run.file_at(path)
+    if file is None:
+        return 1
+    return file.header_lines.get(header) or file.header_lines.get("revision") or 1
 
 
 def multiple_heads(rule, run):
@@ -25,7 +27,7 @@ def multiple_heads(rule, run):
             unlabelled.append(head)
     if not unlabelled:
         return  # every head is the tip of its own branch label (e.g. expand/contract)
-    command = f"{run.target.merge_command} -m \"merge heads\" {' '.join(unlabelled)}"
+    command = f"{run.settings.merge_command} -m \"merge heads\" {' '.join(unlabelled)}"
     diff = run.diff
     for head in unlabelled:
         rev = graph.revisions[head]
@@ -44,17 +46,18 @@ def multiple_heads(rule, run):
                     f"revision {first} (added by this change) branches from {parent}, but the head at {diff.ref} is "
                     f"{', '.join(stale)}: the branch started from a stale head. Merge them: `{command}`"
                 )
-        yield Hit(None, _line(run, rev.path), message, path=rev.path, revision=head)
+        yield Finding(rule.name, rev.path, _line(run, rev.path), message, revision=head, subject=("head", head))
 
 
 def missing_parent(rule, run):
     for rev, parent, field in run.graph.missing_parents:
-        yield Hit(
-            None,
+        yield Finding(
+            rule.name,
+            rev.path,
             _line(run, rev.path, field),
             f"revision {rev.revision} names {field} {parent!r}, which no revision file defines",
-            path=rev.path,
             revision=rev.revision,
+            subject=("parent", field, parent),
         )
 
 
@@ -62,22 +65,24 @@ def duplicate_revision(rule, run):
     for revision, definers in run.graph.duplicates.items():
         paths = ", ".join(d.path for d in definers)
         for rev in definers[1:]:
-            yield Hit(
-                None,
+            yield Finding(
+                rule.name,
+                rev.path,
                 _line(run, rev.path),
                 f"revision id {revision!r} is defined by {len(definers)} files ({paths}); Alembic keeps only one",
-                path=rev.path,
                 revision=revision,
+                subject=("duplicate", rev.path.replace("\\", "/")),
             )
 
 
 def revision_cycle(rule, run):
     for cycle in run.graph.cycles:
         first = run.graph.revisions[cycle[0]]
-        yield Hit(
-            None,
+        yield Finding(
+            rule.name,
+            first.path,
             _line(run, first.path, "down_revision"),
             f"revisions {' -> '.join(cycle)} form a cycle through down_revision; Alembic cannot order them",
-            path=first.path,
             revision=first.revision,
+            subject=("cycle", *cycle),
         )

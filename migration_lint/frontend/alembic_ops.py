@@ -19,6 +19,7 @@ from migration_lint import model as m
 from migration_lint.frontend.sql import sql_to_operations
 from migration_lint.frontend.values import FSTRING, UNKNOWN, Evaluator, SQLText, dotted, last_name
 from migration_lint.model import MigrationFile, Operation, Problem, Suppression, source_lines
+from migration_lint.process import libcst_validation_skipped
 from migration_lint import rule_ids
 
 HEADER_NAMES = ("revision", "down_revision", "branch_labels", "depends_on")
@@ -676,6 +677,11 @@ class _FileReader:
         def flag(key):
             return ev.literal(args.get(key)) is True
 
+        def named(key):
+            """name= of the operation: a string, None (none given), or unknown (an expression)."""
+            value = ev.literal(args.get(key)) if args.get(key) is not None else None
+            return {"name": value if isinstance(value, str) else None, "name_unknown": value is not None and not isinstance(value, str)}
+
         if method == "create_table":
             columns = []
             for value in args["*"]:
@@ -714,7 +720,7 @@ class _FileReader:
             where = args.get("postgresql_where") or args.get("sqlite_where")
             emit(
                 m.CREATE_INDEX,
-                name=ev.string(args.get("index_name")),
+                **named("index_name"),
                 columns=columns,
                 attrs={
                     "unique": flag("unique"),
@@ -726,13 +732,13 @@ class _FileReader:
         elif method == "drop_index":
             emit(
                 m.DROP_INDEX,
-                name=ev.string(args.get("index_name")),
+                **named("index_name"),
                 attrs={"concurrently": flag("postgresql_concurrently"), "if_exists": flag("if_exists")},
             )
         elif method == "create_foreign_key":
             emit(
                 m.CREATE_FOREIGN_KEY,
-                name=ev.string(args.get("constraint_name")),
+                **named("constraint_name"),
                 columns=ev.strings(args.get("local_cols")),
                 schema=ev.string(args.get("source_schema")) or schema,
                 attrs={
@@ -743,25 +749,19 @@ class _FileReader:
             )
         elif method in ("create_unique_constraint", "create_primary_key"):
             kind = m.CREATE_UNIQUE_CONSTRAINT if method == "create_unique_constraint" else m.CREATE_PRIMARY_KEY
-            emit(kind, name=ev.string(args.get("constraint_name")), columns=ev.strings(args.get("columns")), attrs={"using_index": None})
+            emit(kind, **named("constraint_name"), columns=ev.strings(args.get("columns")), attrs={"using_index": None})
         elif method == "create_check_constraint":
             condition = ev.literal(args.get("condition"))
             emit(
                 m.CREATE_CHECK_CONSTRAINT,
-                name=ev.string(args.get("constraint_name")),
+                **named("constraint_name"),
                 attrs={"condition": condition if isinstance(condition, str) else None, "not_valid": flag("postgresql_not_valid")},
             )
         elif method == "create_exclude_constraint":
-            emit(m.CREATE_EXCLUDE_CONSTRAINT, name=ev.string(args.get("constraint_name")))
+            emit(m.CREATE_EXCLUDE_CONSTRAINT, **named("constraint_name"))
         elif method == "drop_constraint":
-            name_node = args.get("constraint_name")
-            name = ev.literal(name_node)
             type_ = ev.string(args.get("type_"))
-            emit(
-                m.DROP_CONSTRAINT,
-                name=name if isinstance(name, str) else None,
-                attrs={"type": type_, "name_is_none": name is None and name_node is not None, "if_exists": flag("if_exists")},
-            )
+            emit(m.DROP_CONSTRAINT, **named("constraint_name"), attrs={"type": type_, "if_exists": flag("if_exists")})
         elif method == "execute":
             self._execute(args.get("sqltext"), node, ctx, call_name, scope)
         elif method == "bulk_insert":
@@ -867,27 +867,9 @@ def _calls_globals(node: ast.FunctionDef) -> bool:
 
 def _parse(text: str) -> cst.Module:
     """libcst tree of source that CPython's own parser has already accepted (``ast.parse`` of the
-    whole file comes first).
-
-    libcst checks every node it constructs (``CSTNode.__post_init__`` calls ``_validate``), which
-    is there for trees built by hand; for the ~850 nodes of a revision coming straight from its
-    parser, the check is a tenth of the parse and can find nothing.  It is skipped for the
-    duration of this call only (process-wide for that moment: migration-lint parses on one thread,
-    and an embedding program building libcst nodes on another thread meanwhile would skip their
-    checks too), and kept if libcst ever moves that hook.
-    """
-    hook = vars(cst.CSTNode).get("__post_init__")
-    if hook is None:
+    whole file comes first), with libcst's node validation skipped (see process.py)."""
+    with libcst_validation_skipped():
         return cst.parse_module(text)
-    cst.CSTNode.__post_init__ = _no_validation  # type: ignore[method-assign]
-    try:
-        return cst.parse_module(text)
-    finally:
-        cst.CSTNode.__post_init__ = hook  # type: ignore[method-assign]
-
-
-def _no_validation(self) -> None:
-    return None
 
 
 def _decode(data: bytes) -> str:

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import json
 
-from migration_lint.model import fingerprints
 from migration_lint.report import summary
 
 
-def finding_dict(finding, fp=None) -> dict:
+def finding_dict(finding) -> dict:
     data = {
         "rule": finding.rule,
         "severity": finding.severity,
@@ -22,8 +21,8 @@ def finding_dict(finding, fp=None) -> dict:
         "help": finding.help,
         "environment": finding.environment,
     }
-    if fp:
-        data["fingerprint"] = fp
+    if finding.fingerprint:
+        data["fingerprint"] = finding.fingerprint
     return data
 
 
@@ -31,7 +30,7 @@ def render_json(result) -> str:
     """One finding per line inside an indented document: as readable as ``indent=2`` and written
     by the C encoder (``indent`` forces the pure-Python one, slow on thousands of findings)."""
     findings = result.findings
-    rows = [json.dumps(finding_dict(f, fp), ensure_ascii=False) for f, fp in zip(findings, fingerprints(findings))]
+    rows = [json.dumps(finding_dict(f), ensure_ascii=False) for f in findings]
     summary_text = json.dumps(summary(result), indent=2, ensure_ascii=False).replace("\n", "\n  ")
     body = ",\n    ".join(rows)
     findings_text = f"[\n    {body}\n  ]" if rows else "[]"

@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 from migration_lint import __version__
-from migration_lint.model import fingerprints
 
 SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 LEVELS = {"error": "error", "warning": "warning", "info": "note"}
@@ -35,7 +34,7 @@ def render_sarif(result, catalogue) -> str:
     index = {name: i for i, name in enumerate(rule_names)}
     rules = [_rule_descriptor(catalogue.get(name)) for name in rule_names]
     results = []
-    for finding, fp in zip(findings, fingerprints(findings)):
+    for finding in findings:
         region = {"startLine": finding.line, "startColumn": max(finding.column, 1)}
         if finding.end_line and finding.end_line >= finding.line:
             region["endLine"] = finding.end_line
@@ -55,7 +54,7 @@ def render_sarif(result, catalogue) -> str:
                         }
                     }
                 ],
-                "partialFingerprints": {"migrationLint/v1": fp},
+                **({"partialFingerprints": {"migrationLint/v2": finding.fingerprint}} if finding.fingerprint else {}),
                 "properties": {"revision": finding.revision, "phase": finding.phase, "environment": finding.environment},
             }
         )

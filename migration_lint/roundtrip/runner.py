@@ -29,12 +29,18 @@ from migration_lint.rule_ids import (  # noqa: E402
 )
 
 
-from migration_lint.engine import Reported as RoundTripHit  # noqa: E402  (findings the engine takes in)
+from migration_lint.model import Finding  # noqa: E402
+from migration_lint.process import project_importable  # noqa: E402
+
+
+def RoundTripHit(rule: str, path: str, line: int, revision: str, message: str, phase: Optional[str] = None) -> Finding:
+    """A round-trip finding: about its revision as a whole (the object is the revision)."""
+    return Finding(rule, path, line, message, revision=revision or None, phase=phase, subject=("revision", revision or ""))
 
 
 @dataclass
 class RoundTripResult:
-    hits: List[RoundTripHit] = field(default_factory=list)
+    hits: List[Finding] = field(default_factory=list)
     environment_mode: str = ""  # 'project' | 'builtin'
     database: str = ""
     notes: List[str] = field(default_factory=list)
@@ -94,8 +100,8 @@ class AlembicDriver:
     """One loaded ScriptDirectory and a way to run single steps against one database."""
 
     def __init__(self, env, database, *, mode: str = "auto"):
-        self.added_path: Optional[str] = None
         self.engine = None
+        self._importable = None
         try:
             self._setup(env, database, mode)
         except BaseException:
@@ -116,10 +122,9 @@ class AlembicDriver:
         self.engine = create_engine(database.url, poolclass=QueuePool, pool_size=1, max_overflow=4) if pooled else create_engine(database.url, poolclass=NullPool)
         self.notes: List[str] = []
         self._parents: Dict[str, Tuple[str, ...]] = {}  # revision -> parents, see parents()
-        root = str(env.project_root) if env.project_root else None
-        if root and root not in sys.path:  # revision files import the project (undone in dispose)
-            sys.path.insert(0, root)
-            self.added_path = root
+        # revision files import the project (undone in dispose)
+        self._importable = project_importable(str(env.project_root) if env.project_root else None)
+        self._importable.__enter__()
         if env.config_file is not None and env.config_file.suffix == ".ini":
             cfg = Config(str(env.config_file))
         else:
@@ -315,9 +320,9 @@ class AlembicDriver:
     def dispose(self) -> None:
         if self.engine is not None:
             self.engine.dispose()
-        if self.added_path is not None and self.added_path in sys.path:
-            sys.path.remove(self.added_path)
-            self.added_path = None
+        if self._importable is not None:
+            self._importable.__exit__(None, None, None)
+            self._importable = None
 
 
 def _interruptible_wait(connection) -> None:

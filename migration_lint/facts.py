@@ -1,0 +1,234 @@
+"""The facts a rule's ``match`` may use: declared once here (name, type, meaning) and validated when
+a rule file loads, so that a misspelt fact is a load error, never a match that silently accepts
+everything.
+
+Facts are an operation's fields and normalised keyword values (``model.Operation``), a few
+dotted paths into the column, type and default it carries, and what the engine knows of the
+operation's place (``place_facts``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Dict, Iterable, List, Optional
+
+from migration_lint import model as m
+
+
+@dataclass(frozen=True)
+class Fact:
+    type: str  # 'bool' | 'str' | 'int' | 'names' (tuple of str) | 'version' | 'kind' | 'column' | 'type' | 'default' | 'any'
+    doc: str
+
+
+# Fields of the structures a dotted fact reaches into (``column.server_default.volatile``).
+STRUCTS: Dict[str, Dict[str, Fact]] = {
+    "column": {
+        "name": Fact("str", "the column's name"),
+        "type": Fact("type", "its type as written"),
+        "nullable": Fact("bool", "nullable= as written (null: not said)"),
+        "not_null": Fact("bool", "NOT NULL: nullable=False, or a primary key with nullable not said"),
+        "primary_key": Fact("bool", "primary_key=True"),
+        "server_default": Fact("default", "its server_default (null: none)"),
+        "python_default": Fact("bool", "default=... (applied by SQLAlchemy, not the database)"),
+        "identity": Fact("bool", "filled by the database: Identity(), a Sequence, an autoincrement integer key"),
+        "foreign_key": Fact("str", "sa.ForeignKey('table.column') target"),
+        "unique": Fact("bool", "unique=True"),
+        "index": Fact("bool", "index=True"),
+    },
+    "type": {
+        "name": Fact("str", "lower-case type name without dialect prefix: string, varchar, integer, enum, ..."),
+        "family": Fact("str", "the storage family: varchar for String/VARCHAR/Unicode, integer for Integer/INT, ..."),
+        "length": Fact("int", "length (String(50))"),
+        "precision": Fact("int", "precision (Numeric(10, 2))"),
+        "scale": Fact("int", "scale (Numeric(10, 2))"),
+        "enum_name": Fact("str", "name= of an Enum"),
+        "enum_labels": Fact("names", "an Enum's labels"),
+        "create_type": Fact("bool", "False for postgresql.ENUM(create_type=False) and native_enum=False"),
+        "text": Fact("str", "the spelling in the source"),
+    },
+    "default": {
+        "text": Fact("str", "the default's SQL text"),
+        "volatile": Fact("bool", "calls a function whose value differs per row (random(), gen_random_uuid(), nextval(), ...)"),
+    },
+}
+
+FACTS: Dict[str, Fact] = {
+    # the operation
+    "kind": Fact("kind", f"the operation kind, one of {', '.join(m.KINDS)}"),
+    "phase": Fact("str", "upgrade or downgrade"),
+    "table": Fact("str", "the table, as written"),
+    "schema": Fact("str", "the schema, when one is written (schema=, or a qualified name in SQL)"),
+    "name": Fact("str", "the index, constraint, type or sequence name (null: none given, or not a literal)"),
+    "name_unknown": Fact("bool", "a name is given but is an expression migration-lint cannot evaluate"),
+    "columns": Fact("names", "the columns the operation names"),
+    "column": Fact("column", "the column (add_column; for other kinds the first of columns)"),
+    "table_columns": Fact("any", "create_table: its columns"),
+    "context": Fact("names", "where the call stands: batch, autocommit, loop, offline, helper, conditional, try, except"),
+    "source": Fact("str", "op (an Alembic call) or sql (parsed from SQL text)"),
+    "sql": Fact("str", "the statement, for operations parsed from SQL"),
+    "call": Fact("str", "the call as written: op.create_index, batch_op.alter_column, op.execute, ..."),
+    # keyword values (Operation.attrs), shared by both front ends
+    "unique": Fact("bool", "create_index: UNIQUE"),
+    "concurrently": Fact("bool", "create_index / drop_index: CONCURRENTLY (postgresql_concurrently=True)"),
+    "if_not_exists": Fact("bool", "IF NOT EXISTS"),
+    "if_exists": Fact("bool", "IF EXISTS"),
+    "where": Fact("bool", "create_index: a partial index (postgresql_where / WHERE)"),
+    "inline": Fact("bool", "created by a Column's own arguments (unique=True, index=True, ForeignKey) in add_column"),
+    "type": Fact("any", "alter_column_type: the new type; drop_constraint: foreignkey, unique, check or primary"),
+    "existing_type": Fact("type", "alter_column: existing_type"),
+    "existing_nullable": Fact("bool", "alter_column: existing_nullable"),
+    "using": Fact("str", "alter_column_type: postgresql_using / USING; create_index: the index method"),
+    "default": Fact("default", "set_default: the new default"),
+    "new_name": Fact("str", "rename_table / rename_column: the new name"),
+    "ref_table": Fact("str", "create_foreign_key: the referenced table"),
+    "ref_schema": Fact("str", "create_foreign_key: the referenced table's schema"),
+    "ref_columns": Fact("names", "create_foreign_key: the referenced columns"),
+    "not_valid": Fact("bool", "create_foreign_key / create_check_constraint: NOT VALID"),
+    "using_index": Fact("str", "create_unique_constraint / create_primary_key: USING INDEX name (null: builds its own)"),
+    "condition": Fact("str", "create_check_constraint: the condition"),
+    "labels": Fact("names", "create_type: the enum labels"),
+    "implicit": Fact("bool", "create_type: implied by a column's sa.Enum rather than created explicitly"),
+    "action": Fact("str", "alter_type: add_value or rename_value"),
+    "value": Fact("any", "set_timeout: the value; alter_type: the label"),
+    "old_value": Fact("str", "alter_type rename_value: the former label"),
+    "has_where": Fact("bool", "update_rows / delete_rows: a WHERE clause"),
+    "from_select": Fact("bool", "insert_rows: INSERT ... SELECT"),
+    "setting": Fact("str", "set_timeout: lock_timeout or statement_timeout"),
+    "local": Fact("bool", "set_timeout: SET LOCAL"),
+    "reason": Fact("str", "raw_sql: why the SQL could not be analysed"),
+    "statement": Fact("str", "other_sql: the statement's parsed kind"),
+    "cascade": Fact("bool", "DROP ... CASCADE"),
+    "materialized": Fact("bool", "create_view / drop_view / create_index: a materialized view"),
+    # the operation's place, computed by the engine
+    "table_is_new": Fact("bool", "the table is created earlier in the same phase of the same migration"),
+    "column_is_new": Fact("bool", "the column is added earlier in the same phase of the same migration"),
+    "in_batch": Fact("bool", "inside batch_alter_table (SQLite's recreate-and-copy)"),
+    "in_autocommit": Fact("bool", "outside the migration's transaction: autocommit_block, or transactional_ddl=False in env.py"),
+    "in_loop": Fact("bool", "inside a for/while loop or a comprehension"),
+    "dialect": Fact("str", "the target dialect: postgresql, mysql or sqlite"),
+    "server_version": Fact("version", "the target server version, compared as numbers: {lt: 11}"),
+}
+
+# Facts whose values are only what the vocabulary says (checked at load time).
+CHOICES = {"kind": set(m.KINDS), "dialect": {"postgresql", "mysql", "sqlite"}, "phase": {"upgrade", "downgrade"}, "source": {"op", "sql"}}
+
+
+def lookup(key: str) -> Optional[Fact]:
+    """The fact a (dotted) match key names, or None."""
+    head, _, rest = key.partition(".")
+    fact = FACTS.get(head)
+    while fact is not None and rest:
+        part, _, rest = rest.partition(".")
+        fields = STRUCTS.get(fact.type)
+        if fields is None and fact.type == "any" and head == "type":
+            fields = STRUCTS["type"]  # type.name on alter_column_type
+        if fields is None:
+            return None
+        fact = fields.get(part)
+    return fact
+
+
+def problem_with(key: str, expected: Any) -> Optional[str]:
+    """Why ``key: expected`` cannot be a fact comparison, or None."""
+    fact = lookup(key)
+    if fact is None:
+        import difflib
+
+        head = key.split(".")[0]
+        candidates = sorted(FACTS) if head not in FACTS else [f"{head}.{name}" for name in STRUCTS.get(FACTS[head].type, STRUCTS["type"] if head == "type" else {})]
+        close = difflib.get_close_matches(key, candidates, n=3)
+        hint = f" (did you mean {', '.join(close)}?)" if close else ""
+        return f"unknown fact {key!r}{hint}; facts are listed in migration_lint/facts.py"
+    values = expected if isinstance(expected, list) else [expected]
+    for value in values:
+        if isinstance(value, dict):
+            continue  # operators, checked by the matcher
+        if fact.type == "bool" and value is not None and not isinstance(value, bool):
+            return f"{key}: expected true, false or null, got {value!r}"
+        choices = CHOICES.get(key)
+        if choices is not None and value not in choices:
+            if key == "kind":
+                import difflib
+
+                close = difflib.get_close_matches(str(value), sorted(choices), n=3)
+                hint = f"did you mean {', '.join(close)}?" if close else "the kinds are model.KINDS"
+                return f"kind: unknown operation kind {value!r} ({hint})"
+            return f"{key}: unknown value {value!r} (one of {', '.join(sorted(choices))})"
+    return None
+
+
+class Facts:
+    """Lazy view over an operation and its place: ``facts.get('column.nullable')``."""
+
+    __slots__ = ("op", "extra")
+
+    def __init__(self, op: m.Operation, extra: dict):
+        self.op = op
+        self.extra = extra
+
+    def get(self, key: str) -> Any:
+        head, _, rest = key.partition(".")
+        value = self._top(head)
+        while rest:
+            part, _, rest = rest.partition(".")
+            if value is None:
+                return None
+            value = value.get(part) if isinstance(value, dict) else getattr(value, part, None)
+        return value
+
+    def _top(self, key: str) -> Any:
+        if key in self.extra:
+            return self.extra[key]
+        op = self.op
+        if key == "column" and op.column is None and op.columns:
+            return op.columns[0]
+        if key in _OPERATION_FIELDS:
+            return getattr(op, key)
+        return op.attrs.get(key)
+
+
+_OPERATION_FIELDS = frozenset({"kind", "phase", "table", "schema", "name", "name_unknown", "columns", "column", "table_columns", "context", "source", "sql", "call"})
+
+
+def place_facts(operations: Iterable[m.Operation], settings) -> Dict[str, List[m.Operation]]:
+    """The operations of each phase that run on the target dialect, each with the facts of its
+    place: (phase -> [(op, facts)])."""
+    dialect = settings.dialect
+    autocommit_everywhere = settings.env("transactional_ddl") is False  # every statement commits on its own
+    placed: Dict[str, list] = {m.UPGRADE: [], m.DOWNGRADE: []}
+    operations = list(operations)
+    for phase in (m.UPGRADE, m.DOWNGRADE):
+        new_tables = set()
+        new_columns = set()
+        for op in operations:
+            if op.phase != phase or not op.runs_on(dialect):
+                continue
+            table = table_key(op, settings)
+            if op.kind == m.CREATE_TABLE:
+                new_tables.add(table)
+            elif op.kind == m.RENAME_TABLE and table in new_tables:
+                new_tables.add((table[0], m.ident(op.get("new_name"))))
+            column = m.ident(op.column.name if op.column else (op.columns[0] if op.columns else None))
+            if op.kind == m.ADD_COLUMN:
+                new_columns.add((table, column))
+            placed[phase].append(
+                (
+                    op,
+                    {
+                        "table_is_new": table in new_tables if table[1] else False,
+                        "column_is_new": (table, column) in new_columns and op.kind != m.ADD_COLUMN,
+                        "in_batch": "batch" in op.context,
+                        "in_autocommit": "autocommit" in op.context or autocommit_everywhere,
+                        "in_loop": "loop" in op.context,
+                        "dialect": dialect,
+                        "server_version": settings.server_version,
+                    },
+                )
+            )
+    return placed
+
+
+def table_key(op: m.Operation, settings) -> tuple:
+    """(schema, table) of an operation, unqualified names in the history's default schema."""
+    return (m.ident(op.schema) or settings.default_schema, m.ident(op.table))

@@ -1,0 +1,163 @@
+"""One history, from its revision files to its findings, in one straight line:
+
+    resolve  the history's files and settings          (resolve_history)
+    read     parse the files (cache, parallel)          (check_history from here on)
+    scope    graph and scope, once
+    trip     the round trip, when asked for
+    lint     rules over the scope
+    result
+
+``api.py`` loops over histories and owns what they share (databases, git, the catalogue).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fnmatch
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Dict, List, Optional, Tuple
+
+from migration_lint import discovery
+from migration_lint.config import Config
+from migration_lint.engine import lint, problem_findings
+from migration_lint.errors import DiscoveryError
+from migration_lint.loader import FileLoader, cached_result, read_sources, result_key, store_result
+from migration_lint.process import quiet_gc
+from migration_lint.results import EnvironmentResult
+from migration_lint.scope import build_scope
+from migration_lint.settings import Invocation, Settings, resolve
+
+
+@dataclass
+class History:
+    """A history whose settings are decided and whose files are read (not parsed)."""
+
+    env: discovery.Environment
+    settings: Settings
+    paths: List[Path]
+    display: List[str]
+    contents: List[Optional[bytes]]
+    digests: List[Optional[str]]
+    errors: Dict[int, str]
+    excluded: frozenset  # paths as shown
+
+    @property
+    def name(self) -> str:
+        return self.env.name
+
+    @property
+    def cache_scope(self) -> str:
+        return str(self.env.script_location) + "|" + "|".join(str(p) for p in self.env.version_locations)
+
+
+def display_path(path: Path) -> str:
+    return discovery.display_path(path)
+
+
+def is_excluded(path: Path, config: Config) -> bool:
+    if not config.exclude:
+        return False
+    candidates = {display_path(path).replace(os.sep, "/")}
+    if config.root:
+        try:
+            candidates.add(os.path.relpath(path, config.root).replace(os.sep, "/"))
+        except ValueError:  # pragma: no cover
+            pass
+    return any(fnmatch.fnmatch(c, pattern) or fnmatch.fnmatch(c, pattern.rstrip("/") + "/*") for c in candidates for pattern in config.exclude)
+
+
+def own_modules(env: discovery.Environment) -> frozenset:
+    """Dotted paths of the migrations folder itself (helpers kept there are not application code)."""
+    root = env.project_root
+    if root is None:
+        return frozenset()
+    try:
+        relative = env.script_location.resolve().relative_to(root.resolve())
+    except ValueError:
+        return frozenset()
+    parts = [p for p in relative.parts if p not in ("src",)]
+    return frozenset({".".join(parts)}) if parts else frozenset()
+
+
+def resolve_history(env: discovery.Environment, config: Config, invocation: Invocation) -> History:
+    """Read a history's revision files and decide its settings (once; everything after receives
+    them)."""
+    paths = env.revision_files()
+    display = [display_path(p) for p in paths]
+    # Excluded files report nothing, but their revisions still link the graph (else every child
+    # of one would have a missing parent and an extra head would appear).
+    excluded = frozenset(shown for path, shown in zip(paths, display) if is_excluded(path, config))
+    contents, digests, errors = read_sources(paths)
+    errors = {i: why for i, why in errors.items() if display[i] not in excluded}  # excluded: not our business
+    if errors:  # an unreadable revision file is an environment problem, not a finding
+        index, reason = next(iter(errors.items()))
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        raise DiscoveryError(f"{display[index]}: cannot read: {reason}{more}")
+    settings = resolve(
+        env,
+        config,
+        invocation,
+        project_packages=discovery.project_packages(env.project_root),
+        own_packages=own_modules(env),
+    )
+    return History(env, settings, paths, display, contents, digests, errors, excluded)
+
+
+def check_history(history: History, catalogue, resources) -> EnvironmentResult:
+    """read -> scope -> [round trip] -> lint -> result, for one history."""
+    settings = history.settings
+    diff = resources.diff_for(history.env)
+    trip_options = resources.roundtrip_for(history)
+    from migration_lint.catalogue import catalogue_signature
+
+    key = result_key(history.cache_scope, settings.fingerprint(), catalogue_signature(settings.rule_packs), list(zip(history.display, history.digests)))
+    reusable = trip_options is None and diff is None and resources.use_cache  # both depend on more than the files
+    stored = cached_result(history.cache_scope, key) if reusable else None
+    notes = list(settings.notes)
+    trip = None
+    if stored is None:
+        # read: with a scope narrower than the history, revisions outside it are read for their
+        # headers only (the graph needs them; libcst is paid for the rest alone)
+        loader = FileLoader(history.display, history.contents, history.digests, history.errors, settings.dialect, history.cache_scope, use_cache=resources.use_cache, jobs=resources.jobs)
+        narrow = bool(settings.start_after) or diff is not None or bool(history.excluded)
+        files = loader.load(full=() if narrow else None)
+        # scope
+        changes = None
+        if diff is not None:
+            from migration_lint.gitdiff import changes_for
+
+            changes = changes_for(diff, history.paths, history.display, list(history.env.version_locations), display_path, lambda p: is_excluded(p, resources.config))
+        scope = build_scope(files, settings, excluded=history.excluded, changes=changes, roundtrip=trip_options is not None)
+        if narrow:
+            files = loader.load(full=[i for i, shown in enumerate(history.display) if shown in scope.full_read])
+            scope = scope.with_files(files)
+        loader.save()
+        notes.extend(scope.notes)
+        produced = [*scope.produced, *problem_findings(files)]
+        # round trip
+        if trip_options is not None:
+            from migration_lint.roundtrip.plan import round_trip
+
+            trip = round_trip(history, files, scope, trip_options, resources, notes)
+            produced.extend(trip.hits)
+        # lint: thousands of findings and facts and no cycles among them, unless a trusted rule
+        # pack's own Python makes some: then the collector stays on
+        with quiet_gc() if not settings.trust_rule_packs else contextlib.nullcontext():
+            findings = lint(files, scope, settings, catalogue, produced)
+        stored = (findings, scope.graph.heads, sum(1 for f in files if f.revision), list(notes))
+        if reusable:
+            store_result(history.cache_scope, key, stored)
+    findings, heads, revision_count, notes = stored
+    return EnvironmentResult(
+        name=history.name,
+        kind=history.env.kind,
+        settings=settings,
+        file_count=len(history.paths) - len(history.excluded),
+        revision_count=revision_count,
+        heads=heads,
+        findings=findings,
+        notes=list(notes),
+        roundtrip=trip,
+    )

@@ -1,0 +1,118 @@
+"""Which histories the round trip runs, on which database, after which others: the round trip's
+part of one history's check (``history.check_history`` calls :func:`round_trip`)."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
+
+from migration_lint import discovery
+from migration_lint.errors import ConfigError, MigrationLintError
+
+
+@dataclass(frozen=True)
+class RoundTripOptions:
+    db: str = "auto"  # auto | docker | local | sqlite | a SQLAlchemy URL
+    env: str = "auto"  # auto | project | builtin
+    image: Optional[str] = None  # container image for --db docker
+    revisions: Optional[frozenset] = None  # only these revisions; None: all in scope
+    progress: Optional[Callable] = None  # progress(environment, revision, index, total)
+
+
+def url_dialect(spec: str) -> Optional[str]:
+    """The dialect of a --db URL (None for auto/docker/local/sqlite)."""
+    return discovery.url_dialect(spec) if "://" in spec else None
+
+
+def skips(histories, options: RoundTripOptions) -> Dict[int, str]:
+    """Histories the round trip leaves out (by id), with the note saying why.
+
+    A server URL serves only histories of its own dialect (SQLite ones get a temporary file); an
+    explicit ``--db sqlite`` serves the SQLite histories when there are some.  When nothing is
+    left, the database layer says what is wrong (exit 2) instead of a silent skip.
+    """
+    spec = options.db.strip()
+    out: Dict[int, str] = {}
+    if "://" in spec:
+        server = url_dialect(spec)
+        for history in histories:
+            if history.settings.dialect not in (server, "sqlite"):
+                out[id(history)] = f"round trip skipped: --db is a {server} server and this history targets {history.settings.dialect}"
+    elif spec.lower() == "sqlite" and any(h.settings.dialect == "sqlite" for h in histories):
+        for history in histories:
+            if history.settings.dialect != "sqlite":
+                out[id(history)] = f"round trip skipped: --db sqlite, and this history targets {history.settings.dialect}"
+    if len(out) == len(histories):
+        return {}
+    return out
+
+
+def required_environments(history, config, resolve_dialect) -> Tuple[List[discovery.Environment], Optional[str]]:
+    """The environments config ``roundtrip-requires`` says the history builds on, what they build
+    on first, and why the round trip cannot use them (a history for another dialect), if so."""
+    env = history.env
+    base = Path(config.root) if config.root else Path.cwd()
+    needs_of = {(base / folder).resolve(): needs for folder, needs in config.roundtrip_requires.items()}
+    ordered: List[discovery.Environment] = []
+    seen = {env.script_location.resolve()}
+
+    def visit(location: Path) -> None:
+        for need in needs_of.get(location, ()):
+            try:
+                found = discovery.discover(base / need)
+            except MigrationLintError as exc:
+                raise ConfigError(f"roundtrip-requires: {need}: {exc}") from None
+            for required in found:
+                where = required.script_location.resolve()
+                if where in seen:
+                    continue
+                seen.add(where)
+                visit(where)  # what it builds on comes first
+                ordered.append(required)
+
+    visit(env.script_location.resolve())
+    for required in ordered:
+        theirs = resolve_dialect(required)
+        if theirs != history.settings.dialect:
+            return ordered, f"roundtrip-requires: {required.name} targets {theirs}, this history {history.settings.dialect}"
+    return ordered, None
+
+
+def round_trip(history, files, scope, options: RoundTripOptions, resources, notes: List[str]):
+    """Run the round trip of one history on its scope; its findings are in ``.hits``."""
+    from migration_lint.roundtrip.runner import RoundTripResult, run_roundtrip
+
+    graph = scope.graph
+    if graph.missing_parents or graph.cycles or graph.duplicates:
+        # Alembic cannot load a broken graph: the structure rules say what is wrong
+        notes.append("round trip not run: the revision graph is broken (see missing-parent / revision-cycle / duplicate-revision)")
+        return RoundTripResult(database="(not started)", notes=[])
+    revisions = scope.roundtrip
+    if options.revisions is not None:
+        revisions = frozenset(options.revisions) if revisions is None else revisions & frozenset(options.revisions)
+    requires, unusable = required_environments(history, resources.config, resources.dialect_of)
+    if unusable:
+        notes.append(f"round trip not run: {unusable}")
+        return RoundTripResult(database="(not started)", notes=[])
+    settings = history.settings
+    database = resources.database_for(settings.dialect, settings.server_version, notes)
+    progress = None
+    if options.progress is not None:
+        progress = lambda revision, index, total: options.progress(history.name, revision, index, total)  # noqa: E731
+    trip = run_roundtrip(
+        history.env,
+        database,
+        revisions=revisions,
+        mode=options.env,
+        static_files={f.revision: f for f in files if f.revision},
+        display_path=lambda p: discovery.display_path(Path(p)),
+        requires=requires,
+        progress=progress,
+    )
+    notes.append(f"round trip: {trip.tested} revision(s) on {trip.database}, {trip.environment_mode or 'no'} environment, {trip.seconds:.1f} s")
+    notes.extend(trip.notes)
+    for revision, why in trip.skipped:
+        notes.append(f"round trip skipped {revision}: {why}")
+    return trip

@@ -1,0 +1,243 @@
+"""Settings, decided once per history and handed down.
+
+Everything downstream (the front end, the scope, the engine, the round trip, the reports) reads
+one frozen :class:`Settings`; nothing re-derives a value.  Each value remembers the step that
+decided it, and every output's header says so.
+
+The one precedence, for every value that more than one place can give:
+
+    1. a command-line flag (or the same keyword of ``api.check``)
+    2. the config file (``[tool.migration-lint]`` / ``.migration-lint.yaml``)
+    3. the ``--db`` URL of the round trip (its dialect) -- except for a history kept in a
+       ``versions/<dialect>/`` folder, which is that dialect's history whatever the server
+    4. the environment's own files: the ``sqlalchemy.url`` of alembic.ini, ``search_path`` set
+       in env.py
+    5. inferred from the history itself (``infer.py``: dialect-specific code, downgrade policy)
+    6. the default
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, Dict, Mapping, Optional, Sequence, Tuple
+
+from migration_lint import dialects
+from migration_lint.config import Config, normalise_dialect, parse_version
+from migration_lint.errors import ConfigError
+
+DEFAULT = "default"
+FOLDER_HINT = "versions folder name"  # discovery's dialect_hint for versions/<dialect>/ histories
+
+# Where unqualified names live when nothing says otherwise.  PostgreSQL's real default is the
+# search_path "$user", public (settable per role); MySQL's is the connection's database, which
+# no file names; SQLite's is the main database.
+DEFAULT_SCHEMAS = {"postgresql": "public", "mysql": "", "sqlite": "main"}
+
+
+@dataclass(frozen=True)
+class Invocation:
+    """What whoever runs migration-lint asked for (flags, ``api.check`` keywords): the top of the
+    precedence.  None means "not given"."""
+
+    dialect: Optional[str] = None
+    server_version: Optional[str] = None
+    select: Tuple[str, ...] = ()
+    ignore: Tuple[str, ...] = ()
+    start_after: Optional[str] = None
+    fail_on: Optional[str] = None
+    default_schema: Optional[str] = None
+    db_url_dialect: Optional[str] = None  # the dialect of a --db URL, when the round trip runs on one
+    # rule packs may name Python checks: only ever from here (a flag, the workflow's environment),
+    # never from a file in the checkout
+    trust_rule_packs: bool = False
+
+
+@dataclass(frozen=True)
+class Settings:
+    """One history's settings.  ``sources`` says, per value, the step that decided it."""
+
+    environment: str
+    dialect: str
+    server_version: Tuple[int, ...]
+    default_schema: str
+    downgrades: str  # 'required' | 'optional'
+    select: Tuple[str, ...] = ()
+    ignore: Tuple[str, ...] = ()
+    severity: Tuple[Tuple[str, str], ...] = ()  # (rule, severity) overrides
+    fail_on: str = "error"
+    start_after: Optional[str] = None
+    exclude: Tuple[str, ...] = ()
+    rule_packs: Tuple[str, ...] = ()  # absolute paths
+    trust_rule_packs: bool = False
+    # what env.py says, read as text: lock_timeout, transaction_per_migration, version_table...
+    env_settings: Tuple[Tuple[str, Any], ...] = ()
+    project_packages: frozenset = frozenset()  # top-level packages of the project (imports-application-code)
+    own_packages: frozenset = frozenset()  # the package(s) holding the migrations themselves
+    merge_command: str = "alembic merge"  # Flask-Migrate projects merge with `flask db merge`
+    config_file: str = ""  # the config file the settings came from, as shown
+    sources: Tuple[Tuple[str, str], ...] = ()  # (value name, what decided it)
+    notes: Tuple[str, ...] = ()  # what was assumed, ignored or replaced, for the output's header
+
+    def source_of(self, name: str) -> str:
+        return dict(self.sources).get(name, DEFAULT)
+
+    def env(self, name: str, default: Any = None) -> Any:
+        return dict(self.env_settings).get(name, default)
+
+    def severity_of(self, rule: str, default: str) -> str:
+        return dict(self.severity).get(rule, default)
+
+    def fingerprint(self) -> str:
+        """Everything that can change a finding, for the result cache's key."""
+        return repr(tuple((f.name, getattr(self, f.name)) for f in fields(self) if f.name not in ("sources", "notes")))
+
+
+def _first(*candidates: Tuple[Any, str]) -> Tuple[Any, str]:
+    for value, source in candidates:
+        if value is not None:
+            return value, source
+    raise AssertionError("the last candidate is the default")  # pragma: no cover
+
+
+def resolve(
+    env,
+    config: Config,
+    invocation: Invocation,
+    *,
+    inferred_dialect: Optional[Tuple[str, str]] = None,
+    inferred_downgrades: Optional[Tuple[str, str]] = None,
+    project_packages: Sequence[str] = (),
+    own_packages: Sequence[str] = (),
+) -> Settings:
+    """The settings of one history (``env``: a discovered Environment).  The precedence is the
+    module docstring's, in this one function."""
+    notes = list(config.warnings)
+    config_source = f"config ({_display(config.source)})" if config.source else "config"
+    env_settings = dict(env.settings)
+
+    from_folder = env.url_dialect if env.dialect_hint == FOLDER_HINT else None
+    from_url = env.url_dialect if env.dialect_hint != FOLDER_HINT else None
+    dialect, dialect_source = _first(
+        (normalise_dialect(invocation.dialect, "--dialect") if invocation.dialect else None, "--dialect"),
+        (config.dialect, config_source),
+        (from_folder, FOLDER_HINT),
+        (invocation.db_url_dialect, "--db URL"),
+        (from_url, env.dialect_hint),
+        inferred_dialect or (None, ""),
+        ("postgresql", DEFAULT),
+    )
+    given_version = parse_version(invocation.server_version, "--server-version") if invocation.server_version else None
+    version, version_source = _first(
+        (given_version, "--server-version"),
+        (config.server_version, config_source),
+        (dialects.DEFAULT_VERSIONS[dialect], DEFAULT),
+    )
+    if not dialects.plausible_version(dialect, version):
+        # e.g. server-version = 15 in a repository whose other history targets SQLite
+        shown = ".".join(map(str, version))
+        version, version_source = dialects.DEFAULT_VERSIONS[dialect], DEFAULT
+        notes.append(f"server version {shown} ({'--server-version' if given_version else 'config'}) is not a {dialects.display(dialect)} version; assumed {'.'.join(map(str, version))}")
+    search_path = env_settings.get("search_path")
+    schema, schema_source = _first(
+        (invocation.default_schema, "--default-schema"),
+        (config.default_schema, config_source),
+        (search_path if dialect == "postgresql" and search_path else None, "env.py search_path"),
+        (DEFAULT_SCHEMAS[dialect], DEFAULT),
+    )
+    downgrades, downgrades_source = _first(
+        (config.downgrades, config_source),
+        inferred_downgrades or (None, ""),
+        ("required", DEFAULT),
+    )
+    select = tuple(invocation.select) or tuple(config.select)
+    ignore = tuple(config.ignore) + tuple(invocation.ignore)
+    start_after = invocation.start_after or config.start_after
+    return Settings(
+        environment=env.name,
+        dialect=dialect,
+        server_version=tuple(version),
+        default_schema=schema,
+        downgrades=downgrades,
+        select=select,
+        ignore=ignore,
+        severity=tuple(sorted(config.severity.items())),
+        fail_on=invocation.fail_on or config.fail_on,
+        start_after=start_after,
+        exclude=tuple(config.exclude),
+        rule_packs=tuple(pack_paths(config)),
+        trust_rule_packs=invocation.trust_rule_packs,
+        env_settings=tuple(sorted(env_settings.items())),
+        project_packages=frozenset(project_packages),
+        own_packages=frozenset(own_packages),
+        merge_command="flask db merge" if env.kind == "flask-migrate" else "alembic merge",
+        config_file=config.source or "",
+        sources=(
+            ("dialect", dialect_source),
+            ("server_version", version_source),
+            ("default_schema", schema_source),
+            ("downgrades", downgrades_source),
+        ),
+        notes=tuple(notes),
+    )
+
+
+def for_sources(
+    *,
+    dialect: str = "postgresql",
+    server_version: Tuple[int, ...] = (14,),
+    config: Optional[Config] = None,
+    env_settings: Optional[Mapping[str, Any]] = None,
+    project_packages: Sequence[str] = (),
+) -> Settings:
+    """Settings for sources held in memory (tests, rule examples): the same resolution, with the
+    dialect and version given as if by flags."""
+
+    class _Memory:
+        name = "<memory>"
+        url_dialect = None
+        dialect_hint = ""
+        kind = "memory"
+        settings = dict(env_settings or {})
+
+    invocation = Invocation(dialect=dialect, server_version=".".join(map(str, server_version)))
+    return resolve(_Memory(), config or Config(), invocation, project_packages=project_packages)
+
+
+def pack_paths(config: Config) -> Tuple[str, ...]:
+    """Rule-pack folders of a config, relative to the config file's folder."""
+    packs = []
+    for pack in config.rule_packs:
+        path = Path(pack)
+        if not path.is_absolute() and config.root:
+            path = Path(config.root) / path
+        packs.append(str(path))
+    return tuple(packs)
+
+
+def describe(settings: Settings) -> Dict[str, Dict[str, Any]]:
+    """The decided values and their sources, for the JSON summary."""
+    values = {
+        "dialect": settings.dialect,
+        "server_version": ".".join(map(str, settings.server_version)),
+        "default_schema": settings.default_schema,
+        "downgrades": settings.downgrades,
+    }
+    return {name: {"value": value, "source": settings.source_of(name)} for name, value in values.items()}
+
+
+def _display(path: Optional[str]) -> str:
+    from migration_lint.discovery import display_path
+
+    return display_path(Path(path)) if path else ""
+
+
+def check_rule_names(settings: Settings, catalogue) -> None:
+    """Every rule a setting names exists (or is a former name of one)."""
+    where = settings.config_file or "config"
+    for name in (*settings.select, *settings.ignore):
+        if name not in catalogue and name != "ALL":
+            raise ConfigError(f"{where}: unknown rule {name!r}")
+    for name, _ in settings.severity:  # ALL selects every rule, but a severity is given rule by rule
+        if name not in catalogue:
+            raise ConfigError(f"{where}: severity: unknown rule {name!r}")
