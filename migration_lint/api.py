@@ -19,7 +19,7 @@ from migration_lint.history import History, check_history, resolve_history
 from migration_lint.model import Finding
 from migration_lint.results import CheckResult, EnvironmentResult
 from migration_lint.roundtrip.plan import RoundTripOptions, skips, url_dialect
-from migration_lint.settings import Invocation, Settings, pack_paths
+from migration_lint.settings import Invocation, pack_paths
 
 __all__ = ["check", "lint_sources", "resolve_config", "catalogue_for", "RoundTripOptions", "CheckResult", "EnvironmentResult"]
 

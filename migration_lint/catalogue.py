@@ -12,7 +12,7 @@ import re
 import string
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Dict, List, Optional, Tuple
+from typing import Callable, Dict, Optional, Tuple
 
 from migration_lint.errors import RuleError
 from migration_lint.model import SEVERITIES

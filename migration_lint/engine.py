@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import string
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
 from migration_lint import model as m

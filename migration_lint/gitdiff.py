@@ -148,7 +148,7 @@ def first_changed_line(info: DiffInfo, path: Path) -> int:
     return max(int(match.group(1)), 1) if match else 1
 
 
-def changes_for(info: DiffInfo, paths: List[Path], display: List[str], deleted_locations: List[Path], display_of, is_excluded) -> "ChangeSet":
+def changes_for(info: DiffInfo, paths: List[Path], display: List[str], deleted_locations: List[Path], display_of, is_excluded):
     """What git says of one history's revision files since the merge base: each present file's
     status (a reformatting that leaves the syntax tree alone counts as none), where an edit
     starts, and the headers at the merge base of edited and deleted files."""

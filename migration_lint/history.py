@@ -17,7 +17,7 @@ import fnmatch
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Optional
 
 from migration_lint import discovery
 from migration_lint.config import Config

@@ -7,7 +7,7 @@ Pure: what git says of a change arrives as a :class:`ChangeSet` made by ``gitdif
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Dict, FrozenSet, List, Optional, Sequence, Tuple
 
 from migration_lint import rule_ids

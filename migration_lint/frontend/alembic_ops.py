@@ -17,7 +17,7 @@ import libcst as cst
 from migration_lint import dialects
 from migration_lint import model as m
 from migration_lint.frontend.sql import sql_to_operations
-from migration_lint.frontend.values import FSTRING, UNKNOWN, Evaluator, SQLText, dotted, last_name
+from migration_lint.frontend.values import FSTRING, UNKNOWN, Evaluator, dotted, last_name
 from migration_lint.model import MigrationFile, Operation, Problem, Suppression, source_lines
 from migration_lint.process import libcst_validation_skipped
 from migration_lint import rule_ids

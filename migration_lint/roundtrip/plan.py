@@ -3,10 +3,9 @@ part of one history's check (``history.check_history`` calls :func:`round_trip`)
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
 from migration_lint import discovery
 from migration_lint.errors import ConfigError, MigrationLintError

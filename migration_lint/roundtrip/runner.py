@@ -9,13 +9,11 @@ nothing.  The ScriptDirectory is loaded once; each step is exactly one revision 
 from __future__ import annotations
 
 import os
-import re
-import sys
 import time
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 from migration_lint.errors import MigrationLintError
 
