@@ -531,120 +531,196 @@ def _run_roundtrip(env, database, revisions, mode, static_files, display_path, p
             result.skipped.extend((revision, "a history it requires could not be upgraded") for revision in scope)
             result.seconds = time.perf_counter() - start
             return result
-        failed = set()  # revisions whose upgrade failed: their descendants cannot be reached
-        dirty = False
-        applied: set = set()  # revisions applied to the database, as far as we know
-        clean = None  # (applied, path) of a SQLite checkpoint after a successful first upgrade
-        known = None  # (applied revisions, digest) of the last state whose digest we took
-
-        def ancestry(rev_id: str) -> set:
-            return set(driver.ancestry(rev_id))
+        trip = _RoundTrip(driver, database, setup, static_files, display_path, result)
         for index, revision in enumerate(scope):
             if progress:
                 progress(revision, index, len(scope))
-            script = driver.script.get_revision(revision)
-            path = Path(script.path)
-            shown = display_path(str(path))
-            parents = driver.parents(revision)
-            ancestors = ancestry(revision) if failed else set()
-            blocked = [a for a in ancestors if a in failed and a != revision]
-            if blocked:
-                result.skipped.append((revision, f"an ancestor failed to upgrade ({', '.join(sorted(blocked))})"))
-                continue
-            try:
-                if dirty and clean is not None and set(parents) <= clean[0]:
-                    driver.restore(clean[1])  # a SQLite checkpoint of a good state: no replay needed
-                    dirty, applied, known = False, set(clean[0]), None
-                elif dirty:
-                    driver.engine.dispose()  # a reset drops the database: no connection may stay open
-                    database.reset()
-                    setup.apply()
-                    dirty, applied, known = False, set(), None
-                for parent in parents:
-                    if parent not in applied:  # a plain upgrade, no per-step checks
-                        driver.upgrade_to(parent)
-                        applied |= ancestry(parent)
-            except BaseException as exc:
-                if isinstance(exc, KeyboardInterrupt):
-                    raise
-                result.skipped.append((revision, f"could not reach its parent: {_first_line(exc)}"))
-                dirty = True
-                continue
-            result.tested += 1
-            # Digests (one catalog query on PostgreSQL) decide equality; full snapshots are taken
-            # only to describe a difference, rebuilding the states compared against if needed.
-            before_digest = known[1] if known is not None and known[0] == applied else driver.digest()
-            before_copy = driver.checkpoint("before")
-            upgrade_line = _def_line(static_files, revision, "upgrade_line")
-            downgrade_line = _def_line(static_files, revision, "downgrade_line")
-            exc = _attempt(driver.step, revision, up=True)
-            if exc is not None:
-                result.hits.append(RoundTripHit(UPGRADE_FAILED, shown, _line_in(exc, path, upgrade_line), revision, f"upgrade() of {revision} failed: {_first_line(exc)}", "upgrade"))
-                failed.add(revision)
-                dirty = True
-                continue
-            applied.add(revision)
-            after_digest = driver.digest()
-            after_copy = driver.checkpoint("after")
-            known = (set(applied), after_digest)
-            if after_copy:  # stays valid until the next successful upgrade replaces it
-                clean = (set(applied), after_copy)
-            if _irreversible(static_files, revision, script):
-                line = downgrade_line or upgrade_line
-                result.hits.append(RoundTripHit(IRREVERSIBLE, shown, line, revision, f"downgrade() of {revision} is declared irreversible; the round trip stops its down leg here", "downgrade"))
-                continue
-            exc = _attempt(driver.step, revision, up=False)
-            if exc is not None:
-                result.hits.append(RoundTripHit(DOWNGRADE_FAILED, shown, _line_in(exc, path, downgrade_line), revision, f"downgrade() of {revision} failed: {_first_line(exc)}", "downgrade"))
-                dirty = True
-                continue
-            applied.discard(revision)
-            known = None
-            restored = driver.snapshot() if driver.digest() != before_digest else None
-            again = None
-            try:
-                driver.step(revision, up=True)
-                applied.add(revision)
-                again_digest = driver.digest()
-                known = (set(applied), again_digest)
-                if again_digest != after_digest:
-                    again = driver.snapshot()
-            except BaseException as exc:
-                if isinstance(exc, KeyboardInterrupt):
-                    raise
-                result.hits.append(RoundTripHit(REUPGRADE_FAILED, shown, _line_in(exc, path, upgrade_line), revision, f"upgrade() of {revision} fails after its downgrade: {_first_line(exc)}", "upgrade"))
-                dirty = True  # a fresh database reaches this revision again: its first upgrade works
-            if restored is None and again is None:
-                continue
-            # Something differs: snapshot the states compared against, from their checkpoint copies
-            # (SQLite) or by rebuilding them on a fresh database, which also leaves it clean here.
-            before = after = None
-            if before_copy and after_copy:
-                before, after = driver.snapshot_of(before_copy), driver.snapshot_of(after_copy)
-                # go on from the state production would have (upgrades only), not the round trip's
-                driver.restore(after_copy)
-                applied = applied | {revision}
-                known, dirty = (set(applied), after_digest), False
-            else:
-                before, after, applied, known, dirty = _rebuild(driver, database, revision, parents, ancestry, result, setup)
-            from migration_lint.roundtrip.snapshot import diff
-
-            trace = []
-            if restored is not None:
-                trace = diff(before, restored) if before is not None else ["(the states could not be rebuilt to list the differences)"]
-                if trace:
-                    hint = _batch_hint(static_files, revision, database.dialect, trace)
-                    result.hits.append(RoundTripHit(LEAVES_TRACE, shown, downgrade_line or 1, revision, f"downgrade() of {revision} does not restore the schema before its upgrade:\n" + "\n".join(f"  {line}" for line in trace) + hint, "downgrade"))
-            if again is not None and not trace:  # after a trace, a different second upgrade is its echo
-                differs = diff(after, again) if after is not None else ["(the states could not be rebuilt to list the differences)"]
-                if differs:
-                    result.hits.append(RoundTripHit(REUPGRADE_DIFFERS, shown, upgrade_line or 1, revision, f"upgrading {revision} again gives another schema than the first time:\n" + "\n".join(f"  {line}" for line in differs), "upgrade"))
+            trip.revision(revision)
         if progress:
             progress("", len(scope), len(scope))
     finally:
         driver.dispose()
     result.seconds = time.perf_counter() - start
     return result
+
+
+class _RoundTrip:
+    """The round trip of one revision after another, as named steps over one database.
+
+    What it knows of the database between steps: ``applied`` (the revisions applied, as far as
+    it knows), ``dirty`` (the state is not one production could have: rebuild before going on),
+    ``clean`` (a SQLite checkpoint of the last good state) and ``known`` (the digest of a state
+    it already took, to save a query).  Digests (one catalog query on PostgreSQL) decide
+    equality; full snapshots are taken only to describe a difference.
+    """
+
+    def __init__(self, driver: "AlembicDriver", database, setup: "_Requirements", static_files, display_path, result: RoundTripResult):
+        self.driver, self.database, self.setup = driver, database, setup
+        self.static_files, self.display_path, self.result = static_files, display_path, result
+        self.failed: set = set()  # revisions whose upgrade failed: their descendants cannot be reached
+        self.dirty = False
+        self.applied: set = set()
+        self.clean = None  # (applied, path) of a SQLite checkpoint after a successful first upgrade
+        self.known = None  # (applied revisions, digest) of the last state whose digest was taken
+
+    def ancestry(self, revision: str) -> set:
+        return set(self.driver.ancestry(revision))
+
+    def hit(self, rule: str, revision: str, line: int, message: str, phase: str) -> None:
+        path = self.display_path(str(Path(self.driver.script.get_revision(revision).path)))
+        self.result.hits.append(RoundTripHit(rule, path, line, revision, message, phase))
+
+    # -- one revision ----------------------------------------------------------------------------
+    def revision(self, revision: str) -> None:
+        script = self.driver.script.get_revision(revision)
+        path = Path(script.path)
+        parents = self.driver.parents(revision)
+        if self.blocked(revision) or not self.reach_parents(revision, parents):
+            return
+        self.result.tested += 1
+        upgrade_line = _def_line(self.static_files, revision, "upgrade_line")
+        downgrade_line = _def_line(self.static_files, revision, "downgrade_line")
+        before_digest = self.known[1] if self.known is not None and self.known[0] == self.applied else self.driver.digest()
+        before_copy = self.driver.checkpoint("before")
+        after = self.first_upgrade(revision, path, upgrade_line)
+        if after is None:
+            return
+        after_digest, after_copy = after
+        if _irreversible(self.static_files, revision, script):
+            self.hit(IRREVERSIBLE, revision, downgrade_line or upgrade_line, f"downgrade() of {revision} is declared irreversible; the round trip stops its down leg here", "downgrade")
+            return
+        restored = self.downgrade(revision, path, downgrade_line, before_digest)
+        if restored is False:
+            return
+        again = self.second_upgrade(revision, path, upgrade_line, after_digest)
+        if restored is None and again is None:
+            return
+        self.describe(revision, parents, (before_copy, after_copy, after_digest), restored, again, upgrade_line, downgrade_line)
+
+    def blocked(self, revision: str) -> bool:
+        """An ancestor failed to upgrade: this revision cannot be reached."""
+        ancestors = self.ancestry(revision) if self.failed else set()
+        blocked = [a for a in ancestors if a in self.failed and a != revision]
+        if blocked:
+            self.result.skipped.append((revision, f"an ancestor failed to upgrade ({', '.join(sorted(blocked))})"))
+        return bool(blocked)
+
+    def reach_parents(self, revision: str, parents) -> bool:
+        """Bring the database to the revision's parents: from a checkpoint, a fresh database, or
+        by plain upgrades (no per-step checks)."""
+        try:
+            if self.dirty and self.clean is not None and set(parents) <= self.clean[0]:
+                self.driver.restore(self.clean[1])  # a SQLite checkpoint of a good state: no replay needed
+                self.dirty, self.applied, self.known = False, set(self.clean[0]), None
+            elif self.dirty:
+                self.fresh_database()
+            for parent in parents:
+                if parent not in self.applied:
+                    self.driver.upgrade_to(parent)
+                    self.applied |= self.ancestry(parent)
+        except BaseException as exc:
+            if isinstance(exc, KeyboardInterrupt):
+                raise
+            self.result.skipped.append((revision, f"could not reach its parent: {_first_line(exc)}"))
+            self.dirty = True
+            return False
+        return True
+
+    def fresh_database(self) -> None:
+        self.driver.engine.dispose()  # a reset drops the database: no connection may stay open
+        self.database.reset()
+        self.setup.apply()
+        self.dirty, self.applied, self.known = False, set(), None
+
+    def first_upgrade(self, revision: str, path: Path, upgrade_line: int):
+        """(digest, SQLite copy) of the state after the first upgrade; None when it fails."""
+        exc = _attempt(self.driver.step, revision, up=True)
+        if exc is not None:
+            self.hit(UPGRADE_FAILED, revision, _line_in(exc, path, upgrade_line), f"upgrade() of {revision} failed: {_first_line(exc)}", "upgrade")
+            self.failed.add(revision)
+            self.dirty = True
+            return None
+        self.applied.add(revision)
+        after_digest = self.driver.digest()
+        after_copy = self.driver.checkpoint("after")
+        self.known = (set(self.applied), after_digest)
+        if after_copy:  # stays valid until the next successful upgrade replaces it
+            self.clean = (set(self.applied), after_copy)
+        return after_digest, after_copy
+
+    def downgrade(self, revision: str, path: Path, downgrade_line: int, before_digest):
+        """False when the downgrade fails; else the snapshot after it when it differs from the
+        state before the upgrade, or None when it does not."""
+        exc = _attempt(self.driver.step, revision, up=False)
+        if exc is not None:
+            self.hit(DOWNGRADE_FAILED, revision, _line_in(exc, path, downgrade_line), f"downgrade() of {revision} failed: {_first_line(exc)}", "downgrade")
+            self.dirty = True
+            return False
+        self.applied.discard(revision)
+        self.known = None
+        return self.driver.snapshot() if self.driver.digest() != before_digest else None
+
+    def second_upgrade(self, revision: str, path: Path, upgrade_line: int, after_digest):
+        """The snapshot after upgrading again when it differs from the first upgrade's; None when
+        it does not, or when it fails (reported)."""
+        try:
+            self.driver.step(revision, up=True)
+        except BaseException as exc:
+            if isinstance(exc, KeyboardInterrupt):
+                raise
+            self.hit(REUPGRADE_FAILED, revision, _line_in(exc, path, upgrade_line), f"upgrade() of {revision} fails after its downgrade: {_first_line(exc)}", "upgrade")
+            self.dirty = True  # a fresh database reaches this revision again: its first upgrade works
+            return None
+        self.applied.add(revision)
+        again_digest = self.driver.digest()
+        self.known = (set(self.applied), again_digest)
+        return self.driver.snapshot() if again_digest != after_digest else None
+
+    def describe(self, revision: str, parents, states, restored, again, upgrade_line: int, downgrade_line: int) -> None:
+        """Something differs: snapshot the states compared against, from their checkpoint copies
+        (SQLite) or by rebuilding them on a fresh database, which also leaves it clean here."""
+        from migration_lint.roundtrip.snapshot import diff
+
+        before_copy, after_copy, after_digest = states
+        if before_copy and after_copy:
+            before, after = self.driver.snapshot_of(before_copy), self.driver.snapshot_of(after_copy)
+            # go on from the state production would have (upgrades only), not the round trip's
+            self.driver.restore(after_copy)
+            self.applied = self.applied | {revision}
+            self.known, self.dirty = (set(self.applied), after_digest), False
+        else:
+            before, after = self.rebuild(revision, parents)
+        trace = []
+        if restored is not None:
+            trace = diff(before, restored) if before is not None else ["(the states could not be rebuilt to list the differences)"]
+            if trace:
+                hint = _batch_hint(self.static_files, revision, self.database.dialect, trace)
+                self.hit(LEAVES_TRACE, revision, downgrade_line or 1, f"downgrade() of {revision} does not restore the schema before its upgrade:\n" + "\n".join(f"  {line}" for line in trace) + hint, "downgrade")
+        if again is not None and not trace:  # after a trace, a different second upgrade is its echo
+            differs = diff(after, again) if after is not None else ["(the states could not be rebuilt to list the differences)"]
+            if differs:
+                self.hit(REUPGRADE_DIFFERS, revision, upgrade_line or 1, f"upgrading {revision} again gives another schema than the first time:\n" + "\n".join(f"  {line}" for line in differs), "upgrade")
+
+    def rebuild(self, revision: str, parents):
+        """Snapshots of a revision's parent state and of its first upgrade, rebuilt on a fresh
+        database; (None, None) when that fails."""
+        before = after = None
+        try:
+            self.fresh_database()
+            self.dirty = True
+            for parent in parents:
+                self.driver.upgrade_to(parent)
+                self.applied |= self.ancestry(parent)
+            before = self.driver.snapshot()
+            self.driver.step(revision, up=True)
+            self.applied.add(revision)
+            after = self.driver.snapshot()
+            self.known, self.dirty = (set(self.applied), self.driver.digest()), False
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:
+            self.result.notes.append(f"could not rebuild the states of {revision} to list its differences: {_first_line(exc)}")
+        return before, after
 
 
 def _attempt(function, *args, **kwargs) -> Optional[BaseException]:
@@ -656,32 +732,6 @@ def _attempt(function, *args, **kwargs) -> Optional[BaseException]:
     except BaseException as exc:  # migrations raise anything, SystemExit included
         return exc
     return None
-
-
-def _rebuild(driver, database, revision: str, parents, ancestry, result, setup):
-    """Snapshots of a revision's parent state and of its first upgrade, rebuilt on a fresh database.
-
-    Returns (before, after, applied, known, dirty); before/after are None when it fails.
-    """
-    applied, known, dirty = set(), None, True
-    before = after = None
-    try:
-        driver.engine.dispose()
-        database.reset()
-        setup.apply()
-        for parent in parents:
-            driver.upgrade_to(parent)
-            applied |= ancestry(parent)
-        before = driver.snapshot()
-        driver.step(revision, up=True)
-        applied.add(revision)
-        after = driver.snapshot()
-        known, dirty = (set(applied), driver.digest()), False
-    except KeyboardInterrupt:
-        raise
-    except BaseException as exc:
-        result.notes.append(f"could not rebuild the states of {revision} to list its differences: {_first_line(exc)}")
-    return before, after, applied, known, dirty
 
 
 def _batch_hint(static_files, revision: str, dialect: str, trace: List[str]) -> str:
