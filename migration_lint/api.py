@@ -38,6 +38,18 @@ def catalogue_for(config: Config, trust: bool = False) -> Catalogue:
     return load_catalogue(pack_paths(config), trust=trust)
 
 
+class _Lazy:
+    """A value made when first asked for."""
+
+    def __init__(self, make):
+        self.make, self.value = make, None
+
+    def __call__(self):
+        if self.value is None:
+            self.value = self.make()
+        return self.value
+
+
 class _Resources:
     """What histories of one run share, owned here for the length of the run."""
 
@@ -119,7 +131,7 @@ def check(
         for env in environments:  # every environment's repository, before any work: bad input fails fast
             diffs[id(env)] = repositories.for_path(_history_folder(env))
     histories = [resolve_history(env, config, invocation) for env in environments]
-    catalogue = catalogue_for(config, trust_rule_packs)
+    catalogue = _Lazy(lambda: catalogue_for(config, trust_rule_packs))  # a warm run reads no rule file
     result = CheckResult()
     with contextlib.ExitStack() as stack:
         resources = _Resources(stack, config, invocation, use_cache=use_cache, jobs=jobs, roundtrip=roundtrip, diffs=diffs)

@@ -289,6 +289,7 @@ def _apply_ini(env: Environment, parser, section: str, path: Path) -> None:
     if url:
         env.url = url
         env.url_dialect = url_dialect(url)
+        env.dialect_hint = f"{path.name} sqlalchemy.url"
 
 
 def _split(value: str, separator: str) -> List[str]:

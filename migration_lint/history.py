@@ -106,7 +106,8 @@ def resolve_history(env: discovery.Environment, config: Config, invocation: Invo
 
 
 def check_history(history: History, catalogue, resources) -> EnvironmentResult:
-    """read -> scope -> [round trip] -> lint -> result, for one history."""
+    """read -> scope -> [round trip] -> lint -> result, for one history.  ``catalogue()`` gives
+    the rule catalogue (loaded only when a result must be computed)."""
     settings = history.settings
     diff = resources.diff_for(history.env)
     trip_options = resources.roundtrip_for(history)
@@ -145,7 +146,7 @@ def check_history(history: History, catalogue, resources) -> EnvironmentResult:
         # lint: thousands of findings and facts and no cycles among them, unless a trusted rule
         # pack's own Python makes some: then the collector stays on
         with quiet_gc() if not settings.trust_rule_packs else contextlib.nullcontext():
-            findings = lint(files, scope, settings, catalogue, produced)
+            findings = lint(files, scope, settings, catalogue(), produced)
         stored = (findings, scope.graph.heads, sum(1 for f in files if f.revision), list(notes))
         if reusable:
             store_result(history.cache_scope, key, stored)

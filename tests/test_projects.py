@@ -166,7 +166,7 @@ def test_mysql_project_from_the_url(in_tmp):
     })
     result = check(in_tmp)
     env = result.environments[0]
-    assert (env.dialect, env.dialect_source, env.server_version) == ("mysql", "sqlalchemy.url", (8, 0))
+    assert (env.dialect, env.dialect_source, env.server_version) == ("mysql", "alembic.ini sqlalchemy.url", (8, 0))
     rules = {f.rule for f in result.findings}
     assert "create-index-not-concurrently" not in rules  # InnoDB builds indexes online
     assert "alter-column-type" in rules

@@ -26,19 +26,23 @@ def render(result, fmt: str, catalogue, **options) -> str:
 
 
 def environment_facts(env, set_dialect: str, set_version: str) -> str:
-    """'N revisions, H head(s), checked for DIALECT VERSION (what was assumed)'."""
-    version = ".".join(str(p) for p in env.server_version)
-    assumed = []
-    if env.dialect_source == "default":
-        assumed.append(f"dialect assumed; set {set_dialect}")
-    if env.version_source == "default":
-        assumed.append(f"server version assumed; set {set_version}")
-    note = f" ({'; '.join(assumed)})" if assumed else ""
-    return f"{env.revision_count} revisions, {len(env.heads)} head(s), checked for {env.dialect} {version}{note}"
+    """'N revisions, H head(s), checked for DIALECT VERSION (what decided each value)'."""
+    settings = env.settings
+    version = ".".join(str(p) for p in settings.server_version)
+    decided = []
+    for name, label, how in (("dialect", "dialect", set_dialect), ("server_version", "server version", set_version)):
+        source = settings.source_of(name)
+        decided.append(f"{label}: {source}" + (f", set {how}" if source == "default" else ""))
+    if settings.dialect != "mysql":  # MySQL's default schema is the connection's database: nothing to say
+        decided.append(f"unqualified names in {settings.default_schema or '?'} ({settings.source_of('default_schema')})")
+    if settings.downgrades == "optional":
+        decided.append(f"downgrades optional ({settings.source_of('downgrades')})")
+    return f"{env.revision_count} revisions, {len(env.heads)} head(s), checked for {settings.dialect} {version} ({'; '.join(decided)})"
 
 
 def summary(result) -> dict:
     from migration_lint.model import SEVERITIES
+    from migration_lint.settings import describe
 
     counts = {severity: 0 for severity in SEVERITIES}
     for finding in result.findings:
@@ -58,6 +62,7 @@ def summary(result) -> dict:
                 "dialect_source": env.dialect_source,
                 "server_version": ".".join(str(p) for p in env.server_version),
                 "server_version_source": env.version_source,
+                "settings": describe(env.settings),
                 "revisions": env.revision_count,
                 "heads": env.heads,
                 "notes": list(getattr(env, "notes", [])),
