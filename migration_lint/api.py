@@ -12,14 +12,18 @@ from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from migration_lint import discovery
+from migration_lint.baseline import apply_baseline, configured_baseline
 from migration_lint.catalogue import Catalogue, load_catalogue
 from migration_lint.config import Config, find_config, load_config
+from migration_lint.engine import lint, problem_findings
 from migration_lint.errors import ConfigError
+from migration_lint.gitdiff import Diffs
 from migration_lint.history import History, check_history, resolve_history
 from migration_lint.model import Finding
 from migration_lint.results import CheckResult, EnvironmentResult
 from migration_lint.roundtrip.plan import RoundTripOptions, skips, url_dialect
-from migration_lint.settings import Invocation, pack_paths
+from migration_lint.scope import build_scope
+from migration_lint.settings import Invocation, for_sources, pack_paths
 
 __all__ = ["check", "lint_sources", "resolve_config", "catalogue_for", "RoundTripOptions", "CheckResult", "EnvironmentResult"]
 
@@ -72,7 +76,7 @@ class _Resources:
 
     def database_for(self, dialect: str, version, notes: list):
         """The throwaway database of a dialect: opened once per run, emptied for each history."""
-        from migration_lint.roundtrip.databases import open_database
+        from migration_lint.roundtrip.databases import open_database  # SQLAlchemy: round trips only
 
         if dialect in self._databases:
             self._databases[dialect].reset()
@@ -125,8 +129,6 @@ def check(
                 environments.append(env)
     diffs: Dict[int, object] = {}
     if diff_base:
-        from migration_lint.gitdiff import Diffs
-
         repositories = Diffs(diff_base)
         for env in environments:  # every environment's repository, before any work: bad input fails fast
             diffs[id(env)] = repositories.for_path(_history_folder(env))
@@ -142,8 +144,6 @@ def check(
             if id(history) in resources.skips:
                 checked.notes.append(resources.skips[id(history)])
             result.environments.append(checked)
-    from migration_lint.baseline import apply_baseline, configured_baseline
-
     baseline_path = configured_baseline(config, baseline)  # --baseline, else the config's
     if baseline_path is not None:
         apply_baseline(result, baseline_path)
@@ -174,10 +174,7 @@ def lint_sources(
     trust_rule_packs: bool = False,
 ) -> List[Finding]:
     """Lint migration sources held in memory (file name -> text)."""
-    from migration_lint.engine import lint, problem_findings
-    from migration_lint.frontend.alembic_ops import parse_migration
-    from migration_lint.scope import build_scope
-    from migration_lint.settings import for_sources
+    from migration_lint.frontend.alembic_ops import parse_migration  # libcst: only when parsing
 
     config = config or Config()
     settings = for_sources(dialect=dialect, server_version=server_version, config=config, env_settings=env_settings, project_packages=project_packages)

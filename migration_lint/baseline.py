@@ -23,6 +23,7 @@ from typing import Dict, List, Optional
 from migration_lint import __version__
 from migration_lint.errors import ConfigError
 from migration_lint.model import legacy_fingerprints
+from migration_lint.safeio import read_text
 
 FORMAT = 2
 READABLE = (1, 2)
@@ -67,8 +68,6 @@ def write_baseline(result, path: Path) -> int:
 
 def read_baseline(path: Path) -> dict:
     """{'format': N, 'entries': [entry, ...]} of a baseline file."""
-    from migration_lint.safeio import read_text
-
     text = read_text(path, "baseline")
     try:
         data = json.loads(text)

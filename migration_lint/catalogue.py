@@ -14,8 +14,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Dict, Optional, Tuple
 
-from migration_lint.errors import RuleError
+from migration_lint.checks import REGISTRY
+from migration_lint.errors import ConfigError, RuleError
+from migration_lint.matcher import validate_match
 from migration_lint.model import SEVERITIES
+from migration_lint.safeio import load_yaml, read_text
 
 NAME = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
 CATEGORIES = ("structure", "change", "downgrade", "destructive", "locking", "dialect", "hygiene", "roundtrip", "custom")
@@ -54,8 +57,6 @@ class Rule:
     def check_function(self) -> Callable:
         if self._check_fn is None:
             if self.builtin:
-                from migration_lint.checks import REGISTRY
-
                 self._check_fn = REGISTRY[self.check]
             else:  # a trusted rule pack's own code (load_catalogue refused it without trust)
                 module_name, _, attr = self.check.partition(":")
@@ -181,9 +182,6 @@ def load_catalogue(packs: Tuple[str, ...] = (), trust: bool = False) -> Catalogu
 
 
 def load_rule(path: Path, builtin: bool = False) -> Rule:
-    from migration_lint.errors import ConfigError
-    from migration_lint.safeio import load_yaml, read_text
-
     try:
         data = load_yaml(read_text(path, "rule file"), str(path))
     except ConfigError as exc:
@@ -237,8 +235,6 @@ def rule_from_mapping(data, where: str, builtin: bool = False) -> Rule:
     if "check" in data:
         check = data["check"]
         if builtin:
-            from migration_lint.checks import REGISTRY
-
             if check not in REGISTRY:
                 fail(f"check {check!r} is not a check of migration_lint.checks ({', '.join(sorted(REGISTRY))})")
         elif not isinstance(check, str) or not re.match(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$", check):
@@ -267,8 +263,6 @@ def rule_from_mapping(data, where: str, builtin: bool = False) -> Rule:
     except ValueError as exc:
         fail(f"message: {exc} (use {{name}} placeholders; write {{{{ and }}}} for braces)")
     if "match" in data:
-        from migration_lint.matcher import validate_match
-
         problem = validate_match(data["match"])
         if problem:
             fail(f"match: {problem}")

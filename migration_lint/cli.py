@@ -7,13 +7,23 @@ error (one line on stderr, no traceback).
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import json
+import logging
 import os
+import shutil
+import signal
 import sys
+import textwrap
 from pathlib import Path
 from typing import List, Optional
 
 from migration_lint import __version__
-from migration_lint.model import SEVERITIES
+from migration_lint.errors import MigrationLintError
+from migration_lint.model import SEVERITIES, reaches
+
+# Each command imports the rest of migration-lint when it runs: `--help`, `--version` and a bad
+# argument answer at once, without loading libcst, SQLAlchemy or the rule catalogue.
 
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 
@@ -88,13 +98,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     if args.command is None:
         print("migration-lint: error: choose a command: check, baseline, explain or rules (see --help)", file=sys.stderr)
         return EXIT_ERROR
-    from migration_lint.errors import MigrationLintError
-
-    import signal
-
     def _terminate(signum, frame):  # SIGTERM cleans up like Ctrl-C: servers, temp dirs, scratch databases
-        import logging
-
         interrupted.append(signum)
         # connections closed mid-statement while unwinding are expected now: no pool tracebacks
         logging.getLogger("sqlalchemy.pool").disabled = True
@@ -154,7 +158,6 @@ def _split(values: List[str]) -> tuple:
 def _check(args) -> int:
     from migration_lint import api
     from migration_lint.config import parse_version
-    from migration_lint.model import reaches
     from migration_lint.report import render
 
     paths = args.paths or [Path(".")]
@@ -189,16 +192,12 @@ def _check(args) -> int:
         )
     catalogue = api.catalogue_for(config, trusted) if args.format in ("sarif", "markdown") else None
     color = args.color == "always" or (args.color == "auto" and args.output is None and sys.stdout.isatty() and not os.environ.get("NO_COLOR"))
-    import shutil
-
     width = max(shutil.get_terminal_size((100, 24)).columns, 40)  # honours COLUMNS
     text = render(result, args.format, catalogue, color=color, width=width) if args.format == "text" else render(result, args.format, catalogue)
     if args.output:
         try:
             args.output.write_text(text + "\n", encoding="utf-8")
         except OSError as exc:
-            from migration_lint.errors import MigrationLintError
-
             raise MigrationLintError(f"{args.output}: cannot write report: {exc.strerror}") from None
     elif text:
         print(text)
@@ -218,7 +217,7 @@ class _progress:
     def __enter__(self):
         if not self.enabled:
             return None
-        from rich.console import Console
+        from rich.console import Console  # rich's progress bar: only on a terminal, only for round trips
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
         self.bar = Progress(TextColumn("round trip {task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=Console(stderr=True), transient=True)
@@ -239,8 +238,6 @@ class _progress:
 def _baseline(args) -> int:
     from migration_lint import api
     from migration_lint.baseline import write_baseline
-
-    import dataclasses
 
     paths = args.paths or [Path(".")]
     config = dataclasses.replace(_config(args, paths), baseline=None)  # record every finding, not just those the old baseline lacks
@@ -277,8 +274,6 @@ def explain_text(rule) -> str:
 
 
 def _rules(args) -> int:
-    import json
-
     from migration_lint import api
 
     catalogue = api.catalogue_for(_config(args, [Path(".")]), _trusted(args))
@@ -290,9 +285,6 @@ def _rules(args) -> int:
     elif args.format == "markdown":
         print(rules_markdown(catalogue))
     else:
-        import shutil
-        import textwrap
-
         width = max(len(r.name) for r in catalogue)
         columns = max(shutil.get_terminal_size((100, 24)).columns, 60)
         for r in catalogue:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Optional, Tuple
@@ -9,6 +10,7 @@ from typing import Optional, Tuple
 from migration_lint import dialects
 from migration_lint.errors import ConfigError
 from migration_lint.model import SEVERITIES
+from migration_lint.safeio import load_toml, load_yaml, read_bytes, read_text
 
 TRUST_VARIABLE = "MIGRATION_LINT_TRUST_RULE_PACKS"
 CONFIG_FILES = (".migration-lint.yaml", ".migration-lint.yml", "pyproject.toml")
@@ -40,8 +42,6 @@ class Config:
 
 def trust_from_environment(environ=None) -> bool:
     """Trust given by whoever runs migration-lint (a workflow's ``env:``), never by the checkout."""
-    import os
-
     value = (os.environ if environ is None else environ).get(TRUST_VARIABLE, "")
     return value.strip().lower() in ("1", "true", "yes", "on")
 
@@ -85,14 +85,10 @@ def find_config(start: Path) -> Optional[Path]:
 
 
 def _load_toml(path: Path) -> dict:
-    from migration_lint.safeio import load_toml, read_bytes
-
     return load_toml(read_bytes(path, "config file"), str(path))
 
 
 def load_config(path: Optional[Path]) -> Config:
-    from migration_lint.safeio import load_yaml, read_text
-
     if path is None:
         return Config()
     if path.suffix == ".toml":

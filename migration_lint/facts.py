@@ -9,6 +9,7 @@ operation's place (``place_facts``).
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass
 from typing import Any, Dict, Iterable, List, Optional
 
@@ -133,8 +134,6 @@ def problem_with(key: str, expected: Any) -> Optional[str]:
     """Why ``key: expected`` cannot be a fact comparison, or None."""
     fact = lookup(key)
     if fact is None:
-        import difflib
-
         head = key.split(".")[0]
         candidates = sorted(FACTS) if head not in FACTS else [f"{head}.{name}" for name in STRUCTS.get(FACTS[head].type, STRUCTS["type"] if head == "type" else {})]
         close = difflib.get_close_matches(key, candidates, n=3)
@@ -149,8 +148,6 @@ def problem_with(key: str, expected: Any) -> Optional[str]:
         choices = CHOICES.get(key)
         if choices is not None and value not in choices:
             if key == "kind":
-                import difflib
-
                 close = difflib.get_close_matches(str(value), sorted(choices), n=3)
                 hint = f"did you mean {', '.join(close)}?" if close else "the kinds are model.KINDS"
                 return f"kind: unknown operation kind {value!r} ({hint})"

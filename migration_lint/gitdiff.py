@@ -5,6 +5,8 @@ I/O lives here (it runs git); what it returns is plain data for the engine.
 
 from __future__ import annotations
 
+import ast
+import re
 import os
 import subprocess
 from dataclasses import dataclass, field
@@ -12,6 +14,7 @@ from pathlib import Path
 from typing import Dict, List, Optional
 
 from migration_lint.errors import MigrationLintError
+from migration_lint.scope import ChangeSet, FileChange
 
 
 class GitError(MigrationLintError):
@@ -139,8 +142,6 @@ def diff_info(start: Path, ref: str) -> DiffInfo:
 
 def first_changed_line(info: DiffInfo, path: Path) -> int:
     """The first line of ``path`` that differs from the merge base (1 when unknown)."""
-    import re
-
     relative = os.path.relpath(os.path.realpath(path), info.root)
     old = os.path.relpath(os.path.realpath(info.base_path(path)), info.root)
     proc = _git(info.root, "diff", "-U0", "-M", info.base, "--", *sorted({old, relative}), check=False)
@@ -152,8 +153,7 @@ def changes_for(info: DiffInfo, paths: List[Path], display: List[str], deleted_l
     """What git says of one history's revision files since the merge base: each present file's
     status (a reformatting that leaves the syntax tree alone counts as none), where an edit
     starts, and the headers at the merge base of edited and deleted files."""
-    from migration_lint.frontend.alembic_ops import parse_migration
-    from migration_lint.scope import ChangeSet, FileChange
+    from migration_lint.frontend.alembic_ops import parse_migration  # libcst: only once something changed
 
     present = []
     for path, shown in zip(paths, display):
@@ -180,8 +180,6 @@ def changes_for(info: DiffInfo, paths: List[Path], display: List[str], deleted_l
 
 def _same_code(base: Optional[bytes], path: Path) -> bool:
     """True when two versions of a file differ only in formatting and comments (same syntax tree)."""
-    import ast
-
     if base is None:
         return False
     try:

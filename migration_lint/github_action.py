@@ -35,7 +35,9 @@ from urllib import error as urlerror
 from urllib import request as urlrequest
 
 from migration_lint.model import Finding, most_severe_first
+from migration_lint.report.github import render_github
 from migration_lint.report.markdown import MARKER, blob_url, failed, render_markdown_report
+from migration_lint.report.sarif import render_sarif
 
 DEFAULT_BOT = "github-actions[bot]"  # who GITHUB_TOKEN comments as (GET /user is refused for it)
 COMMENT_LIMIT = 60000  # GitHub refuses bodies over 65,536 characters
@@ -175,8 +177,6 @@ def _markdown(args, report, error, environ, event, marker=False, max_chars=None)
 
 
 def cmd_annotations(args, environ=os.environ) -> int:
-    from migration_lint.report.github import render_github
-
     report, error = load_report(args.report)
     if report is None:
         if error:
@@ -210,6 +210,7 @@ def cmd_summary(args, environ=os.environ) -> int:
 
 
 def _catalogue(paths: List[str], config: Optional[str]):
+    # the check's own modules, for the SARIF step only: the comment step's copy has no dependencies
     from migration_lint import api
     from migration_lint.catalogue import load_catalogue
 
@@ -224,8 +225,6 @@ def _catalogue(paths: List[str], config: Optional[str]):
 
 
 def cmd_sarif(args, environ=os.environ) -> int:
-    from migration_lint.report.sarif import render_sarif
-
     report, error = load_report(args.report)
     if report is None:
         if error:

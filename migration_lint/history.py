@@ -20,12 +20,15 @@ from pathlib import Path
 from typing import Dict, List, Optional
 
 from migration_lint import discovery
+from migration_lint.catalogue import catalogue_signature
 from migration_lint.config import Config
 from migration_lint.engine import lint, problem_findings
 from migration_lint.errors import DiscoveryError
+from migration_lint.gitdiff import changes_for
 from migration_lint.loader import FileLoader, cached_result, read_sources, result_key, store_result
 from migration_lint.process import quiet_gc
 from migration_lint.results import EnvironmentResult
+from migration_lint.roundtrip.plan import round_trip
 from migration_lint.scope import build_scope
 from migration_lint.settings import Invocation, Settings, resolve
 
@@ -111,8 +114,6 @@ def check_history(history: History, catalogue, resources) -> EnvironmentResult:
     settings = history.settings
     diff = resources.diff_for(history.env)
     trip_options = resources.roundtrip_for(history)
-    from migration_lint.catalogue import catalogue_signature
-
     key = result_key(history.cache_scope, settings.fingerprint(), catalogue_signature(settings.rule_packs), list(zip(history.display, history.digests)))
     reusable = trip_options is None and diff is None and resources.use_cache  # both depend on more than the files
     stored = cached_result(history.cache_scope, key) if reusable else None
@@ -127,8 +128,6 @@ def check_history(history: History, catalogue, resources) -> EnvironmentResult:
         # scope
         changes = None
         if diff is not None:
-            from migration_lint.gitdiff import changes_for
-
             changes = changes_for(diff, history.paths, history.display, list(history.env.version_locations), display_path, lambda p: is_excluded(p, resources.config))
         scope = build_scope(files, settings, excluded=history.excluded, changes=changes, roundtrip=trip_options is not None)
         if narrow:
@@ -139,8 +138,6 @@ def check_history(history: History, catalogue, resources) -> EnvironmentResult:
         produced = [*scope.produced, *problem_findings(files)]
         # round trip
         if trip_options is not None:
-            from migration_lint.roundtrip.plan import round_trip
-
             trip = round_trip(history, files, scope, trip_options, resources, notes)
             produced.extend(trip.hits)
         # lint: thousands of findings and facts and no cycles among them, unless a trusted rule

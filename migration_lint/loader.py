@@ -8,6 +8,7 @@ files, loads one pickle per environment and parses nothing.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import os
 import pickle
@@ -17,7 +18,9 @@ from pathlib import Path
 from typing import Collection, Dict, List, Optional, Tuple
 
 from migration_lint import __version__
-from migration_lint.model import MigrationFile
+from platformdirs import user_cache_dir
+
+from migration_lint.model import MigrationFile, Problem
 from migration_lint.process import quiet_gc
 from migration_lint import rule_ids
 
@@ -29,8 +32,6 @@ def cache_dir() -> Path:
     override = os.environ.get("MIGRATION_LINT_CACHE_DIR")
     if override:
         return Path(override)
-    from platformdirs import user_cache_dir
-
     return Path(user_cache_dir("migration-lint", appauthor=False))
 
 
@@ -73,7 +74,7 @@ def _trusted(path: Path) -> bool:
 
 
 def _parse_one(item: Tuple[str, bytes, str, bool]) -> MigrationFile:
-    from migration_lint.frontend.alembic_ops import parse_migration
+    from migration_lint.frontend.alembic_ops import parse_migration  # libcst: a warm run never loads it
 
     path, data, dialect, operations = item
     return parse_migration(data, path, dialect, operations=operations)
@@ -88,7 +89,7 @@ def parse_all(items: List[Tuple[str, bytes, str, bool]], jobs: Optional[int] = N
     jobs = jobs or min(os.cpu_count() or 1, 8)
     if jobs <= 1 or len(items) < PARALLEL_THRESHOLD:
         return _parse_chunk(items)
-    import multiprocessing
+    import multiprocessing  # only a cold run of a long history starts workers
     from concurrent.futures import ProcessPoolExecutor
 
     # Import the parser before forking so that workers inherit it instead of importing it again.
@@ -170,8 +171,6 @@ class FileLoader:
         results = []
         for i, digest in enumerate(self.digests):
             if digest is None:
-                from migration_lint.model import Problem
-
                 broken = MigrationFile(path=self.display[i], syntax_error=True)
                 broken.problems.append(Problem(rule_ids.SYNTAX_ERROR, 1, f"cannot read file: {self.errors.get(i, 'unreadable')}"))
                 results.append(broken)
@@ -225,8 +224,6 @@ def store_result(scope: str, key: str, value) -> None:
 
 
 def _with_path(parsed: MigrationFile, path: str) -> MigrationFile:
-    import copy
-
     clone = copy.copy(parsed)
     clone.path = path
     return clone

@@ -7,6 +7,8 @@ raw syntax.  Everything here is plain data: picklable (the parse cache stores it
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import re
 from dataclasses import dataclass, field
 from typing import Any, Optional, Tuple
@@ -370,8 +372,6 @@ def op_subject(op: "Operation") -> Tuple[str, ...]:
 def fingerprint(rule: str, revision: Optional[str], path: str, subject: Tuple[str, ...], occurrence: int = 0) -> str:
     """A finding's stable identity: rule, revision (the file only when it names no revision) and
     the object concerned.  Survives line shifts, renamed files and reworded messages."""
-    import hashlib
-
     where = revision or "path:" + path.replace("\\", "/")
     key = "\0".join((rule, where, *subject, str(occurrence)))
     return hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
@@ -389,16 +389,12 @@ def with_fingerprints(findings) -> list:
         result.append((finding, fingerprint(finding.rule, finding.revision, finding.path, finding.subject, count)))
     order = {id(f): i for i, f in enumerate(findings)}
     result.sort(key=lambda pair: order[id(pair[0])])
-    import dataclasses
-
     return [dataclasses.replace(f, fingerprint=fp) for f, fp in result]
 
 
 def legacy_fingerprint(finding: Finding, occurrence: int = 0) -> str:
     """The fingerprint of baseline format 1 (rule, path, revision, phase and message): kept only to
     read baselines written before format 2."""
-    import hashlib
-
     message = re.sub(r"\bline \d+\b", "line N", finding.message)
     key = "\0".join((finding.rule, finding.path.replace("\\", "/"), finding.revision or "", finding.phase or "", message, str(occurrence)))
     return hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]

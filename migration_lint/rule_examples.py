@@ -19,9 +19,14 @@ finding is required.  A valid example must give no finding of the rule.
 from __future__ import annotations
 
 import re
+import subprocess
+import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
+from migration_lint import api
+from migration_lint.api import lint_sources
 from migration_lint.catalogue import Catalogue, Rule
 from migration_lint.config import config_from_mapping, parse_version
 
@@ -79,11 +84,6 @@ else:
 
 def _roundtrip_findings(rule: Rule, sources: Dict[str, str], options: dict, catalogue) -> list:
     """Round-trip rules: the example becomes a project and really runs (on SQLite by default)."""
-    import tempfile
-    from pathlib import Path
-
-    from migration_lint import api
-
     with tempfile.TemporaryDirectory(prefix="migration-lint-example-") as tmp:
         root = Path(tmp)
         (root / "migrations" / "versions").mkdir(parents=True)
@@ -98,12 +98,6 @@ def _roundtrip_findings(rule: Rule, sources: Dict[str, str], options: dict, cata
 def _change_findings(rule: Rule, item: dict) -> Tuple[Dict[str, str], list]:
     """Changed-only rules: ``base`` files are committed to a scratch git repository, ``head``
     files (null deletes one) are the working tree, and the check runs with --diff-base HEAD."""
-    import subprocess
-    import tempfile
-    from pathlib import Path
-
-    from migration_lint import api
-
     with tempfile.TemporaryDirectory(prefix="migration-lint-example-") as tmp:
         root = Path(tmp)
         versions = root / "migrations" / "versions"
@@ -128,8 +122,6 @@ def _change_findings(rule: Rule, item: dict) -> Tuple[Dict[str, str], list]:
 
 
 def run_example(rule: Rule, item, valid: bool, catalogue: Optional[Catalogue] = None) -> ExampleResult:
-    from migration_lint.api import lint_sources
-
     if isinstance(item, dict) and "base" in item:
         head, named = _change_findings(rule, item)
         return _judge(head, [f for _, f in named], sorted((name, f.line) for name, f in named), valid)

@@ -7,6 +7,7 @@ Pure: what git says of a change arrives as a :class:`ChangeSet` made by ``gitdif
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Dict, FrozenSet, List, Optional, Sequence, Tuple
 
@@ -90,8 +91,6 @@ class Scope:
     def with_files(self, files: Sequence[MigrationFile]) -> "Scope":
         """The same scope over the same files read in full (their headers are the ones the scope
         was built from)."""
-        import dataclasses
-
         replaced = dataclasses.replace(self, files=tuple(files))
         replaced.__dict__.pop("_by_path_cache", None)
         return replaced

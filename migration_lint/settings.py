@@ -24,6 +24,7 @@ from typing import Any, Dict, Mapping, Optional, Sequence, Tuple
 
 from migration_lint import dialects
 from migration_lint.config import Config, normalise_dialect, parse_version
+from migration_lint.discovery import display_path
 from migration_lint.errors import ConfigError
 
 DEFAULT = "default"
@@ -227,8 +228,6 @@ def describe(settings: Settings) -> Dict[str, Dict[str, Any]]:
 
 
 def _display(path: Optional[str]) -> str:
-    from migration_lint.discovery import display_path
-
     return display_path(Path(path)) if path else ""
 
 

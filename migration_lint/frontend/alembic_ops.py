@@ -10,6 +10,8 @@ from __future__ import annotations
 import ast
 import dataclasses
 import re
+import io
+import tokenize
 from typing import Iterable, Optional
 
 import libcst as cst
@@ -875,9 +877,6 @@ def _parse(text: str) -> cst.Module:
 def _decode(data: bytes) -> str:
     """Text as Python reads it: UTF-8 unless a PEP 263 coding line says otherwise."""
     if b"coding" in data[:400]:
-        import io
-        import tokenize
-
         encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
         return data.decode(encoding)
     return data.decode("utf-8")

@@ -1,9 +1,13 @@
 """Renderers: a CheckResult -> text for one output format.  They return strings; cli.py prints."""
 
+from migration_lint.model import SEVERITIES
+from migration_lint.settings import describe
+
 FORMATS = ("text", "json", "github", "sarif", "markdown")
 
 
 def render(result, fmt: str, catalogue, **options) -> str:
+    # only the renderer asked for is imported (rich, for text, costs a fifth of a warm run)
     if fmt == "json":
         from migration_lint.report.json_report import render_json
 
@@ -41,8 +45,6 @@ def environment_facts(env, set_dialect: str, set_version: str) -> str:
 
 
 def summary(result) -> dict:
-    from migration_lint.model import SEVERITIES
-    from migration_lint.settings import describe
 
     counts = {severity: 0 for severity in SEVERITIES}
     for finding in result.findings:

@@ -11,11 +11,13 @@ escaped: Markdown punctuation, table pipes, HTML and @mentions cannot change the
 from __future__ import annotations
 
 import html
+import json
 import re
 from typing import Callable, Dict, Iterable, List, Optional
 from urllib.parse import quote
 
 from migration_lint import __version__
+from migration_lint.catalogue import builtin_docs_url, builtin_rule_names
 from migration_lint.model import SEVERITIES, most_severe_first, reaches
 
 MARKER = "<!-- migration-lint -->"
@@ -114,8 +116,6 @@ def _indent(cell_text: str) -> str:
 def _docs_lookup(catalogue) -> Callable[[str], Optional[str]]:
     if catalogue is None:  # the built-in rules' pages, known from their file names alone
         try:
-            from migration_lint.catalogue import builtin_docs_url, builtin_rule_names
-
             names = builtin_rule_names()
         except Exception:  # a summary without links beats no summary
             return lambda name: None
@@ -258,8 +258,6 @@ def _footer(summary: Optional[dict], scope: Optional[str]) -> str:
 
 def render_markdown(result, catalogue=None, **options) -> str:
     """Markdown for a CheckResult (the same as for its JSON report)."""
-    import json
-
     from migration_lint.report.json_report import render_json
 
     return render_markdown_report(json.loads(render_json(result)), catalogue=catalogue, **options)

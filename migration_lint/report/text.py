@@ -5,6 +5,11 @@ from __future__ import annotations
 import io
 from itertools import groupby
 
+from rich.console import Console
+from rich.markup import escape
+from rich.padding import Padding
+from rich.text import Text
+
 from migration_lint.model import SEVERITIES, source_lines
 from migration_lint.report import environment_facts
 
@@ -26,11 +31,6 @@ def _frame(path: str, line: int, cache: dict, context: int = 1):
 
 
 def render_text(result, color: bool = False, width: int = 100, show_source: bool = True) -> str:
-    from rich.console import Console
-    from rich.markup import escape
-    from rich.padding import Padding
-    from rich.text import Text
-
     buffer = io.StringIO()
     console = Console(file=buffer, force_terminal=color, no_color=not color, width=width, highlight=False, soft_wrap=False)
     for env in result.environments:
