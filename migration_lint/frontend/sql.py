@@ -13,27 +13,12 @@ whose ``attrs['reason']`` is the parser's message; statements that parse but are
 
 from __future__ import annotations
 
-import dataclasses
-import re
-from typing import Any, Iterable, List, Optional, Tuple
+from typing import List
 
-from migration_lint.model import (
-    OTHER_SQL,
-    RAW_SQL,
-    Operation,
-)
+from migration_lint.frontend.sql_common import one_line, raw_op
+from migration_lint.model import Operation
 
 __all__ = ["sql_to_operations"]
-
-TIMEOUT_SETTINGS = ("lock_timeout", "statement_timeout")
-
-LENGTH_TYPES = frozenset(
-    {"varchar", "char", "nvarchar", "nchar", "binary", "varbinary", "bit", "bit varying"}
-)
-NUMERIC_TYPES = frozenset({"numeric", "decimal"})
-
-_STRIP_TRAILING_SEMICOLONS = re.compile(r"[\s;]+$")
-_TOKEN_REPR = re.compile(r"<Token token_type: [\w.]+, text: (.*?), line: \d+, col: \d+, start: \d+, end: \d+, comments: \[.*?\]>")
 
 
 def sql_to_operations(sql: str, dialect: str, base: Operation) -> List[Operation]:
@@ -59,50 +44,5 @@ def sql_to_operations(sql: str, dialect: str, base: Operation) -> List[Operation
         return GlotReader(sql, dialect, base).run()
     except Exception as exc:  # never raise: the linter must keep going
         return [raw_op(base, sql, f"could not analyse SQL: {one_line(exc)}")]
-
-
-# --- shared helpers ----------------------------------------------------------------------------
-
-
-def one_line(exc: Any) -> str:
-    text = str(exc).strip() or type(exc).__name__
-    text = _TOKEN_REPR.sub(lambda m: repr(m.group(1)), text)  # sqlglot's token dumps
-    return text.splitlines()[0].strip()
-
-
-def clean(text: str) -> str:
-    return _STRIP_TRAILING_SEMICOLONS.sub("", text.strip())
-
-
-def make_op(base: Operation, kind: str, text: str, **fields: Any) -> Operation:
-    values = {
-        "table": None,
-        "schema": None,
-        "name": None,
-        "columns": (),
-        "column": None,
-        "table_columns": (),
-        "attrs": {},
-    }
-    values.update(fields)
-    return dataclasses.replace(base, kind=kind, source="sql", sql=text, **values)
-
-
-def raw_op(base: Operation, sql: str, reason: str) -> Operation:
-    return make_op(base, RAW_SQL, clean(sql), attrs={"reason": reason})
-
-
-def other_op(base: Operation, text: str, statement: str, **attrs: Any) -> Operation:
-    attrs = {"statement": statement, **attrs}
-    return make_op(base, OTHER_SQL, text, attrs=attrs)
-
-
-def split_name(parts: Iterable[str]) -> Tuple[Optional[str], Optional[str]]:
-    parts = [p for p in parts if p is not None]
-    if not parts:
-        return None, None
-    name = parts[-1]
-    schema = parts[-2] if len(parts) >= 2 else None
-    return schema, name
 
 

@@ -50,7 +50,7 @@ from sqlglot.dialects.dialect import Dialect
 from sqlglot.errors import SqlglotError
 from sqlglot.tokens import TokenType
 
-from migration_lint.frontend.sql import TIMEOUT_SETTINGS, LENGTH_TYPES, NUMERIC_TYPES, clean, make_op, one_line, other_op, raw_op, split_name
+from migration_lint.frontend.sql_common import TIMEOUT_SETTINGS, LENGTH_TYPES, NUMERIC_TYPES, clean, make_op, one_line, other_op, raw_op, split_name
 
 _MYSQL_TIMEOUTS = {
     "lock_wait_timeout": "lock_timeout",

@@ -49,7 +49,7 @@ from pglast import ast, enums, parse_sql
 from pglast.parser import ParseError
 from pglast.stream import RawStream
 
-from migration_lint.frontend.sql import TIMEOUT_SETTINGS, LENGTH_TYPES, NUMERIC_TYPES, clean, make_op, one_line, other_op, raw_op, split_name
+from migration_lint.frontend.sql_common import TIMEOUT_SETTINGS, LENGTH_TYPES, NUMERIC_TYPES, clean, make_op, one_line, other_op, raw_op, split_name
 
 _PG_TYPE_NAMES = {
     "int4": "integer",
