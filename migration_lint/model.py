@@ -308,7 +308,9 @@ def fingerprint(finding: Finding, occurrence: int = 0) -> str:
 
     message = re.sub(r"\bline \d+\b", "line N", finding.message)
     key = "\0".join((finding.rule, finding.path.replace("\\", "/"), finding.revision or "", finding.phase or "", message, str(occurrence)))
-    return hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
+    # surrogateescape: a file name that is not UTF-8 reaches Python as lone surrogates, which strict
+    # UTF-8 refuses; this gives it its original bytes (and valid UTF-8 text the same key as before).
+    return hashlib.sha256(key.encode("utf-8", "surrogateescape")).hexdigest()[:32]
 
 
 def fingerprints(findings) -> list:
