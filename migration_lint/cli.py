@@ -21,6 +21,7 @@ from typing import List, Optional
 from migration_lint import __version__
 from migration_lint.errors import MigrationLintError
 from migration_lint.model import SEVERITIES, reaches
+from migration_lint.report import FORMATS
 
 # Each command imports the rest of migration-lint when it runs: `--help`, `--version` and a bad
 # argument answer at once, without loading libcst, SQLAlchemy or the rule catalogue.
@@ -50,7 +51,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     check = commands.add_parser("check", help="check Alembic revision histories")
     check.add_argument("paths", nargs="*", type=Path, help="repo root, alembic.ini, pyproject.toml, migrations/ or versions/ (default: .)")
-    check.add_argument("--format", "-f", choices=("text", "json", "github", "sarif", "markdown"), default="text")
+    check.add_argument(
+        "--format",
+        "-f",
+        choices=FORMATS,
+        default="text",
+        help="text (default); json; github (workflow annotations); gitlab (Code Quality report for merge requests); sarif (code scanning); markdown (job summary)",
+    )
     check.add_argument("--output", "-o", type=Path, help="write the report to a file instead of stdout")
     check.add_argument("--dialect", help="postgresql, mysql or sqlite (default: config, then alembic.ini URL, then postgresql)")
     check.add_argument("--server-version", help="database server version, e.g. 14 or 10.11 (default: PostgreSQL 14)")

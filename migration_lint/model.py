@@ -374,7 +374,8 @@ def fingerprint(rule: str, revision: Optional[str], path: str, subject: Tuple[st
     the object concerned.  Survives line shifts, renamed files and reworded messages."""
     where = revision or "path:" + path.replace("\\", "/")
     key = "\0".join((rule, where, *subject, str(occurrence)))
-    return hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
+    # surrogateescape: a file name that is not UTF-8 reaches Python as lone surrogates
+    return hashlib.sha256(key.encode("utf-8", "surrogateescape")).hexdigest()[:32]
 
 
 def with_fingerprints(findings) -> list:
@@ -397,7 +398,9 @@ def legacy_fingerprint(finding: Finding, occurrence: int = 0) -> str:
     read baselines written before format 2."""
     message = re.sub(r"\bline \d+\b", "line N", finding.message)
     key = "\0".join((finding.rule, finding.path.replace("\\", "/"), finding.revision or "", finding.phase or "", message, str(occurrence)))
-    return hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
+    # surrogateescape: a file name that is not UTF-8 reaches Python as lone surrogates, which strict
+    # UTF-8 refuses; this gives it its original bytes (and valid UTF-8 text the same key as before).
+    return hashlib.sha256(key.encode("utf-8", "surrogateescape")).hexdigest()[:32]
 
 
 def legacy_fingerprints(findings) -> list:

@@ -4,7 +4,6 @@ import json
 import subprocess
 from pathlib import Path
 
-import pytest
 
 from conftest import ENV_PY, revision_file, write_tree
 from migration_lint.cli import main

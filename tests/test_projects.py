@@ -6,7 +6,7 @@ import pytest
 
 from conftest import ENV_PY, revision_file, write_tree
 from migration_lint import api
-from migration_lint.config import Config, config_from_mapping
+from migration_lint.config import config_from_mapping
 
 
 def check(root, **kwargs):

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, RUNNABLE_ENV_PY as ENV_PY, runnable_revision as rev, write_tree
+from conftest import RUNNABLE_ENV_PY as ENV_PY, runnable_revision as rev, write_tree
 from migration_lint import api
 from migration_lint.cli import main
 

@@ -3,7 +3,7 @@
 from migration_lint.model import SEVERITIES
 from migration_lint.settings import describe
 
-FORMATS = ("text", "json", "github", "sarif", "markdown")
+FORMATS = ("text", "json", "github", "gitlab", "sarif", "markdown")
 
 
 def render(result, fmt: str, catalogue, **options) -> str:
@@ -16,6 +16,10 @@ def render(result, fmt: str, catalogue, **options) -> str:
         from migration_lint.report.github import render_github
 
         return render_github(result)
+    if fmt == "gitlab":
+        from migration_lint.report.gitlab import render_gitlab
+
+        return render_gitlab(result)
     if fmt == "markdown":
         from migration_lint.report.markdown import render_markdown
 
