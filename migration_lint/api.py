@@ -7,6 +7,7 @@ trip, git, the catalogue -- and loops over them; ``history.py`` checks one.
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
@@ -30,9 +31,9 @@ __all__ = ["check", "lint_sources", "resolve_config", "catalogue_for", "RoundTri
 
 def resolve_config(paths: Sequence[Path], config_path: Optional[Path]) -> Config:
     if config_path is not None:
-        if not config_path.is_file():
+        if not os.path.lexists(config_path):
             raise ConfigError(f"{config_path}: config file not found")
-        return load_config(config_path)
+        return load_config(config_path)  # anything but a regular file is refused there, in one line
     start = paths[0] if paths else Path.cwd()
     return load_config(find_config(Path(os.path.abspath(start))))
 
@@ -175,9 +176,15 @@ def lint_sources(
 ) -> List[Finding]:
     """Lint migration sources held in memory (file name -> text)."""
     from migration_lint.frontend.alembic_ops import parse_migration  # libcst: only when parsing
+    from migration_lint.frontend.headers import too_large
+    from migration_lint.loader import DEFAULT_MAX_FILE_SIZE
 
     config = config or Config()
     settings = for_sources(dialect=dialect, server_version=server_version, config=config, env_settings=env_settings, project_packages=project_packages)
-    files = [parse_migration(text.encode("utf-8"), name, settings.dialect) for name, text in sources.items()]
+    limit = config.max_file_size or DEFAULT_MAX_FILE_SIZE
+    files = []
+    for name, text in sources.items():
+        data = text.encode("utf-8")
+        files.append(too_large(io.BytesIO(data), name, len(data), limit) if len(data) > limit else parse_migration(data, name, settings.dialect))
     scope = build_scope(files, settings)
     return lint(files, scope, settings, catalogue or catalogue_for(config, trust_rule_packs), problem_findings(files))

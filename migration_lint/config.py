@@ -32,6 +32,7 @@ class Config:
     rule_packs: Tuple[str, ...] = ()
     fail_on: str = "error"
     baseline: Optional[str] = None  # a baseline file (relative to the config's folder)
+    max_file_size: Optional[int] = None  # bytes; larger revision files are read for their headers only
     # round trip: environment folder -> folders of environments upgraded to head first (a
     # plugin's history that builds on the core schema); paths relative to the config's folder
     roundtrip_requires: dict = field(default_factory=dict, hash=False)
@@ -63,20 +64,34 @@ def parse_version(value, where: str = "server_version") -> Tuple[int, ...]:
     return parts
 
 
+def parse_size(value, where: str) -> int:
+    """A size in bytes: 524288, "512KB", "2 MB"."""
+    import re
+
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return value
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(B|KB|K|MB|M)?\s*", str(value), re.I) if isinstance(value, (str, int, float)) and not isinstance(value, bool) else None
+    if not match or float(match.group(1)) <= 0:
+        raise ConfigError(f"{where}: expected a size like 524288, 512KB or 2MB, got {value!r}")
+    unit = (match.group(2) or "B").upper()[:1]
+    return int(float(match.group(1)) * {"B": 1, "K": 1024, "M": 1024 * 1024}[unit])
+
+
 def find_config(start: Path) -> Optional[Path]:
-    """The nearest config file at or above ``start`` (a pyproject.toml only if it has our table)."""
+    """The nearest config file at or above ``start`` (a pyproject.toml only if it has our table).
+    A config file that is there but is no regular file (a FIFO, a link to /dev/zero) is returned
+    too: loading it then says what is wrong, instead of quietly using no config."""
     folder = start if start.is_dir() else start.parent
     for candidate in [folder, *folder.parents]:
         for name in CONFIG_FILES:
             path = candidate / name
-            if not path.is_file():
+            if not os.path.lexists(path):
                 continue
             if name == "pyproject.toml":
-                try:
-                    tool = _load_toml(path).get("tool", {})
-                    if not isinstance(tool, dict) or "migration-lint" not in tool:
-                        continue
-                except ConfigError:
+                tool = _load_toml(path).get("tool", {})  # unreadable or no regular file: one line, exit 2
+                if not isinstance(tool, dict):
+                    raise ConfigError(f"{path}: [tool] must be a table, not {type(tool).__name__}")
+                if "migration-lint" not in tool:
                     continue
             return path
         if (candidate / ".git").exists():
@@ -93,7 +108,9 @@ def load_config(path: Optional[Path]) -> Config:
         return Config()
     if path.suffix == ".toml":
         tool = _load_toml(path).get("tool", {})
-        data = tool.get("migration-lint", {}) if isinstance(tool, dict) else None
+        if not isinstance(tool, dict):
+            raise ConfigError(f"{path}: [tool] must be a table, not {type(tool).__name__}")
+        data = tool.get("migration-lint", {})
     else:
         data = load_yaml(read_text(path, "config file"), str(path))
         data = {} if data is None else data
@@ -137,6 +154,8 @@ def config_from_mapping(data: dict, source: str = "<config>", root: Optional[str
                     f"{source}: trust-rule-packs is ignored here: a file in the repository cannot allow code to run; "
                     f"pass --trust-rule-packs (or set {TRUST_VARIABLE}=1) where you invoke migration-lint"
                 )
+        elif name == "max_file_size":
+            values["max_file_size"] = parse_size(value, f"{source}: max-file-size")
         elif name == "baseline":
             if value is not None and not isinstance(value, str):
                 raise ConfigError(f"{source}: baseline must be a file path")

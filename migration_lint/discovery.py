@@ -7,20 +7,17 @@ A path may be a repository root, an ``alembic.ini``, a pyproject.toml with ``[to
 from __future__ import annotations
 
 import configparser
+import errno
 import os
 import re
-import sys
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import List, Optional
 
 from migration_lint import dialects
-from migration_lint.errors import DiscoveryError
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
+from migration_lint.errors import ConfigError, DiscoveryError
+from migration_lint.safeio import load_toml, read_bytes, read_text
 
 SKIP_DIRS = {".git", ".hg", ".tox", ".nox", "node_modules", "__pycache__", ".venv", "venv", "env", "site-packages", ".mypy_cache", ".pytest_cache", "build", "dist"}
 
@@ -39,6 +36,7 @@ class Environment:
     project_root: Optional[Path] = None
     explicit_locations: bool = False  # version_locations was configured (else: script/versions)
     dialect_hint: str = "sqlalchemy.url"  # where url_dialect came from
+    named: bool = True  # the path given named this environment (not a folder scanned for several)
 
     @property
     def name(self) -> str:
@@ -47,11 +45,12 @@ class Environment:
         return _relative(self.script_location)
 
     def revision_files(self) -> List[Path]:
+        """Every revision file of the history.  A versions folder that is missing, a file, a
+        dangling or looping link is an error, never an empty history."""
         files = []
         seen = set()
         for location in self.version_locations:
-            if not location.is_dir():
-                continue
+            _check_folder(location, "versions folder")
             pending = [str(location)]
             while pending:
                 folder = pending.pop(0)
@@ -73,6 +72,20 @@ class Environment:
         return files
 
 
+def _check_folder(path: Path, what: str) -> None:
+    """A DiscoveryError unless ``path`` is a folder (following links)."""
+    try:
+        info = os.stat(path)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise DiscoveryError(f"{_relative(path)}: the {what} is a symbolic link that loops") from None
+        if os.path.lexists(path):
+            raise DiscoveryError(f"{_relative(path)}: the {what} is a dangling symbolic link") from None
+        raise DiscoveryError(f"{_relative(path)}: the {what} does not exist") from None
+    if not stat.S_ISDIR(info.st_mode):
+        raise DiscoveryError(f"{_relative(path)}: the {what} is not a folder")
+
+
 def display_path(path: Path) -> str:
     """A path as findings show it: relative to the working directory."""
     try:
@@ -87,6 +100,8 @@ _relative = display_path
 def discover(target: Path) -> List[Environment]:
     try:
         return [expanded for env in _discover(target) for expanded in _expand_nested(env)]
+    except ConfigError as exc:  # a config-like file (alembic.ini, pyproject.toml, env.py) that cannot be read
+        raise DiscoveryError(str(exc)) from None
     except OSError as exc:  # permissions, link loops, a folder vanishing while read
         raise DiscoveryError(f"{_relative(Path(exc.filename or target))}: {exc.strerror or exc}") from None
 
@@ -130,6 +145,8 @@ def _has_python(folder: Path) -> bool:
 
 def _discover(target: Path) -> List[Environment]:
     if not target.exists():
+        if os.path.lexists(target):
+            raise DiscoveryError(f"{target}: a dangling or looping symbolic link")
         raise DiscoveryError(f"{target}: no such file or directory")
     target = target.resolve() if target.is_absolute() else Path(os.path.abspath(target))
     if target.is_file():
@@ -220,26 +237,36 @@ def _scan(root: Path) -> List[Environment]:
     for folder in env_dirs:
         if folder.resolve() not in seen:
             add([_bare(folder)])
+    for env in envs:
+        env.named = False
     if not envs:
         raise DiscoveryError(f"{_relative(root)}: no Alembic environment found (looked for alembic.ini, [tool.alembic] in pyproject.toml, and env.py beside versions/)")
     return envs
 
 
 def _ini_has_alembic(path: Path) -> bool:
+    """Whether an .ini file configures Alembic (read: its first 20 kB; anything that is no regular
+    file -- a FIFO, a device -- is not read at all)."""
     try:
-        head = path.read_text(encoding="utf-8", errors="replace")[:20000]
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except OSError:
         return False
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return False
+        head = os.read(fd, 20000).decode("utf-8", errors="replace")
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
     return "script_location" in head
 
 
 def _read_ini(path: Path) -> configparser.ConfigParser:
     parser = configparser.ConfigParser(defaults={"here": str(path.parent)}, interpolation=configparser.BasicInterpolation())
+    text = read_text(path, "alembic.ini")  # a regular file of sane size, or one line and exit 2
     try:
-        with open(path, encoding="utf-8") as handle:  # ConfigParser.read() skips unreadable files silently
-            parser.read_file(handle, source=str(path))
-    except OSError as exc:
-        raise DiscoveryError(f"{_relative(path)}: cannot read: {exc.strerror}") from None
+        parser.read_string(text, source=str(path))
     except (configparser.Error, UnicodeDecodeError) as exc:
         raise DiscoveryError(f"{_relative(path)}: cannot read INI: {str(exc).splitlines()[0]}") from None
     return parser
@@ -270,6 +297,7 @@ def _from_ini(path: Path) -> List[Environment]:
         script = _resolve_location(_get(parser, section, "script_location"), path.parent)
         if script is None:
             continue
+        _check_folder(script, f"script_location of [{section}] in {path.name}")
         env = _bare(script, config_file=path)
         _apply_ini(env, parser, section, path)
         envs.append(env)
@@ -317,25 +345,35 @@ def _resolve_location(value: Optional[str], base: Path) -> Optional[Path]:
 
 
 def _from_pyproject(path: Path) -> List[Environment]:
-    try:
-        with path.open("rb") as handle:
-            data = tomllib.load(handle)
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise DiscoveryError(f"{_relative(path)}: cannot read TOML: {exc}") from None
-    table = data.get("tool", {}).get("alembic")
+    data = load_toml(read_bytes(path, "pyproject.toml"), _relative(path))
+    tool = data.get("tool", {})
+    if not isinstance(tool, dict):
+        raise DiscoveryError(f"{_relative(path)}: [tool] must be a table, not {type(tool).__name__}")
+    table = tool.get("alembic")
     if not isinstance(table, dict) or not table.get("script_location"):
         return []
+    where = f"{_relative(path)}: [tool.alembic]"
+    location = table["script_location"]
+    if not isinstance(location, str):
+        raise DiscoveryError(f"{where} script_location must be a folder path")
     here = str(path.parent)
-    script = _resolve_location(str(table["script_location"]).replace("%(here)s", here), path.parent)
+    script = _resolve_location(location.replace("%(here)s", here), path.parent)
+    _check_folder(script, "script_location of [tool.alembic]")
     env = _bare(script, config_file=path)
     env.kind = "pyproject"
     locations = table.get("version_locations")
     if locations:
         if isinstance(locations, str):
-            locations = _split(locations, table.get("path_separator", "legacy"))
-        env.version_locations = [p for p in (_resolve_location(str(v).replace("%(here)s", here), path.parent) for v in locations) if p]
+            separator = table.get("path_separator", "legacy")
+            locations = _split(locations, separator if isinstance(separator, str) else "legacy")
+        if not isinstance(locations, list) or not all(isinstance(v, str) for v in locations):
+            raise DiscoveryError(f"{where} version_locations must be a list of folder paths")
+        env.version_locations = [p for p in (_resolve_location(v.replace("%(here)s", here), path.parent) for v in locations) if p]
         env.explicit_locations = True
-    env.recursive = bool(table.get("recursive_version_locations", False))
+    recursive = table.get("recursive_version_locations", False)
+    if not isinstance(recursive, bool):
+        raise DiscoveryError(f"{where} recursive_version_locations must be true or false")
+    env.recursive = recursive
     return [env]
 
 
@@ -363,16 +401,14 @@ def _project_root(start: Path) -> Path:
     return start.parent
 
 
+ENV_PY_LIMIT = 4 * 1024 * 1024
 LOCK_TIMEOUT = re.compile(r"lock_timeout", re.I)
 STATEMENT_TIMEOUT = re.compile(r"statement_timeout", re.I)
 
 
 def read_env_settings(env_py: Path) -> dict:
     """Settings in env.py that change verdicts, found by reading (never running) it."""
-    try:
-        text = env_py.read_text(encoding="utf-8", errors="replace")
-    except OSError as exc:
-        raise DiscoveryError(f"{_relative(env_py)}: cannot read: {exc.strerror}") from None
+    text = read_bytes(env_py, "env.py", limit=ENV_PY_LIMIT).decode("utf-8", errors="replace")
     code = "\n".join(line.split("#", 1)[0] if not line.lstrip().startswith("#") else "" for line in text.splitlines())
     return {
         "lock_timeout": bool(LOCK_TIMEOUT.search(code)),

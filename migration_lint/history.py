@@ -17,7 +17,7 @@ import fnmatch
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import List, Tuple
 
 from migration_lint import discovery
 from migration_lint.catalogue import catalogue_signature
@@ -25,7 +25,7 @@ from migration_lint.config import Config
 from migration_lint.engine import lint, problem_findings
 from migration_lint.errors import DiscoveryError
 from migration_lint.gitdiff import changes_for
-from migration_lint.loader import FileLoader, cached_result, read_sources, result_key, store_result
+from migration_lint.loader import DEFAULT_MAX_FILE_SIZE, FileLoader, Sources, cached_result, read_sources, result_key, store_result
 from migration_lint.process import quiet_gc
 from migration_lint.results import EnvironmentResult
 from migration_lint.roundtrip.plan import round_trip
@@ -41,10 +41,9 @@ class History:
     settings: Settings
     paths: List[Path]
     display: List[str]
-    contents: List[Optional[bytes]]
-    digests: List[Optional[str]]
-    errors: Dict[int, str]
+    sources: Sources
     excluded: frozenset  # paths as shown
+    notes: Tuple[str, ...] = ()
 
     @property
     def name(self) -> str:
@@ -88,12 +87,19 @@ def resolve_history(env: discovery.Environment, config: Config, invocation: Invo
     """Read a history's revision files and decide its settings (once; everything after receives
     them)."""
     paths = env.revision_files()
+    notes: Tuple[str, ...] = ()
+    if not paths:
+        folders = ", ".join(display_path(p) for p in env.version_locations)
+        if env.named:  # pointed at, and nothing to check: an error, never a silent pass
+            raise DiscoveryError(f"{env.name}: no revision files in {folders}")
+        notes = (f"no revision files yet in {folders}",)
     display = [display_path(p) for p in paths]
     # Excluded files report nothing, but their revisions still link the graph (else every child
     # of one would have a missing parent and an extra head would appear).
     excluded = frozenset(shown for path, shown in zip(paths, display) if is_excluded(path, config))
-    contents, digests, errors = read_sources(paths)
-    errors = {i: why for i, why in errors.items() if display[i] not in excluded}  # excluded: not our business
+    max_size = config.max_file_size or DEFAULT_MAX_FILE_SIZE
+    sources = read_sources(paths, max_size)
+    errors = {i: why for i, why in sources.errors.items() if display[i] not in excluded}  # excluded: not our business
     if errors:  # an unreadable revision file is an environment problem, not a finding
         index, reason = next(iter(errors.items()))
         more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
@@ -105,7 +111,7 @@ def resolve_history(env: discovery.Environment, config: Config, invocation: Invo
         project_packages=discovery.project_packages(env.project_root),
         own_packages=own_modules(env),
     )
-    return History(env, settings, paths, display, contents, digests, errors, excluded)
+    return History(env, settings, paths, display, sources, excluded, notes)
 
 
 def check_history(history: History, catalogue, resources) -> EnvironmentResult:
@@ -114,15 +120,15 @@ def check_history(history: History, catalogue, resources) -> EnvironmentResult:
     settings = history.settings
     diff = resources.diff_for(history.env)
     trip_options = resources.roundtrip_for(history)
-    key = result_key(history.cache_scope, settings.fingerprint(), catalogue_signature(settings.rule_packs), list(zip(history.display, history.digests)))
+    key = result_key(history.cache_scope, settings.fingerprint(), catalogue_signature(settings.rule_packs), list(zip(history.display, history.sources.digests)))
     reusable = trip_options is None and diff is None and resources.use_cache  # both depend on more than the files
     stored = cached_result(history.cache_scope, key) if reusable else None
-    notes = list(settings.notes)
+    notes = [*settings.notes, *history.notes]
     trip = None
     if stored is None:
         # read: with a scope narrower than the history, revisions outside it are read for their
         # headers only (the graph needs them; libcst is paid for the rest alone)
-        loader = FileLoader(history.display, history.contents, history.digests, history.errors, settings.dialect, history.cache_scope, use_cache=resources.use_cache, jobs=resources.jobs)
+        loader = FileLoader(history.display, history.sources, history.paths, settings.dialect, history.cache_scope, use_cache=resources.use_cache, jobs=resources.jobs, max_size=resources.config.max_file_size or DEFAULT_MAX_FILE_SIZE)
         narrow = bool(settings.start_after) or diff is not None or bool(history.excluded)
         files = loader.load(full=() if narrow else None)
         # scope

@@ -14,6 +14,7 @@ import os
 import pickle
 import stat
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Collection, Dict, List, Optional, Tuple
 
@@ -85,10 +86,29 @@ def _parse_chunk(items: List[Tuple[str, bytes, str, bool]]) -> List[MigrationFil
         return [_parse_one(item) for item in items]
 
 
+# Memory the parsers of one run may use, all processes together, and what parsing costs: libcst
+# builds about 1.1 GB of tree per MB of source it parses (the stdlib parser ~150 MB per MB).
+PARSE_MEMORY_BUDGET = 850 * 1024 * 1024
+PARSE_BYTES_PER_BYTE = 1100
+
+
 def parse_all(items: List[Tuple[str, bytes, str, bool]], jobs: Optional[int] = None) -> List[MigrationFile]:
+    """Parse every item, in parallel on a cold run of a long history.  Files whose parse could take
+    more than a worker's share of the memory budget are parsed one at a time, after the workers
+    have exited: the run stays under the budget whatever the files are."""
     jobs = jobs or min(os.cpu_count() or 1, 8)
-    if jobs <= 1 or len(items) < PARALLEL_THRESHOLD:
-        return _parse_chunk(items)
+    share = PARSE_MEMORY_BUDGET // max(jobs, 1)
+    heavy = {i for i, item in enumerate(items) if item[3] and len(item[1]) * PARSE_BYTES_PER_BYTE > share}
+    light = [item for i, item in enumerate(items) if i not in heavy]
+    if jobs <= 1 or len(light) < PARALLEL_THRESHOLD:
+        parsed = _parse_chunk(light)
+    else:
+        parsed = _parse_in_workers(light, jobs)
+    done = iter(parsed)
+    return [_parse_chunk([item])[0] if i in heavy else next(done) for i, item in enumerate(items)]
+
+
+def _parse_in_workers(items: List[Tuple[str, bytes, str, bool]], jobs: int) -> List[MigrationFile]:
     import multiprocessing  # only a cold run of a long history starts workers
     from concurrent.futures import ProcessPoolExecutor
 
@@ -110,21 +130,53 @@ def parse_all(items: List[Tuple[str, bytes, str, bool]], jobs: Optional[int] = N
     return results
 
 
-def read_sources(paths: List[Path]) -> Tuple[List[Optional[bytes]], List[Optional[str]], Dict[int, str]]:
-    """File contents, their digests, and read errors by index."""
+DEFAULT_MAX_FILE_SIZE = 512 * 1024  # bytes; libcst needs about 1 GB of memory per MB it parses
+
+
+@dataclass
+class Sources:
+    """The revision files of one history as read: contents by index (None for files too large to
+    keep or unreadable), content digests, read errors, and the sizes of files too large to parse."""
+
+    contents: List[Optional[bytes]]
+    digests: List[Optional[str]]
+    errors: Dict[int, str]
+    too_large: Dict[int, int]  # index -> size in bytes
+
+
+def read_sources(paths: List[Path], max_size: int = DEFAULT_MAX_FILE_SIZE) -> Sources:
+    """Read every file once.  Anything but a regular file (a FIFO, a device) is an error, not a
+    read that never ends; a file over ``max_size`` is digested as a stream and not kept."""
     contents: List[Optional[bytes]] = []
+    digests: List[Optional[str]] = []
     errors: Dict[int, str] = {}
+    too_large: Dict[int, int] = {}
     for index, path in enumerate(paths):
+        content = digest = None
         try:
-            if not stat.S_ISREG(os.stat(path).st_mode):  # a FIFO would block the read forever
-                raise OSError(0, "not a regular file")
-            with open(path, "rb") as handle:
-                contents.append(handle.read())
+            fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))  # a FIFO must not block the open
+            try:
+                info = os.fstat(fd)
+                if not stat.S_ISREG(info.st_mode):
+                    raise OSError(0, "not a regular file")
+                with os.fdopen(os.dup(fd), "rb") as handle:
+                    if info.st_size > max_size:
+                        hasher = hashlib.sha1()
+                        for block in iter(lambda: handle.read(1 << 20), b""):
+                            hasher.update(block)
+                        digest = hasher.hexdigest()
+                        too_large[index] = info.st_size
+                    else:
+                        content = handle.read()
+                        digest = hashlib.sha1(content).hexdigest()
+            finally:
+                os.close(fd)
         except OSError as exc:
-            contents.append(None)
             errors[index] = exc.strerror or str(exc)
-    digests = [hashlib.sha1(data).hexdigest() if data is not None else None for data in contents]
-    return contents, digests, errors
+            content = digest = None
+        contents.append(content)
+        digests.append(digest)
+    return Sources(contents, digests, errors, too_large)
 
 
 class FileLoader:
@@ -137,9 +189,10 @@ class FileLoader:
     later.  The cache keeps the most complete result per content digest.
     """
 
-    def __init__(self, display: List[str], contents: List[Optional[bytes]], digests: List[Optional[str]], errors: Dict[int, str], dialect: str, scope: str, use_cache: bool = True, jobs: Optional[int] = None):
-        self.display, self.contents, self.digests, self.errors = display, contents, digests, errors
-        self.dialect, self.use_cache, self.jobs = dialect, use_cache, jobs
+    def __init__(self, display: List[str], sources: Sources, paths: List[Path], dialect: str, scope: str, use_cache: bool = True, jobs: Optional[int] = None, max_size: int = DEFAULT_MAX_FILE_SIZE):
+        self.display, self.paths = display, paths
+        self.contents, self.digests, self.errors, self.too_large = sources.contents, sources.digests, sources.errors, sources.too_large
+        self.dialect, self.use_cache, self.jobs, self.max_size = dialect, use_cache, jobs, max_size
         self.cache_path = _cache_file(scope, dialect)
         self.known: Dict[str, MigrationFile] = self._read_cache() if use_cache else {}
         self.changed = False
@@ -159,6 +212,11 @@ class FileLoader:
         todo, queued = [], set()
         for i, digest in enumerate(self.digests):
             if digest is None or digest in queued:
+                continue
+            if i in self.too_large:
+                if digest not in self.known:
+                    self.known[digest] = self._headers_of_too_large(i)
+                    self.changed = True
                 continue
             have = self.known.get(digest)
             if have is None or (have.headers_only and i in wanted):
@@ -180,6 +238,17 @@ class FileLoader:
                 parsed_file = _with_path(parsed_file, self.display[i])
             results.append(parsed_file)
         return results
+
+    def _headers_of_too_large(self, index: int) -> MigrationFile:
+        from migration_lint.frontend.headers import too_large
+
+        try:
+            with open(self.paths[index], "rb") as handle:
+                return too_large(handle, self.display[index], self.too_large[index], self.max_size)
+        except OSError as exc:
+            broken = MigrationFile(path=self.display[index], syntax_error=True)
+            broken.problems.append(Problem(rule_ids.SYNTAX_ERROR, 1, f"cannot read file: {exc.strerror or exc}"))
+            return broken
 
     def save(self) -> None:
         """Write the cache if anything was parsed: the files of this run, nothing older."""

@@ -223,6 +223,7 @@ class MigrationFile:
     syntax_error: bool = False
     settings: dict = field(default_factory=dict)  # lock_timeout set in the file, ...
     headers_only: bool = False  # upgrade()/downgrade() not read: the revision is outside the scope
+    too_large: int = 0  # the file's size when it was over the size limit: only its headers were read
 
     def ops(self, phase: str) -> list:
         return [o for o in self.operations if o.phase == phase]

@@ -4,6 +4,7 @@ test checks that each names a rule of the catalogue."""
 
 SYNTAX_ERROR = "syntax-error"
 INVALID_REVISION_HEADER = "invalid-revision-header"
+FILE_TOO_LARGE = "file-too-large"
 UNUSED_SUPPRESSION = "unused-suppression"
 MODIFIED_MERGED_MIGRATION = "modified-merged-migration"
 DELETED_MIGRATION = "deleted-migration"

@@ -127,7 +127,7 @@ def build_scope(
     checked = frozenset(
         f.path
         for f in files
-        if (in_scope is None or f.revision in in_scope) and (changed is None or f.path in changed) and f.path not in excluded
+        if (in_scope is None or f.revision in in_scope) and (changed is None or f.path in changed) and f.path not in excluded and not f.too_large
     )
     trip = None
     if roundtrip:

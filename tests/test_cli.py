@@ -207,18 +207,18 @@ def test_unreadable_files_are_environment_errors(in_tmp, capsys):
 
 def test_unreadable_ini_is_an_error_not_a_silent_default(in_tmp, capsys, monkeypatch):
     project(in_tmp, LOCKING)
-    import builtins
+    import os
 
-    real_open = builtins.open
+    real_open = os.open
 
     def deny(path, *args, **kwargs):
         if str(path).endswith("alembic.ini"):
             raise PermissionError(13, "Permission denied")
         return real_open(path, *args, **kwargs)
 
-    monkeypatch.setattr(builtins, "open", deny)
+    monkeypatch.setattr(os, "open", deny)
     code, _, err = run(capsys, "check", "--no-cache")
-    assert code == 2 and "alembic.ini: cannot read: Permission denied" in err
+    assert code == 2 and "alembic.ini: cannot read alembic.ini: Permission denied" in err
 
 
 def test_toml_config_with_any_name(in_tmp, capsys):
@@ -439,22 +439,22 @@ def test_caches_of_other_code_are_not_read(in_tmp, capsys, monkeypatch):
 
 
 def test_an_unreadable_excluded_file_is_no_error(in_tmp, capsys, monkeypatch):
-    import builtins
+    import os
 
     project(in_tmp, {**LOCKING, "private_dump.py": "revision = 'z'\n"}, extra={".migration-lint.yaml": "exclude: [migrations/versions/private_*.py]\n"})
-    real_open = builtins.open
+    real_open = os.open
 
     def deny(path, *args, **kwargs):  # chmod 000 does not stop root, who runs this suite in CI
         if str(path).endswith("private_dump.py"):
             raise PermissionError(13, "Permission denied", str(path))
         return real_open(path, *args, **kwargs)
 
-    monkeypatch.setattr(builtins, "open", deny)
+    monkeypatch.setattr(os, "open", deny)
     code, out, err = run(capsys, "check", "--format", "json", "--no-cache")
     assert code == 1 and not err  # b.py's finding; the excluded file cannot be read, which is no error
-    monkeypatch.setattr(builtins, "open", real_open)
+    monkeypatch.setattr(os, "open", real_open)
     (in_tmp / ".migration-lint.yaml").unlink()
-    monkeypatch.setattr(builtins, "open", deny)
+    monkeypatch.setattr(os, "open", deny)
     code, _, err = run(capsys, "check", "--no-cache")
     assert code == 2 and "private_dump.py: cannot read" in err  # not excluded: an environment error
 

@@ -18,13 +18,13 @@ import libcst as cst
 
 from migration_lint import dialects
 from migration_lint import model as m
+from migration_lint.frontend.headers import HEADER_NAMES, header_values, set_header
 from migration_lint.frontend.sql import sql_to_operations
 from migration_lint.frontend.values import FSTRING, UNKNOWN, Evaluator, dotted, last_name
 from migration_lint.model import MigrationFile, Operation, Problem, Suppression, source_lines
 from migration_lint.process import libcst_validation_skipped
 from migration_lint import rule_ids
 
-HEADER_NAMES = ("revision", "down_revision", "branch_labels", "depends_on")
 
 # Positional parameters of Alembic operations, for binding calls written either way.
 OP_SIGNATURES = {
@@ -148,7 +148,7 @@ def _salvage_headers(text: str, result: MigrationFile) -> None:
             literal = ast.literal_eval(value)
         except (ValueError, SyntaxError, MemoryError, RecursionError):
             continue
-        values = _header_values(tuple(literal) if isinstance(literal, list) else literal)
+        values = header_values(tuple(literal) if isinstance(literal, list) else literal)
         if values is None:
             continue
         result.header_lines.setdefault(name, text.count("\n", 0, match.start()) + 1)
@@ -156,27 +156,7 @@ def _salvage_headers(text: str, result: MigrationFile) -> None:
             if len(values) == 1:
                 result.revision = values[0]
         else:
-            _set_header(result, name, values)
-
-
-def _header_values(literal) -> Optional[tuple]:
-    """A header's value as a tuple of ids: None -> (), "a" -> ("a",); None if it is not one."""
-    if literal is None:
-        return ()
-    if isinstance(literal, str):
-        return (literal,)
-    if isinstance(literal, tuple) and all(isinstance(v, str) for v in literal):
-        return literal
-    return None
-
-
-def _set_header(result: MigrationFile, name: str, values: tuple) -> None:
-    if name == "down_revision":
-        result.down_revision, result.down_revision_given = tuple(values), True
-    elif name == "branch_labels":
-        result.branch_labels = tuple(values)
-    elif name == "depends_on":
-        result.depends_on = tuple(values)
+            set_header(result, name, values)
 
 
 def _pairs(cst_body: Iterable, ast_body: list):
@@ -332,7 +312,7 @@ class _FileReader:
                     Problem(rule_ids.INVALID_REVISION_HEADER, node.lineno, "`revision` must be a string literal")
                 )
             return
-        values = _header_values(literal)
+        values = header_values(literal)
         if name == "branch_labels" and values is None:
             # ``branch_labels = (cli.EXPAND_BRANCH,)`` (Neutron): a constant from elsewhere.  Its
             # value is unknown statically, but distinct names are distinct labels, which is all
@@ -350,7 +330,7 @@ class _FileReader:
                 )
             )
             values = ()
-        _set_header(result, name, values)
+        set_header(result, name, values)
 
     def _segment_has(self, node: ast.AST, word: str) -> bool:
         """Cheap pre-test on a statement's source lines before walking its tree."""
