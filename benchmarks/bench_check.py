@@ -29,17 +29,57 @@ sys.path.insert(0, str(HERE))
 from history import generate_history, rev_id  # noqa: E402
 
 
-def timed(cmd, env=None, cwd=None, stdin=None, shell=False):
-    """(seconds, peak RSS in MB of the largest process in the tree, returncode)."""
+def timed(cmd, env=None, cwd=None, stdin=None, shell=False, tree=None):
+    """(seconds, peak RSS in MB of the largest process in the tree, returncode).  With ``tree`` (a
+    list), the peak of the whole process tree's RSS, all processes together, sampled every 10 ms,
+    is appended to it."""
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, shell=shell)
+    sampler = None
+    if tree is not None:
+        import threading
+
+        peak = [0]
+        sampler = threading.Thread(target=_sample_tree, args=(proc, peak), daemon=True)
+        sampler.start()
     _, status, usage = os.wait4(proc.pid, 0)
     elapsed = time.perf_counter() - start
+    if sampler is not None:
+        sampler.join()
+        tree.append(peak[0] / 1024 / 1024)
     proc.returncode = os.waitstatus_to_exitcode(status)
     err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
     if proc.returncode not in (0, 1):
         raise SystemExit(f"command failed ({proc.returncode}): {cmd}\n{err[-2000:]}")
     return elapsed, usage.ru_maxrss / 1024, proc.returncode
+
+
+def _sample_tree(proc, peak) -> None:
+    """Sum of the RSS of a process and its descendants, at its highest (Linux /proc)."""
+    page = os.sysconf("SC_PAGE_SIZE")
+    while proc.poll() is None:
+        parents = {}
+        rss = {}
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                with open(f"/proc/{entry}/stat") as handle:
+                    fields = handle.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            parents[int(entry)] = int(fields[1])
+            rss[int(entry)] = int(fields[21]) * page
+        members = {proc.pid}
+        grew = True
+        while grew:
+            grew = False
+            for pid, parent in parents.items():
+                if parent in members and pid not in members:
+                    members.add(pid)
+                    grew = True
+        peak[0] = max(peak[0], sum(rss.get(pid, 0) for pid in members))
+        time.sleep(0.01)
 
 
 def cpu_times():
@@ -60,6 +100,25 @@ def stolen_share(before, after) -> str:
     delta = [b - a for a, b in zip(before, after)]
     total = sum(delta[:8])
     return f"{100 * delta[7] / total:.0f}%" if total else "n/a"
+
+
+def hostile_file(work: Path, env) -> tuple:
+    """A history of 100 small revisions and one of 20 MB (generated data pasted into code): the
+    big one is read for its headers only (file-too-large).  (seconds, MB of all processes)."""
+    root = work / "big"
+    versions = root / "migrations" / "versions"
+    versions.mkdir(parents=True)
+    (root / "alembic.ini").write_text("[alembic]\nscript_location = %(here)s/migrations\n")
+    (root / "migrations" / "env.py").write_text("")
+    for i in range(100):
+        down = "None" if i == 0 else repr(f"a{i - 1}")
+        (versions / f"a{i}.py").write_text(f'from alembic import op\nimport sqlalchemy as sa\nrevision = "a{i}"\ndown_revision = {down}\ndef upgrade():\n    op.create_table("t{i}", sa.Column("id", sa.Integer(), primary_key=True))\ndef downgrade():\n    op.drop_table("t{i}")\n')
+    body = "\n".join(f'    op.add_column("t{i}", sa.Column("c{i}", sa.String(length=50), nullable=True))' for i in range(230_000))
+    (versions / "big.py").write_text(f'from alembic import op\nimport sqlalchemy as sa\nrevision = "big"\ndown_revision = "a99"\ndef upgrade():\n{body}\ndef downgrade():\n    pass\n')
+    cache = work / "big-cache"
+    memory: list = []
+    seconds, _, _ = timed([str(Path(sys.executable).parent / "migration-lint"), "check", str(root), "--format", "json"], env={**env, "MIGRATION_LINT_CACHE_DIR": str(cache)}, tree=memory)
+    return seconds, memory[0]
 
 
 def main() -> int:
@@ -106,6 +165,9 @@ def main() -> int:
             shutil.rmtree(cache, ignore_errors=True)
             one_job.append(timed(lint + ["--jobs", "1"], env=env)[0])
         rows.append(("migration-lint check (cold, --jobs 1)", one_job))
+        together = []
+        shutil.rmtree(cache, ignore_errors=True)
+        timed(lint, env=env, tree=together)
         recent = []  # the last 10 revisions in scope: the rest is read for headers only
         for _ in range(args.runs):
             shutil.rmtree(cache, ignore_errors=True)
@@ -136,8 +198,12 @@ def main() -> int:
             shown = f"{statistics.median(times):7.3f} s   ({min(times):.2f}-{max(times):.2f})" if times else "      - "
             print(f"  {label:<{width}}  {shown}")
         print(f"  {'migration-lint peak memory (largest process)':<{width}}  {max(peaks):7.1f} MB")
+        print(f"  {'migration-lint peak memory, cold (all processes together)':<{width}}  {max(together):7.1f} MB")
+        big_seconds, big_memory = hostile_file(work, env)
+        print(f"  {'a 20 MB revision file among 100 others, cold: time':<{width}}  {big_seconds:7.3f} s")
+        print(f"  {'... peak memory (all processes together)':<{width}}  {big_memory:7.1f} MB")
         print(f"  {'CPU time stolen by the hypervisor meanwhile':<{width}}  {stolen_share(cpu_before, cpu_times()):>7}")
-        print("targets: cold <= 3 s, warm <= 0.3 s, peak memory <= 300 MB")
+        print("targets: cold <= 3 s, warm <= 0.3 s, peak memory <= 300 MB; any input: all processes <= 1 GB")
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return 0

@@ -157,6 +157,8 @@ def load_catalogue(packs: Tuple[str, ...] = (), trust: bool = False) -> Catalogu
         if not pack_path.exists():
             raise RuleError(f"{pack}: rule pack not found")
         files = sorted(pack_path.glob("*.yaml")) + sorted(pack_path.glob("*.yml")) if pack_path.is_dir() else [pack_path]
+        if not files:
+            raise RuleError(f"{pack}: rule pack holds no rule files (*.yaml, *.yml)")
         for path in files:
             rule = load_rule(path, builtin=False)
             if rule.check and not trust:

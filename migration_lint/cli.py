@@ -22,6 +22,7 @@ from migration_lint import __version__
 from migration_lint.errors import MigrationLintError
 from migration_lint.model import SEVERITIES, reaches
 from migration_lint.report import FORMATS
+from migration_lint.report.safe import json_inert, no_workflow_commands, one_line
 
 # Each command imports the rest of migration-lint when it runs: `--help`, `--version` and a bad
 # argument answer at once, without loading libcst, SQLAlchemy or the rule catalogue.
@@ -127,7 +128,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             return _baseline(args)
         return _rules(args)
     except MigrationLintError as exc:
-        print(f"migration-lint: error: {exc}", file=sys.stderr)
+        _error(f"migration-lint: error: {exc}")
         return EXIT_ERROR
     except KeyboardInterrupt:
         print("migration-lint: interrupted; everything it started was removed", file=sys.stderr)
@@ -137,11 +138,27 @@ def main(argv: Optional[List[str]] = None) -> int:
     except Exception as exc:  # never a traceback for users; MIGRATION_LINT_DEBUG=1 shows it
         if os.environ.get("MIGRATION_LINT_DEBUG"):
             raise
-        print(f"migration-lint: internal error: {type(exc).__name__}: {exc} (set MIGRATION_LINT_DEBUG=1 for a traceback)", file=sys.stderr)
+        _error(f"migration-lint: internal error: {type(exc).__name__}: {exc} (set MIGRATION_LINT_DEBUG=1 for a traceback)")
         return EXIT_ERROR
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
+
+
+def _error(message: str) -> None:
+    """One line on stderr: whatever it quotes (a file name with a newline in it) stays on that line
+    and forms no CI workflow command."""
+    print(no_workflow_commands(one_line(message)), file=sys.stderr)
+
+
+def _inert(text: str, fmt: str) -> str:
+    """The report as printed: inert for a CI runner that reads stdout for workflow commands
+    (``--format github`` emits its own, with their data escaped)."""
+    if fmt in ("json", "sarif", "gitlab"):
+        return json_inert(text)
+    if fmt == "github":
+        return text
+    return no_workflow_commands(text)
 
 
 def _config(args, paths):
@@ -200,7 +217,8 @@ def _check(args) -> int:
     catalogue = api.catalogue_for(config, trusted) if args.format in ("sarif", "markdown") else None
     color = args.color == "always" or (args.color == "auto" and args.output is None and sys.stdout.isatty() and not os.environ.get("NO_COLOR"))
     width = max(shutil.get_terminal_size((100, 24)).columns, 40)  # honours COLUMNS
-    text = render(result, args.format, catalogue, color=color, width=width) if args.format == "text" else render(result, args.format, catalogue)
+    text = render(result, args.format, catalogue, color=color, width=width, terminal=color) if args.format == "text" else render(result, args.format, catalogue)
+    text = _inert(text, args.format)
     if args.output:
         try:
             args.output.write_text(text + "\n", encoding="utf-8")
@@ -250,7 +268,7 @@ def _baseline(args) -> int:
     config = dataclasses.replace(_config(args, paths), baseline=None)  # record every finding, not just those the old baseline lacks
     result = api.check(paths, dialect=args.dialect, server_version=args.server_version, config=config, trust_rule_packs=_trusted(args))
     count = write_baseline(result, args.output)
-    print(f"migration-lint: wrote {count} finding(s) to {args.output}; `check --baseline {args.output}` now reports only new ones", file=sys.stderr)
+    _error(f"migration-lint: wrote {count} finding(s) to {args.output}; `check --baseline {args.output}` now reports only new ones")
     return EXIT_OK
 
 
@@ -259,7 +277,7 @@ def _explain(args) -> int:
 
     config = _config(args, [Path(".")])
     rule = api.catalogue_for(config, _trusted(args)).get(args.rule)
-    print(explain_text(rule))
+    print(no_workflow_commands(explain_text(rule)))
     return EXIT_OK
 
 

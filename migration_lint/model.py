@@ -339,6 +339,17 @@ def make_default(text: str) -> Default:
 #   raw_sql          reason ; other_sql: statement
 
 
+LIST_LIMIT = 20  # items a message lists before "and N more"
+
+
+def listing(items, limit: int = LIST_LIMIT, separator: str = ", ") -> str:
+    """Items for a message, the first ``limit`` of them: output stays linear in findings."""
+    items = [str(item) for item in items]
+    if len(items) <= limit:
+        return separator.join(items)
+    return separator.join(items[:limit]) + f"{separator}and {len(items) - limit} more"
+
+
 # -- identity and fingerprints ------------------------------------------------------------------
 
 _TABLE_KINDS = frozenset({CREATE_TABLE, DROP_TABLE, RENAME_TABLE, TRUNCATE_TABLE, UPDATE_ROWS, DELETE_ROWS, INSERT_ROWS})

@@ -292,4 +292,6 @@ def plain_report(env, fail_on: str = "error", only_failing: bool = False) -> str
         lines += ["", f"({len(findings) - len(shown)} finding(s) below fail-on not shown)"]
     if findings:
         lines += ["", "`migration-lint explain RULE` tells more."]
-    return "\n".join(lines)
+    from migration_lint.report.safe import no_workflow_commands
+
+    return no_workflow_commands("\n".join(lines))  # a CI runner reads pytest's output too

@@ -494,7 +494,7 @@ def test_markdown_escapes_what_comes_from_migrations():
     assert first[2] == "[`migrations/versions/x.py:3`](https://github.com/o/r/blob/abc/migrations/versions/x.py#L3-L5)"
     assert "`a\\|b`" in first[3] and "t\\|u" in first[3]
     assert "<script>" not in text and "&lt;script&gt;" in text
-    assert "\\*\\*bold\\*\\*" in text and "\\[x\\](http://evil)" in text
+    assert "\\*\\*bold\\*\\*" in text and "\\[x\\](http:\u200b//evil)" in text  # no link, no autolink
     assert "@octocat" not in text  # no mention
     diff = cells(rows[2])[3]
     assert diff.startswith("schema differs after downgrade:<details><summary>2 more lines</summary>")

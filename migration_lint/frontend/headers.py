@@ -60,7 +60,9 @@ def too_large(handle: BinaryIO, path: str, size: int, limit: int) -> MigrationFi
 
 def _read_headers(handle: BinaryIO, result: MigrationFile) -> None:
     """Module-level ``name = <literal>`` / ``name: T = <literal>`` statements of the header names,
-    read token by token; stops when all four are seen."""
+    read token by token.  Stops when all four are seen, or at the first top-level ``def`` or
+    ``class`` once ``revision`` and ``down_revision`` are (Alembic's template states the headers
+    before any function; reading megabytes of ``upgrade()`` token by token takes seconds)."""
     depth = 0
     pending = None  # (name, line) of a header statement being read
     parts: list = []
@@ -82,6 +84,8 @@ def _read_headers(handle: BinaryIO, result: MigrationFile) -> None:
                 parts.append(text)
         elif kind == tokenize.NAME and depth == 0 and token.start[1] == 0 and text in HEADER_NAMES:
             pending = (text, token.start[0])
+        elif kind == tokenize.NAME and token.start[1] == 0 and text in ("def", "class") and {"revision", "down_revision"} <= seen:
+            return
 
 
 def _take(result: MigrationFile, pending, text: str) -> None:

@@ -6,7 +6,9 @@ LEVELS = {"error": "error", "warning": "warning", "info": "notice"}
 
 
 def _escape_data(value: str) -> str:
-    return value.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    """As GitHub's toolkit escapes command data; and ``##[`` (an old-style command anywhere in a
+    line) split by an invisible space."""
+    return value.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A").replace("##[", "#\u200b#[")
 
 
 def _escape_property(value: str) -> str:

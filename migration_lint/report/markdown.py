@@ -19,6 +19,7 @@ from urllib.parse import quote
 from migration_lint import __version__
 from migration_lint.catalogue import builtin_docs_url, builtin_rule_names
 from migration_lint.model import SEVERITIES, most_severe_first, reaches
+from migration_lint.report.safe import one_line
 
 MARKER = "<!-- migration-lint -->"
 ICONS = {"error": ":x:", "warning": ":warning:", "info": ":information_source:"}
@@ -28,14 +29,16 @@ MAX_DETAIL_LINES = 60  # lines of a round-trip diff shown in <details>
 
 def _text(value: str) -> str:
     """Plain text for Markdown (inside a table cell too): no emphasis, links, HTML or mentions."""
+    value = one_line(value)  # a newline in a file name would end the table row
     value = html.escape(value, quote=False)  # & < > as entities: no tags, no comments
-    value = re.sub(r"([\\`*_\[\]~|])", r"\\\1", value)
+    value = re.sub(r"([\\`*_\[\]~|#!])", r"\\\1", value)
+    value = value.replace("://", ":\u200b//").replace("www.", "www\u200b.")  # no autolinks
     return value.replace("@", "@\u200b")  # no @mentions / team pings in comments
 
 
 def _code(value: str) -> str:
-    """A code span that survives any content (backticks, pipes inside a table)."""
-    value = value.replace("|", "\\|")
+    """A code span that survives any content (backticks, pipes inside a table, newlines)."""
+    value = one_line(value).replace("|", "\\|")
     longest = max((len(run) for run in re.findall(r"`+", value)), default=0)
     fence = "`" * (longest + 1)
     pad = " " if value.startswith("`") or value.endswith("`") or not value.strip() else ""

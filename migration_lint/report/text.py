@@ -12,6 +12,7 @@ from rich.text import Text
 
 from migration_lint.model import SEVERITIES, source_lines
 from migration_lint.report import environment_facts
+from migration_lint.report.safe import cut
 
 STYLES = {"error": "bold red", "warning": "yellow", "info": "cyan"}
 
@@ -30,7 +31,10 @@ def _frame(path: str, line: int, cache: dict, context: int = 1):
     return [(n, lines[n - 1], n == line) for n in range(start, end + 1)]
 
 
-def render_text(result, color: bool = False, width: int = 100, show_source: bool = True) -> str:
+def render_text(result, color: bool = False, width: int = 100, show_source: bool = True, terminal: bool = False) -> str:
+    """On a terminal, code-frame lines wrap to its width; elsewhere (a CI log) each is shown whole
+    up to 200 characters.  Either way no line is longer than 200 characters of source (the JSON
+    report keeps everything): rendering stays linear in the number of findings."""
     buffer = io.StringIO()
     console = Console(file=buffer, force_terminal=color, no_color=not color, width=width, highlight=False, soft_wrap=False)
     for env in result.environments:
@@ -52,8 +56,11 @@ def render_text(result, color: bool = False, width: int = 100, show_source: bool
             if show_source:
                 for number, text, current in _frame(f.path, f.line, sources):
                     marker = ">" if current else " "
-                    frame = Text(f"         {marker} {number:>5} | {text}", style="bold" if current else "dim")
-                    console.print(frame, no_wrap=True, overflow="ellipsis", crop=True)
+                    frame = Text(f"         {marker} {number:>5} | {cut(text)}", style="bold" if current else "dim")
+                    if terminal:
+                        console.print(frame, overflow="fold")
+                    else:
+                        console.print(frame, no_wrap=True, overflow="ignore", crop=False)
             if f.help:
                 console.print(Padding(Text.assemble(("fix: ", "green"), f.help), (0, 0, 0, 11), expand=False))
     counts = {s: sum(1 for f in findings if f.severity == s) for s in reversed(SEVERITIES)}
