@@ -420,7 +420,41 @@ def read_env_settings(env_py: Path) -> dict:
         # set, but computed at run time (ckan: '{}_alembic_version'.format(name)): unknown here
         "version_table_computed": bool(re.search(r"\bversion_table\s*=", code)) and _literal_option(code, "version_table") is None,
         "version_table_schema": _literal_option(code, "version_table_schema"),
+        "naming_convention": _naming_convention(text),
+        "search_path": _search_path(code),
     }
+
+
+def _naming_convention(text: str) -> tuple:
+    """A MetaData naming convention env.py states as a literal: (("ix", template), ...)."""
+    import ast
+
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return ()
+    found = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Dict):
+            continue
+        pairs = []
+        for key, value in zip(node.keys, node.values):
+            if isinstance(key, ast.Constant) and key.value in ("ix", "uq", "ck", "fk", "pk") and isinstance(value, ast.Constant) and isinstance(value.value, str):
+                pairs.append((key.value, value.value))
+        if len(pairs) >= 2:
+            found.extend(pairs)
+    return tuple(found)
+
+
+_SEARCH_PATH = re.compile(r"search_path\s*(?:=|\s+to\s+)\s*['\"]?\s*([A-Za-z_][A-Za-z0-9_]*)", re.I)
+
+
+def _search_path(code: str) -> Optional[str]:
+    """The first schema of a search_path env.py sets (SET search_path ..., options='-csearch_path=...'),
+    leaving "$user" aside."""
+    for match in _SEARCH_PATH.finditer(code.replace('"$user",', "").replace("$user,", "")):
+        return match.group(1)
+    return None
 
 
 def _literal_option(code: str, name: str) -> Optional[str]:

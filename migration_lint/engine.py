@@ -18,7 +18,7 @@ from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 from migration_lint import model as m
 from migration_lint import rule_ids
 from migration_lint.catalogue import Catalogue, Rule
-from migration_lint.facts import Facts, place_facts
+from migration_lint.facts import Facts, place_facts, shown_table
 from migration_lint.matcher import matches
 from migration_lint.model import Finding, MigrationFile, Operation
 from migration_lint.settings import Settings, check_rule_names
@@ -89,11 +89,14 @@ def prepare(file: MigrationFile, settings: Settings) -> MigrationContext:
 
 
 class _MessageValues(dict):
-    def __init__(self, facts: Facts):
+    def __init__(self, facts: Facts, settings: Optional[Settings] = None):
         super().__init__()
         self.facts = facts
+        self.settings = settings
 
     def __missing__(self, key):
+        if key == "table" and self.settings is not None and self.facts.op.table:
+            return shown_table(self.facts.op, self.settings)  # with its schema when not the default one
         return render(self.facts.get(key))
 
 
@@ -111,9 +114,9 @@ def render(value) -> str:
     return str(value)
 
 
-def format_message(template: str, facts: Facts) -> str:
+def format_message(template: str, facts: Facts, settings: Optional[Settings] = None) -> str:
     try:
-        return string.Formatter().vformat(template, (), _MessageValues(facts))
+        return string.Formatter().vformat(template, (), _MessageValues(facts, settings))
     except (ValueError, IndexError, KeyError, AttributeError):
         return template
 
@@ -130,7 +133,7 @@ def _kinds(match: dict) -> Optional[frozenset]:
     return None
 
 
-def _declarative(rule: Rule, migration: MigrationContext) -> Iterable[Finding]:
+def _declarative(rule: Rule, migration: MigrationContext, settings: Settings) -> Iterable[Finding]:
     phases = (m.UPGRADE, m.DOWNGRADE) if rule.phase == "any" else (rule.phase,)
     kinds = _kinds(rule.match)
     for phase in phases:
@@ -139,7 +142,7 @@ def _declarative(rule: Rule, migration: MigrationContext) -> Iterable[Finding]:
                 continue
             facts = migration.facts_for(op)
             if matches(rule.match, facts):
-                yield migration.at(rule, op, format_message(rule.message, facts), phase=phase)
+                yield migration.at(rule, op, format_message(rule.message, facts, settings), phase=phase)
 
 
 def rules_in_force(catalogue: Catalogue, settings: Settings) -> List[Rule]:
@@ -167,7 +170,7 @@ def lint(files: Sequence[MigrationFile], scope, settings: Settings, catalogue: C
     for rule in rules:
         if rule.match is not None:
             for migration in migrations:
-                raw.extend((rule, finding) for finding in _declarative(rule, migration))
+                raw.extend((rule, finding) for finding in _declarative(rule, migration, settings))
         elif rule.check is not None:
             raw.extend((rule, finding) for finding in rule.check_function(rule, run))
     in_force = {rule.name: rule for rule in rules}

@@ -75,6 +75,7 @@ FACTS: Dict[str, Fact] = {
     "if_not_exists": Fact("bool", "IF NOT EXISTS"),
     "if_exists": Fact("bool", "IF EXISTS"),
     "where": Fact("bool", "create_index: a partial index (postgresql_where / WHERE)"),
+    "temporary": Fact("bool", "create_table: a TEMPORARY table (it goes away with the session)"),
     "inline": Fact("bool", "created by a Column's own arguments (unique=True, index=True, ForeignKey) in add_column"),
     "type": Fact("any", "alter_column_type: the new type; drop_constraint: foreignkey, unique, check or primary"),
     "existing_type": Fact("type", "alter_column: existing_type"),
@@ -109,6 +110,7 @@ FACTS: Dict[str, Fact] = {
     "in_loop": Fact("bool", "inside a for/while loop or a comprehension"),
     "dialect": Fact("str", "the target dialect: postgresql, mysql or sqlite"),
     "server_version": Fact("version", "the target server version, compared as numbers: {lt: 11}"),
+    "schema_key": Fact("str", "the schema the operation's table is in, the default one for unqualified names"),
 }
 
 # Facts whose values are only what the vocabulary says (checked at load time).
@@ -190,7 +192,10 @@ _OPERATION_FIELDS = frozenset({"kind", "phase", "table", "schema", "name", "name
 
 def place_facts(operations: Iterable[m.Operation], settings) -> Dict[str, List[m.Operation]]:
     """The operations of each phase that run on the target dialect, each with the facts of its
-    place: (phase -> [(op, facts)])."""
+    place: (phase -> [(op, facts)]).  Objects are told apart by schema and name: a table created
+    in one schema does not make a table of the same name in another one new.  Unqualified names
+    are in the history's default schema, or in the one a ``SET search_path`` of the migration
+    chose for what follows it."""
     dialect = settings.dialect
     autocommit_everywhere = settings.env("transactional_ddl") is False  # every statement commits on its own
     placed: Dict[str, list] = {m.UPGRADE: [], m.DOWNGRADE: []}
@@ -198,15 +203,18 @@ def place_facts(operations: Iterable[m.Operation], settings) -> Dict[str, List[m
     for phase in (m.UPGRADE, m.DOWNGRADE):
         new_tables = set()
         new_columns = set()
+        default_schema = settings.default_schema
         for op in operations:
             if op.phase != phase or not op.runs_on(dialect):
                 continue
-            table = table_key(op, settings)
+            if op.kind == m.OTHER_SQL and op.get("setting") == "search_path" and op.get("value"):
+                default_schema = op.get("value")
+            table = table_key(op, settings, default_schema)
             if op.kind == m.CREATE_TABLE:
                 new_tables.add(table)
             elif op.kind == m.RENAME_TABLE and table in new_tables:
-                new_tables.add((table[0], m.ident(op.get("new_name"))))
-            column = m.ident(op.column.name if op.column else (op.columns[0] if op.columns else None))
+                new_tables.add((table[0], name_key(op.get("new_name"), dialect, "table")))
+            column = name_key(op.column.name if op.column else (op.columns[0] if op.columns else None), dialect, "column")
             if op.kind == m.ADD_COLUMN:
                 new_columns.add((table, column))
             placed[phase].append(
@@ -220,12 +228,40 @@ def place_facts(operations: Iterable[m.Operation], settings) -> Dict[str, List[m
                         "in_loop": "loop" in op.context,
                         "dialect": dialect,
                         "server_version": settings.server_version,
+                        "schema_key": table[0],
                     },
                 )
             )
     return placed
 
 
-def table_key(op: m.Operation, settings) -> tuple:
-    """(schema, table) of an operation, unqualified names in the history's default schema."""
-    return (m.ident(op.schema) or settings.default_schema, m.ident(op.table))
+def name_key(name: Optional[str], dialect: str, kind: str = "table") -> Optional[str]:
+    """A name as the database compares it.  PostgreSQL: exactly as the front end gives it (it folds
+    unquoted SQL identifiers to lower case as PostgreSQL does; SQLAlchemy quotes any name that is
+    not all lower case).  MySQL/MariaDB: schema and table names case-sensitive, as on Linux with
+    lower_case_table_names=0; column, index and constraint names are not.  SQLite: case-insensitive."""
+    if not isinstance(name, str):
+        return None
+    name = name.strip('"`')
+    if dialect == "postgresql" or (dialect == "mysql" and kind in ("table", "schema")):
+        return name
+    return name.lower()
+
+
+def table_key(op: m.Operation, settings, default_schema: Optional[str] = None) -> tuple:
+    """(schema, table) of an operation, unqualified names in the default schema."""
+    schema = name_key(op.schema, settings.dialect, "schema") or (default_schema if default_schema is not None else settings.default_schema)
+    return (schema, name_key(op.table, settings.dialect, "table"))
+
+
+def object_key(op: m.Operation, settings, name: Optional[str] = None, kind: str = "index") -> tuple:
+    """(schema, name) of an index, constraint, type or sequence an operation names."""
+    schema = name_key(op.schema, settings.dialect, "schema") or settings.default_schema
+    return (schema, name_key(name if name is not None else op.name, settings.dialect, kind))
+
+
+def shown_table(op: m.Operation, settings) -> str:
+    """The table as messages show it: with its schema when that is not the default one."""
+    if op.schema and name_key(op.schema, settings.dialect, "schema") != settings.default_schema:
+        return f"{op.schema}.{op.table}"
+    return str(op.table) if op.table else "?"

@@ -78,6 +78,8 @@ class TypeSpec:
     enum_name: Optional[str] = None
     enum_labels: Tuple[str, ...] = ()
     create_type: bool = True  # postgresql.ENUM(create_type=False) leaves the type alone
+    enum_schema: Optional[str] = None  # Enum(schema=...)
+    inherit_schema: bool = False  # Enum(inherit_schema=True): the table's schema
     text: str = ""  # the source spelling, for messages
 
     @property

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import re
+
 from migration_lint import model as m
+from migration_lint.facts import name_key, shown_table, table_key
 
 CHECKS = ("alter_column_type", "drop_add_column")
 
@@ -51,7 +54,7 @@ def alter_column_type(rule, run):
             change = f"from {old.text or old.name} " if old else ""
             target = new.text or new.name if new else "?"
             why = "" if old or op.source == "sql" else " (existing_type is not given, so it cannot be shown to be a safe widening)"
-            yield migration.at(rule, op, f"changes the type of {op.table}.{column} {change}to {target}: this may {REWRITE.get(run.dialect, REWRITE['postgresql'])} and break running code{why}", phase=m.UPGRADE)
+            yield migration.at(rule, op, f"changes the type of {shown_table(op, run.settings)}.{column} {change}to {target}: this may {REWRITE.get(run.dialect, REWRITE['postgresql'])} and break running code{why}", phase=m.UPGRADE)
 
 
 # What a type change costs on a populated table, in each dialect's terms.
@@ -61,37 +64,70 @@ REWRITE = {
 }
 
 
+GENERIC_TOKENS = frozenset({"id", "at", "is", "has", "by", "on", "of", "to", "new", "old", "tmp", "temp", "the"})
+
+
+def _tokens(name: str) -> set:
+    return {t for t in re.split(r"[_\W]+", name.lower()) if t and t not in GENERIC_TOKENS}
+
+
+def _could_hold(dropped: str, dropped_spec, added) -> bool:
+    """Could the added column take the dropped one's place (a rename written as drop and add)?
+    Names that share a stem (name -> full_name), or two *_id columns pointing at the same table;
+    and, when the dropped column's type is known (the downgrade re-adds it), the same type family."""
+    new = added.column
+    if dropped_spec is not None and dropped_spec.type is not None and new.type is not None:
+        if dropped_spec.type.family != new.type.family:
+            return False
+    if _tokens(dropped) & _tokens(new.name):
+        return True
+    if dropped.lower().endswith("_id") and new.name.lower().endswith("_id") and dropped_spec is not None:
+        return bool(dropped_spec.foreign_key and new.foreign_key and dropped_spec.foreign_key.split(".")[0] == new.foreign_key.split(".")[0])
+    return False
+
+
 def drop_add_column(rule, run):
+    settings = run.settings
     for migration in run.migrations:
         ops = migration.ops[m.UPGRADE]
+        # what the downgrade re-adds tells the type of a column the upgrade drops
+        readded = {
+            (table_key(op, settings), name_key(op.column.name, settings.dialect, "column")): op.column
+            for op in migration.ops[m.DOWNGRADE]
+            if op.kind == m.ADD_COLUMN and op.column is not None and op.column.name
+        }
         drops = {}  # table -> [(index, column)]
         for index, op in enumerate(ops):
-            table = (op.table or "").lower()
-            if op.kind == m.DROP_COLUMN and table and op.columns and not migration.facts[id(op)]["table_is_new"]:
+            table = table_key(op, settings)
+            if op.kind == m.DROP_COLUMN and table[1] and op.columns and not migration.facts[id(op)]["table_is_new"]:
                 drops.setdefault(table, []).append((index, op.columns[0]))
         if not drops:
             continue
         added = {}
         for index, op in enumerate(ops):
-            table = (op.table or "").lower()
+            table = table_key(op, settings)
             if op.kind == m.ADD_COLUMN and table in drops and op.column and op.column.name and op.column.name not in {c for _, c in drops[table]}:
                 added.setdefault(table, []).append((index, op))
-        for table, found in added.items():  # one finding per table, at the first added column
-            first_index, first = found[0]
-            # A dropped column's values survive if something writes rows after the new column
-            # exists and before that column is dropped (a drop before the add loses them).
-            lost = [
-                column
-                for drop_index, column in drops[table]
-                if not any(_may_copy(op, table) for op in ops[first_index + 1 : drop_index])
-            ]
-            if not lost:
+        for table, found in added.items():  # one finding per table, at the first added column that could hold a dropped one
+            pairs = []
+            for add_index, add in found:
+                for drop_index, column in drops[table]:
+                    spec = readded.get((table, name_key(column, settings.dialect, "column")))
+                    if not _could_hold(column, spec, add):
+                        continue
+                    # A dropped column's values survive if something writes rows after the new
+                    # column exists and before that column is dropped (a drop before the add loses them).
+                    if any(_may_copy(op, table, settings) for op in ops[add_index + 1 : drop_index]):
+                        continue
+                    pairs.append((add, column))
+            if not pairs:
                 continue
-            names = ", ".join(o.column.name for _, o in found)
-            yield migration.at(rule, first, f"drops column {', '.join(lost)} and adds {names} on {first.table} in one migration; if this is a rename, the data is lost", phase=m.UPGRADE, subject=("table", m.ident(first.schema) or "", m.ident(first.table) or ""))
+            first = pairs[0][0]
+            described = ", ".join(f"{column} -> {add.column.name}" for add, column in pairs)
+            yield migration.at(rule, first, f"drops and adds columns on {shown_table(first, settings)} that look like a rename ({described}), with no copy between them: if it is one, the data is lost", phase=m.UPGRADE, subject=("table", table[0] or "", table[1] or ""))
 
 
-def _may_copy(op, table: str) -> bool:
+def _may_copy(op, table: tuple, settings) -> bool:
     """A write that can carry the old column's values somewhere before they are dropped: an
     UPDATE of the table (or of a table we could not name), an INSERT of rows read from the
     database (INSERT ... SELECT, not op.bulk_insert's literal rows), or SQL we could not analyse."""
@@ -99,4 +135,4 @@ def _may_copy(op, table: str) -> bool:
         return True
     if op.kind == m.INSERT_ROWS:
         return not op.call.endswith("bulk_insert")
-    return op.kind == m.UPDATE_ROWS and (not op.table or op.table.lower() == table)
+    return op.kind == m.UPDATE_ROWS and (not op.table or table_key(op, settings) == table)

@@ -1,8 +1,19 @@
-"""Checks that compare a migration's upgrade() with its downgrade()."""
+"""Checks that compare a migration's upgrade() with its downgrade().
+
+Objects are told apart by schema and name (``facts.table_key`` / ``facts.object_key``): a table
+created in ``audit`` is not removed by dropping ``public``'s table of the same name.  An object
+counts as removed by the downgrade when it is dropped by name -- its own, or the one a naming
+convention gives it --, when it goes away with its column or its table, and when the downgrade
+rebuilds (or renames away) its table.
+"""
 
 from __future__ import annotations
 
+import re
+from typing import Dict, Iterable, Optional, Set, Tuple
+
 from migration_lint import model as m
+from migration_lint.facts import name_key, object_key, shown_table, table_key
 
 CHECKS = ("missing_downgrade", "empty_downgrade", "incomplete_downgrade", "enum_type_leak")
 
@@ -14,13 +25,17 @@ REVERSIBLE = {
     m.SET_DEFAULT, m.DROP_DEFAULT, m.CREATE_SEQUENCE, m.CREATE_VIEW,
 }
 CONSTRAINTS = {m.CREATE_FOREIGN_KEY, m.CREATE_UNIQUE_CONSTRAINT, m.CREATE_CHECK_CONSTRAINT, m.CREATE_PRIMARY_KEY, m.CREATE_EXCLUDE_CONSTRAINT}
+PREFIXES = {m.CREATE_INDEX: "ix", m.CREATE_FOREIGN_KEY: "fk", m.CREATE_UNIQUE_CONSTRAINT: "uq", m.CREATE_CHECK_CONSTRAINT: "ck", m.CREATE_PRIMARY_KEY: "pk"}
 # Downgrade operations whose target we cannot see: anything may have been dropped by them.
 OPAQUE = {m.RAW_SQL}
 
 
-def _skipped(migration):
-    file = migration.file
-    return len(file.down_revision) > 1  # merge revisions have nothing of their own to reverse
+def _skipped(migration) -> bool:
+    return len(migration.file.down_revision) > 1  # merge revisions have nothing of their own to reverse
+
+
+def _temporary(op) -> bool:
+    return bool(op.get("temporary"))
 
 
 def missing_downgrade(rule, run):
@@ -39,7 +54,12 @@ def empty_downgrade(rule, run):
         file = migration.file
         if not file.has_downgrade or not file.downgrade_is_empty or _skipped(migration):
             continue
-        reversible = [op for op in migration.ops[m.UPGRADE] if op.kind in REVERSIBLE]
+        temporary = {table_key(op, run.settings) for op in migration.ops[m.UPGRADE] if op.kind == m.CREATE_TABLE and _temporary(op)}
+        rebuilt = _rebuilds(migration.ops[m.UPGRADE], run.settings)
+        reversible = [
+            op for op in migration.ops[m.UPGRADE]
+            if op.kind in REVERSIBLE and table_key(op, run.settings) not in temporary and id(op) not in rebuilt
+        ]
         if reversible:
             first = reversible[0]
             yield migration.finding(
@@ -51,121 +71,220 @@ def empty_downgrade(rule, run):
             )
 
 
-def _created(migration):
-    """Objects the upgrade leaves behind: [(key, op, description)]."""
-    created = {}
-    for op in migration.ops[m.UPGRADE]:
-        table = m.ident(op.table)
-        if op.kind == m.CREATE_TABLE and table:
-            created[("table", table)] = (op, f"table {op.table}")
-        elif op.kind == m.ADD_COLUMN and table and op.column and op.column.name:
-            if ("table", table) not in created:
-                created[("column", table, m.ident(op.column.name))] = (op, f"column {op.table}.{op.column.name}")
-        elif op.kind == m.CREATE_INDEX and op.name:
-            if ("table", table) not in created:
-                created[("index", m.ident(op.name))] = (op, f"index {op.name}")
-        elif op.kind in CONSTRAINTS and op.name:
-            if ("table", table) not in created:
-                created[("constraint", m.ident(op.name))] = (op, f"constraint {op.name}")
-        elif op.kind == m.CREATE_TYPE and op.name and not op.get("implicit"):
-            created[("type", m.ident(op.name))] = (op, f"type {op.name}")
-        elif op.kind == m.RENAME_COLUMN and op.columns and ("column", table, m.ident(op.columns[0])) in created:
-            entry = created.pop(("column", table, m.ident(op.columns[0])))
-            new = op.get("new_name")
-            created[("column", table, m.ident(new))] = (entry[0], f"column {op.table}.{new}")
-        elif op.kind == m.RENAME_TABLE and ("table", table) in created:
-            entry = created.pop(("table", table))
-            created[("table", m.ident(op.get("new_name")))] = (entry[0], f"table {op.get('new_name')}")
-        elif op.kind == m.DROP_TABLE:
-            created = {k: v for k, v in created.items() if not (k[0] == "table" and k[1] == table) and m.ident(v[0].table) != table}
-        elif op.kind == m.DROP_COLUMN and op.columns:
-            created.pop(("column", table, m.ident(op.columns[0])), None)
-        elif op.kind == m.DROP_INDEX:
-            created.pop(("index", m.ident(op.name)), None)
-        elif op.kind == m.DROP_CONSTRAINT:
-            created.pop(("constraint", m.ident(op.name)), None)
-        elif op.kind == m.DROP_TYPE:
-            created.pop(("type", m.ident(op.name)), None)
-    return created
+def _rebuilds(ops, settings) -> Set[int]:
+    """Operations that only rebuild an existing table (SQLite's way to alter one): rename the old
+    table away, create the new one under its name, copy the rows, drop the old one -- or create
+    the new one under a temporary name, copy, drop the old one, rename the new one into place."""
+    ops = list(ops)
+    part: Set[int] = set()
+    for index, op in enumerate(ops):
+        if op.kind != m.RENAME_TABLE:
+            continue
+        old, new = table_key(op, settings), (table_key(op, settings)[0], name_key(op.get("new_name"), settings.dialect))
+        later = ops[index + 1:]
+        earlier = ops[:index]
+        # rename t -> t_old; create t; ...; drop t_old
+        created = [o for o in later if o.kind == m.CREATE_TABLE and table_key(o, settings) == old]
+        dropped = [o for o in later if o.kind == m.DROP_TABLE and table_key(o, settings) == new]
+        if created and dropped:
+            part.update((id(op), id(created[0]), id(dropped[0])))
+            continue
+        # create t_new; ...; drop t; rename t_new -> t
+        created = [o for o in earlier if o.kind == m.CREATE_TABLE and table_key(o, settings) == old]
+        dropped = [o for o in earlier if o.kind == m.DROP_TABLE and table_key(o, settings) == new]
+        if created and dropped:
+            part.update((id(op), id(created[-1]), id(dropped[-1])))
+    return part
 
 
-def _removed(ops):
-    tables, columns, names, types = set(), set(), set(), set()
-    for op in ops:
-        table = m.ident(op.table)
-        if op.kind == m.DROP_TABLE:
-            tables.add(table)
-        elif op.kind == m.DROP_COLUMN:
-            columns.update((table, m.ident(c)) for c in op.columns)
-        elif op.kind in (m.DROP_INDEX, m.DROP_CONSTRAINT):
-            names.add(m.ident(op.name))
-        elif op.kind == m.DROP_TYPE:
-            types.add(m.ident(op.name))
-        elif op.kind == m.RENAME_TABLE:
-            tables.add(table)  # renamed away: the name no longer holds the upgrade's object
-    return tables, columns, names, types
+class _Removed:
+    """What a downgrade takes away."""
+
+    def __init__(self, ops, settings, conventions):
+        self.settings = settings
+        self.conventions = conventions
+        self.tables: Set[tuple] = set()
+        self.columns: Set[tuple] = set()
+        self.names: Set[tuple] = set()  # (schema, index or constraint name)
+        self.types: Set[tuple] = set()
+        self.any_column_of: Set[tuple] = set()  # tables whose columns are dropped by names we cannot read
+        self.any_name = self.any_type = self.any_table = False
+        for op in ops:
+            table = table_key(op, settings)
+            if op.kind == m.DROP_TABLE:
+                if table[1] is None:
+                    self.any_table = True
+                self.tables.add(table)
+            elif op.kind == m.RENAME_TABLE:
+                self.tables.add(table)  # renamed away: the name no longer holds the upgrade's object
+            elif op.kind == m.CREATE_TABLE:
+                self.tables.add(table)  # rebuilt: what the upgrade added to it is gone unless restated
+            elif op.kind == m.DROP_COLUMN:
+                if not op.columns:
+                    self.any_column_of.add(table)
+                self.columns.update((table, name_key(c, settings.dialect, "column")) for c in op.columns)
+            elif op.kind in (m.DROP_INDEX, m.DROP_CONSTRAINT):
+                if op.name is None:
+                    self.any_name = True
+                self.names.add(object_key(op, settings))
+            elif op.kind == m.DROP_TYPE:
+                if op.name is None:
+                    self.any_type = True
+                self.types.add(object_key(op, settings, kind="type"))
+
+    def table(self, key: tuple) -> bool:
+        return self.any_table or key in self.tables
+
+    def column(self, table: tuple, column: Optional[str]) -> bool:
+        return self.table(table) or table in self.any_column_of or (table, column) in self.columns
+
+    def named(self, op) -> bool:
+        """An index or constraint dropped by its name, or by the name a naming convention gives it."""
+        if self.any_name:
+            return True
+        schema = object_key(op, self.settings)[0]
+        return any((schema, candidate) in self.names for candidate in self._names_of(op))
+
+    def _names_of(self, op) -> Iterable[Optional[str]]:
+        dialect = self.settings.dialect
+        yield name_key(op.name, dialect, "index")
+        prefix = PREFIXES.get(op.kind)
+        if not prefix or not op.name:
+            return
+        table = op.table or ""
+        column = op.columns[0] if op.columns else ""
+        values = {"table_name": table, "constraint_name": op.name, "column_0_name": column, "referred_table_name": op.get("ref_table") or ""}
+        for template in self.conventions.get(prefix, ()):
+            try:
+                yield name_key(template % values, dialect, "index")
+            except (KeyError, ValueError, TypeError):
+                continue
+        for separator in ("_", "__"):  # the common ix_/uq_/ck_/fk_/pk_ conventions
+            yield name_key(f"{prefix}_{table}{separator}{op.name}", dialect, "index")
+        yield name_key(f"{prefix}_{table}", dialect, "index")  # pk_%(table_name)s
+
+    def on_dropped_columns(self, op, table: tuple) -> bool:
+        """An index or constraint that goes away with the column(s) it is on.  PostgreSQL drops an
+        index or constraint with any of its columns (and an expression index or CHECK with any
+        column it names); MySQL and SQLite keep it while one of its columns remains."""
+        dialect = self.settings.dialect
+        words = []
+        for item in (*op.columns, op.get("condition")):
+            if isinstance(item, str):
+                words.extend(re.findall(r"[A-Za-z_][A-Za-z0-9_$]*", item))
+        dropped = [(table, name_key(w, dialect, "column")) in self.columns for w in words]
+        if not dropped:
+            return False
+        return any(dropped) if dialect == "postgresql" else all(dropped)
 
 
 def _downgrade_is_knowable(migration):
     file = migration.file
     if not file.has_downgrade or file.downgrade_is_empty or _skipped(migration):
         return False
-    ops = migration.file.ops(m.DOWNGRADE)
-    if any(op.kind in (m.RAISE, *OPAQUE) for op in ops):
+    ops = migration.ops[m.DOWNGRADE]
+    if any(op.kind == m.RAISE and "offline" not in op.context for op in ops):
         return False
-    drops = (m.DROP_TABLE, m.DROP_COLUMN, m.DROP_INDEX, m.DROP_CONSTRAINT, m.DROP_TYPE)
-    if any(op.kind in drops and op.table is None and op.name is None and not op.columns for op in ops):
-        return False  # a drop in a loop over names we cannot see
+    if any(op.kind in OPAQUE for op in ops):
+        return False
     return True
 
 
+def _created(migration, settings) -> Dict[tuple, Tuple[object, str]]:
+    """Objects the upgrade leaves behind: key -> (op, description)."""
+    created: Dict[tuple, Tuple[object, str]] = {}
+    rebuilt = _rebuilds(migration.ops[m.UPGRADE], settings)
+    temporary: Set[tuple] = set()
+    for op in migration.ops[m.UPGRADE]:
+        if id(op) in rebuilt:
+            continue
+        table = table_key(op, settings)
+        shown = shown_table(op, settings)
+        if op.kind == m.CREATE_TABLE and table[1]:
+            if _temporary(op):
+                temporary.add(table)
+                continue
+            created[("table", table)] = (op, f"table {shown}")
+        elif table in temporary:
+            continue  # a temporary table and what is built on it go away with the session
+        elif op.kind == m.ADD_COLUMN and table[1] and op.column and op.column.name:
+            if ("table", table) not in created:
+                created[("column", table, name_key(op.column.name, settings.dialect, "column"))] = (op, f"column {shown}.{op.column.name}")
+        elif op.kind == m.CREATE_INDEX and op.name:
+            if ("table", table) not in created:
+                created[("index", object_key(op, settings))] = (op, f"index {op.name}")
+        elif op.kind in CONSTRAINTS and op.name:
+            if ("table", table) not in created:
+                created[("constraint", object_key(op, settings))] = (op, f"constraint {op.name}")
+        elif op.kind == m.CREATE_TYPE and op.name and not op.get("implicit"):
+            created[("type", object_key(op, settings, kind="type"))] = (op, f"type {op.name}")
+        elif op.kind == m.RENAME_COLUMN and op.columns:
+            old = ("column", table, name_key(op.columns[0], settings.dialect, "column"))
+            if old in created:
+                entry = created.pop(old)
+                new = op.get("new_name")
+                created[("column", table, name_key(new, settings.dialect, "column"))] = (entry[0], f"column {shown}.{new}")
+        elif op.kind == m.RENAME_TABLE and ("table", table) in created:
+            entry = created.pop(("table", table))
+            new_key = (table[0], name_key(op.get("new_name"), settings.dialect))
+            created[("table", new_key)] = (entry[0], f"table {op.get('new_name')}")
+        elif op.kind == m.DROP_TABLE:
+            created = {k: v for k, v in created.items() if not (k[0] == "table" and k[1] == table) and table_key(v[0], settings) != table}
+        elif op.kind == m.DROP_COLUMN and op.columns:
+            created.pop(("column", table, name_key(op.columns[0], settings.dialect, "column")), None)
+        elif op.kind == m.DROP_INDEX:
+            created.pop(("index", object_key(op, settings)), None)
+        elif op.kind == m.DROP_CONSTRAINT:
+            created.pop(("constraint", object_key(op, settings)), None)
+        elif op.kind == m.DROP_TYPE:
+            created.pop(("type", object_key(op, settings, kind="type")), None)
+    return created
+
+
 def incomplete_downgrade(rule, run):
+    settings = run.settings
+    conventions: Dict[str, list] = {}
+    for prefix, template in settings.env("naming_convention") or ():
+        conventions.setdefault(prefix, []).append(template)
     for migration in run.migrations:
         if not _downgrade_is_knowable(migration):
             continue
-        downgrade_ops = migration.file.ops(m.DOWNGRADE)
-        tables, columns, names, types = _removed(downgrade_ops)
-        loops = any(op.table is None for op in downgrade_ops if op.kind in (m.DROP_TABLE, m.DROP_COLUMN))
-        # drops whose target we cannot read (names from a loop or a variable) may remove anything of their kind
-        unknown_columns = {m.ident(op.table) for op in downgrade_ops if op.kind == m.DROP_COLUMN and not op.columns}
-        unknown_names = any(op.kind in (m.DROP_INDEX, m.DROP_CONSTRAINT) and not op.name for op in downgrade_ops)
-        unknown_types = any(op.kind == m.DROP_TYPE and not op.name for op in downgrade_ops)
-        created = _created(migration)
+        removed = _Removed(migration.ops[m.DOWNGRADE], settings, conventions)
         leaked_columns = set()
         findings = []
-        for key, (op, what) in created.items():
+        for key, (op, what) in _created(migration, settings).items():
             kind = key[0]
-            table = key[1] if kind in ("table", "column") else m.ident(op.table)
-            if table in tables or (kind == "column" and (loops or table in unknown_columns)):
+            table = table_key(op, settings)
+            if kind == "table" and removed.table(key[1]):
                 continue
-            if (kind in ("index", "constraint") and unknown_names) or (kind == "type" and unknown_types):
-                continue
-            if kind == "column" and key[1:] in columns:
+            if kind == "column" and removed.column(table, key[2]):
                 continue
             if kind in ("index", "constraint"):
-                if key[1] in names or any((table, m.ident(c)) in columns for c in op.columns):
+                if removed.table(table) or removed.named(op) or removed.on_dropped_columns(op, table):
                     continue
-            if kind == "type" and key[1] in types:
+            if kind == "type" and (removed.any_type or key[1] in removed.types):
                 continue
             if kind == "column":
-                leaked_columns.add(key[1:])
+                leaked_columns.add((table, key[2]))
             findings.append((kind, table, op, what))
         for kind, table, op, what in findings:
             # an index or constraint on a column that stays behind is part of that one omission
-            if kind in ("index", "constraint") and op.columns and all((table, m.ident(c)) in leaked_columns for c in op.columns):
+            if kind in ("index", "constraint") and op.columns and all((table, name_key(c, settings.dialect, "column")) in leaked_columns for c in op.columns):
                 continue
             yield migration.at(rule, op, f"upgrade() creates {what}, but downgrade() never removes it", phase=m.UPGRADE)
 
 
 def enum_type_leak(rule, run):
+    settings = run.settings
     for migration in run.migrations:
         if not _downgrade_is_knowable(migration):
             continue
-        dropped = {m.ident(op.name) for op in migration.file.ops(m.DOWNGRADE) if op.kind == m.DROP_TYPE}
+        dropped = {object_key(op, settings, kind="type") for op in migration.ops[m.DOWNGRADE] if op.kind == m.DROP_TYPE}
         # a type the upgrade also creates explicitly is incomplete-downgrade's to report
-        seen = {m.ident(op.name) for op in migration.ops[m.UPGRADE] if op.kind == m.CREATE_TYPE and not op.get("implicit")}
+        seen = {object_key(op, settings, kind="type") for op in migration.ops[m.UPGRADE] if op.kind == m.CREATE_TYPE and not op.get("implicit")}
         for op in migration.ops[m.UPGRADE]:
-            if op.kind != m.CREATE_TYPE or not op.get("implicit") or m.ident(op.name) in dropped or m.ident(op.name) in seen:
+            key = object_key(op, settings, kind="type")
+            if op.kind != m.CREATE_TYPE or not op.get("implicit") or key in dropped or key in seen:
                 continue
-            seen.add(m.ident(op.name))
-            yield migration.at(rule, op, f"the enum type {op.name} is created with {op.table}, but downgrade() never drops it; the next upgrade fails with 'type \"{op.name}\" already exists'", phase=m.UPGRADE)
+            seen.add(key)
+            yield migration.at(rule, op, f"the enum type {op.name} is created with {shown_table(op, settings)}, but downgrade() never drops it; the next upgrade fails with 'type \"{op.name}\" already exists'", phase=m.UPGRADE)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from migration_lint import model as m
+from migration_lint.facts import object_key, shown_table
 
 CHECKS = ("missing_lock_timeout", "backfill_with_ddl", "validate_in_same_transaction")
 
@@ -31,7 +32,8 @@ def missing_lock_timeout(rule, run):
             if op.kind == m.SET_TIMEOUT and op.get("setting") == "lock_timeout":
                 break
             if strong_lock(migration, op) and op.table:
-                yield migration.at(rule, op, f"`{op.call or op.kind}` locks {op.table} with no lock_timeout set; if it waits behind a long query, every query on {op.table} queues behind it", phase=m.UPGRADE, subject=("lock_timeout",))
+                table = shown_table(op, run.settings)
+                yield migration.at(rule, op, f"`{op.call or op.kind}` locks {table} with no lock_timeout set; if it waits behind a long query, every query on {table} queues behind it", phase=m.UPGRADE, subject=("lock_timeout",))
                 break
 
 
@@ -48,7 +50,7 @@ def backfill_with_ddl(rule, run):
                 continue
             verb = "UPDATE" if op.kind == m.UPDATE_ROWS else "DELETE"
             locked = ddl[0]
-            yield migration.at(rule, op, f"{verb} on {op.table or 'a table'} runs in the same transaction as `{locked.call or locked.kind}` on {locked.table} (line {locked.line}): the lock is held for the whole backfill", phase=m.UPGRADE)
+            yield migration.at(rule, op, f"{verb} on {shown_table(op, run.settings) if op.table else 'a table'} runs in the same transaction as `{locked.call or locked.kind}` on {shown_table(locked, run.settings)} (line {locked.line}): the lock is held for the whole backfill", phase=m.UPGRADE)
 
 
 def validate_in_same_transaction(rule, run):
@@ -56,11 +58,11 @@ def validate_in_same_transaction(rule, run):
         not_valid = {}
         for op in migration.ops[m.UPGRADE]:
             if op.kind in (m.CREATE_FOREIGN_KEY, m.CREATE_CHECK_CONSTRAINT) and op.get("not_valid") and op.name:
-                not_valid[op.name.lower()] = op
-            elif op.kind == m.VALIDATE_CONSTRAINT and op.name and op.name.lower() in not_valid:
+                not_valid[object_key(op, run.settings, kind="constraint")] = op
+            elif op.kind == m.VALIDATE_CONSTRAINT and op.name and object_key(op, run.settings, kind="constraint") in not_valid:
                 if migration.facts[id(op)]["in_autocommit"]:
                     continue
-                created = not_valid[op.name.lower()]
+                created = not_valid[object_key(op, run.settings, kind="constraint")]
                 # ADD FOREIGN KEY takes SHARE ROW EXCLUSIVE on both tables; ADD CHECK takes ACCESS EXCLUSIVE.
                 lock = "SHARE ROW EXCLUSIVE lock (on both tables)" if created.kind == m.CREATE_FOREIGN_KEY else "ACCESS EXCLUSIVE lock"
                 yield migration.at(rule, op, f"VALIDATE CONSTRAINT {op.name} runs in the same transaction that added it NOT VALID (line {created.line}): the {lock} from the ADD is held while every row is checked", phase=m.UPGRADE)

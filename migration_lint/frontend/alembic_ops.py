@@ -580,7 +580,7 @@ class _FileReader:
             spec = self.evaluator.type_spec(receiver)
             if spec is not None and spec.name == "enum" and spec.enum_name:
                 kind = m.CREATE_TYPE if method == "create" else m.DROP_TYPE
-                self._emit(kind, node, ctx, name=spec.enum_name, attrs={"labels": spec.enum_labels, "implicit": False}, call=f"{spec.text.split('(')[0]}.{method}")
+                self._emit(kind, node, ctx, name=spec.enum_name, schema=spec.enum_schema, attrs={"labels": spec.enum_labels, "implicit": False}, call=f"{spec.text.split('(')[0]}.{method}")
                 return True
         # helper functions in the same file
         if isinstance(func, cst.Name) and func.value in self.functions and func.value not in (m.UPGRADE, m.DOWNGRADE):
@@ -670,7 +670,9 @@ class _FileReader:
                 spec = ev.column(value)
                 if spec is not None:
                     columns.append(spec)
-            emit(m.CREATE_TABLE, table_columns=tuple(columns), attrs={"if_not_exists": flag("if_not_exists")})
+            prefixes = ev.strings(args.get("prefixes"))
+            temporary = any(p.upper() in ("TEMP", "TEMPORARY") for p in prefixes)
+            emit(m.CREATE_TABLE, table_columns=tuple(columns), attrs={"if_not_exists": flag("if_not_exists"), "temporary": temporary})
             self._implied_types(columns, emit)
         elif method == "drop_table":
             emit(m.DROP_TABLE, attrs={"if_exists": flag("if_exists")})
@@ -725,6 +727,7 @@ class _FileReader:
                 schema=ev.string(args.get("source_schema")) or schema,
                 attrs={
                     "ref_table": ev.string(args.get("referent_table")),
+                    "ref_schema": ev.string(args.get("referent_schema")),
                     "ref_columns": ev.strings(args.get("remote_cols")),
                     "not_valid": flag("postgresql_not_valid"),
                 },
@@ -755,7 +758,10 @@ class _FileReader:
         for spec in columns:
             t = spec.type
             if t is not None and t.name == "enum" and t.enum_name and t.create_type:
-                emit(m.CREATE_TYPE, name=t.enum_name, columns=(spec.name,) if spec.name else (), attrs={"labels": t.enum_labels, "implicit": True})
+                # SQLAlchemy puts the type in its own schema= (the table's with inherit_schema=True),
+                # else in the default schema, whatever schema the table is in
+                schema = {"schema": t.enum_schema} if t.enum_schema or not t.inherit_schema else {}
+                emit(m.CREATE_TYPE, name=t.enum_name, columns=(spec.name,) if spec.name else (), attrs={"labels": t.enum_labels, "implicit": True}, **schema)
 
     def _alter_column(self, args, emit) -> None:
         ev = self.evaluator

@@ -389,7 +389,9 @@ class GlotReader:
                     dataclasses.replace(c, primary_key=True) if c.name in pk_cols else c
                     for c in cols
                 ]
-            attrs: dict = {"if_not_exists": exists}
+            properties = expr.args.get("properties")
+            temporary = bool(properties and any(isinstance(p, exp.TemporaryProperty) for p in properties.expressions or ()))
+            attrs: dict = {"if_not_exists": exists, "temporary": temporary}
             if expr.args.get("expression") is not None:
                 attrs["as_select"] = True
             return [

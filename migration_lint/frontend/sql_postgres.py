@@ -225,7 +225,7 @@ class PgReader:
             cols = [
                 dataclasses.replace(c, primary_key=True) if c.name in pk_cols else c for c in cols
             ]
-        attrs = {"if_not_exists": bool(node.if_not_exists)}
+        attrs = {"if_not_exists": bool(node.if_not_exists), "temporary": getattr(node.relation, "relpersistence", "p") == "t"}
         if getattr(node, "partbound", None) is not None:
             attrs["partition_of"] = True
         return [
@@ -388,6 +388,10 @@ class PgReader:
     def _VariableSetStmt(self, node: Any, text: str) -> List[Operation]:
         K = self.enums.VariableSetKind
         setting = (node.name or "").lower()
+        if setting == "search_path" and node.kind == K.VAR_SET_VALUE:
+            # where unqualified names go from here on: the first schema that is not "$user"
+            path = [v for v in (self._set_value(arg) for arg in node.args or ()) if v and v != "$user"]
+            return [other_op(self.base, text, "VariableSetStmt", setting="search_path", value=path[0] if path else None, local=bool(node.is_local))]
         if setting not in TIMEOUT_SETTINGS:
             return [other_op(self.base, text, "VariableSetStmt", setting=node.name)]
         if node.kind == K.VAR_SET_VALUE:
@@ -407,6 +411,13 @@ class PgReader:
             return [other_op(self.base, text, "VariableSetStmt", setting=node.name)]
         attrs = {"setting": setting, "value": value, "local": bool(node.is_local)}
         return [self.op(SET_TIMEOUT, text, attrs=attrs)]
+
+    def _set_value(self, arg: Any) -> Optional[str]:
+        val = getattr(arg, "val", None)
+        for attr in ("sval", "ival", "fval", "str"):
+            if getattr(val, attr, None) is not None:
+                return str(getattr(val, attr))
+        return None
 
     def _SelectStmt(self, node: Any, text: str) -> List[Operation]:
         ops = []

@@ -157,6 +157,8 @@ class Evaluator:
                 labels = [self.literal(v) for v in positional]
                 spec["enum_labels"] = tuple(v for v in labels if isinstance(v, str))
                 spec["enum_name"] = self.string(keywords.get("name"))
+                spec["enum_schema"] = self.string(keywords.get("schema"))
+                spec["inherit_schema"] = self.literal(keywords.get("inherit_schema")) is True
                 create_type = self.literal(keywords.get("create_type"))
                 spec["create_type"] = create_type is not False
                 if keywords.get("native_enum") is not None and self.literal(keywords["native_enum"]) is False:
