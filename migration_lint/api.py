@@ -104,6 +104,7 @@ def check(
     start_after: Optional[str] = None,
     fail_on: Optional[str] = None,
     default_schema: Optional[str] = None,
+    deploy: Optional[str] = None,
     trust_rule_packs: bool = False,
 ) -> CheckResult:
     """Check every history under ``paths``; with ``roundtrip``, also run the round trip.  The
@@ -120,6 +121,7 @@ def check(
         start_after=start_after,
         fail_on=fail_on,
         default_schema=default_schema,
+        deploy=deploy,
         db_url_dialect=url_dialect(roundtrip.db.strip()) if roundtrip is not None else None,
         trust_rule_packs=trust_rule_packs,
     )

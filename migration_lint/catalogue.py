@@ -23,7 +23,12 @@ from migration_lint.safeio import load_yaml, read_text
 NAME = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
 CATEGORIES = ("structure", "change", "downgrade", "destructive", "locking", "dialect", "hygiene", "roundtrip", "custom")
 PHASES = ("upgrade", "downgrade", "any")
-KEYS = {"name", "severity", "category", "dialects", "phase", "summary", "message", "fix", "docs", "examples", "match", "check", "produced_by", "since", "options", "scope", "aliases"}
+# What a finding's risk is.  lock: holds locks other sessions wait behind while it runs;
+# running-code: breaks the application code still running while the migration runs; both are
+# off when the project migrates with the application stopped (deploy = offline).
+EFFECTS = ("lock", "running-code", "failure", "data-loss", "downgrade", "history", "hygiene")
+OFFLINE_SAFE = frozenset({"lock", "running-code"})  # effects that need the old code running
+KEYS = {"name", "severity", "category", "effect", "dialects", "phase", "summary", "message", "fix", "docs", "examples", "match", "check", "produced_by", "since", "options", "scope", "aliases"}
 # Where the findings of a rule without match or check come from (built-in rules only).
 PRODUCERS = ("frontend", "git", "roundtrip", "engine")
 DOC_KEYS = {"what", "why", "example", "use_instead", "notes", "references"}
@@ -41,6 +46,7 @@ class Rule:
     examples: dict
     dialects: Optional[Tuple[str, ...]] = None  # None: every dialect
     phase: str = "upgrade"
+    effect: str = "hygiene"  # one of EFFECTS
     match: Optional[dict] = None
     check: Optional[str] = None  # built-in: a name in migration_lint.checks.REGISTRY; trusted pack: module:function
     produced_by: Optional[str] = None  # one of PRODUCERS: findings made outside rule evaluation
@@ -224,6 +230,9 @@ def rule_from_mapping(data, where: str, builtin: bool = False) -> Rule:
     phase = data.get("phase", "upgrade")
     if phase not in PHASES:
         fail(f"phase must be one of {', '.join(PHASES)}")
+    effect = data.get("effect", "hygiene" if not builtin else None)
+    if effect not in EFFECTS:
+        fail(f"effect must be one of {', '.join(EFFECTS)} (lock and running-code rules are off under deploy = offline)")
     given = [key for key in ("match", "check", "produced_by") if key in data]
     if len(given) != 1:
         fail("a rule has exactly one of a declarative 'match', a Python 'check' or (built-in rules) 'produced_by'")
@@ -279,6 +288,7 @@ def rule_from_mapping(data, where: str, builtin: bool = False) -> Rule:
         examples={"valid": list(examples.get("valid") or []), "invalid": list(examples.get("invalid") or [])},
         dialects=dialects,
         phase=phase,
+        effect=effect,
         match=data.get("match"),
         check=data.get("check"),
         produced_by=data.get("produced_by"),

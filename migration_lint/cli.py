@@ -61,6 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check.add_argument("--output", "-o", type=Path, help="write the report to a file instead of stdout")
     check.add_argument("--dialect", help="postgresql, mysql or sqlite (default: config, then alembic.ini URL, then postgresql)")
+    check.add_argument("--deploy", choices=("online", "offline"), help="online: the old code runs while migrations do (default); offline: the application is stopped first, so lock and running-code rules are off")
     check.add_argument("--server-version", help="database server version, e.g. 14 or 10.11 (default: PostgreSQL 14)")
     check.add_argument("--config", type=Path, help="a pyproject.toml or .migration-lint.yaml (default: nearest one)")
     check.add_argument("--fail-on", choices=tuple(reversed(SEVERITIES)), help="lowest severity that fails the run (default: error)")
@@ -212,6 +213,7 @@ def _check(args) -> int:
             ignore=ignore,
             start_after=args.start_after,
             fail_on=fail_on,
+            deploy=args.deploy,
             trust_rule_packs=trusted,
         )
     catalogue = api.catalogue_for(config, trusted) if args.format in ("sarif", "markdown") else None
@@ -284,7 +286,8 @@ def _explain(args) -> int:
 def explain_text(rule) -> str:
     docs = rule.docs
     dialects = ", ".join(rule.dialects) if rule.dialects else "all"
-    out = [f"{rule.name} ({rule.severity}, {rule.category}; dialects: {dialects}; phase: {rule.phase})", "", rule.summary, ""]
+    kind = {"lock": "a lock rule: off under deploy = offline", "running-code": "a running-code rule: off under deploy = offline"}.get(rule.effect, f"{rule.effect}: always on")
+    out = [f"{rule.name} ({rule.severity}, {rule.category}; dialects: {dialects}; phase: {rule.phase}; effect: {kind})", "", rule.summary, ""]
     sections = (("what", "What it does"), ("why", "Why is this bad?"), ("example", "Example"), ("use_instead", "Use instead"), ("notes", "Notes"))
     for key, title in sections:
         if docs.get(key):
@@ -328,10 +331,10 @@ def _rules(args) -> int:
 
 
 def rules_markdown(catalogue) -> str:
-    lines = ["| rule | severity | category | dialects | what it catches |", "| --- | --- | --- | --- | --- |"]
+    lines = ["| rule | severity | effect | dialects | what it catches |", "| --- | --- | --- | --- | --- |"]
     for r in catalogue:
         dialects = ", ".join(r.dialects) if r.dialects else "all"
-        lines.append(f"| `{r.name}` | {r.severity} | {r.category} | {dialects} | {r.summary} |")
+        lines.append(f"| `{r.name}` | {r.severity} | {r.effect} | {dialects} | {r.summary} |")
     return "\n".join(lines)
 
 

@@ -29,6 +29,7 @@ class Config:
     start_after: Optional[str] = None
     exclude: Tuple[str, ...] = ()
     downgrades: Optional[str] = None  # 'required' | 'optional' (projects that never write downgrades)
+    deploy: Optional[str] = None  # 'online' | 'offline' (migrations run with the application stopped)
     rule_packs: Tuple[str, ...] = ()
     fail_on: str = "error"
     baseline: Optional[str] = None  # a baseline file (relative to the config's folder)
@@ -164,6 +165,10 @@ def config_from_mapping(data: dict, source: str = "<config>", root: Optional[str
             if value is not None and not isinstance(value, (str, int)) or isinstance(value, bool):
                 raise ConfigError(f"{source}: start-after must be a revision id")
             values["start_after"] = None if value is None else str(value)
+        elif name == "deploy":
+            if value not in ("online", "offline"):
+                raise ConfigError(f"{source}: deploy must be 'online' (migrations run while the old code serves) or 'offline' (the application is stopped first)")
+            values["deploy"] = value
         elif name == "downgrades":
             if value not in ("required", "optional"):
                 raise ConfigError(f"{source}: downgrades must be 'required' or 'optional'")

@@ -421,6 +421,8 @@ def read_env_settings(env_py: Path) -> dict:
         "version_table_computed": bool(re.search(r"\bversion_table\s*=", code)) and _literal_option(code, "version_table") is None,
         "version_table_schema": _literal_option(code, "version_table_schema"),
         "naming_convention": _naming_convention(text),
+        # env.py sets the URL itself: alembic.ini's sqlalchemy.url is not what runs
+        "url_overridden": bool(re.search(r"set_main_option\(\s*['\"]sqlalchemy\.url['\"]", code)),
         "search_path": _search_path(code),
     }
 

@@ -15,16 +15,19 @@ from __future__ import annotations
 import contextlib
 import fnmatch
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import List, Tuple
 
 from migration_lint import discovery
+from migration_lint.discovery import ENV_PY_LIMIT
 from migration_lint.catalogue import catalogue_signature
 from migration_lint.config import Config
 from migration_lint.engine import lint, problem_findings
 from migration_lint.errors import DiscoveryError
 from migration_lint.gitdiff import changes_for
+from migration_lint.infer import infer_dialect, infer_downgrades, read_mako
 from migration_lint.loader import DEFAULT_MAX_FILE_SIZE, FileLoader, Sources, cached_result, read_sources, result_key, store_result
 from migration_lint.process import quiet_gc
 from migration_lint.results import EnvironmentResult
@@ -104,10 +107,15 @@ def resolve_history(env: discovery.Environment, config: Config, invocation: Invo
         index, reason = next(iter(errors.items()))
         more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
         raise DiscoveryError(f"{display[index]}: cannot read: {reason}{more}")
+    texts = [(shown, data.decode("utf-8", errors="replace")) for shown, data in zip(display, sources.contents) if data is not None]
+    env_py = (display_path(env.env_py), env.env_py.read_bytes().decode("utf-8", errors="replace")) if env.env_py is not None and env.env_py.stat().st_size <= ENV_PY_LIMIT else None
+    with_downgrade = sum(1 for _, text in texts if re.search(r"^def downgrade\b", text, re.M))
     settings = resolve(
         env,
         config,
         invocation,
+        inferred_dialect=infer_dialect(texts, env_py),
+        inferred_downgrades=infer_downgrades(read_mako(env.script_location), with_downgrade, len(texts)),
         project_packages=discovery.project_packages(env.project_root),
         own_packages=own_modules(env),
     )

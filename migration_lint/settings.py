@@ -26,6 +26,7 @@ from migration_lint import dialects
 from migration_lint.config import Config, normalise_dialect, parse_version
 from migration_lint.discovery import display_path
 from migration_lint.errors import ConfigError
+from migration_lint.infer import url_is_placeholder
 
 DEFAULT = "default"
 FOLDER_HINT = "versions folder name"  # discovery's dialect_hint for versions/<dialect>/ histories
@@ -48,6 +49,7 @@ class Invocation:
     start_after: Optional[str] = None
     fail_on: Optional[str] = None
     default_schema: Optional[str] = None
+    deploy: Optional[str] = None
     db_url_dialect: Optional[str] = None  # the dialect of a --db URL, when the round trip runs on one
     # rule packs may name Python checks: only ever from here (a flag, the workflow's environment),
     # never from a file in the checkout
@@ -63,6 +65,7 @@ class Settings:
     server_version: Tuple[int, ...]
     default_schema: str
     downgrades: str  # 'required' | 'optional'
+    deploy: str = "online"  # 'online' (the old code runs while it migrates) | 'offline' (stopped first)
     select: Tuple[str, ...] = ()
     ignore: Tuple[str, ...] = ()
     severity: Tuple[Tuple[str, str], ...] = ()  # (rule, severity) overrides
@@ -119,13 +122,16 @@ def resolve(
 
     from_folder = env.url_dialect if env.dialect_hint == FOLDER_HINT else None
     from_url = env.url_dialect if env.dialect_hint != FOLDER_HINT else None
+    placeholder = from_url is not None and url_is_placeholder(getattr(env, "url", None), env_settings)
     dialect, dialect_source = _first(
         (normalise_dialect(invocation.dialect, "--dialect") if invocation.dialect else None, "--dialect"),
         (config.dialect, config_source),
         (from_folder, FOLDER_HINT),
         (invocation.db_url_dialect, "--db URL"),
-        (from_url, env.dialect_hint),
+        (from_url if not placeholder else None, env.dialect_hint),
         inferred_dialect or (None, ""),
+        # a URL env.py replaces (or a placeholder) is the weakest hint, below the code's own evidence
+        (from_url, f"{env.dialect_hint}, which env.py replaces at run time: set `dialect`"),
         ("postgresql", DEFAULT),
     )
     given_version = parse_version(invocation.server_version, "--server-version") if invocation.server_version else None
@@ -151,6 +157,11 @@ def resolve(
         inferred_downgrades or (None, ""),
         ("required", DEFAULT),
     )
+    deploy, deploy_source = _first(
+        (invocation.deploy, "--deploy"),
+        (config.deploy, config_source),
+        ("online", DEFAULT),
+    )
     select = tuple(invocation.select) or tuple(config.select)
     ignore = tuple(config.ignore) + tuple(invocation.ignore)
     start_after = invocation.start_after or config.start_after
@@ -160,6 +171,7 @@ def resolve(
         server_version=tuple(version),
         default_schema=schema,
         downgrades=downgrades,
+        deploy=deploy,
         select=select,
         ignore=ignore,
         severity=tuple(sorted(config.severity.items())),
@@ -178,6 +190,7 @@ def resolve(
             ("server_version", version_source),
             ("default_schema", schema_source),
             ("downgrades", downgrades_source),
+            ("deploy", deploy_source),
         ),
         notes=tuple(notes),
     )
@@ -223,6 +236,7 @@ def describe(settings: Settings) -> Dict[str, Dict[str, Any]]:
         "server_version": ".".join(map(str, settings.server_version)),
         "default_schema": settings.default_schema,
         "downgrades": settings.downgrades,
+        "deploy": settings.deploy,
     }
     return {name: {"value": value, "source": settings.source_of(name)} for name, value in values.items()}
 

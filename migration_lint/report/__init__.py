@@ -45,6 +45,8 @@ def environment_facts(env, set_dialect: str, set_version: str) -> str:
         decided.append(f"unqualified names in {settings.default_schema or '?'} ({settings.source_of('default_schema')})")
     if settings.downgrades == "optional":
         decided.append(f"downgrades optional ({settings.source_of('downgrades')})")
+    if settings.deploy == "offline":
+        decided.append(f"lock rules off: deploy = offline ({settings.source_of('deploy')})")
     return f"{env.revision_count} revisions, {len(env.heads)} head(s), checked for {settings.dialect} {version} ({'; '.join(decided)})"
 
 

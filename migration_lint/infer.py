@@ -1,0 +1,141 @@
+"""What a history says about itself when nothing else does: its dialect and its downgrade policy.
+
+Read as text, like everything in static mode.  ``settings.resolve`` places these below flags,
+config and URLs: they decide only what nobody stated.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence, Tuple
+
+# Code that only makes sense on one dialect: (pattern, what it is).  Patterns run over source
+# text with comments removed.
+EVIDENCE: Dict[str, List[Tuple[re.Pattern, str]]] = {
+    "mysql": [
+        (re.compile(r"\bmysql\.[A-Z]\w*"), "a MySQL type"),
+        (re.compile(r"\bmysql_\w+\s*="), "a mysql_ keyword"),
+        (re.compile(r"ENGINE\s*=\s*InnoDB", re.I), "ENGINE=InnoDB"),
+        (re.compile(r"\w+_ibfk_\d+"), "an InnoDB foreign key name"),
+        (re.compile(r"""["']PRIMARY["']"""), "MySQL's PRIMARY index name"),
+        (re.compile(r"\bAUTO_INCREMENT\b", re.I), "AUTO_INCREMENT"),
+        (re.compile(r"""["'][^"'\n]*\b(?:ALTER|CREATE|UPDATE|INSERT|SELECT|DROP|TABLE|FROM|INTO)\b[^"'\n]*`\w+`""", re.I), "backticks in SQL"),
+        (re.compile(r"mysql\+\w+://|mariadb\+\w+://|\bmysql://"), "a MySQL URL"),
+    ],
+    "postgresql": [
+        (re.compile(r"\bpostgresql\.[A-Z]\w*"), "a PostgreSQL type"),
+        (re.compile(r"\bpostgresql_\w+\s*="), "a postgresql_ keyword"),
+        (re.compile(r"\bCONCURRENTLY\b"), "CONCURRENTLY"),
+        (re.compile(r"""(["']).*?::(?:jsonb|json|text|uuid|integer|int|timestamp\w*|regclass|\w+\[\])\b.*?\1""", re.I), "a :: cast in SQL"),
+        (re.compile(r"\bplpgsql\b", re.I), "PL/pgSQL"),
+        (re.compile(r"postgres(?:ql)?\+\w+://|\bpostgres(?:ql)?://"), "a PostgreSQL URL"),
+    ],
+    "sqlite": [
+        (re.compile(r"\bsqlite\.[A-Z]\w*"), "a SQLite type"),
+        (re.compile(r"\bsqlite_\w+\s*="), "a sqlite_ keyword"),
+        (re.compile(r"\bPRAGMA\b"), "PRAGMA"),
+        (re.compile(r"sqlite\+?\w*:///"), "a SQLite URL"),
+        # batch mode is SQLite's way to alter a table (copy and move); other databases need none
+        (re.compile(r"\bbatch_alter_table\("), "batch mode"),
+        (re.compile(r"\brender_as_batch\s*=\s*True"), "render_as_batch=True"),
+    ],
+}
+_COMMENT = re.compile(r"(?m)^\s*#.*$")  # whole-line comments: evidence in them is no code
+
+# A URL in alembic.ini that is only a placeholder, or that env.py replaces: not evidence.
+PLACEHOLDER_URL = re.compile(r"overridden|driver://|changeme|example|placeholder|dummy|xxx", re.I)
+
+
+@dataclass(frozen=True)
+class Evidence:
+    dialect: str
+    where: str  # path:line
+    what: str
+
+
+def _code(text: str) -> str:
+    return _COMMENT.sub("", text)
+
+
+def dialect_evidence(texts: Sequence[Tuple[str, str]]) -> Dict[str, List[Evidence]]:
+    """Per dialect, the first piece of evidence in each file that has some: (path, text) pairs."""
+    found: Dict[str, List[Evidence]] = {}
+    for path, text in texts:
+        code = _code(text)
+        for dialect, patterns in EVIDENCE.items():
+            for pattern, what in patterns:
+                match = pattern.search(code)
+                if match:
+                    line = code.count("\n", 0, match.start()) + 1
+                    found.setdefault(dialect, []).append(Evidence(dialect, f"{path}:{line}", what))
+                    break
+    return found
+
+
+def infer_dialect(revisions: Sequence[Tuple[str, str]], env_py: Optional[Tuple[str, str]]) -> Optional[Tuple[str, str]]:
+    """(dialect, how it was inferred) from dialect-specific code: the dialect with such code in the
+    most files (revisions, and env.py) wins; on a tie, PostgreSQL.  None without evidence."""
+    files = list(revisions) + ([env_py] if env_py else [])
+    found = dialect_evidence(files)
+    if not found:
+        return None
+    order = ["postgresql", "mysql", "sqlite"]
+    best = max(found, key=lambda d: (len(found[d]), -order.index(d)))
+    first = found[best][0]
+    how = f"inferred from {len(found[best])} file(s) with {_display(best)}-specific code, e.g. {first.where} ({first.what})"
+    others = [f"{_display(d)} in {len(found[d])}" for d in order if d in found and d != best]
+    if others:
+        how += f"; also seen: {', '.join(others)} -- set `dialect` to check for another"
+    return best, how
+
+
+def _display(dialect: str) -> str:
+    from migration_lint.dialects import display
+
+    return display(dialect)
+
+
+_DOWNGRADE_BODY = re.compile(r"^def downgrade\([^)]*\)[^:]*:\n((?:[ \t]+.*\n|\s*\n)*)", re.M)
+_NO_DOWNGRADES = re.compile(r"not\s+(?:be\s+)?(?:implemented|supported)|only\s+upgrades?|no\s+downgrades?|irreversible|cannot\s+be\s+downgraded", re.I)
+
+
+def infer_downgrades(mako: Optional[Tuple[str, str]], with_downgrade: int, revisions: int) -> Optional[Tuple[str, str]]:
+    """('optional', why) when the project does not write downgrades: its script.py.mako has no
+    downgrade(), or one that says so (or only raises); or at least 90 % of its revisions have none."""
+    if mako is not None:
+        path, text = mako
+        body = _DOWNGRADE_BODY.search(text + "\n")
+        if "def downgrade" not in text:
+            return "optional", f"inferred: {path} writes no downgrade()"
+        if body is not None:
+            content = body.group(1)
+            if _NO_DOWNGRADES.search(content):
+                line = text.count("\n", 0, body.start()) + 1
+                return "optional", f"inferred: {path}:{line} says downgrades are not written"
+            code = _code(content).strip()
+            if code.startswith("raise"):
+                return "optional", f"inferred: {path}'s downgrade() raises"
+    if revisions >= 10 and revisions - with_downgrade >= 0.9 * revisions:
+        return "optional", f"inferred: {revisions - with_downgrade} of {revisions} revisions have no downgrade()"
+    return None
+
+
+def url_is_placeholder(url: Optional[str], env_settings: dict) -> bool:
+    """alembic.ini's sqlalchemy.url says nothing when it is a placeholder or env.py sets its own."""
+    return bool(url and PLACEHOLDER_URL.search(url)) or bool(env_settings.get("url_overridden"))
+
+
+def read_mako(script_location: Path) -> Optional[Tuple[str, str]]:
+    from migration_lint.discovery import display_path
+    from migration_lint.errors import MigrationLintError
+    from migration_lint.safeio import read_text
+
+    path = script_location / "script.py.mako"
+    if not path.is_file():
+        return None
+    try:
+        return display_path(path), read_text(path, "script.py.mako")
+    except MigrationLintError:
+        return None

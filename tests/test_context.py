@@ -1,0 +1,121 @@
+"""Knowing the project before judging it: the dialect from the history's own code, the downgrade
+policy from script.py.mako and the revisions, the deploy model from the config."""
+
+import json
+from pathlib import Path
+
+from conftest import ENV_PY, revision_file, write_tree
+from migration_lint import api
+from migration_lint.config import config_from_mapping
+
+INI = "[alembic]\nscript_location = %(here)s/migrations\n"
+
+
+def project(root: Path, revisions: dict, ini: str = INI, env_py: str = ENV_PY, mako: str = None) -> Path:
+    files = {"alembic.ini": ini, "migrations/env.py": env_py, **{f"migrations/versions/{n}": t for n, t in revisions.items()}}
+    if mako is not None:
+        files["migrations/script.py.mako"] = mako
+    return write_tree(root, files)
+
+
+def settings_of(root, **kwargs):
+    (env,) = api.check([root], use_cache=False, **kwargs).environments
+    return env
+
+
+MYSQL = revision_file("m", upgrade='op.add_column("t", sa.Column("c", mysql.TINYINT(1)))', imports="from sqlalchemy.dialects import mysql")
+MYSQL2 = revision_file("n", "m", upgrade='op.execute("ALTER TABLE `t` ADD COLUMN d int")')
+PG = revision_file("p", "n", upgrade='op.create_index("ix", "t", ["c"], postgresql_concurrently=True)')
+SQLITE = revision_file("s", "p", upgrade='with op.batch_alter_table("t") as b:\n    b.drop_column("c")')
+
+
+def test_the_dialect_with_specific_code_in_most_revisions_wins_and_the_header_says_so(tmp_path):
+    project(tmp_path, {"m.py": MYSQL, "n.py": MYSQL2, "p.py": PG})
+    env = settings_of(tmp_path)
+    assert env.dialect == "mysql"
+    source = env.dialect_source
+    assert source.startswith("inferred from 2 file(s) with MySQL/MariaDB-specific code, e.g. ") and "m.py:" in source
+    assert "also seen: PostgreSQL in 1" in source
+
+
+def test_a_tie_goes_to_postgresql_and_no_evidence_is_the_default(tmp_path):
+    project(tmp_path / "tie", {"m.py": MYSQL, "p.py": revision_file("p", "m", upgrade='op.create_index("ix", "t", ["c"], postgresql_concurrently=True)')})
+    assert settings_of(tmp_path / "tie").dialect == "postgresql"
+    project(tmp_path / "none", {"a.py": revision_file("a", upgrade='op.drop_table("t")')})
+    env = settings_of(tmp_path / "none")
+    assert (env.dialect, env.dialect_source) == ("postgresql", "default")
+
+
+def test_batch_mode_is_sqlite_evidence(tmp_path):
+    project(tmp_path, {"s.py": SQLITE.replace('"p"', "None")})
+    assert settings_of(tmp_path).dialect == "sqlite"
+
+
+def test_stated_dialects_beat_evidence_but_a_url_env_py_replaces_does_not(tmp_path):
+    mysql_only = {"m.py": MYSQL, "n.py": MYSQL2}
+    project(tmp_path / "a", mysql_only, ini=INI + "sqlalchemy.url = postgresql://u@h/db\n")
+    assert settings_of(tmp_path / "a").dialect == "postgresql"  # alembic.ini says so
+    assert settings_of(tmp_path / "a", config=config_from_mapping({"dialect": "sqlite"})).dialect == "sqlite"
+    project(tmp_path / "b", mysql_only, ini=INI + "sqlalchemy.url = sqlite:///will/be/overridden\n")
+    assert settings_of(tmp_path / "b").dialect == "mysql"  # a placeholder says nothing
+    replaced = ENV_PY.replace("config = context.config\n", "config = context.config\nconfig.set_main_option('sqlalchemy.url', app_url())\n")
+    project(tmp_path / "c", mysql_only, ini=INI + "sqlalchemy.url = postgresql://u@h/db\n", env_py=replaced)
+    assert settings_of(tmp_path / "c").dialect == "mysql"  # env.py replaces it
+    project(tmp_path / "d", {"a.py": revision_file("a")}, ini=INI + "sqlalchemy.url = postgresql://u@h/db\n", env_py=replaced)
+    env = settings_of(tmp_path / "d")
+    assert env.dialect == "postgresql" and "which env.py replaces at run time" in env.dialect_source  # the weakest hint still counts
+
+
+def test_mysql_evidence_in_env_py_counts(tmp_path):
+    env_py = ENV_PY.replace("config = context.config\n", "config = context.config\nMYSQL_ENGINE = dict(mysql_engine='InnoDB')\n")
+    project(tmp_path, {"a.py": revision_file("a")}, env_py=env_py)
+    assert settings_of(tmp_path).dialect == "mysql"
+
+
+MAKO = '''revision = ${repr(up_revision)}
+down_revision = ${repr(down_revision)}
+
+def upgrade():
+    ${upgrades if upgrades else "pass"}
+'''
+
+
+def test_downgrade_policy_from_script_py_mako_and_the_revisions(tmp_path, capsys):
+    no_downgrade = {"a.py": "revision = 'a'\ndown_revision = None\ndef upgrade():\n    op.create_table('t', sa.Column('id', sa.Integer()))\n"}
+    project(tmp_path / "mako", no_downgrade, mako=MAKO)
+    env = settings_of(tmp_path / "mako")
+    assert env.settings.downgrades == "optional" and "writes no downgrade()" in env.settings.source_of("downgrades")
+    assert not [f for f in env.findings if f.rule == "missing-downgrade"]
+    said = MAKO + '\n\ndef downgrade():\n    # pgAdmin only upgrades, downgrade not implemented.\n    ${downgrades if downgrades else "pass"}\n'
+    project(tmp_path / "said", {"a.py": revision_file("a", upgrade='op.create_table("t", sa.Column("id", sa.Integer()))')}, mako=said)
+    env = settings_of(tmp_path / "said")
+    assert env.settings.downgrades == "optional" and "says downgrades are not written" in env.settings.source_of("downgrades")
+    assert not [f for f in env.findings if f.rule == "empty-downgrade"]
+    many = {f"r{i}.py": f"revision = 'r{i}'\ndown_revision = {repr(f'r{i-1}') if i else None}\ndef upgrade():\n    pass\n" for i in range(12)}
+    project(tmp_path / "many", many)
+    env = settings_of(tmp_path / "many")
+    assert env.settings.downgrades == "optional" and "12 of 12 revisions have no downgrade()" in env.settings.source_of("downgrades")
+    project(tmp_path / "kept", many, mako=MAKO)  # the config says otherwise: it wins
+    env = settings_of(tmp_path / "kept", config=config_from_mapping({"downgrades": "required"}))
+    assert env.settings.downgrades == "required" and [f for f in env.findings if f.rule == "missing-downgrade"]
+
+
+LOCKS_AND_FAILURES = {
+    "a.py": revision_file("a", upgrade='op.create_table("t", sa.Column("id", sa.Integer(), primary_key=True))'),
+    "b.py": revision_file("b", "a", upgrade='op.create_index("ix", "t", ["id"])\nop.add_column("t", sa.Column("c", sa.Integer(), nullable=False))\nop.alter_column("t", "id", new_column_name="pk")'),
+}
+
+
+def test_deploy_offline_turns_lock_and_running_code_rules_off_and_keeps_failures(tmp_path, capsys):
+    from migration_lint.cli import main
+
+    project(tmp_path, LOCKS_AND_FAILURES)
+    online = {f.rule for f in settings_of(tmp_path).findings}
+    assert {"create-index-not-concurrently", "missing-lock-timeout", "rename-column", "add-column-not-null-without-default"} <= online
+    offline = settings_of(tmp_path, config=config_from_mapping({"deploy": "offline"}))
+    assert {f.rule for f in offline.findings} == online - {"create-index-not-concurrently", "missing-lock-timeout", "rename-column"}
+    main(["check", str(tmp_path), "--deploy", "offline", "--no-cache", "--exit-zero"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert "lock rules off: deploy = offline (--deploy)" in out
+    main(["explain", "create-index-not-concurrently"])
+    assert "a lock rule: off under deploy = offline" in capsys.readouterr().out
