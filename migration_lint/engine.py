@@ -18,7 +18,7 @@ from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 from migration_lint import model as m
 from migration_lint import rule_ids
 from migration_lint.catalogue import OFFLINE_SAFE, Catalogue, Rule
-from migration_lint.facts import Facts, place_facts, shown_table
+from migration_lint.facts import Facts, place_facts, shown_table, unread
 from migration_lint.matcher import matches
 from migration_lint.model import Finding, MigrationFile, Operation
 from migration_lint.settings import Settings, check_rule_names
@@ -97,7 +97,10 @@ class _MessageValues(dict):
     def __missing__(self, key):
         if key == "table" and self.settings is not None and self.facts.op.table:
             return shown_table(self.facts.op, self.settings)  # with its schema when not the default one
-        return render(self.facts.get(key))
+        value = self.facts.get(key)
+        if value is None or value == () or (isinstance(value, m.ColumnSpec) and not value.name):
+            return unread(key)
+        return render(value)
 
 
 def render(value) -> str:

@@ -102,6 +102,9 @@ FACTS: Dict[str, Fact] = {
     "statement": Fact("str", "other_sql: the statement's parsed kind"),
     "cascade": Fact("bool", "DROP ... CASCADE"),
     "materialized": Fact("bool", "create_view / drop_view / create_index: a materialized view"),
+    # descriptions for messages, never "?": derived from the operation
+    "index": Fact("str", "the index as a message names it: 'index ix_post_title', 'an unnamed index on post (title)', 'an index named at run time on post'"),
+    "constraint": Fact("str", "the constraint as a message names it: 'constraint fk_x', 'an unnamed constraint on post (user_id)'"),
     # the operation's place, computed by the engine
     "table_is_new": Fact("bool", "the table is created earlier in the same phase of the same migration"),
     "column_is_new": Fact("bool", "the column is added earlier in the same phase of the same migration"),
@@ -179,12 +182,41 @@ class Facts:
     def _top(self, key: str) -> Any:
         if key in self.extra:
             return self.extra[key]
+        if key in _DERIVED:
+            return _DERIVED[key](self.op)
         op = self.op
         if key == "column" and op.column is None and op.columns:
             return op.columns[0]
         if key in _OPERATION_FIELDS:
             return getattr(op, key)
         return op.attrs.get(key)
+
+
+def _described(op: m.Operation, noun: str) -> str:
+    over = f" over {', '.join(op.columns)}" if op.columns else ""
+    if op.name:
+        return f"{noun} {op.name}"
+    if op.name_unknown:
+        return f"{'an' if noun[0] in 'aeiou' else 'a'} {noun} named at run time{over}"
+    return f"an unnamed {noun}{over}"
+
+
+_DERIVED = {"index": lambda op: _described(op, "index"), "constraint": lambda op: _described(op, "constraint")}
+
+# How a message shows a value the front end could not read (never "?").
+UNREAD = {
+    "table": "(table named at run time)",
+    "column": "(column named at run time)",
+    "columns": "(columns named at run time)",
+    "name": "(a name given at run time)",
+    "new_name": "(a name given at run time)",
+    "ref_table": "(table named at run time)",
+    "condition": "(a condition built at run time)",
+}
+
+
+def unread(key: str) -> str:
+    return UNREAD.get(key.split(".")[0], "(unknown)")
 
 
 _OPERATION_FIELDS = frozenset({"kind", "phase", "table", "schema", "name", "name_unknown", "columns", "column", "table_columns", "context", "source", "sql", "call"})
@@ -262,6 +294,8 @@ def object_key(op: m.Operation, settings, name: Optional[str] = None, kind: str 
 
 def shown_table(op: m.Operation, settings) -> str:
     """The table as messages show it: with its schema when that is not the default one."""
+    if not op.table:
+        return UNREAD["table"]
     if op.schema and name_key(op.schema, settings.dialect, "schema") != settings.default_schema:
         return f"{op.schema}.{op.table}"
-    return str(op.table) if op.table else "?"
+    return str(op.table)

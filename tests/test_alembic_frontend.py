@@ -172,11 +172,20 @@ def test_execute_forms():
             conn.execute(text("DELETE FROM t WHERE c = 2"))
             op.execute(f"DROP TABLE {name}")
             op.execute("DROP TABLE %s" % name)
+            op.execute("ALTER TABLE t {}".format(action))
+            op.execute(f"{verb} TABLE t")
             op.execute(sql_from_somewhere)
+            conn.execute(text("UPDATE t SET c = :c").bindparams(c=1).execution_options(autocommit=True))
+            conn.execute(text(dedent("""
+                DELETE FROM t WHERE c = %s
+            """)))
+            conn.execute(sa.schema.CreateSchema("audit"))
     ''')
-    assert kinds(r) == [m.ADD_COLUMN, m.CREATE_INDEX, m.UPDATE_ROWS, m.DELETE_ROWS, m.RAW_SQL, m.RAW_SQL, m.RAW_SQL]
+    assert kinds(r) == [m.ADD_COLUMN, m.CREATE_INDEX, m.UPDATE_ROWS, m.DELETE_ROWS, m.DROP_TABLE, m.DROP_TABLE, m.RAW_SQL, m.RAW_SQL, m.RAW_SQL, m.UPDATE_ROWS, m.DELETE_ROWS, m.OTHER_SQL]
+    dropped = [o for o in r.operations if o.kind == m.DROP_TABLE]
+    assert [(o.table, o.get("formatted")) for o in dropped] == [(None, True), (None, True)]  # the holes: names read at run time
     reasons = [o.get("reason") for o in r.operations if o.kind == m.RAW_SQL]
-    assert reasons == ["SQL built with an f-string", "SQL built by string formatting", "SQL is not a string literal"]
+    assert reasons == ["SQL built by string formatting", "SQL built with an f-string", "SQL is not a string literal"]
 
 
 def test_core_statements_and_bulk_insert():

@@ -148,10 +148,12 @@ op.execute("""
     CREATE INDEX ix_account_plan ON account (plan);
 """)
 op.execute(f"UPDATE account SET plan = '{DEFAULT}'")
+op.execute(make_sql())
 '''
     layout(in_tmp, {"a.py": revision_file("a", upgrade=upgrade, downgrade='op.drop_column("account", "plan")')})
-    found = {f.rule for f in check(in_tmp).findings}
-    assert {"add-column-not-null-without-default", "create-index-not-concurrently", "raw-sql-unanalyzed"} <= found
+    findings = check(in_tmp).findings
+    assert {"add-column-not-null-without-default", "create-index-not-concurrently", "raw-sql-unanalyzed", "backfill-with-ddl"} <= {f.rule for f in findings}
+    assert [f.line for f in findings if f.rule == "raw-sql-unanalyzed"] == [17]  # make_sql(); the f-string's skeleton is read
 
 
 def test_mysql_project_from_the_url(in_tmp):

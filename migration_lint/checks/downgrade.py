@@ -108,6 +108,7 @@ class _Removed:
         self.names: Set[tuple] = set()  # (schema, index or constraint name)
         self.types: Set[tuple] = set()
         self.any_column_of: Set[tuple] = set()  # tables whose columns are dropped by names we cannot read
+        self.of_any_table: Set[Optional[str]] = set()  # columns dropped from a table we cannot read
         self.any_name = self.any_type = self.any_table = False
         for op in ops:
             table = table_key(op, settings)
@@ -122,6 +123,10 @@ class _Removed:
             elif op.kind == m.DROP_COLUMN:
                 if not op.columns:
                     self.any_column_of.add(table)
+                if table[1] is None:
+                    self.of_any_table.update(name_key(c, settings.dialect, "column") for c in op.columns)
+                    if not op.columns:
+                        self.any_table = True  # any column of any table: anything may be gone
                 self.columns.update((table, name_key(c, settings.dialect, "column")) for c in op.columns)
             elif op.kind in (m.DROP_INDEX, m.DROP_CONSTRAINT):
                 if op.name is None:
@@ -136,7 +141,7 @@ class _Removed:
         return self.any_table or key in self.tables
 
     def column(self, table: tuple, column: Optional[str]) -> bool:
-        return self.table(table) or table in self.any_column_of or (table, column) in self.columns
+        return self.table(table) or table in self.any_column_of or (table, column) in self.columns or column in self.of_any_table
 
     def named(self, op) -> bool:
         """An index or constraint dropped by its name, or by the name a naming convention gives it."""

@@ -20,7 +20,7 @@ from migration_lint import dialects
 from migration_lint import model as m
 from migration_lint.frontend.headers import HEADER_NAMES, header_values, set_header
 from migration_lint.frontend.sql import sql_to_operations
-from migration_lint.frontend.values import FSTRING, UNKNOWN, Evaluator, dotted, last_name
+from migration_lint.frontend.values import FSTRING, UNKNOWN, Evaluator, dotted, last_name, skeleton
 from migration_lint.model import MigrationFile, Operation, Problem, Suppression, source_lines
 from migration_lint.process import libcst_validation_skipped
 from migration_lint import rule_ids
@@ -796,21 +796,35 @@ class _FileReader:
         value = ev.literal(sql_node)
         base = self._new(m.RAW_SQL, node, ctx, call=call_name)
         if isinstance(value, str):
-            sql = BIND_PARAMETER.sub("NULL", str(value)) if ":" in value else str(value)
-            operations = sql_to_operations(sql, self.dialect, base)
-            if sql != value and len(operations) == 1:  # keep the statement as written in messages
-                operations = [dataclasses.replace(operations[0], sql=str(value).strip())]
-            self.result.operations.extend(operations)
+            self.result.operations.extend(self._sql(str(value), base))
             return
-        # SQLAlchemy Core expressions: table.update(), sa.delete(t), t.insert()...
+        # SQLAlchemy Core expressions: table.update(), sa.delete(t), t.insert(), DDL elements...
         kind = self._core_statement(sql_node, scope)
         if kind is not None:
-            self.result.operations.append(dataclasses.replace(base, kind=kind[0], table=kind[1], attrs={"has_where": kind[2]}))
+            self.result.operations.append(dataclasses.replace(base, kind=kind[0], table=kind[1], attrs={"has_where": kind[2], **(kind[3] if len(kind) > 3 else {})}))
             return
+        # An f-string or formatted string: its literal part says what it does, the holes which names
+        shape = skeleton(sql_node, ev.literal)
+        if shape is not None:
+            text, holes = shape
+            operations = self._sql(text, base)
+            if operations and not any(op.kind == m.RAW_SQL for op in operations):
+                self.result.operations.extend(_without_holes(op, holes) for op in operations)
+                return
         reason = "SQL built with an f-string" if value is FSTRING else "SQL is not a string literal"
         if isinstance(sql_node, cst.BinaryOperation) or (isinstance(sql_node, cst.Call) and last_name(sql_node.func) == "format"):
             reason = "SQL built by string formatting"
         self.result.operations.append(dataclasses.replace(base, attrs={"reason": reason}))
+
+    def _sql(self, text: str, base: Operation) -> list:
+        """Operations of SQL text; bind parameters (``:name``, DB-API ``%s`` / ``%(name)s``) stand
+        in as NULL for parsing, and messages keep the statement as written."""
+        sql = BIND_PARAMETER.sub("NULL", text) if ":" in text else text
+        sql = DBAPI_PARAMETER.sub("NULL", sql) if "%" in sql else sql
+        operations = sql_to_operations(sql, self.dialect, base)
+        if sql != text and len(operations) == 1:
+            operations = [dataclasses.replace(operations[0], sql=text.strip())]
+        return operations
 
     def _core_statement(self, expr, scope: _Scope):
         """('update_rows', table, has_where) for ``t.update().where(...)`` style expressions."""
@@ -823,9 +837,15 @@ class _FileReader:
         head_name = last_name(head.func) if isinstance(head, cst.Call) else None
         if head_name == "select":
             return (m.OTHER_SQL, None, False)
-        ddl = {"CreateSequence": m.CREATE_SEQUENCE, "DropSequence": m.DROP_SEQUENCE, "DropTable": m.DROP_TABLE, "DropIndex": m.DROP_INDEX, "CreateIndex": m.CREATE_INDEX}
+        ddl = {
+            "CreateSequence": m.CREATE_SEQUENCE, "DropSequence": m.DROP_SEQUENCE, "CreateTable": m.CREATE_TABLE,
+            "DropTable": m.DROP_TABLE, "DropIndex": m.DROP_INDEX, "CreateIndex": m.CREATE_INDEX,
+            "DropConstraint": m.DROP_CONSTRAINT,
+        }
         if head_name in ddl:
             return (ddl[head_name], None, False)
+        if head_name in ("CreateSchema", "DropSchema", "AddConstraint", "SetTableComment", "SetColumnComment", "DropTableComment", "DropColumnComment"):
+            return (m.OTHER_SQL, None, False, {"statement": head_name})
         while isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute):
             method = node.func.attr.value
             if method == "where":
@@ -871,6 +891,26 @@ def _decode(data: bytes) -> str:
 # ``:name`` bind parameters (text() and op.execute strings) are not SQL syntax; for parsing, a
 # literal stands in for them.  ``::type`` casts and ``a:b`` inside words are left alone.
 BIND_PARAMETER = re.compile(r"(?<![:\w]):([A-Za-z_][A-Za-z0-9_]*)\b")
+DBAPI_PARAMETER = re.compile(r"%\(\w+\)s|(?<![%\w])%s\b")
+
+
+def _without_holes(op: Operation, holes: tuple) -> Operation:
+    """An operation parsed from a formatted string's skeleton: names that were holes are unknown."""
+    if not holes:
+        return op
+
+    def known(value):
+        return None if isinstance(value, str) and any(h in value for h in holes) else value
+
+    return dataclasses.replace(
+        op,
+        table=known(op.table),
+        schema=known(op.schema),
+        name=known(op.name),
+        name_unknown=op.name_unknown or (op.name is not None and known(op.name) is None),
+        columns=tuple(c for c in op.columns if known(c) is not None),
+        attrs={**op.attrs, "formatted": True},
+    )
 
 
 def _tail_names(node) -> list:

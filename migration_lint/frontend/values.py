@@ -6,7 +6,7 @@ Nothing is imported or executed: a value we cannot know statically is ``UNKNOWN`
 from __future__ import annotations
 
 import ast
-from typing import Any, Optional
+from typing import Any, Optional, Tuple
 
 import libcst as cst
 
@@ -32,6 +32,44 @@ FSTRING = _Unknown("f-string")
 
 class SQLText(str):
     """SQL text from sa.text(...), literal_column(...) or sa.func.x(): a default or a statement."""
+
+
+# Methods of a text() construct (or of a str) that leave its SQL as it is.
+SQL_WRAPPERS = frozenset({"bindparams", "params", "execution_options", "columns", "strip"})
+
+
+def skeleton(node: cst.BaseExpression, evaluate) -> Optional[Tuple[str, Tuple[str, ...]]]:
+    """The literal text of an f-string (or ``"..." .format(...)`` / ``"..." % (...)``) with each
+    hole replaced by a placeholder identifier, and the placeholders: what the statement is and
+    which names it uses are usually in the literal part.  None when there is no literal part."""
+    holes: list = []
+
+    def hole() -> str:
+        holes.append(f"ml_hole_{len(holes)}")
+        return holes[-1]
+
+    if isinstance(node, cst.FormattedString):
+        parts = []
+        for part in node.parts:
+            if isinstance(part, cst.FormattedStringText):
+                parts.append(part.value)
+            else:
+                value = evaluate(part.expression)
+                parts.append(value if isinstance(value, str) and part.conversion is None and part.format_spec is None else hole())
+        return "".join(parts), tuple(holes)
+    if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and node.func.attr.value == "format":
+        template = evaluate(node.func.value)
+        if isinstance(template, str):
+            import re
+
+            return re.sub(r"\{[^{}]*\}", lambda _m: hole(), template), tuple(holes)
+    if isinstance(node, cst.BinaryOperation) and isinstance(node.operator, cst.Modulo):
+        template = evaluate(node.left)
+        if isinstance(template, str):
+            import re
+
+            return re.sub(r"%(?:\(\w+\))?[sdr]", lambda _m: hole(), template), tuple(holes)
+    return None
 
 
 def dotted(node: cst.BaseExpression) -> Optional[str]:
@@ -105,11 +143,25 @@ class Evaluator:
                 items.append(self.literal(element.value))
             return tuple(items)
         if isinstance(node, cst.Call):
-            name = dotted(node.func) or ""
+            func = node.func
+            # text("...").bindparams(...) / .params(...) / .execution_options(...) / .columns(...)
+            # / .strip(): the SQL is the receiver's
+            if isinstance(func, cst.Attribute) and func.attr.value in SQL_WRAPPERS:
+                inner = self.literal(func.value)
+                if isinstance(inner, str):
+                    return type(inner)(inner.strip()) if func.attr.value == "strip" else inner
+            name = dotted(func) or ""
             tail = name.rsplit(".", 1)[-1]
             root = name.split(".", 1)[0]
             if tail == "f" and root in self.op_names and node.args:  # op.f("ix_name")
                 return self.literal(node.args[0].value)
+            if tail in ("dedent", "cleandoc") and len(node.args) == 1:  # textwrap.dedent("""...""")
+                inner = self.literal(node.args[0].value)
+                if isinstance(inner, str):
+                    import textwrap
+
+                    return type(inner)(textwrap.dedent(inner))
+                return inner
             if tail in ("text", "literal_column") and node.args:
                 value = self.literal(node.args[0].value)
                 return SQLText(value) if isinstance(value, str) else value
