@@ -28,7 +28,7 @@ PHASES = ("upgrade", "downgrade", "any")
 # off when the project migrates with the application stopped (deploy = offline).
 EFFECTS = ("lock", "running-code", "failure", "data-loss", "downgrade", "history", "hygiene")
 OFFLINE_SAFE = frozenset({"lock", "running-code"})  # effects that need the old code running
-KEYS = {"name", "severity", "category", "effect", "dialects", "phase", "summary", "message", "fix", "docs", "examples", "match", "check", "produced_by", "since", "options", "scope", "aliases"}
+KEYS = {"fix_guarded", "name", "severity", "category", "effect", "dialects", "phase", "summary", "message", "fix", "docs", "examples", "match", "check", "produced_by", "since", "options", "scope", "aliases"}
 # Where the findings of a rule without match or check come from (built-in rules only).
 PRODUCERS = ("frontend", "git", "roundtrip", "engine")
 DOC_KEYS = {"what", "why", "example", "use_instead", "notes", "references"}
@@ -52,6 +52,9 @@ class Rule:
     produced_by: Optional[str] = None  # one of PRODUCERS: findings made outside rule evaluation
     options: dict = field(default_factory=dict)
     aliases: Tuple[str, ...] = ()  # former names
+    # the fix written inside a dialect guard, for histories whose dialect is assumed, inferred or
+    # one of several (advice that is PostgreSQL SQL must not run on the others)
+    fix_guarded: str = ""
     path: str = ""
     builtin: bool = True
     _check_fn: Optional[Callable] = None
@@ -294,6 +297,7 @@ def rule_from_mapping(data, where: str, builtin: bool = False) -> Rule:
         produced_by=data.get("produced_by"),
         options=data.get("options") or {},
         aliases=tuple(_names(data.get("aliases"), "aliases", fail)),
+        fix_guarded=str(data.get("fix_guarded", "")).strip(),
         path=where,
         builtin=builtin,
     )

@@ -424,7 +424,13 @@ def read_env_settings(env_py: Path) -> dict:
         # env.py sets the URL itself: alembic.ini's sqlalchemy.url is not what runs
         "url_overridden": bool(re.search(r"set_main_option\(\s*['\"]sqlalchemy\.url['\"]", code)),
         "search_path": _search_path(code),
+        "configure_line": _line_of(text, r"context\.configure\(") or _line_of(text, r"run_migrations\("),
     }
+
+
+def _line_of(text: str, pattern: str) -> Optional[int]:
+    match = re.search(pattern, text)
+    return text.count("\n", 0, match.start()) + 1 if match else None
 
 
 def _naming_convention(text: str) -> tuple:

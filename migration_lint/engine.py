@@ -185,7 +185,12 @@ def lint(files: Sequence[MigrationFile], scope, settings: Settings, catalogue: C
             raw.append((rule, finding))
     findings: List[Finding] = []
     used = set()
+    seen = set()
     for rule, finding in raw:
+        key = (rule.name, finding.path, finding.line, finding.column, finding.subject)
+        if key in seen:
+            continue  # one operation gives at most one finding per rule
+        seen.add(key)
         if scope.is_excluded(finding.path) and rule.category != "roundtrip":
             # Excluded files report nothing static.  What the round trip found still counts: an
             # excluded revision that fails to upgrade leaves everything after it untested.
@@ -214,7 +219,7 @@ def _judged(rule: Rule, finding: Finding, settings: Settings) -> Finding:
         finding,
         rule=rule.name,
         severity=settings.severity_of(rule.name, "") or _severity_by_alias(rule, settings) or rule.severity,
-        help=finding.help or rule.fix,
+        help=finding.help or (rule.fix_guarded if rule.fix_guarded and settings.dialect_uncertain else rule.fix),
         line=max(finding.line, 1),
         end_line=max(finding.end_line, finding.line, 1),
         environment=settings.environment,

@@ -99,6 +99,9 @@ FACTS: Dict[str, Fact] = {
     "setting": Fact("str", "set_timeout: lock_timeout or statement_timeout"),
     "local": Fact("bool", "set_timeout: SET LOCAL"),
     "reason": Fact("str", "raw_sql: why the SQL could not be analysed"),
+    "rollback": Fact("bool", "commit: a ROLLBACK rather than a COMMIT"),
+    "helper": Fact("str", "the helper function (and its line) an operation was issued in: 'backfill:42'"),
+    "formatted": Fact("bool", "parsed from a formatted string's literal part (names in holes are unknown)"),
     "statement": Fact("str", "other_sql: the statement's parsed kind"),
     "cascade": Fact("bool", "DROP ... CASCADE"),
     "materialized": Fact("bool", "create_view / drop_view / create_index: a materialized view"),
@@ -107,6 +110,10 @@ FACTS: Dict[str, Fact] = {
     "constraint": Fact("str", "the constraint as a message names it: 'constraint fk_x', 'an unnamed constraint on post (user_id)'"),
     # the operation's place, computed by the engine
     "table_is_new": Fact("bool", "the table is created earlier in the same phase of the same migration"),
+    "table_is_dropped": Fact("bool", "the table is dropped later in the same phase of the same migration"),
+    "in_rebuild": Fact("bool", "part of a table rebuild: rename the old table away, create the new one, copy, drop the old one (SQLite's way to alter a table)"),
+    "column_is_swapped": Fact("bool", "the dropped column's name comes back later in the same phase: a new column is renamed into its place"),
+    "in_offline": Fact("bool", "inside `if context.is_offline_mode():` (runs only with alembic --sql)"),
     "column_is_new": Fact("bool", "the column is added earlier in the same phase of the same migration"),
     "in_batch": Fact("bool", "inside batch_alter_table (SQLite's recreate-and-copy)"),
     "in_autocommit": Fact("bool", "outside the migration's transaction: autocommit_block, or transactional_ddl=False in env.py"),
@@ -233,31 +240,41 @@ def place_facts(operations: Iterable[m.Operation], settings) -> Dict[str, List[m
     placed: Dict[str, list] = {m.UPGRADE: [], m.DOWNGRADE: []}
     operations = list(operations)
     for phase in (m.UPGRADE, m.DOWNGRADE):
-        new_tables = set()
-        new_columns = set()
-        default_schema = settings.default_schema
-        for op in operations:
-            if op.phase != phase or not op.runs_on(dialect):
-                continue
+        ops = [op for op in operations if op.phase == phase and op.runs_on(dialect)]
+        tables, default_schema = [], settings.default_schema
+        for op in ops:
             if op.kind == m.OTHER_SQL and op.get("setting") == "search_path" and op.get("value"):
                 default_schema = op.get("value")
-            table = table_key(op, settings, default_schema)
-            if op.kind == m.CREATE_TABLE:
+            tables.append(table_key(op, settings, default_schema))
+        rebuilt = rebuilds(ops, tables, dialect)
+        dropped_later = _dropped_later(ops, tables)
+        swapped = _swapped(ops, tables, dialect)
+        new_tables = set()
+        new_columns = set()
+        for index, op in enumerate(ops):
+            table = tables[index]
+            if op.kind == m.CREATE_TABLE and id(op) not in rebuilt:
                 new_tables.add(table)
             elif op.kind == m.RENAME_TABLE and table in new_tables:
                 new_tables.add((table[0], name_key(op.get("new_name"), dialect, "table")))
             column = name_key(op.column.name if op.column else (op.columns[0] if op.columns else None), dialect, "column")
             if op.kind == m.ADD_COLUMN:
                 new_columns.add((table, column))
+            elif op.kind == m.RENAME_COLUMN and (table, column) in new_columns:
+                new_columns.add((table, name_key(op.get("new_name"), dialect, "column")))
             placed[phase].append(
                 (
                     op,
                     {
                         "table_is_new": table in new_tables if table[1] else False,
+                        "table_is_dropped": index in dropped_later,
+                        "in_rebuild": id(op) in rebuilt,
                         "column_is_new": (table, column) in new_columns and op.kind != m.ADD_COLUMN,
+                        "column_is_swapped": index in swapped,
                         "in_batch": "batch" in op.context,
                         "in_autocommit": "autocommit" in op.context or autocommit_everywhere,
                         "in_loop": "loop" in op.context,
+                        "in_offline": "offline" in op.context,
                         "dialect": dialect,
                         "server_version": settings.server_version,
                         "schema_key": table[0],
@@ -265,6 +282,56 @@ def place_facts(operations: Iterable[m.Operation], settings) -> Dict[str, List[m
                 )
             )
     return placed
+
+
+def rebuilds(ops: List[m.Operation], tables: List[tuple], dialect: str) -> set:
+    """ids of the operations that only rebuild an existing table: rename it away, create the new
+    one under its name, copy, drop the old one -- or create the new one under another name, copy,
+    drop the old one, rename the new one into place.  One table rebuild (SQLite's way to alter a
+    table), not a rename, a new table and a dropped one."""
+    part = set()
+    for index, op in enumerate(ops):
+        if op.kind != m.RENAME_TABLE or not tables[index][1]:
+            continue
+        old = tables[index]
+        new = (old[0], name_key(op.get("new_name"), dialect, "table"))
+        later = [(i, o) for i, o in enumerate(ops) if i > index]
+        earlier = [(i, o) for i, o in enumerate(ops) if i < index]
+        created = [o for i, o in later if o.kind == m.CREATE_TABLE and tables[i] == old]
+        dropped = [o for i, o in later if o.kind == m.DROP_TABLE and tables[i] == new]
+        if created and dropped:
+            part.update((id(op), id(created[0]), id(dropped[0])))
+            continue
+        created = [o for i, o in earlier if o.kind == m.CREATE_TABLE and tables[i] == old]
+        dropped = [o for i, o in earlier if o.kind == m.DROP_TABLE and tables[i] == new]
+        if created and dropped:
+            part.update((id(op), id(created[-1]), id(dropped[-1])))
+    return part
+
+
+def _dropped_later(ops: List[m.Operation], tables: List[tuple]) -> set:
+    """Indexes of operations whose table a later operation of the phase drops."""
+    last = {}
+    for index, op in enumerate(ops):
+        if op.kind == m.DROP_TABLE and tables[index][1]:
+            last[tables[index]] = index
+    return {i for i, op in enumerate(ops) if tables[i][1] and tables[i] in last and last[tables[i]] > i}
+
+
+def _swapped(ops: List[m.Operation], tables: List[tuple], dialect: str) -> set:
+    """Indexes of drop_column operations whose column name a later rename brings back (a new
+    column swapped into its place)."""
+    out = set()
+    for index, op in enumerate(ops):
+        if op.kind != m.DROP_COLUMN or not op.columns:
+            continue
+        name = name_key(op.columns[0], dialect, "column")
+        for later_index in range(index + 1, len(ops)):
+            later = ops[later_index]
+            if later.kind == m.RENAME_COLUMN and tables[later_index] == tables[index] and name_key(later.get("new_name"), dialect, "column") == name:
+                out.add(index)
+                break
+    return out
 
 
 def name_key(name: Optional[str], dialect: str, kind: str = "table") -> Optional[str]:

@@ -74,6 +74,12 @@ def dialect_evidence(texts: Sequence[Tuple[str, str]]) -> Dict[str, List[Evidenc
     return found
 
 
+def dialects_seen(revisions: Sequence[Tuple[str, str]], env_py: Optional[Tuple[str, str]]) -> Tuple[str, ...]:
+    """Every dialect with specific code in the history or env.py."""
+    files = list(revisions) + ([env_py] if env_py else [])
+    return tuple(sorted(dialect_evidence(files)))
+
+
 def infer_dialect(revisions: Sequence[Tuple[str, str]], env_py: Optional[Tuple[str, str]]) -> Optional[Tuple[str, str]]:
     """(dialect, how it was inferred) from dialect-specific code: the dialect with such code in the
     most files (revisions, and env.py) wins; on a tie, PostgreSQL.  None without evidence."""

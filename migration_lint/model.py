@@ -50,6 +50,7 @@ UPDATE_ROWS = "update_rows"
 DELETE_ROWS = "delete_rows"
 INSERT_ROWS = "insert_rows"
 SET_TIMEOUT = "set_timeout"  # SET lock_timeout / statement_timeout
+COMMIT = "commit"  # the migration's transaction ends here (session.commit(), connection.commit(), COMMIT)
 RAISE = "raise"  # the phase raises on purpose (irreversible downgrade)
 RAW_SQL = "raw_sql"  # SQL we could not analyse (f-string, variable, unparseable)
 OTHER_SQL = "other_sql"  # SQL we parsed but do not model (GRANT, COMMENT, functions, ...)
@@ -60,7 +61,7 @@ KINDS = (
     CREATE_FOREIGN_KEY, CREATE_UNIQUE_CONSTRAINT, CREATE_CHECK_CONSTRAINT, CREATE_PRIMARY_KEY,
     CREATE_EXCLUDE_CONSTRAINT, DROP_CONSTRAINT, VALIDATE_CONSTRAINT, CREATE_TYPE, DROP_TYPE, ALTER_TYPE,
     CREATE_SEQUENCE, DROP_SEQUENCE, CREATE_VIEW, DROP_VIEW, UPDATE_ROWS, DELETE_ROWS, INSERT_ROWS,
-    SET_TIMEOUT, RAISE, RAW_SQL, OTHER_SQL,
+    SET_TIMEOUT, COMMIT, RAISE, RAW_SQL, OTHER_SQL,
 )
 
 UPGRADE = "upgrade"

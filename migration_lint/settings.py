@@ -79,6 +79,8 @@ class Settings:
     project_packages: frozenset = frozenset()  # top-level packages of the project (imports-application-code)
     own_packages: frozenset = frozenset()  # the package(s) holding the migrations themselves
     merge_command: str = "alembic merge"  # Flask-Migrate projects merge with `flask db merge`
+    env_py: str = ""  # the environment's env.py, as shown ("" when there is none)
+    dialects_seen: Tuple[str, ...] = ()  # dialects with specific code in the history (infer.py)
     config_file: str = ""  # the config file the settings came from, as shown
     sources: Tuple[Tuple[str, str], ...] = ()  # (value name, what decided it)
     notes: Tuple[str, ...] = ()  # what was assumed, ignored or replaced, for the output's header
@@ -88,6 +90,13 @@ class Settings:
 
     def env(self, name: str, default: Any = None) -> Any:
         return dict(self.env_settings).get(name, default)
+
+    @property
+    def dialect_uncertain(self) -> bool:
+        """The dialect was assumed or inferred, or the history has code for several: advice that
+        works on one dialect only should come inside a guard."""
+        source = self.source_of("dialect")
+        return source == DEFAULT or source.startswith("inferred") or "env.py replaces" in source or len(set(self.dialects_seen) | {self.dialect}) > 1
 
     def severity_of(self, rule: str, default: str) -> str:
         return dict(self.severity).get(rule, default)
@@ -111,6 +120,7 @@ def resolve(
     *,
     inferred_dialect: Optional[Tuple[str, str]] = None,
     inferred_downgrades: Optional[Tuple[str, str]] = None,
+    dialects_seen: Sequence[str] = (),
     project_packages: Sequence[str] = (),
     own_packages: Sequence[str] = (),
 ) -> Settings:
@@ -184,6 +194,8 @@ def resolve(
         project_packages=frozenset(project_packages),
         own_packages=frozenset(own_packages),
         merge_command="flask db merge" if env.kind == "flask-migrate" else "alembic merge",
+        env_py=display_path(env.env_py) if getattr(env, "env_py", None) is not None else "",
+        dialects_seen=tuple(dialects_seen),
         config_file=config.source or "",
         sources=(
             ("dialect", dialect_source),

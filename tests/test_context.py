@@ -119,3 +119,99 @@ def test_deploy_offline_turns_lock_and_running_code_rules_off_and_keeps_failures
     assert "lock rules off: deploy = offline (--deploy)" in out
     main(["explain", "create-index-not-concurrently"])
     assert "a lock rule: off under deploy = offline" in capsys.readouterr().out
+
+
+# --- reading what is written ----------------------------------------------------------------------
+
+
+def lint(body, **kwargs):
+    from migration_lint.api import lint_sources
+
+    return lint_sources({"v.py": revision_file("r", upgrade=body, downgrade="pass")}, **kwargs)
+
+
+def test_dialect_branches_written_through_helpers_variables_and_urls():
+    from migration_lint.frontend.alembic_ops import parse_migration
+
+    source = b'''from alembic import op
+revision = "a"
+down_revision = None
+
+def is_postgres():
+    return op.get_context().dialect.name == "postgresql"
+
+def upgrade():
+    bind = op.get_bind()
+    url = str(bind.engine.url)
+    dialect = bind.dialect.name
+    if url.startswith("mysql"):
+        op.drop_table("a")
+    if is_postgres():
+        op.drop_table("b")
+    else:
+        op.drop_table("c")
+    if dialect == "sqlite":
+        op.drop_table("d")
+    if "mariadb" in str(op.get_bind().engine.url):
+        op.drop_table("e")
+    if not context.is_offline_mode():
+        op.drop_table("f")
+'''
+    ops = {o.table: o for o in parse_migration(source, "v.py").operations}
+    assert ops["a"].dialects == ("mysql",) and ops["b"].dialects == ("postgresql",)
+    assert ops["c"].not_dialects == ("postgresql",) and ops["d"].dialects == ("sqlite",) and ops["e"].dialects == ("mysql",)
+    assert "offline" not in ops["f"].context
+    from migration_lint.api import lint_sources
+
+    dropped = {f.line for f in lint_sources({"v.py": source.decode()}, dialect="sqlite") if f.rule == "drop-table"}
+    assert dropped == {17, 19, 23}  # c (not PostgreSQL), d (SQLite), f: MySQL's and PostgreSQL's branches do not run
+
+
+def test_what_a_helper_does_is_reported_at_its_call_in_upgrade_in_call_order():
+    from migration_lint.api import lint_sources
+
+    source = '''from alembic import op
+import sqlalchemy as sa
+revision = "r"
+down_revision = None
+
+def upgrade():
+    backfill()
+    op.alter_column("account", "status", nullable=False)
+
+def backfill():
+    op.execute("UPDATE account SET status = 'active' WHERE status IS NULL")
+'''
+    findings = lint_sources({"v.py": source})
+    (backfill,) = [f for f in findings if f.rule == "backfill-with-ddl"]
+    assert backfill.line == 7  # the call, not the helper's line 11
+    assert "runs before `op.alter_column` on account (line 8)" in backfill.message
+    after = lint('op.alter_column("account", "status", nullable=False)\nop.execute("UPDATE account SET status = \'x\'")')
+    (finding,) = [f for f in after if f.rule == "backfill-with-ddl"]
+    assert "runs after `op.alter_column` on account" in finding.message and "stays locked for the whole backfill" in finding.message
+    committed = lint('op.alter_column("account", "status", nullable=False)\nop.get_bind().commit()\nop.execute("UPDATE account SET status = \'x\'")')
+    assert not [f for f in committed if f.rule == "backfill-with-ddl"]
+
+
+def test_missing_lock_timeout_is_reported_once_at_env_py_for_the_whole_history(tmp_path):
+    revisions = {f"r{i}.py": revision_file(f"r{i}", f"r{i - 1}" if i else None, upgrade=f'op.create_index("ix_{i}", "t", ["c{i}"])') for i in range(3)}
+    project(tmp_path, revisions)
+    (finding,) = [f for f in api.check([tmp_path], use_cache=False).findings if f.rule == "missing-lock-timeout"]
+    assert Path(finding.path).name == "env.py" and "3 revisions take strong locks with no lock_timeout set (r0, r1, r2)" in finding.message
+    assert 'connect_args={"options": "-c lock_timeout=5s"}' in finding.help
+
+
+def test_one_operation_gives_one_finding_per_rule_and_no_question_marks():
+    findings = lint('for t in TABLES:\n    op.execute(f"CREATE INDEX ON {t} (created_at)")\nop.create_index(None, "post", ["title"])')
+    messages = [f.message for f in findings]
+    assert not any("?" in m or "None" in m for m in messages), messages
+    assert any("creates an unnamed index over title on existing table post" in m for m in messages)
+    assert any("(table named at run time)" in m for m in messages)
+
+
+def test_pg_only_advice_comes_inside_a_dialect_guard_when_the_dialect_is_uncertain(tmp_path):
+    project(tmp_path, {"a.py": revision_file("a", upgrade='op.alter_column("t", "c", nullable=False)')})
+    (finding,) = [f for f in settings_of(tmp_path).findings if f.rule == "set-not-null"]
+    assert finding.help.startswith('Inside `if op.get_bind().dialect.name == "postgresql":`')  # PostgreSQL by default only
+    (stated,) = [f for f in settings_of(tmp_path, dialect="postgresql").findings if f.rule == "set-not-null"]
+    assert stated.help.startswith("Add CHECK (col IS NOT NULL) NOT VALID")

@@ -13,9 +13,9 @@ import re
 from typing import Dict, Iterable, Optional, Set, Tuple
 
 from migration_lint import model as m
-from migration_lint.facts import name_key, object_key, shown_table, table_key
+from migration_lint.facts import name_key, object_key, rebuilds, shown_table, table_key
 
-CHECKS = ("missing_downgrade", "empty_downgrade", "incomplete_downgrade", "enum_type_leak")
+CHECKS = ("missing_downgrade", "empty_downgrade", "incomplete_downgrade", "enum_type_leak", "irreversible_downgrade")
 
 # Upgrade operations that a downgrade is expected to reverse.
 REVERSIBLE = {
@@ -55,11 +55,7 @@ def empty_downgrade(rule, run):
         if not file.has_downgrade or not file.downgrade_is_empty or _skipped(migration):
             continue
         temporary = {table_key(op, run.settings) for op in migration.ops[m.UPGRADE] if op.kind == m.CREATE_TABLE and _temporary(op)}
-        rebuilt = _rebuilds(migration.ops[m.UPGRADE], run.settings)
-        reversible = [
-            op for op in migration.ops[m.UPGRADE]
-            if op.kind in REVERSIBLE and table_key(op, run.settings) not in temporary and id(op) not in rebuilt
-        ]
+        reversible = [op for op in migration.ops[m.UPGRADE] if op.kind in REVERSIBLE and table_key(op, run.settings) not in temporary]
         if reversible:
             first = reversible[0]
             yield migration.finding(
@@ -72,29 +68,8 @@ def empty_downgrade(rule, run):
 
 
 def _rebuilds(ops, settings) -> Set[int]:
-    """Operations that only rebuild an existing table (SQLite's way to alter one): rename the old
-    table away, create the new one under its name, copy the rows, drop the old one -- or create
-    the new one under a temporary name, copy, drop the old one, rename the new one into place."""
     ops = list(ops)
-    part: Set[int] = set()
-    for index, op in enumerate(ops):
-        if op.kind != m.RENAME_TABLE:
-            continue
-        old, new = table_key(op, settings), (table_key(op, settings)[0], name_key(op.get("new_name"), settings.dialect))
-        later = ops[index + 1:]
-        earlier = ops[:index]
-        # rename t -> t_old; create t; ...; drop t_old
-        created = [o for o in later if o.kind == m.CREATE_TABLE and table_key(o, settings) == old]
-        dropped = [o for o in later if o.kind == m.DROP_TABLE and table_key(o, settings) == new]
-        if created and dropped:
-            part.update((id(op), id(created[0]), id(dropped[0])))
-            continue
-        # create t_new; ...; drop t; rename t_new -> t
-        created = [o for o in earlier if o.kind == m.CREATE_TABLE and table_key(o, settings) == old]
-        dropped = [o for o in earlier if o.kind == m.DROP_TABLE and table_key(o, settings) == new]
-        if created and dropped:
-            part.update((id(op), id(created[-1]), id(dropped[-1])))
-    return part
+    return rebuilds(ops, [table_key(op, settings) for op in ops], settings.dialect)
 
 
 class _Removed:
@@ -293,3 +268,22 @@ def enum_type_leak(rule, run):
                 continue
             seen.add(key)
             yield migration.at(rule, op, f"the enum type {op.name} is created with {shown_table(op, settings)}, but downgrade() never drops it; the next upgrade fails with 'type \"{op.name}\" already exists'", phase=m.UPGRADE)
+
+
+def irreversible_downgrade(rule, run):
+    """The newest irreversible revision of each line of history: where ``alembic downgrade`` stops."""
+    if run.settings.downgrades == "optional":
+        return
+    raising = {}
+    for migration in run.migrations:
+        raises = [op for op in migration.ops[m.DOWNGRADE] if op.kind == m.RAISE and "offline" not in op.context]
+        if raises and migration.revision:
+            raising[migration.revision] = (migration, raises[0])
+    graph = run.graph
+    for revision, (migration, op) in raising.items():
+        later = [r for r in graph.descendants(revision) if r in raising] if revision in graph.revisions else []
+        if later:
+            continue  # a newer irreversible revision stops a downgrade first
+        older = [r for r in graph.ancestors(revision) if r in raising] if revision in graph.revisions else []
+        also = f" (nor past the {len(older)} older irreversible revision(s) behind it)" if older else ""
+        yield migration.at(rule, op, f"downgrade() of {revision} raises on purpose: the history cannot be downgraded past this revision{also}", phase=m.DOWNGRADE, subject=("downgrade",))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from migration_lint import model as m
 from migration_lint.facts import object_key, shown_table
+from migration_lint.model import Finding, listing
 
 CHECKS = ("missing_lock_timeout", "backfill_with_ddl", "validate_in_same_transaction")
 
@@ -24,33 +25,90 @@ def strong_lock(migration, op):
     return True
 
 
+ENV_PY_FIX = (
+    "Set it once for every migration in env.py: create the engine with "
+    "connect_args={\"options\": \"-c lock_timeout=5s\"} (PostgreSQL), or run "
+    "connection.execute(sa.text(\"SET lock_timeout = '5s'\")) and then connection.commit() "
+    "before context.configure(connection=connection, ...)"
+)
+
+
 def missing_lock_timeout(rule, run):
+    """Strong locks taken with no lock_timeout.  A setting missing for the whole history is
+    reported once, where it is best fixed (env.py), listing the revisions concerned; in
+    changed-only mode, at each changed revision (the pull request's own lines)."""
     if run.settings.env("lock_timeout"):
         return
+    concerned = []
     for migration in run.migrations:
         for op in migration.ops[m.UPGRADE]:
             if op.kind == m.SET_TIMEOUT and op.get("setting") == "lock_timeout":
                 break
             if strong_lock(migration, op) and op.table:
-                table = shown_table(op, run.settings)
-                yield migration.at(rule, op, f"`{op.call or op.kind}` locks {table} with no lock_timeout set; if it waits behind a long query, every query on {table} queues behind it", phase=m.UPGRADE, subject=("lock_timeout",))
+                concerned.append((migration, op))
                 break
+    if not concerned:
+        return
+    env_py = run.settings.env_py
+    if env_py and run.diff is None and len(concerned) > 1:
+        names = listing(migration.revision or migration.path for migration, _ in concerned)
+        yield Finding(
+            rule.name, env_py, run.settings.env("configure_line") or 1,
+            f"{len(concerned)} revisions take strong locks with no lock_timeout set ({names}); "
+            "if one waits behind a long query, every query on its table queues behind it",
+            subject=("lock_timeout",), help=ENV_PY_FIX,
+        )
+        return
+    for migration, op in concerned:
+        table = shown_table(op, run.settings)
+        yield migration.at(rule, op, f"`{op.call or op.kind}` locks {table} with no lock_timeout set; if it waits behind a long query, every query on {table} queues behind it", phase=m.UPGRADE, subject=("lock_timeout",))
 
 
 def backfill_with_ddl(rule, run):
+    """A data backfill in one transaction with DDL that locks an existing table.  After the DDL,
+    the DDL's lock is held for the whole backfill; before it, the rows the backfill changes stay
+    locked until the DDL has its lock and the migration commits.  A COMMIT in between (or an
+    autocommit block) separates them."""
+    settings = run.settings
     for migration in run.migrations:
-        ops = migration.ops[m.UPGRADE]
-        ddl = [op for op in ops if strong_lock(migration, op) and not migration.facts[id(op)]["in_autocommit"]]
-        if not ddl:
+        transaction: list = []
+        for op in migration.ops[m.UPGRADE]:
+            facts = migration.facts[id(op)]
+            if op.kind == m.COMMIT:
+                yield from _backfills(rule, migration, transaction, settings)
+                transaction = []
+            elif not facts["in_autocommit"]:
+                transaction.append(op)
+        yield from _backfills(rule, migration, transaction, settings)
+
+
+def _backfills(rule, migration, ops, settings):
+    ddl = [i for i, op in enumerate(ops) if strong_lock(migration, op)]
+    if not ddl:
+        return
+    for index, op in enumerate(ops):
+        if op.kind not in (m.UPDATE_ROWS, m.DELETE_ROWS) or migration.facts[id(op)]["table_is_new"]:
             continue
-        for op in ops:
-            if op.kind not in (m.UPDATE_ROWS, m.DELETE_ROWS) or migration.facts[id(op)]["in_autocommit"]:
-                continue
-            if migration.facts[id(op)]["table_is_new"]:
-                continue
-            verb = "UPDATE" if op.kind == m.UPDATE_ROWS else "DELETE"
-            locked = ddl[0]
-            yield migration.at(rule, op, f"{verb} on {shown_table(op, run.settings) if op.table else 'a table'} runs in the same transaction as `{locked.call or locked.kind}` on {shown_table(locked, run.settings)} (line {locked.line}): the lock is held for the whole backfill", phase=m.UPGRADE)
+        verb = "UPDATE" if op.kind == m.UPDATE_ROWS else "DELETE"
+        table = shown_table(op, settings) if op.table else "a table"
+        before = [i for i in ddl if i < index]
+        if before:
+            locked = ops[before[0]]
+            yield migration.at(
+                rule, op,
+                f"{verb} on {table} runs after `{locked.call or locked.kind}` on {shown_table(locked, settings)} (line {locked.line}) "
+                f"in the same transaction: {shown_table(locked, settings)} stays locked for the whole backfill",
+                phase=m.UPGRADE,
+            )
+        else:
+            locked = ops[ddl[0]]
+            yield migration.at(
+                rule, op,
+                f"{verb} on {table} runs before `{locked.call or locked.kind}` on {shown_table(locked, settings)} (line {locked.line}) "
+                "in the same transaction: the rows it changes stay locked until the DDL has its lock and the migration commits "
+                "(less harmful than after the DDL; fine for a small table)",
+                phase=m.UPGRADE,
+            )
 
 
 def validate_in_same_transaction(rule, run):

@@ -83,6 +83,10 @@ class Ctx:
     not_dialects: tuple = ()
     op_names: frozenset = frozenset()
     batch: Optional[tuple] = None  # (alias, table, schema) of the innermost batch block
+    # the statement of upgrade()/downgrade() that called the helper the walk is in: what a
+    # helper does is reported there, where it happens in the migration's order
+    site: Optional[ast.stmt] = None
+    helper: str = ""
 
     def add(self, flag: str) -> "Ctx":
         return self if flag in self.flags else dataclasses.replace(self, flags=self.flags + (flag,))
@@ -96,6 +100,9 @@ class _Scope:
         self.binds = set(parent.binds) if parent else set()  # names bound to op.get_bind()
         self.contexts = set(parent.contexts) if parent else set()  # names bound to op.get_context()
         self.tables = dict(parent.tables) if parent else {}  # name -> table name (sa.table(...))
+        self.dialect_names = set(parent.dialect_names) if parent else set()  # names bound to a dialect's name
+        self.dialect_objects = set(parent.dialect_objects) if parent else set()  # names bound to a dialect
+        self.url_names = set(parent.url_names) if parent else set()  # names bound to a database URL
 
 
 def parse_migration(source: bytes, path: str, dialect: str = "postgresql", operations: bool = True) -> MigrationFile:
@@ -409,7 +416,7 @@ class _FileReader:
 
     def _compound(self, stmt, node, ctx: Ctx, scope: _Scope) -> None:
         if isinstance(stmt, cst.If):
-            guard = self._guard(stmt.test, ctx)
+            guard = self._guard(stmt.test, ctx, scope)
             body, _ = _block(stmt)
             self._statements(body, node.body, guard[0], scope)
             if stmt.orelse is not None:
@@ -443,34 +450,77 @@ class _FileReader:
                 body, _ = _block(stmt.finalbody)
                 self._statements(body, node.finalbody, ctx, scope)
 
-    def _guard(self, test: cst.BaseExpression, ctx: Ctx) -> tuple:
+    def _guard(self, test: cst.BaseExpression, ctx: Ctx, scope: Optional["_Scope"] = None) -> tuple:
         """Contexts for the body and the else branch of ``if <test>``."""
         if isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
-            body, orelse = self._guard(test.expression, ctx)
+            body, orelse = self._guard(test.expression, ctx, scope)
             return orelse, body
         if isinstance(test, cst.Call) and last_name(test.func) == "is_offline_mode":
             return ctx.add("offline"), ctx
         if isinstance(test, cst.Attribute) and test.attr.value == "as_sql":
             return ctx.add("offline"), ctx
-        if isinstance(test, cst.Comparison) and len(test.comparisons) == 1:
-            left_name = ".".join(_tail_names(test.left))
-            target = test.comparisons[0]
-            right = self.evaluator.literal(target.comparator)
-            names = (right,) if isinstance(right, str) else right if isinstance(right, tuple) else None
-            if (left_name.endswith("dialect.name") or left_name.endswith("engine.name")) and names:
-                names = tuple(_dialect_name(n) for n in names if isinstance(n, str))
-                operator = target.operator
-                positive = isinstance(operator, (cst.Equal, cst.In, cst.Is))
-                negative = isinstance(operator, (cst.NotEqual, cst.NotIn, cst.IsNot))
-                if positive:
-                    return dataclasses.replace(ctx, dialects=names), dataclasses.replace(
-                        ctx, not_dialects=ctx.not_dialects + names
-                    )
-                if negative:
-                    return dataclasses.replace(ctx, not_dialects=ctx.not_dialects + names), dataclasses.replace(
-                        ctx, dialects=names
-                    )
+        selected = self._dialect_test(test, scope or _Scope(), depth=0)
+        if selected is not None:
+            names, positive = selected
+            if positive:
+                return dataclasses.replace(ctx, dialects=names), dataclasses.replace(ctx, not_dialects=ctx.not_dialects + names)
+            return dataclasses.replace(ctx, not_dialects=ctx.not_dialects + names), dataclasses.replace(ctx, dialects=names)
         return ctx.add("conditional"), ctx.add("conditional")
+
+    def _dialect_test(self, test, scope: "_Scope", depth: int) -> Optional[tuple]:
+        """(dialect names, True when the test holds on them / False when it holds on all others)
+        for a condition on the dialect, in the ways migrations write one:
+        ``bind.dialect.name == "mysql"`` (or ``!=``, ``in``), a variable holding it
+        (``dialect = op.get_context().dialect.name``), the URL (``str(bind.engine.url)
+        .startswith("mysql")``, ``"sqlite" in url``, ``url.drivername``), and a helper of the same
+        file that returns such a test (``def is_postgres(): return ...``).  None otherwise."""
+        if isinstance(test, cst.Comparison) and len(test.comparisons) == 1:
+            target = test.comparisons[0]
+            operator = target.operator
+            if self._is_dialect_name(test.left, scope):
+                right = self.evaluator.literal(target.comparator)
+                names = (right,) if isinstance(right, str) else right if isinstance(right, tuple) else None
+                if names:
+                    names = tuple(_dialect_name(n) for n in names if isinstance(n, str))
+                    if isinstance(operator, (cst.Equal, cst.In, cst.Is)):
+                        return names, True
+                    if isinstance(operator, (cst.NotEqual, cst.NotIn, cst.IsNot)):
+                        return names, False
+            if isinstance(operator, (cst.In, cst.NotIn)) and self._is_url(target.comparator, scope):
+                needle = self.evaluator.literal(test.left)
+                name = _url_dialect(needle) if isinstance(needle, str) else None
+                if name:
+                    return (name,), isinstance(operator, cst.In)
+        if isinstance(test, cst.Call) and isinstance(test.func, cst.Attribute) and test.func.attr.value == "startswith" and test.args:
+            if self._is_url(test.func.value, scope) or self._is_dialect_name(test.func.value, scope):
+                prefix = self.evaluator.literal(test.args[0].value)
+                prefixes = (prefix,) if isinstance(prefix, str) else prefix if isinstance(prefix, tuple) else ()
+                names = tuple(dict.fromkeys(n for n in (_url_dialect(p) for p in prefixes if isinstance(p, str)) if n))
+                if names:
+                    return names, True
+        if isinstance(test, cst.Call) and isinstance(test.func, cst.Name) and depth == 0:
+            helper = self.functions.get(test.func.value)
+            returned = _returned_expression(helper) if helper is not None else None
+            if returned is not None:
+                expression = cst.parse_expression(returned)
+                return self._dialect_test(expression, _Scope(), depth + 1)
+        return None
+
+    def _is_dialect_name(self, expr, scope: "_Scope") -> bool:
+        if isinstance(expr, cst.Name) and expr.value in scope.dialect_names:
+            return True
+        names = _tail_names(expr)
+        return ".".join(names).endswith(("dialect.name", "engine.name")) or (len(names) >= 2 and names[-1] == "name" and names[-2] in scope.dialect_objects)
+
+    def _is_url(self, expr, scope: "_Scope") -> bool:
+        """``str(x.engine.url)``, ``x.url``, ``url.drivername``, a variable holding one of them."""
+        if isinstance(expr, cst.Name):
+            return expr.value in scope.url_names
+        if isinstance(expr, cst.Call) and last_name(expr.func) in ("str", "render_as_string") and (expr.args or isinstance(expr.func, cst.Attribute)):
+            inner = expr.args[0].value if expr.args and last_name(expr.func) == "str" else expr.func.value if isinstance(expr.func, cst.Attribute) else None
+            return inner is not None and self._is_url(inner, scope)
+        names = _tail_names(expr)
+        return bool(names) and names[-1] in ("url", "drivername")
 
     def _with_item(self, item: cst.WithItem, ctx: Ctx, scope: _Scope) -> Ctx:
         call = item.item
@@ -520,6 +570,12 @@ class _FileReader:
                 scope.binds.add(name)  # sa.orm.Session(bind=op.get_bind()): session.execute runs SQL there too
             elif tail == "get_context":
                 scope.contexts.add(name)
+            elif self._is_dialect_name(value, scope):
+                scope.dialect_names.add(name)  # dialect = op.get_context().dialect.name
+            elif isinstance(value, cst.Attribute) and value.attr.value == "dialect":
+                scope.dialect_objects.add(name)  # dialect = bind.dialect
+            elif self._is_url(value, scope):
+                scope.url_names.add(name)  # url = str(bind.engine.url)
             elif tail in ("table", "Table") and isinstance(value, cst.Call) and value.args:
                 table = self.evaluator.string(value.args[0].value)
                 if table:
@@ -570,6 +626,10 @@ class _FileReader:
                 self._operation(method, args, call, node, ctx.add("batch"), scope, (table, schema))
                 return True
             return False
+        # session.commit(), connection.commit(), op.get_bind().commit(): the transaction ends here
+        if method in ("commit", "rollback") and receiver is not None and self._is_bind(receiver, ctx, scope):
+            self._emit(m.COMMIT, node, ctx, call=f"{dotted(receiver) or 'op.get_bind()'}.{method}", attrs={"rollback": method == "rollback"})
+            return True
         # bind.execute(...), op.get_bind().execute(...), connection.exec_driver_sql(...)
         if method in ("execute", "exec_driver_sql") and receiver is not None and self._is_bind(receiver, ctx, scope):
             receiver_name = receiver.value if isinstance(receiver, cst.Name) else (dotted(receiver) or "op.get_bind()")
@@ -587,7 +647,10 @@ class _FileReader:
             op_args = [
                 (i, a) for i, a in enumerate(call.args) if isinstance(a.value, cst.Name) and a.value.value in ctx.op_names
             ]
-            self._function(self.functions[func.value], ctx.add("helper"), scope, op_args=op_args)
+            inner = ctx.add("helper")
+            if ctx.site is None:  # the outermost call: the statement in upgrade()/downgrade()
+                inner = dataclasses.replace(inner, site=node, helper=func.value)
+            self._function(self.functions[func.value], inner, scope, op_args=op_args)
             return True
         return False
 
@@ -627,13 +690,17 @@ class _FileReader:
     # -- operations ----------------------------------------------------------------------------
     @staticmethod
     def _new(kind: str, node: ast.stmt, ctx: Ctx, **fields) -> Operation:
-        """An operation at a statement, in its context (not yet recorded)."""
+        """An operation at a statement, in its context (not yet recorded); inside a helper, at
+        the statement that called it, with the helper's own line in ``attrs['helper']``."""
+        at = ctx.site or node
+        if ctx.site is not None:
+            fields["attrs"] = {**fields.get("attrs", {}), "helper": f"{ctx.helper}:{node.lineno}"}
         return Operation(
             kind=kind,
             phase=ctx.phase,
-            line=node.lineno,
-            column_offset=node.col_offset,
-            end_line=getattr(node, "end_lineno", None) or node.lineno,
+            line=at.lineno,
+            column_offset=at.col_offset,
+            end_line=getattr(at, "end_lineno", None) or at.lineno,
             context=ctx.flags,
             dialects=ctx.dialects,
             not_dialects=ctx.not_dialects,
@@ -974,6 +1041,24 @@ def _ast_literal(node: ast.expr, constants: dict):
     if isinstance(value, list):
         value = tuple(value)
     return value
+
+
+def _url_dialect(text: str) -> Optional[str]:
+    """The dialect a URL (or the start of one, or a dialect name) names: "mysql+pymysql://" ->
+    mysql, "postgres" -> postgresql."""
+    head = re.split(r"[+:/]", text.strip().lower(), maxsplit=1)[0]
+    for prefix, name in (("postgres", "postgresql"), ("psycopg", "postgresql"), ("mysql", "mysql"), ("mariadb", "mysql"), ("sqlite", "sqlite")):
+        if head.startswith(prefix):
+            return name
+    return None
+
+
+def _returned_expression(node: ast.FunctionDef) -> Optional[str]:
+    """The expression a one-statement helper returns (``def is_pg(): return ...``), as source."""
+    body = [stmt for stmt in node.body if not (isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant))]
+    if len(body) == 1 and isinstance(body[0], ast.Return) and body[0].value is not None:
+        return ast.unparse(body[0].value)
+    return None
 
 
 def _dialect_name(name: str) -> str:

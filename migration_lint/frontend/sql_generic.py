@@ -10,6 +10,7 @@ from typing import Any, List, Optional, Tuple
 
 
 from migration_lint.model import (
+    COMMIT,
     ADD_COLUMN,
     ALTER_COLUMN_TYPE,
     CREATE_CHECK_CONSTRAINT,
@@ -308,6 +309,8 @@ class GlotReader:
         if isinstance(expr, exp.Select):
             ops = self.set_config(expr, text)
             return ops or [other_op(self.base, text, "Select")]
+        if isinstance(expr, (exp.Commit, exp.Rollback)):
+            return [self.op(COMMIT, text, attrs={"rollback": isinstance(expr, exp.Rollback)})]
         return [other_op(self.base, text, type(expr).__name__)]
 
     def command(self, expr: Any, text: str) -> List[Operation]:

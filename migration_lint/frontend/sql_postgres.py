@@ -8,6 +8,7 @@ from typing import Any, List, Optional, Tuple
 
 
 from migration_lint.model import (
+    COMMIT,
     ADD_COLUMN,
     ALTER_COLUMN_TYPE,
     ALTER_TYPE,
@@ -209,6 +210,12 @@ class PgReader:
         if handler is None:
             return [other_op(self.base, text, type(node).__name__)]
         return handler(node, text)
+
+    def _TransactionStmt(self, node: Any, text: str) -> List[Operation]:
+        K = self.enums.TransactionStmtKind
+        if node.kind in (K.TRANS_STMT_COMMIT, K.TRANS_STMT_ROLLBACK):
+            return [self.op(COMMIT, text, attrs={"rollback": node.kind == K.TRANS_STMT_ROLLBACK})]
+        return [other_op(self.base, text, "TransactionStmt")]
 
     def _CreateStmt(self, node: Any, text: str) -> List[Operation]:
         schema, table = self.rangevar(node.relation)
