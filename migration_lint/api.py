@@ -174,6 +174,7 @@ def lint_sources(
     env_settings: Optional[dict] = None,
     catalogue: Optional[Catalogue] = None,
     project_packages: Sequence[str] = (),
+    project_types: Sequence[str] = (),
     trust_rule_packs: bool = False,
 ) -> List[Finding]:
     """Lint migration sources held in memory (file name -> text)."""
@@ -182,7 +183,7 @@ def lint_sources(
     from migration_lint.loader import DEFAULT_MAX_FILE_SIZE
 
     config = config or Config()
-    settings = for_sources(dialect=dialect, server_version=server_version, config=config, env_settings=env_settings, project_packages=project_packages)
+    settings = for_sources(dialect=dialect, server_version=server_version, config=config, env_settings=env_settings, project_packages=project_packages, project_types=project_types)
     limit = config.max_file_size or DEFAULT_MAX_FILE_SIZE
     files = []
     for name, text in sources.items():

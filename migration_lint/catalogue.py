@@ -28,7 +28,7 @@ PHASES = ("upgrade", "downgrade", "any")
 # off when the project migrates with the application stopped (deploy = offline).
 EFFECTS = ("lock", "running-code", "failure", "data-loss", "downgrade", "history", "hygiene")
 OFFLINE_SAFE = frozenset({"lock", "running-code"})  # effects that need the old code running
-KEYS = {"fix_guarded", "name", "severity", "category", "effect", "dialects", "phase", "summary", "message", "fix", "docs", "examples", "match", "check", "produced_by", "since", "options", "scope", "aliases"}
+KEYS = {"messages", "fix_guarded", "name", "severity", "category", "effect", "dialects", "phase", "summary", "message", "fix", "docs", "examples", "match", "check", "produced_by", "since", "options", "scope", "aliases"}
 # Where the findings of a rule without match or check come from (built-in rules only).
 PRODUCERS = ("frontend", "git", "roundtrip", "engine")
 DOC_KEYS = {"what", "why", "example", "use_instead", "notes", "references"}
@@ -55,6 +55,8 @@ class Rule:
     # the fix written inside a dialect guard, for histories whose dialect is assumed, inferred or
     # one of several (advice that is PostgreSQL SQL must not run on the others)
     fix_guarded: str = ""
+    # message variants: [{"when": match, "message": template}], the first that matches is used
+    messages: Tuple[dict, ...] = ()
     path: str = ""
     builtin: bool = True
     _check_fn: Optional[Callable] = None
@@ -200,6 +202,23 @@ def load_rule(path: Path, builtin: bool = False) -> Rule:
     return rule_from_mapping(data, str(path), builtin)
 
 
+def _variants(value, fail) -> list:
+    """``messages:`` -- a message for each case a match tells apart, checked like a match."""
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(v, dict) and set(v) == {"when", "message"} and isinstance(v["message"], str) for v in value):
+        fail("messages must be a list of {when: <match>, message: <text>}")
+    for variant in value:
+        problem = validate_match(variant["when"])
+        if problem:
+            fail(f"messages: when: {problem}")
+        try:
+            list(string.Formatter().parse(variant["message"]))
+        except ValueError as exc:
+            fail(f"messages: {exc}")
+    return [{"when": v["when"], "message": v["message"].strip()} for v in value]
+
+
 def _names(value, key: str, fail) -> list:
     if value is None:
         return []
@@ -298,6 +317,7 @@ def rule_from_mapping(data, where: str, builtin: bool = False) -> Rule:
         options=data.get("options") or {},
         aliases=tuple(_names(data.get("aliases"), "aliases", fail)),
         fix_guarded=str(data.get("fix_guarded", "")).strip(),
+        messages=tuple(_variants(data.get("messages"), fail)),
         path=where,
         builtin=builtin,
     )

@@ -424,6 +424,7 @@ def read_env_settings(env_py: Path) -> dict:
         # env.py sets the URL itself: alembic.ini's sqlalchemy.url is not what runs
         "url_overridden": bool(re.search(r"set_main_option\(\s*['\"]sqlalchemy\.url['\"]", code)),
         "search_path": _search_path(code),
+        "user_module_prefix": _literal_option(code, "user_module_prefix"),
         "configure_line": _line_of(text, r"context\.configure\(") or _line_of(text, r"run_migrations\("),
     }
 
@@ -494,3 +495,62 @@ def project_packages(root: Optional[Path]) -> set:
             elif entry.suffix == ".py" and entry.stem not in ("setup", "conftest", "noxfile", "manage"):
                 names.add(entry.stem)
     return names
+
+
+# What a migration may import from the project without depending on its models: SQLAlchemy
+# types and SQL functions the project defines (autogenerate writes them into revisions).
+TYPE_BASES = frozenset({
+    "TypeDecorator", "TypeEngine", "UserDefinedType", "Variant", "FunctionElement", "GenericFunction",
+    "ReturnTypeFromArgs", "Enum", "String", "Text", "Integer", "BigInteger", "Numeric", "DateTime",
+    "Boolean", "JSON", "LargeBinary", "ARRAY", "JSONB", "UUID", "Uuid",
+})
+
+
+def project_type_names(root: Optional[Path], modules) -> frozenset:
+    """"module.Name" of every SQLAlchemy type or SQL function class (or type value) the given
+    project modules define at top level, read as text (the modules are never imported)."""
+    import ast
+
+    from migration_lint.errors import MigrationLintError
+
+    found = set()
+    if root is None:
+        return frozenset()
+    for module in sorted(set(modules)):
+        path = _module_file(root, module)
+        if path is None:
+            continue
+        try:
+            tree = ast.parse(read_text(path, "project module"))
+        except (MigrationLintError, SyntaxError, ValueError, RecursionError, MemoryError):
+            continue
+        for node in tree.body:
+            if isinstance(node, ast.ClassDef) and any(_base_name(b) in TYPE_BASES or (_base_name(b) or "").endswith("Type") for b in node.bases):
+                found.add(f"{module}.{node.name}")
+            elif isinstance(node, ast.Assign) and isinstance(node.value, ast.Call):
+                callee = _base_name(node.value.func) or ""
+                if callee in TYPE_BASES or callee == "with_variant" or (callee[:1].isupper() and callee.isupper()):
+                    found.update(f"{module}.{t.id}" for t in node.targets if isinstance(t, ast.Name))
+    return frozenset(found)
+
+
+def _base_name(node) -> Optional[str]:
+    import ast
+
+    while isinstance(node, ast.Subscript):
+        node = node.value
+    if isinstance(node, ast.Attribute):
+        return node.attr
+    if isinstance(node, ast.Name):
+        return node.id
+    return None
+
+
+def _module_file(root: Path, module: str) -> Optional[Path]:
+    parts = module.split(".")
+    for base in (root, root / "src"):
+        candidate = base.joinpath(*parts)
+        for path in (candidate.with_suffix(".py"), candidate / "__init__.py"):
+            if path.is_file():
+                return path
+    return None

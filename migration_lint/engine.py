@@ -145,7 +145,8 @@ def _declarative(rule: Rule, migration: MigrationContext, settings: Settings) ->
                 continue
             facts = migration.facts_for(op)
             if matches(rule.match, facts):
-                yield migration.at(rule, op, format_message(rule.message, facts, settings), phase=phase)
+                template = next((v["message"] for v in rule.messages if matches(v["when"], facts)), rule.message)
+                yield migration.at(rule, op, format_message(template, facts, settings), phase=phase)
 
 
 def rules_in_force(catalogue: Catalogue, settings: Settings) -> List[Rule]:

@@ -10,6 +10,7 @@ operation's place (``place_facts``).
 from __future__ import annotations
 
 import difflib
+import re
 from dataclasses import dataclass
 from typing import Any, Dict, Iterable, List, Optional
 
@@ -114,6 +115,9 @@ FACTS: Dict[str, Fact] = {
     "in_rebuild": Fact("bool", "part of a table rebuild: rename the old table away, create the new one, copy, drop the old one (SQLite's way to alter a table)"),
     "column_is_swapped": Fact("bool", "the dropped column's name comes back later in the same phase: a new column is renamed into its place"),
     "in_offline": Fact("bool", "inside `if context.is_offline_mode():` (runs only with alembic --sql)"),
+    "column_is_copied": Fact("bool", "drop_column: an earlier statement of the phase reads the column (UPDATE ... SET x = col, INSERT ... SELECT col): its values were copied"),
+    "table_is_copied": Fact("bool", "drop_table: an earlier statement of the phase reads the table into another one (INSERT ... SELECT ... FROM it)"),
+    "deploy": Fact("str", "the project's deploy model: online (the old code runs while it migrates) or offline"),
     "column_is_new": Fact("bool", "the column is added earlier in the same phase of the same migration"),
     "in_batch": Fact("bool", "inside batch_alter_table (SQLite's recreate-and-copy)"),
     "in_autocommit": Fact("bool", "outside the migration's transaction: autocommit_block, or transactional_ddl=False in env.py"),
@@ -249,6 +253,7 @@ def place_facts(operations: Iterable[m.Operation], settings) -> Dict[str, List[m
         rebuilt = rebuilds(ops, tables, dialect)
         dropped_later = _dropped_later(ops, tables)
         swapped = _swapped(ops, tables, dialect)
+        copied = _copied(ops, tables, dialect)
         new_tables = set()
         new_columns = set()
         for index, op in enumerate(ops):
@@ -271,6 +276,9 @@ def place_facts(operations: Iterable[m.Operation], settings) -> Dict[str, List[m
                         "in_rebuild": id(op) in rebuilt,
                         "column_is_new": (table, column) in new_columns and op.kind != m.ADD_COLUMN,
                         "column_is_swapped": index in swapped,
+                        "column_is_copied": op.kind == m.DROP_COLUMN and index in copied,
+                        "table_is_copied": op.kind == m.DROP_TABLE and index in copied,
+                        "deploy": settings.deploy,
                         "in_batch": "batch" in op.context,
                         "in_autocommit": "autocommit" in op.context or autocommit_everywhere,
                         "in_loop": "loop" in op.context,
@@ -316,6 +324,36 @@ def _dropped_later(ops: List[m.Operation], tables: List[tuple]) -> set:
         if op.kind == m.DROP_TABLE and tables[index][1]:
             last[tables[index]] = index
     return {i for i, op in enumerate(ops) if tables[i][1] and tables[i] in last and last[tables[i]] > i}
+
+
+_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_$]*")
+
+
+def _copied(ops: List[m.Operation], tables: List[tuple], dialect: str) -> set:
+    """Indexes of drop_column / drop_table operations whose values an earlier statement of the
+    phase read: its SQL names the column (and its table, or runs on it), or a Core statement reads
+    ``table.c.column``; for a table, an INSERT or UPDATE of another table that reads it."""
+    out = set()
+    readers = []
+    for index, op in enumerate(ops):
+        if op.kind in (m.UPDATE_ROWS, m.INSERT_ROWS, m.OTHER_SQL, m.RAW_SQL) and (op.sql or op.get("reads")):
+            words = {w.lower() for w in _WORD.findall(op.sql or "")} | {str(r).lower() for r in op.get("reads") or ()}
+            readers.append((index, op, words))
+        if op.kind == m.DROP_COLUMN and op.columns:
+            column = op.columns[0].lower()
+            table = (tables[index][1] or "").lower()
+            for reader_index, reader, words in readers:
+                runs_on = (tables[reader_index][1] or "").lower() == table
+                if column in words and (runs_on or table in words):
+                    out.add(index)
+                    break
+        elif op.kind == m.DROP_TABLE and tables[index][1]:
+            table = tables[index][1].lower()
+            for reader_index, reader, words in readers:
+                if reader.kind in (m.UPDATE_ROWS, m.INSERT_ROWS) and table in words and (tables[reader_index][1] or "").lower() != table:
+                    out.add(index)
+                    break
+    return out
 
 
 def _swapped(ops: List[m.Operation], tables: List[tuple], dialect: str) -> set:

@@ -110,6 +110,8 @@ def resolve_history(env: discovery.Environment, config: Config, invocation: Invo
     texts = [(shown, data.decode("utf-8", errors="replace")) for shown, data in zip(display, sources.contents) if data is not None]
     env_py = (display_path(env.env_py), env.env_py.read_bytes().decode("utf-8", errors="replace")) if env.env_py is not None and env.env_py.stat().st_size <= ENV_PY_LIMIT else None
     with_downgrade = sum(1 for _, text in texts if re.search(r"^def downgrade\b", text, re.M))
+    packages = discovery.project_packages(env.project_root)
+    imported = {module for _, text in texts for module in re.findall(r"^\s*from\s+([\w.]+)\s+import\b", text, re.M) if module.split(".")[0] in packages}
     settings = resolve(
         env,
         config,
@@ -117,8 +119,9 @@ def resolve_history(env: discovery.Environment, config: Config, invocation: Invo
         inferred_dialect=infer_dialect(texts, env_py),
         inferred_downgrades=infer_downgrades(read_mako(env.script_location), with_downgrade, len(texts)),
         dialects_seen=dialects_seen(texts, env_py),
-        project_packages=discovery.project_packages(env.project_root),
+        project_packages=packages,
         own_packages=own_modules(env),
+        project_types=discovery.project_type_names(env.project_root, imported),
     )
     return History(env, settings, paths, display, sources, excluded, notes)
 

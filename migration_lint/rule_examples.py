@@ -132,7 +132,7 @@ def run_example(rule: Rule, item, valid: bool, catalogue: Optional[Catalogue] = 
     dialect = options.get("dialect") or (rule.dialects[0] if rule.dialects else "postgresql")
     version = parse_version(options["server_version"]) if options.get("server_version") else None
     config = config_from_mapping(options.get("config") or {}, f"{rule.name} example")
-    kwargs = {"dialect": dialect, "config": config, "env_settings": options.get("env") or {}, "catalogue": catalogue, "project_packages": options.get("project_packages") or ()}
+    kwargs = {"dialect": dialect, "config": config, "env_settings": options.get("env") or {}, "catalogue": catalogue, "project_packages": options.get("project_packages") or (), "project_types": options.get("project_types") or ()}
     if version:
         kwargs["server_version"] = version
     findings = [f for f in lint_sources(sources, **kwargs) if f.rule == rule.name]

@@ -215,3 +215,14 @@ def test_pg_only_advice_comes_inside_a_dialect_guard_when_the_dialect_is_uncerta
     assert finding.help.startswith('Inside `if op.get_bind().dialect.name == "postgresql":`')  # PostgreSQL by default only
     (stated,) = [f for f in settings_of(tmp_path, dialect="postgresql").findings if f.rule == "set-not-null"]
     assert stated.help.startswith("Add CHECK (col IS NOT NULL) NOT VALID")
+
+
+def test_a_dropped_column_whose_values_were_copied_is_said_so_and_quiet_offline():
+    body = 'op.add_column("user", sa.Column("display_name", sa.String(100)))\nop.execute(\'UPDATE "user" SET display_name = nickname\')\nop.drop_column("user", "nickname")'
+    (finding,) = [f for f in lint(body) if f.rule == "drop-column"]
+    assert "after this migration copied its values" in finding.message and "data is lost" not in finding.message
+    from migration_lint.config import config_from_mapping as cfg
+
+    assert not [f for f in lint(body, config=cfg({"deploy": "offline"})) if f.rule == "drop-column"]
+    plain = [f for f in lint('op.drop_column("user", "nickname")', config=cfg({"deploy": "offline"})) if f.rule == "drop-column"]
+    assert plain and "its data is lost" in plain[0].message  # data loss is no lock: offline changes nothing

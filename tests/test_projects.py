@@ -108,6 +108,24 @@ def test_flask_migrate_project(in_tmp):
     assert "`app`" in finding.message
 
 
+def test_imports_of_the_projects_own_types_are_harmless_and_its_models_are_not(in_tmp):
+    """The project's modules are read (never imported) to tell a SQLAlchemy type it defines from
+    a model."""
+    write_tree(in_tmp, {
+        "pyproject.toml": "[project]\nname = 'shop'\n",
+        "shop/__init__.py": "",
+        "shop/db/__init__.py": "",
+        "shop/db/types.py": "import sqlalchemy as sa\nfrom sqlalchemy.types import TypeDecorator\n\nclass GUID(TypeDecorator[str]):\n    impl = sa.CHAR\n\nMoney = sa.Numeric(12, 2).with_variant(sa.Integer(), 'sqlite')\n",
+        "shop/models.py": "class User:\n    pass\n",
+    })
+    layout(in_tmp, {
+        "a.py": revision_file("a", imports="from shop.db.types import GUID, Money"),
+        "b.py": revision_file("b", "a", imports="from shop.db.types import GUID\nfrom shop.models import User"),
+    })
+    findings = by_rule(check(in_tmp), "imports-application-code")
+    assert [(Path(f.path).name, "shop.models" in f.message) for f in findings] == [("b.py", True)]
+
+
 def test_nested_version_folders(in_tmp):
     write_tree(in_tmp, {
         "alembic.ini": "[alembic]\nscript_location = migrations\nversion_locations = %(here)s/migrations/versions/r1 %(here)s/migrations/versions/r2\n",

@@ -2,9 +2,26 @@
 
 from __future__ import annotations
 
+import re
+
 CHECKS = ("imports_application_code",)
 
 NEVER_APPLICATION = {"alembic", "sqlalchemy", "sa", "typing", "__future__"}
+
+
+MIGRATION_SUPPORT = re.compile(r"(?:^|[._])migrat(?:e|ion|ions)(?:$|[._])", re.I)
+
+
+def _harmless(module: str, names, settings) -> bool:
+    """Imports that do not tie an old migration to today's models: the project's SQLAlchemy types
+    and SQL functions (autogenerate writes them), the module env.py names as user_module_prefix,
+    and modules (or names) that exist for migrations (``neutron.db.migration``, ``util.migrate``)."""
+    prefix = settings.env("user_module_prefix")
+    if prefix and (module + ".").startswith(prefix.rstrip(".") + "."):
+        return True
+    if MIGRATION_SUPPORT.search(module) or (names and all(MIGRATION_SUPPORT.search(n) for n in names)):
+        return True
+    return bool(names) and all(f"{module}.{name}" in settings.project_types for name in names)
 
 
 def imports_application_code(rule, run):
@@ -13,8 +30,10 @@ def imports_application_code(rule, run):
     if not packages:
         return
     for migration in run.migrations:
-        for module, line in migration.file.imports:
+        for module, line, names in migration.file.imports:
             top = module.split(".", 1)[0]
+            if _harmless(module, names, run.settings):
+                continue
             if top in packages and not any(module == p or module.startswith(p + ".") for p in own):
                 yield migration.finding(
                     rule,

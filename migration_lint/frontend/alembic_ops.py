@@ -350,9 +350,9 @@ class _FileReader:
         for sub in ast.walk(node):
             if isinstance(sub, ast.Import):
                 for alias in sub.names:
-                    self.result.imports.append((alias.name, sub.lineno))
+                    self.result.imports.append((alias.name, sub.lineno, ()))
             elif isinstance(sub, ast.ImportFrom) and sub.level == 0 and sub.module:
-                self.result.imports.append((sub.module, sub.lineno))
+                self.result.imports.append((sub.module, sub.lineno, tuple(alias.name for alias in sub.names)))
 
     def _suppressions(self) -> None:
         if "migration-lint" not in self.text:
@@ -868,7 +868,9 @@ class _FileReader:
         # SQLAlchemy Core expressions: table.update(), sa.delete(t), t.insert(), DDL elements...
         kind = self._core_statement(sql_node, scope)
         if kind is not None:
-            self.result.operations.append(dataclasses.replace(base, kind=kind[0], table=kind[1], attrs={"has_where": kind[2], **(kind[3] if len(kind) > 3 else {})}))
+            reads = _column_reads(sql_node)
+            extra = {"reads": reads} if reads else {}
+            self.result.operations.append(dataclasses.replace(base, kind=kind[0], table=kind[1], attrs={"has_where": kind[2], **extra, **(kind[3] if len(kind) > 3 else {})}))
             return
         # An f-string or formatted string: its literal part says what it does, the holes which names
         shape = skeleton(sql_node, ev.literal)
@@ -927,6 +929,18 @@ class _FileReader:
             table = scope.tables.get(target.value) if isinstance(target, cst.Name) else None
             return ({"update": m.UPDATE_ROWS, "delete": m.DELETE_ROWS, "insert": m.INSERT_ROWS}[node.func.value], table, has_where)
         return None
+
+
+def _column_reads(expr) -> tuple:
+    """Columns a Core expression reads: every ``<table>.c.<column>`` in it."""
+    found = []
+    stack = [expr]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, cst.Attribute) and isinstance(node.value, cst.Attribute) and node.value.attr.value == "c":
+            found.append(node.attr.value)
+        stack.extend(node.children)
+    return tuple(dict.fromkeys(found))
 
 
 def _is_session(value) -> bool:
