@@ -24,6 +24,11 @@ def _harmless(module: str, names, settings) -> bool:
     return bool(names) and all(f"{module}.{name}" in settings.project_types for name in names)
 
 
+def _uses_only_types(module: str, paths, settings) -> bool:
+    """``import prefect`` used only as ``prefect.server.utilities.database.UUID``: types."""
+    return bool(paths) and all(f"{module}.{path}" in settings.project_types for path in paths)
+
+
 def imports_application_code(rule, run):
     packages = set(run.settings.project_packages) - NEVER_APPLICATION
     own = run.settings.own_packages  # dotted paths of the migrations folder itself: helpers there are fine
@@ -32,7 +37,7 @@ def imports_application_code(rule, run):
     for migration in run.migrations:
         for module, line, names in migration.file.imports:
             top = module.split(".", 1)[0]
-            if _harmless(module, names, run.settings):
+            if _harmless(module, names, run.settings) or _uses_only_types(module, names, run.settings):
                 continue
             if top in packages and not any(module == p or module.startswith(p + ".") for p in own):
                 yield migration.finding(

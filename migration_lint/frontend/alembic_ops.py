@@ -203,6 +203,7 @@ class _FileReader:
         self.evaluator = Evaluator(self.constants, self.enums, self.op_names)
         self.visiting = []
         self.lines = None
+        self._attribute_chains = None
 
     # -- module level --------------------------------------------------------------------------
     def read(self, operations: bool = True) -> None:
@@ -347,12 +348,31 @@ class _FileReader:
         return any(word in line for line in self.lines[node.lineno - 1 : end])
 
     def _imports_in(self, node: ast.AST) -> None:
+        """(module, line, names) per import: the names of ``from m import a, b``; for ``import m``,
+        the dotted paths the file uses under it (``server.types.UUID``), to tell what it needs."""
         for sub in ast.walk(node):
             if isinstance(sub, ast.Import):
                 for alias in sub.names:
-                    self.result.imports.append((alias.name, sub.lineno, ()))
+                    self.result.imports.append((alias.name, sub.lineno, self._uses(alias.asname or alias.name, alias.name if alias.asname else None)))
             elif isinstance(sub, ast.ImportFrom) and sub.level == 0 and sub.module:
                 self.result.imports.append((sub.module, sub.lineno, tuple(alias.name for alias in sub.names)))
+
+    def _uses(self, bound: str, module: Optional[str]) -> tuple:
+        """Dotted paths used under an imported module's name, relative to the module."""
+        root, _, rest = bound.partition(".")
+        if self._attribute_chains is None:
+            chains = []
+            attributes = [n for n in ast.walk(self.tree) if isinstance(n, ast.Attribute)]
+            inner = {id(n.value) for n in attributes if isinstance(n.value, ast.Attribute)}
+            for outer in attributes:
+                if id(outer) in inner:
+                    continue
+                dotted_name = _ast_dotted(outer)
+                if dotted_name:
+                    chains.append(dotted_name)
+            self._attribute_chains = chains
+        prefix = bound + "."
+        return tuple(sorted({chain[len(prefix):] for chain in self._attribute_chains if chain.startswith(prefix)}))
 
     def _suppressions(self) -> None:
         if "migration-lint" not in self.text:
