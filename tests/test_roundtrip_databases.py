@@ -19,6 +19,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
 from migration_lint.roundtrip import databases
+from migration_lint.roundtrip.db import base, cleanup, container, local, owner
 from migration_lint.roundtrip.databases import Database, DatabaseError, cleanup_all, open_database
 
 PG_URL = os.environ.get("MIGRATION_LINT_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -29,7 +30,7 @@ def _with_driver(url):
     """Our own test connections: the installed driver (SQLAlchemy 2.1 defaults postgresql:// to psycopg 3)."""
     url = make_url(url)
     if "+" not in url.drivername:
-        url = url.set(drivername=f"{url.drivername}+{databases._pick_driver(databases._normalize_dialect(url.get_backend_name()))}")
+        url = url.set(drivername=f"{url.drivername}+{base.pick_driver(base.normalize_dialect(url.get_backend_name()))}")
     return url
 
 
@@ -50,10 +51,10 @@ _MYSQL_DOWN = _answers(MYSQL_URL)
 needs_pg = pytest.mark.skipif(_PG_DOWN is not None, reason=_PG_DOWN or "")
 needs_mysql = pytest.mark.skipif(_MYSQL_DOWN is not None, reason=_MYSQL_DOWN or "")
 needs_local_pg = pytest.mark.skipif(
-    databases._find_postgres() is None, reason="no local PostgreSQL server binaries (initdb, postgres)"
+    local.find_postgres() is None, reason="no local PostgreSQL server binaries (initdb, postgres)"
 )
 needs_local_mysql = pytest.mark.skipif(
-    databases._find_mysql() is None, reason="no local MariaDB/MySQL server binaries (mariadbd + mariadb-install-db, or mysqld)"
+    local.find_mysql() is None, reason="no local MariaDB/MySQL server binaries (mariadbd + mariadb-install-db, or mysqld)"
 )
 
 
@@ -323,7 +324,7 @@ def test_exception_inside_with_still_cleans_up():
     conn.invalidate()
     engine.dispose()
     assert _gone(pid) and not os.path.exists(directory)
-    assert not databases._OPEN
+    assert not cleanup._OPEN
 
 
 @needs_pg
@@ -344,7 +345,7 @@ def test_cleanup_all_stops_what_is_still_open():
     pid, directory = _server_process(db)
     assert cleanup_all() == []
     assert _gone(pid) and not os.path.exists(directory)
-    assert not databases._OPEN
+    assert not cleanup._OPEN
     assert any("PostgreSQL 9.6 was requested" in note for note in notes), notes  # and the version mismatch is noted
 
 
@@ -386,27 +387,43 @@ def test_sigterm_in_a_cli_like_process_cleans_up():
 
 
 def test_stale_temp_dirs_of_dead_processes_are_swept(tmp_path):
+    """Temp dirs whose owner provably died are removed; a live owner's, another host's and an
+    owner that cannot be read are left alone.  Old bare-pid owner files still count."""
+    import dataclasses
+    import tempfile
+
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
-    base = databases._temp_base(1) or None
-    stale = databases.tempfile.mkdtemp(prefix=databases.TEMP_PREFIX + "pg-", dir=base)
-    alive = databases.tempfile.mkdtemp(prefix=databases.TEMP_PREFIX + "pg-", dir=base)
+    me = owner.this_process()
+    elsewhere = dataclasses.replace(me, host="some-other-host", pid=dead.pid)
+    where = local.temp_base(1) or None
+    marks = {
+        "stale": owner.Owner(me.host, me.boot, me.pidns, dead.pid, "12345").mark(),
+        "reused": dataclasses.replace(me, start="1").mark(),  # our pid, another start time: reused
+        "stale-old-format": str(dead.pid),
+        "alive": me.mark(),
+        "alive-old-format": str(os.getpid()),
+        "elsewhere": elsewhere.mark(),
+        "unreadable": "garbage",
+    }
+    paths = {}
     try:
-        for path, pid in ((stale, dead.pid), (alive, os.getpid())):
-            with open(os.path.join(path, databases.OWNER_FILE), "w") as fh:
-                fh.write(str(pid))
-        databases._sweep_stale()
-        assert not os.path.exists(stale)
-        assert os.path.exists(alive)
+        for label, mark in marks.items():
+            paths[label] = tempfile.mkdtemp(prefix=base.TEMP_PREFIX + "pg-", dir=where)
+            with open(os.path.join(paths[label], local.OWNER_FILE), "w") as fh:
+                fh.write(mark)
+        local.sweep_stale()
+        gone = {label for label, path in paths.items() if not os.path.exists(path)}
+        assert gone == {"stale", "reused", "stale-old-format"}
     finally:
-        for path in (stale, alive):
-            databases.shutil.rmtree(path, ignore_errors=True)
+        for path in paths.values():
+            local.shutil.rmtree(path, ignore_errors=True)
 
 
 # --------------------------------------------------------------------------- auto / docker
 
 
-_DOCKER_DOWN = databases._docker_unavailable()
+_DOCKER_DOWN = container.docker_unavailable()
 
 
 @needs_local_pg
@@ -433,12 +450,12 @@ def test_docker_without_engine_fails_fast_in_one_line():
 
 
 def test_default_images():
-    assert databases._default_image("postgresql", (14,)) == "postgres:14"
-    assert databases._default_image("postgresql", (14, 2)) == "postgres:14"
-    assert databases._default_image("postgresql", (9, 6)) == "postgres:9.6"
-    assert databases._default_image("postgresql", None).startswith("postgres:")
-    assert databases._default_image("mysql", (10, 11)) == "mariadb:10.11"
-    assert databases._default_image("mysql", (8, 0)) == "mysql:8.0"
+    assert container.default_image("postgresql", (14,)) == "postgres:14"
+    assert container.default_image("postgresql", (14, 2)) == "postgres:14"
+    assert container.default_image("postgresql", (9, 6)) == "postgres:9.6"
+    assert container.default_image("postgresql", None).startswith("postgres:")
+    assert container.default_image("mysql", (10, 11)) == "mariadb:10.11"
+    assert container.default_image("mysql", (8, 0)) == "mysql:8.0"
 
 
 @pytest.mark.skipif(_DOCKER_DOWN is not None, reason=f"Docker container test: {_DOCKER_DOWN}")
