@@ -49,6 +49,7 @@ class CheckResult:
     environments: List[EnvironmentResult] = field(default_factory=list)
     config: Optional[Config] = None
     baseline: Optional[dict] = None  # {'path', 'matched', 'gone'} when a baseline was applied
+    cleanup_failures: List[str] = field(default_factory=list)  # what the round trip could not remove (also in notes)
 
     @property
     def findings(self) -> List[Finding]:
@@ -146,6 +147,7 @@ def check(
             if id(env) in skips:
                 checked.notes.append(skips[id(env)])
             result.environments.append(checked)
+    result.cleanup_failures = [failure for database in databases.values() for failure in database.cleanup_failures]
     if config.warnings and result.environments:
         result.environments[0].notes[:0] = list(config.warnings)
     from migration_lint.baseline import apply_baseline, configured_baseline

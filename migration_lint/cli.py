@@ -92,16 +92,25 @@ def main(argv: Optional[List[str]] = None) -> int:
 
     import signal
 
+    from migration_lint.roundtrip.db.cleanup import failures_of, interrupt
+
     def _terminate(signum, frame):  # SIGTERM cleans up like Ctrl-C: servers, temp dirs, scratch databases
         import logging
 
         interrupted.append(signum)
         # connections closed mid-statement while unwinding are expected now: no pool tracebacks
         logging.getLogger("sqlalchemy.pool").disabled = True
-        raise KeyboardInterrupt
+        interrupt(signum)  # KeyboardInterrupt now, or once the step that must not be cut short is done
+
+    def _unraisable(info):  # a KeyboardInterrupt raised inside a finalizer is swallowed: deliver it again
+        if interrupted and isinstance(info.exc_value, KeyboardInterrupt):
+            signal.raise_signal(interrupted[-1])
+        else:
+            previous_hook(info)
 
     previous = {}
     interrupted: list = []
+    previous_hook, sys.unraisablehook = sys.unraisablehook, _unraisable
     for signum in (signal.SIGINT, signal.SIGTERM):
         try:
             previous[signum] = signal.signal(signum, _terminate)
@@ -109,17 +118,22 @@ def main(argv: Optional[List[str]] = None) -> int:
             pass
     try:
         if args.command == "check":
-            return _check(args)
+            code = _check(args)
+            if interrupted:  # the interrupt was swallowed on the way (project code catching BaseException)
+                raise KeyboardInterrupt
+            return code
         if args.command == "explain":
             return _explain(args)
         if args.command == "baseline":
             return _baseline(args)
         return _rules(args)
     except MigrationLintError as exc:
-        print(f"migration-lint: error: {exc}", file=sys.stderr)
+        failed = failures_of(exc)
+        print(f"migration-lint: error: {exc}" + (f"; and {_cleanup_failed(failed)}" if failed else ""), file=sys.stderr)
         return EXIT_ERROR
-    except KeyboardInterrupt:
-        print("migration-lint: interrupted; everything it started was removed", file=sys.stderr)
+    except KeyboardInterrupt as exc:
+        failed = failures_of(exc)
+        print(f"migration-lint: interrupted; {_cleanup_failed(failed) if failed else 'everything it started was removed'}", file=sys.stderr)
         return 128 + (interrupted[0] if interrupted else signal.SIGINT)  # 130 for Ctrl-C, 143 for SIGTERM
     except BrokenPipeError:
         return EXIT_OK
@@ -131,6 +145,11 @@ def main(argv: Optional[List[str]] = None) -> int:
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
+        sys.unraisablehook = previous_hook
+
+
+def _cleanup_failed(failures: List[str]) -> str:
+    return f"cleanup failed: {failures[0]}" + (f" (and {len(failures) - 1} more)" if len(failures) > 1 else "")
 
 
 def _config(args, paths):
@@ -202,6 +221,9 @@ def _check(args) -> int:
             raise MigrationLintError(f"{args.output}: cannot write report: {exc.strerror}") from None
     elif text:
         print(text)
+    if result.cleanup_failures:  # something the round trip started is still there: never a pass
+        print(f"migration-lint: error: {_cleanup_failed(result.cleanup_failures)}", file=sys.stderr)
+        return EXIT_ERROR
     if args.exit_zero:
         return EXIT_OK
     return EXIT_FINDINGS if any(reaches(f.severity, fail_on) for f in result.findings) else EXIT_OK
