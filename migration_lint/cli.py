@@ -90,26 +90,26 @@ def main(argv: Optional[List[str]] = None) -> int:
         return EXIT_ERROR
     from migration_lint.errors import MigrationLintError
 
+    import logging
     import signal
 
-    from migration_lint.roundtrip.db.cleanup import failures_of, interrupt
+    from migration_lint.roundtrip.db.cleanup import failures_of, interrupt, redeliver
 
     def _terminate(signum, frame):  # SIGTERM cleans up like Ctrl-C: servers, temp dirs, scratch databases
-        import logging
-
         interrupted.append(signum)
         # connections closed mid-statement while unwinding are expected now: no pool tracebacks
-        logging.getLogger("sqlalchemy.pool").disabled = True
+        logging.disable(logging.CRITICAL)
         interrupt(signum)  # KeyboardInterrupt now, or once the step that must not be cut short is done
 
     def _unraisable(info):  # a KeyboardInterrupt raised inside a finalizer is swallowed: deliver it again
         if interrupted and isinstance(info.exc_value, KeyboardInterrupt):
-            signal.raise_signal(interrupted[-1])
+            redeliver(interrupted[-1])
         else:
             previous_hook(info)
 
     previous = {}
     interrupted: list = []
+    logging_disabled = logging.root.manager.disable
     previous_hook, sys.unraisablehook = sys.unraisablehook, _unraisable
     for signum in (signal.SIGINT, signal.SIGTERM):
         try:
@@ -117,16 +117,21 @@ def main(argv: Optional[List[str]] = None) -> int:
         except ValueError:  # not the main thread (embedded use)
             pass
     try:
-        if args.command == "check":
-            code = _check(args)
-            if interrupted:  # the interrupt was swallowed on the way (project code catching BaseException)
-                raise KeyboardInterrupt
-            return code
-        if args.command == "explain":
-            return _explain(args)
-        if args.command == "baseline":
-            return _baseline(args)
-        return _rules(args)
+        try:
+            if args.command == "check":
+                code = _check(args)
+                if interrupted:  # the interrupt was swallowed on the way (project code catching BaseException)
+                    raise KeyboardInterrupt
+                return code
+            if args.command == "explain":
+                return _explain(args)
+            if args.command == "baseline":
+                return _baseline(args)
+            return _rules(args)
+        finally:  # inside the outer try: a signal landing while the handlers are put back is still an interrupt
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
+            sys.unraisablehook = previous_hook
     except MigrationLintError as exc:
         failed = failures_of(exc)
         print(f"migration-lint: error: {exc}" + (f"; and {_cleanup_failed(failed)}" if failed else ""), file=sys.stderr)
@@ -143,9 +148,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         print(f"migration-lint: internal error: {type(exc).__name__}: {exc} (set MIGRATION_LINT_DEBUG=1 for a traceback)", file=sys.stderr)
         return EXIT_ERROR
     finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
-        sys.unraisablehook = previous_hook
+        logging.disable(logging_disabled)
 
 
 def _cleanup_failed(failures: List[str]) -> str:

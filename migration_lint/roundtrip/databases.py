@@ -52,7 +52,7 @@ error messages.  Nothing here prints.
 from __future__ import annotations
 
 import contextlib
-from typing import Iterator, Optional
+from typing import Iterator, List, Optional
 
 from migration_lint import dialects
 from migration_lint.roundtrip.db import cleanup as _cleanup
@@ -88,29 +88,39 @@ def open_database(
     dialect = normalize_dialect(dialect)
     resources = Cleanup()
     database: Optional[Database] = None
+    ended: List[BaseException] = []  # what ends the block, if not its normal end
+
+    def closed(failures: List[str]) -> None:  # runs with interrupts held, once everything ran
+        notes.extend(failures)
+        if database is not None:
+            database.cleanup_failures = list(failures)
+        for exc in ended:
+            _cleanup.attach_failures(exc, failures)
+
     resources.open()
     try:
         database = _open(spec or "auto", dialect, server_version, image, notes, resources)
         yield database
     except BaseException as exc:
-        _close(resources, notes, database, exc)
-        raise
-    else:
-        _close(resources, notes, database, None)
-
-
-def _close(resources: Cleanup, notes: list, database: Optional[Database], exc: Optional[BaseException]) -> None:
-    try:
-        resources.close()
-    except BaseException as raised:  # an interrupt held during cleanup, raised now that it is done
-        _cleanup.attach_failures(raised, resources.failures)
+        ended.append(exc)
         raise
     finally:
-        notes.extend(resources.failures)
-        if database is not None:
-            database.cleanup_failures = list(resources.failures)
-    if exc is not None:
-        _cleanup.attach_failures(exc, resources.failures)
+        # the loop is here, not in a function: an interrupt can land on any call before the
+        # function's first line, and then this cleanup would not run at all
+        pending: Optional[BaseException] = None
+        while True:
+            try:
+                resources.close(closed)
+            except BaseException as exc:  # noqa: BLE001
+                if not resources.started:  # landed on the call: nothing ran yet, so again
+                    pending = pending or exc
+                    continue
+                _cleanup.attach_failures(exc, resources.failures)  # an interrupt held during cleanup
+                raise
+            break
+        if pending is not None:
+            _cleanup.attach_failures(pending, resources.failures)
+            raise pending
 
 
 def _open(spec: str, dialect: str, server_version, image, notes: list, res: Cleanup) -> Database:

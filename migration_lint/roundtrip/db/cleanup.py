@@ -66,6 +66,32 @@ def interrupt(signum: int) -> None:
     raise KeyboardInterrupt
 
 
+def redeliver(signum: int) -> None:
+    """Send ``signum`` to the main thread again a moment from now.
+
+    For a ``KeyboardInterrupt`` that Python swallowed because the signal handler ran inside a
+    finalizer or weakref callback ("Exception ignored in ..."): raising it again right away would
+    land in the same place (``sys.unraisablehook`` runs there too), so a helper thread sends the
+    signal once the finalizer has returned.
+    """
+    import _thread
+    import time
+
+    target = threading.main_thread().ident
+
+    def later() -> None:
+        time.sleep(0.005)
+        try:
+            signal.pthread_kill(target, signum)
+        except (OSError, ValueError):
+            pass
+
+    try:
+        _thread.start_new_thread(later, ())
+    except RuntimeError:  # interpreter shutting down: nothing left to interrupt
+        pass
+
+
 @contextlib.contextmanager
 def held_interrupts() -> Iterator[None]:
     """Interrupts arriving inside (through :func:`interrupt`) are raised when it ends.
@@ -130,6 +156,7 @@ class Cleanup:
         self._steps: List[Tuple[str, Callable[[], None]]] = []
         self._lock = threading.Lock()
         self.failures: List[str] = []
+        self.started = False  # close() has begun (with interrupts held)
         self._sigint = False
 
     def open(self) -> None:
@@ -142,11 +169,17 @@ class Cleanup:
         with self._lock:
             self._steps.append((label, fn))
 
-    def close(self) -> List[str]:
-        """Run every step (interrupts held until all ran); returns this call's failures."""
-        from migration_lint.roundtrip.db.redact import one_line
+    def close(self, on_closed: Optional[Callable[[List[str]], None]] = None) -> List[str]:
+        """Run every step, interrupts held until all ran (and ``on_closed(failures)`` with them);
+        returns this call's failures.
 
+        An interrupt can still land on the call itself, before anything is held: then ``started``
+        is False, nothing ran, and the caller must call ``close()`` again.
+        """
         with held_interrupts():
+            self.started = True
+            from migration_lint.roundtrip.db.redact import one_line
+
             raised: Optional[BaseException] = None
             while True:
                 with self._lock:
@@ -165,6 +198,8 @@ class Cleanup:
             if self._sigint:
                 self._sigint = False
                 _restore_sigint()
+            if on_closed is not None:
+                on_closed(list(self.failures))
             if raised is not None:
                 raise raised
         return list(self.failures)
@@ -179,15 +214,29 @@ def cleanup_all() -> List[str]:
         pending = list(_OPEN)
     failures: List[str] = []
     for resources in pending:
-        try:
-            resources.close()
-        except BaseException:  # noqa: BLE001
-            pass
+        close_fully(resources)
         failures.extend(resources.failures)
     return failures
 
 
 atexit.register(cleanup_all)
+
+
+def close_fully(resources: Cleanup, on_closed: Optional[Callable[[List[str]], None]] = None) -> None:
+    """``resources.close()``, again if an interrupt landed before it could begin; an interrupt or
+    exit that arrived meanwhile is raised once everything ran."""
+    pending: Optional[BaseException] = None
+    while True:
+        try:
+            resources.close(on_closed)
+        except BaseException as exc:  # noqa: BLE001
+            if resources.started:
+                raise
+            pending = pending or exc  # landed on the call: nothing ran yet
+            continue
+        break
+    if pending is not None:
+        raise pending
 
 
 # --------------------------------------------------------------------------- failures travel with exceptions

@@ -22,7 +22,7 @@ from migration_lint.roundtrip.db.cleanup import Cleanup
 from migration_lint.roundtrip.db.dialect_sql import Scratch, sql_for
 from migration_lint.roundtrip.db.redact import one_line, password_in_userinfo, safe_url, url_secrets
 
-SHOWN_NAMES = 5  # scratch databases named per note
+SHOWN_NAMES = 10  # scratch databases named per note
 
 
 def scratch_name() -> str:
