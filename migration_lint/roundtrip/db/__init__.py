@@ -8,7 +8,8 @@
 ``dialect_sql``   the PostgreSQL and MySQL/MariaDB statements: create, mark, drop, inspect, list
 ``server_url``    a scratch database on a server given by URL, and the sweep of dead runs' ones
 ``local``         throwaway local servers (initdb/postgres, mariadb-install-db/mariadbd)
-``watchdog``      a process that stops a local server when migration-lint dies (SIGKILL)
+``watchdog``      a process that stops a local server when migration-lint dies (SIGKILL);
+                  ``watchdog_main`` is that process
 ``container``     Docker containers via testcontainers
 ``sqlite_file``   temporary SQLite files
 """

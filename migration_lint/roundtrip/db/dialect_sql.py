@@ -21,7 +21,7 @@ from typing import List, Optional, Tuple
 import sqlalchemy
 from sqlalchemy.engine import URL
 
-from migration_lint.roundtrip.db.base import SCRATCH_PREFIX, DatabaseError, admin_engine
+from migration_lint.roundtrip.db.base import DatabaseError, admin_engine
 from migration_lint.roundtrip.db.redact import one_line, safe_url, url_secrets
 
 MARKER_ROUTINE = "migration_lint_owner"
