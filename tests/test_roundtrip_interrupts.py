@@ -283,7 +283,7 @@ def _run_trials(backend: str, db: str, dialect: str, url: Optional[str], trial_e
             trial.index = index
             out, err = root / f"{backend}-{index}.out", root / f"{backend}-{index}.err"
             zygote.run(trial, argv, out, err)
-            if not trial.sent or trial.code == 99:  # the run ended before the signal: not a trial
+            if not trial.sent or trial.code == 99:  # the signal came before main() or after it: not a trial
                 late += 1
                 assert late <= TRIALS[backend], "most runs ended before their signal: the plans' delays are too long"
                 continue
@@ -296,7 +296,7 @@ def _run_trials(backend: str, db: str, dialect: str, url: Optional[str], trial_e
     failed = [t for t in done if t.problems]
     for t in failed:  # the whole stderr of each, for the record
         print(f"--- {t.shown}: {t.problems}\n{(root / f'{backend}-{t.index}.err').read_text(errors='replace')}")
-    print(f"\n{backend}: {len(done)} trials in {seconds:.1f} s ({late} ran out before the signal), by stage {stages}, "
+    print(f"\n{backend}: {len(done)} trials in {seconds:.1f} s ({late} more had the signal land outside main()), by stage {stages}, "
           f"{len(failed)} with problems")
     assert not failed, "\n".join(f"{t.shown}: {'; '.join(t.problems)}" for t in failed)
     return done

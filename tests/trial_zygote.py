@@ -16,9 +16,10 @@ Protocol (stdin / stdout, one line each):
   was chosen), ``group <pgid>`` (a process group was handed to the watchdog), ``watchdog <pid>``.
 
 The markers only record; no behaviour is changed.  A trial child keeps recording SIGINT/SIGTERM
-handlers around ``main()``: a signal that arrives after ``main()`` has returned (the trial's delay
-was too long) makes it exit 99, so such trials can be told apart from a signal that ``main()``
-swallowed (which would exit 0 or 1).
+handlers around ``main()`` (and signals blocked from the fork until they are in place): a signal
+that arrives before ``main()`` started or after it returned (the trial's delay was too long) makes
+it exit 99, so such trials can be told apart from a signal that ``main()`` swallowed (which would
+exit 0 or 1).
 """
 
 import json
@@ -81,10 +82,11 @@ def run_cli(argv, out, err) -> int:
         os.dup2(target, fd)
         os.close(target)
     late = []
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda s, f: late.append(s))  # main() keeps these as its "previous" handlers
-    code = main(argv)
     signals = {signal.SIGINT, signal.SIGTERM}
+    for signum in signals:
+        signal.signal(signum, lambda s, f: late.append(s))  # main() keeps these as its "previous" handlers
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, signals)  # blocked since the fork: an early one lands in late
+    code = main(argv)
     signal.pthread_sigmask(signal.SIG_BLOCK, signals)  # from here on, a signal stays pending
     sys.stdout.flush()
     sys.stderr.flush()
@@ -113,6 +115,7 @@ def serve(warmups) -> None:
     mark("ready")
     for line in sys.stdin:
         request = json.loads(line)
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})  # until the child has its handlers
         pid = os.fork()
         if pid == 0:
             code = 70
@@ -126,6 +129,7 @@ def serve(warmups) -> None:
                 # what main() returned; skipping atexit (cleanup_all) makes the trial stricter:
                 # main() itself must have removed everything
                 os._exit(code)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
         mark("child", pid)
         _, status = os.waitpid(pid, 0)
         mark("exit", pid, status)
