@@ -367,9 +367,9 @@ def test_an_interrupt_swallowed_by_a_finalizer_still_ends_the_run(tmp_path):
 
 
 KILLED_CHILD = r'''
-import os, sys, tempfile, time
+import os, signal, sys, tempfile, time
 from migration_lint.roundtrip.databases import open_database
-from migration_lint.roundtrip.db import local, watchdog
+from migration_lint.roundtrip.db import cleanup, local, watchdog
 
 def say(*words):
     print(*words, flush=True)
@@ -388,8 +388,8 @@ def init(self, *args, **kwargs):
 watchdog.Watchdog.__init__ = init
 
 guard = watchdog.Watchdog.guard_group
-def guard_group(self, pgid, first_signal):
-    guard(self, pgid, first_signal)
+def guard_group(self, pgid, *args, **kwargs):
+    guard(self, pgid, *args, **kwargs)
     say("group", pgid)
 watchdog.Watchdog.guard_group = guard_group
 
@@ -399,9 +399,16 @@ def run_setup(*args, **kwargs):
     return setup(*args, **kwargs)
 local.run_setup = run_setup
 
-with open_database(sys.argv[1], sys.argv[2]) as db:
-    say("ready", db.url.database)
-    time.sleep(120)
+def terminate(signum, frame):  # as the CLI does
+    cleanup.interrupt(signum)
+
+signal.signal(signal.SIGTERM, terminate)
+try:
+    with open_database(sys.argv[1], sys.argv[2]) as db:
+        say("ready", db.url.database)
+        time.sleep(120)
+except KeyboardInterrupt:
+    sys.exit(143)
 '''
 
 
@@ -474,6 +481,58 @@ def test_kill_9_during_initdb_the_watchdog_removes_it():
         directories = child.said["dir"]
         assert wait_until(lambda: not group_running(group), 8), f"initdb's process group {group} still runs"
         assert wait_until(lambda: not any(os.path.exists(d) for d in directories), 8), directories
+    finally:
+        child.close()
+
+
+def _segments() -> Dict[int, int]:
+    """SysV shared memory segments: id -> creator pid (``ipcs -m -p``)."""
+    out = subprocess.run(["ipcs", "-m", "-p"], capture_output=True, text=True).stdout
+    return {int(fields[0]): int(fields[2]) for fields in (line.split() for line in out.splitlines()) if len(fields) >= 4 and fields[0].isdigit()}
+
+
+@needs_proc
+@needs_local_pg
+@pytest.mark.skipif(subprocess.run(["sh", "-c", "command -v ipcs"], capture_output=True).returncode != 0, reason="no ipcs")
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL], ids=["SIGTERM", "SIGKILL"])
+@pytest.mark.parametrize("phase", ["--boot", "--single"])
+def test_an_interrupted_initdb_leaves_no_shared_memory(sig, phase):
+    """initdb's backends (postgres --boot, then postgres --single) each create a SysV shared memory
+    segment; a backend killed, or sent SIGTERM in bootstrap mode, leaves it behind for good.
+    Stopped by migration-lint (SIGTERM: the CLI's cleanup) or by the watchdog (kill -9), initdb
+    closes its backend's pipe and the segment goes with the backend."""
+    child = Killed("local", "postgresql")
+    try:
+        child.wait_for("setup")
+        group = int(child.wait_for("group"))
+        backends: Dict[int, str] = {}
+
+        def look() -> bool:  # the backends initdb starts in its group: pid -> command line
+            for entry in os.listdir("/proc"):
+                if entry.isdigit() and int(entry) not in backends:
+                    try:
+                        stat = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[-1].split()
+                        command = Path(f"/proc/{entry}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+                    except OSError:
+                        continue
+                    if stat[2] == str(group) and "postgres" in command and "initdb" not in command:
+                        backends[int(entry)] = command
+            return False
+
+        deadline = time.monotonic() + 10
+        while not any(phase in command for command in backends.values()) and time.monotonic() < deadline:
+            look()
+            if not group_running(group):
+                break
+        if not any(phase in command for command in backends.values()):
+            pytest.skip(f"initdb ended before a postgres {phase} backend could be seen")
+        os.kill(child.proc.pid, sig)
+        wait_until(lambda: look() or not group_running(group), 10)
+        child.proc.wait(30)
+        assert wait_until(lambda: not group_running(group), 10)
+        assert wait_until(lambda: not any(os.path.exists(d) for d in child.said["dir"]), 10)
+        left = {segment: creator for segment, creator in _segments().items() if creator in backends}
+        assert not left, f"shared memory left by initdb's backends {backends}: {left}"
     finally:
         child.close()
 

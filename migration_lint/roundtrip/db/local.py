@@ -45,7 +45,7 @@ from migration_lint.roundtrip.db.watchdog import Watchdog
 READY_TIMEOUT_POSTGRES = 10.0
 READY_TIMEOUT_MYSQL = 20.0
 STOP_TIMEOUT = 10.0
-GROUP_TIMEOUT = 5.0  # seconds for a SIGKILLed process group to be gone
+GROUP_TIMEOUT = 5.0  # seconds for a process group to end on SIGTERM, and again on SIGKILL
 OWNER_FILE = "owner.pid"
 
 
@@ -275,13 +275,28 @@ def _group_alive(pgid: int) -> bool:
     return False
 
 
-def _end_group(proc: subprocess.Popen) -> None:
-    """Kill a child's process group (it leads one: start_new_session) and wait until it is gone.
+def _end_group(proc: subprocess.Popen, first: int = signal.SIGTERM, grace: float = GROUP_TIMEOUT) -> None:
+    """End a child's process group (it leads one: start_new_session) and wait until it is gone.
 
-    The group is signalled only while the leader is not yet reaped, so its id cannot have been
-    reused by then.
+    ``first`` goes to the leader, SIGKILL to the whole group after ``grace`` seconds if anything
+    still runs.  The leader first matters for initdb: on SIGTERM it closes the pipe to its
+    bootstrap backend, which then exits on its own and removes its SysV shared memory segment; a
+    backend killed (or sent SIGTERM in bootstrap mode) leaves the segment behind for good.  The
+    group is only signalled while its leader is unreaped or a member still runs, so its id cannot
+    have been reused by then.
     """
+    def running() -> bool:
+        return proc.poll() is None or _group_alive(proc.pid)
+
     if proc.returncode is None:
+        try:
+            os.kill(proc.pid, first)
+        except (ProcessLookupError, PermissionError):
+            pass
+    deadline = time.monotonic() + grace
+    while running() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    if running():
         try:
             os.killpg(proc.pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
@@ -319,7 +334,7 @@ def run_setup(argv: List[str], user: Optional[str], log_path: str, what: str, wa
                 except OSError as exc:
                     raise DatabaseError(f"{what} could not run: {exc}") from None
                 if watchdog is not None:
-                    watchdog.guard_group(proc.pid, signal.SIGKILL)
+                    watchdog.guard_group(proc.pid, signal.SIGTERM)
             try:
                 proc.wait(timeout)
             except subprocess.TimeoutExpired:
@@ -365,7 +380,7 @@ def stop_process(proc: subprocess.Popen, sig: int, timeout: float = STOP_TIMEOUT
         try:
             proc.wait(timeout)
         except subprocess.TimeoutExpired:
-            _end_group(proc)  # start_new_session: process group id == pid
+            _end_group(proc, signal.SIGKILL, 0)  # start_new_session: process group id == pid
     if watchdog is not None:
         watchdog.release_group(proc.pid)
 

@@ -74,7 +74,7 @@ def main(grace):
             if sig == signal.SIGKILL:
                 os.killpg(pgid, sig)
             else:
-                os.kill(pgid, sig)  # the leader, a server: its own clean shutdown first
+                os.kill(pgid, sig)  # the leader: a server shuts down cleanly, initdb closes its backend's pipe
         except OSError:
             pass
     for last in (False, True):
