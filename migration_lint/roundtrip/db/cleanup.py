@@ -17,6 +17,11 @@ Why some state must be process-wide (it is all here, nowhere else):
   outermost held section ends.
 * ``_SIGINT``: while databases are open, Python's default SIGINT handler is replaced by a
   cooperating one (main thread only), so that library callers get the same guarantees.
+
+An interrupt can also land on the call that enters a held section, before anything is held.
+Code that makes resources is written so that nothing exists yet at that point; cleanup, which
+must run whatever happens, records that it started (``Cleanup.started``) and ``open_database``
+calls it again until it has.  (``owner.py`` memoizes this process's identity: a fact, not state.)
 """
 
 from __future__ import annotations
@@ -77,6 +82,8 @@ def redeliver(signum: int) -> None:
     import _thread
     import time
 
+    if not hasattr(signal, "pthread_kill"):  # Windows: the run still ends as interrupted, at its end
+        return
     target = threading.main_thread().ident
 
     def later() -> None:
