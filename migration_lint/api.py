@@ -147,6 +147,12 @@ def check(
             if id(history) in resources.skips:
                 checked.notes.append(resources.skips[id(history)])
             result.environments.append(checked)
+    # what the round trip could not remove (each database's cleanup ran as the stack closed)
+    for dialect, database in resources._databases.items():
+        result.cleanup_failures += database.cleanup_failures
+        for checked in result.environments:
+            if checked.roundtrip is not None and checked.dialect == dialect:
+                checked.notes += [f for f in database.cleanup_failures if f not in checked.notes]
     baseline_path = configured_baseline(config, baseline)  # --baseline, else the config's
     if baseline_path is not None:
         apply_baseline(result, baseline_path)

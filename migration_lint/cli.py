@@ -107,32 +107,52 @@ def main(argv: Optional[List[str]] = None) -> int:
     if args.command is None:
         print("migration-lint: error: choose a command: check, baseline, explain or rules (see --help)", file=sys.stderr)
         return EXIT_ERROR
+    from migration_lint.roundtrip.db.cleanup import failures_of, interrupt, redeliver
+
     def _terminate(signum, frame):  # SIGTERM cleans up like Ctrl-C: servers, temp dirs, scratch databases
         interrupted.append(signum)
         # connections closed mid-statement while unwinding are expected now: no pool tracebacks
-        logging.getLogger("sqlalchemy.pool").disabled = True
-        raise KeyboardInterrupt
+        logging.disable(logging.CRITICAL)
+        interrupt(signum)  # KeyboardInterrupt now, or once the step that must not be cut short is done
+
+    def _unraisable(info):  # a KeyboardInterrupt raised inside a finalizer is swallowed: deliver it again
+        if interrupted and isinstance(info.exc_value, KeyboardInterrupt):
+            redeliver(interrupted[-1])
+        else:
+            previous_hook(info)
 
     previous = {}
     interrupted: list = []
+    logging_disabled = logging.root.manager.disable
+    previous_hook, sys.unraisablehook = sys.unraisablehook, _unraisable
     for signum in (signal.SIGINT, signal.SIGTERM):
         try:
             previous[signum] = signal.signal(signum, _terminate)
         except ValueError:  # not the main thread (embedded use)
             pass
     try:
-        if args.command == "check":
-            return _check(args)
-        if args.command == "explain":
-            return _explain(args)
-        if args.command == "baseline":
-            return _baseline(args)
-        return _rules(args)
+        try:
+            if args.command == "check":
+                code = _check(args)
+                if interrupted:  # the interrupt was swallowed on the way (project code catching BaseException)
+                    raise KeyboardInterrupt
+                return code
+            if args.command == "explain":
+                return _explain(args)
+            if args.command == "baseline":
+                return _baseline(args)
+            return _rules(args)
+        finally:  # inside the outer try: a signal landing while the handlers are put back is still an interrupt
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
+            sys.unraisablehook = previous_hook
     except MigrationLintError as exc:
-        _error(f"migration-lint: error: {exc}")
+        failed = failures_of(exc)
+        _error(f"migration-lint: error: {exc}" + (f"; and {_cleanup_failed(failed)}" if failed else ""))
         return EXIT_ERROR
-    except KeyboardInterrupt:
-        print("migration-lint: interrupted; everything it started was removed", file=sys.stderr)
+    except KeyboardInterrupt as exc:
+        failed = failures_of(exc)
+        print(f"migration-lint: interrupted; {_cleanup_failed(failed) if failed else 'everything it started was removed'}", file=sys.stderr)
         return 128 + (interrupted[0] if interrupted else signal.SIGINT)  # 130 for Ctrl-C, 143 for SIGTERM
     except BrokenPipeError:
         return EXIT_OK
@@ -142,8 +162,11 @@ def main(argv: Optional[List[str]] = None) -> int:
         _error(f"migration-lint: internal error: {type(exc).__name__}: {exc} (set MIGRATION_LINT_DEBUG=1 for a traceback)")
         return EXIT_ERROR
     finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
+        logging.disable(logging_disabled)
+
+
+def _cleanup_failed(failures: List[str]) -> str:
+    return f"cleanup failed: {failures[0]}" + (f" (and {len(failures) - 1} more)" if len(failures) > 1 else "")
 
 
 def _error(message: str) -> None:
@@ -228,6 +251,9 @@ def _check(args) -> int:
             raise MigrationLintError(f"{args.output}: cannot write report: {exc.strerror}") from None
     elif text:
         print(text)
+    if result.cleanup_failures:  # something the round trip started is still there: never a pass
+        print(f"migration-lint: error: {_cleanup_failed(result.cleanup_failures)}", file=sys.stderr)
+        return EXIT_ERROR
     if args.exit_zero:
         return EXIT_OK
     return EXIT_FINDINGS if any(reaches(f.severity, fail_on) for f in result.findings) else EXIT_OK

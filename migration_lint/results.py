@@ -42,6 +42,7 @@ class EnvironmentResult:
 class CheckResult:
     environments: List[EnvironmentResult] = field(default_factory=list)
     baseline: Optional[dict] = None  # {'path', 'matched', 'gone'} when a baseline was applied
+    cleanup_failures: List[str] = field(default_factory=list)  # what the round trip could not remove (also in notes)
 
     @property
     def findings(self) -> List[Finding]:

@@ -1,7 +1,6 @@
 """Knowing the project before judging it: the dialect from the history's own code, the downgrade
 policy from script.py.mako and the revisions, the deploy model from the config."""
 
-import json
 from pathlib import Path
 
 from conftest import ENV_PY, revision_file, write_tree

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import signal
 import subprocess
 import sys
 import time
@@ -18,7 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
-from migration_lint.roundtrip import databases
+from migration_lint.roundtrip.db import base, cleanup, container, local, owner
 from migration_lint.roundtrip.databases import Database, DatabaseError, cleanup_all, open_database
 
 PG_URL = os.environ.get("MIGRATION_LINT_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -29,7 +30,7 @@ def _with_driver(url):
     """Our own test connections: the installed driver (SQLAlchemy 2.1 defaults postgresql:// to psycopg 3)."""
     url = make_url(url)
     if "+" not in url.drivername:
-        url = url.set(drivername=f"{url.drivername}+{databases._pick_driver(databases._normalize_dialect(url.get_backend_name()))}")
+        url = url.set(drivername=f"{url.drivername}+{base.pick_driver(base.normalize_dialect(url.get_backend_name()))}")
     return url
 
 
@@ -50,10 +51,10 @@ _MYSQL_DOWN = _answers(MYSQL_URL)
 needs_pg = pytest.mark.skipif(_PG_DOWN is not None, reason=_PG_DOWN or "")
 needs_mysql = pytest.mark.skipif(_MYSQL_DOWN is not None, reason=_MYSQL_DOWN or "")
 needs_local_pg = pytest.mark.skipif(
-    databases._find_postgres() is None, reason="no local PostgreSQL server binaries (initdb, postgres)"
+    local.find_postgres() is None, reason="no local PostgreSQL server binaries (initdb, postgres)"
 )
 needs_local_mysql = pytest.mark.skipif(
-    databases._find_mysql() is None, reason="no local MariaDB/MySQL server binaries (mariadbd + mariadb-install-db, or mysqld)"
+    local.find_mysql() is None, reason="no local MariaDB/MySQL server binaries (mariadbd + mariadb-install-db, or mysqld)"
 )
 
 
@@ -323,7 +324,7 @@ def test_exception_inside_with_still_cleans_up():
     conn.invalidate()
     engine.dispose()
     assert _gone(pid) and not os.path.exists(directory)
-    assert not databases._OPEN
+    assert not cleanup._OPEN
 
 
 @needs_pg
@@ -344,7 +345,7 @@ def test_cleanup_all_stops_what_is_still_open():
     pid, directory = _server_process(db)
     assert cleanup_all() == []
     assert _gone(pid) and not os.path.exists(directory)
-    assert not databases._OPEN
+    assert not cleanup._OPEN
     assert any("PostgreSQL 9.6 was requested" in note for note in notes), notes  # and the version mismatch is noted
 
 
@@ -386,27 +387,43 @@ def test_sigterm_in_a_cli_like_process_cleans_up():
 
 
 def test_stale_temp_dirs_of_dead_processes_are_swept(tmp_path):
+    """Temp dirs whose owner provably died are removed; a live owner's, another host's and an
+    owner that cannot be read are left alone.  Old bare-pid owner files still count."""
+    import dataclasses
+    import tempfile
+
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
-    base = databases._temp_base(1) or None
-    stale = databases.tempfile.mkdtemp(prefix=databases.TEMP_PREFIX + "pg-", dir=base)
-    alive = databases.tempfile.mkdtemp(prefix=databases.TEMP_PREFIX + "pg-", dir=base)
+    me = owner.this_process()
+    elsewhere = dataclasses.replace(me, host="some-other-host", pid=dead.pid)
+    where = local.temp_base(1) or None
+    marks = {
+        "stale": owner.Owner(me.host, me.boot, me.pidns, dead.pid, "12345").mark(),
+        "reused": dataclasses.replace(me, start="1").mark(),  # our pid, another start time: reused
+        "stale-old-format": str(dead.pid),
+        "alive": me.mark(),
+        "alive-old-format": str(os.getpid()),
+        "elsewhere": elsewhere.mark(),
+        "unreadable": "garbage",
+    }
+    paths = {}
     try:
-        for path, pid in ((stale, dead.pid), (alive, os.getpid())):
-            with open(os.path.join(path, databases.OWNER_FILE), "w") as fh:
-                fh.write(str(pid))
-        databases._sweep_stale()
-        assert not os.path.exists(stale)
-        assert os.path.exists(alive)
+        for label, mark in marks.items():
+            paths[label] = tempfile.mkdtemp(prefix=base.TEMP_PREFIX + "pg-", dir=where)
+            with open(os.path.join(paths[label], local.OWNER_FILE), "w") as fh:
+                fh.write(mark)
+        local.sweep_stale()
+        gone = {label for label, path in paths.items() if not os.path.exists(path)}
+        assert gone == {"stale", "reused", "stale-old-format"}
     finally:
-        for path in (stale, alive):
-            databases.shutil.rmtree(path, ignore_errors=True)
+        for path in paths.values():
+            local.shutil.rmtree(path, ignore_errors=True)
 
 
 # --------------------------------------------------------------------------- auto / docker
 
 
-_DOCKER_DOWN = databases._docker_unavailable()
+_DOCKER_DOWN = container.docker_unavailable()
 
 
 @needs_local_pg
@@ -433,12 +450,12 @@ def test_docker_without_engine_fails_fast_in_one_line():
 
 
 def test_default_images():
-    assert databases._default_image("postgresql", (14,)) == "postgres:14"
-    assert databases._default_image("postgresql", (14, 2)) == "postgres:14"
-    assert databases._default_image("postgresql", (9, 6)) == "postgres:9.6"
-    assert databases._default_image("postgresql", None).startswith("postgres:")
-    assert databases._default_image("mysql", (10, 11)) == "mariadb:10.11"
-    assert databases._default_image("mysql", (8, 0)) == "mysql:8.0"
+    assert container.default_image("postgresql", (14,)) == "postgres:14"
+    assert container.default_image("postgresql", (14, 2)) == "postgres:14"
+    assert container.default_image("postgresql", (9, 6)) == "postgres:9.6"
+    assert container.default_image("postgresql", None).startswith("postgres:")
+    assert container.default_image("mysql", (10, 11)) == "mariadb:10.11"
+    assert container.default_image("mysql", (8, 0)) == "mysql:8.0"
 
 
 @pytest.mark.skipif(_DOCKER_DOWN is not None, reason=f"Docker container test: {_DOCKER_DOWN}")
@@ -452,3 +469,221 @@ def test_docker_lifecycle(dialect):  # pragma: no cover - needs a Docker engine
         engine = sa.create_engine(container_url, poolclass=NullPool, connect_args={"connect_timeout": 2})
         with engine.connect():
             pass
+
+
+# --------------------------------------------------------------------------- passwords in the query string
+
+
+def test_redaction_covers_userinfo_and_query_string():
+    from migration_lint.roundtrip.db import redact
+
+    url = make_url("postgresql+psycopg2://ci:pw%2Fone@db:5432/postgres?sslpassword=k3y&application_name=x&client_secret=s3c")
+    assert redact.url_secrets(url) == ["pw/one", "k3y", "s3c"]
+    shown = redact.safe_url(url)
+    assert "pw" not in shown and "k3y" not in shown and "s3c" not in shown and "application_name=x" in shown
+    assert shown.count("***") == 3
+    text = "failed for pw%2Fone, pw/one and pw%2fone? k3y"
+    assert redact.scrub(text, redact.url_secrets(url)) == "failed for ***, *** and pw%2fone? ***"
+    moved = redact.password_in_userinfo(make_url("mysql+pymysql://root@h/?passwd=a&password=b"), "mysql")
+    assert moved.password == "b" and "password" not in moved.query and "passwd" not in moved.query
+    kept = redact.password_in_userinfo(make_url("postgresql://u@h/db?passwd=a"), "postgresql")
+    assert kept.password is None and kept.query["passwd"] == "a"  # not a libpq keyword: left for the driver to refuse
+
+
+@needs_pg
+def test_a_password_in_the_query_string_is_never_shown():
+    secret, key = "Qu3ryS3cret", "SslK3yPw"
+    spec = f"{PG_URL}?password={secret}&sslpassword={key}"  # trust auth: the server ignores both
+    notes = []
+    with open_database(spec, "postgresql", notes=notes) as db:
+        for text in (db.description, repr(db), *notes):
+            assert secret not in text and key not in text
+        assert secret not in str(db.url)  # SQLAlchemy's own rendering hides it once it is in the userinfo
+        assert db.url.password == secret  # moved to the userinfo, still used to connect
+        assert "sslpassword=***" in repr(db)
+    refused = make_url(spec).set(port=1).render_as_string(hide_password=False)
+    assert secret in refused and key in refused
+    with pytest.raises(DatabaseError) as info:
+        with open_database(refused, "postgresql"):
+            pass  # pragma: no cover
+    assert secret not in str(info.value) and key not in str(info.value) and "***" in str(info.value)
+
+
+@needs_mysql
+def test_a_passwd_in_a_mysql_query_string_is_never_shown():
+    secret = "MyQu3ryPw"
+    engine = sa.create_engine(_with_driver(MYSQL_URL), poolclass=NullPool)
+    with engine.connect() as conn:  # a user that needs the password, for this test only
+        user = f"ml_{secrets.token_hex(4)}"
+        conn.execute(sa.text(f"CREATE USER '{user}'@'%' IDENTIFIED BY '{secret}'"))  # text(): % is not a parameter
+        conn.execute(sa.text(f"GRANT ALL ON `migration\\_lint\\_%`.* TO '{user}'@'%'"))
+    try:
+        url = make_url(MYSQL_URL).set(username=user)
+        spec = url.render_as_string(hide_password=False) + f"?passwd={secret}"
+        with open_database(spec, "mysql") as db:
+            assert secret not in db.description and secret not in repr(db) and secret not in str(db.url)
+            _create_table(db)  # the password was used: the user cannot log in without it
+        wrong = url.render_as_string(hide_password=False) + f"?passwd={secret}x"
+        with pytest.raises(DatabaseError, match="Access denied") as info:
+            with open_database(wrong, "mysql"):
+                pass  # pragma: no cover
+        assert secret not in str(info.value)
+    finally:
+        with engine.connect() as conn:
+            conn.execute(sa.text(f"DROP USER IF EXISTS '{user}'@'%'"))
+        engine.dispose()
+
+
+@needs_pg
+def test_a_query_string_password_is_masked_in_round_trip_findings(tmp_path):
+    """The runner's messages (a migration's error that echoes the URL) are scrubbed too."""
+    from conftest import RUNNABLE_ENV_PY, runnable_revision, write_tree
+    from migration_lint import api
+
+    secret = "R0undTr1pPw"
+    write_tree(tmp_path, {
+        "alembic.ini": "[alembic]\nscript_location = %(here)s/migrations\nsqlalchemy.url = sqlite:///unused.db\n",
+        "migrations/env.py": RUNNABLE_ENV_PY,
+        "migrations/versions/a1.py": runnable_revision(
+            "a1", None, 'raise RuntimeError("connected with " + op.get_bind().engine.url.render_as_string(hide_password=False))', "pass"),
+    })
+    result = api.check([tmp_path], dialect="postgresql", use_cache=False,
+                       roundtrip=api.RoundTripOptions(db=f"{PG_URL}?password={secret}"))
+    failed = [f for f in result.findings if f.rule == "roundtrip-upgrade-failed"]
+    assert failed and "connected with" in failed[0].message and "***" in failed[0].message
+    assert not any(secret in f.message for f in result.findings)
+    assert not any(secret in note for env in result.environments for note in env.notes)
+
+
+# --------------------------------------------------------------------------- owner marks
+
+
+@needs_mysql
+def test_mysql_without_database_comments_marks_with_a_routine_the_snapshot_does_not_see():
+    """MySQL and MariaDB before 10.5 have no database comments: the mark is an empty routine."""
+    from migration_lint.roundtrip.db import dialect_sql
+    from migration_lint.roundtrip.snapshot import take_snapshot
+
+    url = _with_driver(MYSQL_URL)
+    sql = dialect_sql.MySQLSQL(comments=False)  # what an older server gets
+    name = f"migration_lint_{secrets.token_hex(6)}"
+    mark = owner.this_process().mark()
+    scratch = dialect_sql.Scratch(url, "mysql", name, mark=mark, sql=sql)
+    try:
+        scratch.create()
+        with scratch.engine.connect() as conn:
+            assert dict(sql.scratch_databases(conn))[name] == mark
+        engine = sa.create_engine(url.set(database=name), poolclass=NullPool)
+        with engine.connect() as conn:
+            snapshot = take_snapshot(conn)
+        engine.dispose()
+        empty = dialect_sql.Scratch(url, "mysql", f"migration_lint_{secrets.token_hex(6)}")
+        try:
+            empty.create()
+            engine = sa.create_engine(url.set(database=empty.name), poolclass=NullPool)
+            with engine.connect() as conn:
+                assert take_snapshot(conn) == snapshot  # the routine is not part of the schema compared
+            engine.dispose()
+        finally:
+            empty.drop()
+            empty.close()
+    finally:
+        scratch.drop()
+        scratch.close()
+    assert name not in _server_databases(MYSQL_URL)
+
+
+@needs_pg
+def test_scratch_databases_carry_their_owner():
+    me = owner.this_process()
+    assert me.pid == os.getpid() and me.start and me.boot
+    with open_database(PG_URL, "postgresql") as db:
+        engine = sa.create_engine(_with_driver(PG_URL), poolclass=NullPool)
+        with engine.connect() as conn:
+            mark = conn.exec_driver_sql(
+                f"SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = '{db.url.database}'"
+            ).scalar()
+        engine.dispose()
+        assert owner.parse(mark) == me and owner.state(me) == owner.RUNNING
+
+
+# --------------------------------------------------------------------------- interrupts held, failures reported
+
+
+def test_interrupts_are_held_inside_and_raised_after():
+    from migration_lint.roundtrip.db.cleanup import held_interrupts, interrupt
+
+    ran = []
+    with pytest.raises(KeyboardInterrupt):
+        with held_interrupts():
+            with held_interrupts():
+                interrupt(signal.SIGTERM)  # what the CLI's handler does
+                ran.append("inner")
+            ran.append("outer")  # still held: only the outermost section raises
+    assert ran == ["inner", "outer"]
+    with pytest.raises(KeyboardInterrupt):
+        interrupt(signal.SIGINT)  # outside: at once
+    with held_interrupts():
+        pass  # nothing pending any more
+
+
+@needs_mysql
+def test_a_cleanup_that_fails_ends_the_cli_run_with_exit_code_2(tmp_path, capsys, monkeypatch):
+    """A real failure: the migration leaves a stray file in the scratch database's directory on the
+    server, so DROP DATABASE fails (errno 39).  The run says so in one line and exits 2."""
+    import json
+
+    from conftest import RUNNABLE_ENV_PY, runnable_revision, write_tree
+    from migration_lint.cli import main
+
+    engine = sa.create_engine(_with_driver(MYSQL_URL), poolclass=NullPool)
+    with engine.connect() as conn:
+        datadir = conn.exec_driver_sql("SELECT @@datadir").scalar()
+    if not (make_url(MYSQL_URL).host in ("127.0.0.1", "localhost") and os.access(datadir, os.W_OK)):
+        pytest.skip(f"the server's data directory {datadir} is not writable from here")
+    stray = (
+        'import os\n'
+        'datadir, name = op.get_bind().exec_driver_sql("SELECT @@datadir, DATABASE()").one()\n'
+        'open(os.path.join(datadir, name, "stray.txt"), "w").close()'
+    )
+    write_tree(tmp_path, {
+        "alembic.ini": "[alembic]\nscript_location = %(here)s/migrations\nsqlalchemy.url = sqlite:///unused.db\n",
+        "migrations/env.py": RUNNABLE_ENV_PY,
+        "migrations/versions/a1.py": runnable_revision("a1", None, stray, "pass"),
+    })
+    monkeypatch.chdir(tmp_path)
+    before = _server_databases(MYSQL_URL)
+    try:
+        code = main(["check", "--roundtrip", "--db", MYSQL_URL, "--dialect", "mysql", "--no-cache", "--format", "json", "--exit-zero"])
+        captured = capsys.readouterr()
+        assert code == 2
+        err = captured.err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith("migration-lint: error: cleanup failed: cleanup: could not drop scratch database migration_lint_")
+        notes = json.loads(captured.out)["summary"]["environments"][0]["notes"]
+        assert any("could not drop scratch database" in note for note in notes)
+    finally:
+        for name in _server_databases(MYSQL_URL) - before:
+            if name.startswith("migration_lint_") and os.path.exists(os.path.join(datadir, name, "stray.txt")):
+                os.remove(os.path.join(datadir, name, "stray.txt"))  # ours: the stray file says so
+                with engine.connect() as conn:
+                    conn.exec_driver_sql(f"DROP DATABASE IF EXISTS `{name}`")
+        engine.dispose()
+
+
+def test_library_callers_get_a_cooperating_sigint_handler_while_databases_are_open():
+    """Python's default SIGINT handler raises anywhere; while a database is open it is replaced by
+    one that waits for held sections (making a temp dir and registering it, cleanup)."""
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    with open_database("sqlite", "sqlite"):
+        with open_database("sqlite", "sqlite"):
+            assert signal.getsignal(signal.SIGINT) is cleanup._cooperating_sigint
+        assert signal.getsignal(signal.SIGINT) is cleanup._cooperating_sigint
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    with pytest.raises(KeyboardInterrupt):
+        with open_database("sqlite", "sqlite") as db:
+            directory = os.path.dirname(db.url.database)
+            with cleanup.held_interrupts():
+                signal.raise_signal(signal.SIGINT)
+                assert os.path.isdir(directory)  # held: still here
+    assert not os.path.exists(directory)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler

@@ -55,17 +55,15 @@ class _WrongDatabase(Exception):
     pass
 
 
-_SECRETS: List[str] = []  # passwords of the databases in use: never in a message
+_SECRETS: List[str] = []  # passwords of the databases in use (userinfo and query string): never in a message
 
 
 def _first_line(exc: BaseException) -> str:
-    from migration_lint.roundtrip.databases import _scrub
+    from migration_lint.roundtrip.db.redact import scrub
 
     orig = getattr(exc, "orig", None)  # SQLAlchemy DBAPIError: the driver's message, without the SQL
     text = str(orig if orig is not None else exc).strip() or type(exc).__name__
-    first = text.splitlines()[0].strip()
-    for secret in _SECRETS:
-        first = _scrub(first, secret)
+    first = scrub(text.splitlines()[0].strip(), _SECRETS)
     name = type(orig).__name__ if orig is not None else type(exc).__name__
     return f"{name}: {first}"[:400]
 
@@ -144,6 +142,8 @@ class AlembicDriver:
     def _run(self, steps_for: Callable, mode: Optional[str] = None) -> None:
         from alembic.runtime.environment import EnvironmentContext
 
+        from migration_lint.roundtrip.db.redact import safe_url
+
         expected = self.database.url
 
         def fn(heads, context):
@@ -151,7 +151,7 @@ class AlembicDriver:
             if connection is None or not _same_database(connection.engine.url, expected):
                 raise _WrongDatabase(
                     "env.py connected to another database than the throwaway one "
-                    f"({connection.engine.url.render_as_string(hide_password=True) if connection is not None else 'none'})"
+                    f"({safe_url(connection.engine.url) if connection is not None else 'none'})"
                 )
             return steps_for(heads)
 
@@ -393,8 +393,9 @@ def run_roundtrip(
     """
     import warnings
 
-    if database.url.password:
-        _SECRETS.append(str(database.url.password))
+    from migration_lint.roundtrip.db.redact import url_secrets
+
+    _SECRETS.extend(secret for secret in url_secrets(database.url) if secret not in _SECRETS)
     with _interruptible(), _logging_restored(), warnings.catch_warnings():
         # reflection warnings (unsupported index expressions...) are about the project's schema,
         # not actionable here; the snapshot records what it can
