@@ -28,10 +28,14 @@ PHASES = ("upgrade", "downgrade", "any")
 # off when the project migrates with the application stopped (deploy = offline).
 EFFECTS = ("lock", "running-code", "failure", "data-loss", "downgrade", "history", "hygiene")
 OFFLINE_SAFE = frozenset({"lock", "running-code"})  # effects that need the old code running
-KEYS = {"messages", "fix_guarded", "name", "severity", "category", "effect", "dialects", "phase", "summary", "message", "fix", "docs", "examples", "match", "check", "produced_by", "since", "options", "scope", "aliases"}
+KEYS = {"advice", "messages", "fix_guarded", "name", "severity", "category", "effect", "dialects", "phase", "summary", "message", "fix", "docs", "examples", "match", "check", "produced_by", "since", "options", "scope", "aliases"}
 # Where the findings of a rule without match or check come from (built-in rules only).
 PRODUCERS = ("frontend", "git", "roundtrip", "engine")
 DOC_KEYS = {"what", "why", "example", "use_instead", "notes", "references"}
+# How the suite runs a rule's `use_instead` on real databases (tests/test_advice.py): the schema it
+# starts from, the dialects it is for when narrower than the rule's, env.py snippets the docs show
+# (files in rules/env/), data files it reads; or runs: false with why it is not migration code.
+ADVICE_KEYS = {"setup", "dialects", "env_py", "files", "runs", "why"}
 
 
 @dataclass
@@ -57,6 +61,7 @@ class Rule:
     fix_guarded: str = ""
     # message variants: [{"when": match, "message": template}], the first that matches is used
     messages: Tuple[dict, ...] = ()
+    advice: dict = field(default_factory=dict)  # see ADVICE_KEYS
     path: str = ""
     builtin: bool = True
     _check_fn: Optional[Callable] = None
@@ -219,6 +224,35 @@ def _variants(value, fail) -> list:
     return [{"when": v["when"], "message": v["message"].strip()} for v in value]
 
 
+def env_snippet(name: str) -> Path:
+    """An env.py snippet a rule's docs show: a whole env.py, in rules/env/, run by the suite."""
+    return builtin_rules_dir() / "env" / f"{name}.py"
+
+
+def _advice(value, dialects, fail) -> dict:
+    if value is None:
+        return {}
+    if not isinstance(value, dict) or set(value) - ADVICE_KEYS:
+        fail(f"advice may hold only {sorted(ADVICE_KEYS)}")
+    if "setup" in value and not isinstance(value["setup"], str):
+        fail("advice: setup is the body of an upgrade() that makes the schema the advice starts from")
+    if value.get("runs", True) is not True and not (value.get("runs") is False and isinstance(value.get("why"), str) and value["why"].strip()):
+        fail("advice: runs: false needs a why")
+    narrowed = value.get("dialects")
+    if narrowed is not None:
+        if not isinstance(narrowed, list) or not narrowed or not all(d in (dialects or ("postgresql", "mysql", "sqlite")) for d in narrowed):
+            fail("advice: dialects must be a non-empty list of the rule's dialects")
+        if set(narrowed) != set(dialects or ("postgresql", "mysql", "sqlite")) and not value.get("why"):
+            fail("advice: advice for fewer dialects than the rule's needs a why (and its docs must say so)")
+    for name in value.get("env_py") or []:
+        if not isinstance(name, str) or not NAME.match(name.replace("_", "-")) or not env_snippet(name).is_file():
+            fail(f"advice: env_py {name!r} is not a file in rules/env/")
+    files = value.get("files") or {}
+    if not isinstance(files, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in files.items()):
+        fail("advice: files maps relative paths to their text")
+    return value
+
+
 def _names(value, key: str, fail) -> list:
     if value is None:
         return []
@@ -286,6 +320,7 @@ def rule_from_mapping(data, where: str, builtin: bool = False) -> Rule:
         missing = {"what", "why"} - set(docs)
         if missing:
             fail(f"docs need {sorted(missing)}")
+    advice = _advice(data.get("advice"), dialects, fail)
     examples = data.get("examples") or {}
     if not isinstance(examples, dict) or set(examples) - {"valid", "invalid"}:
         fail("examples must be a mapping with 'valid' and 'invalid' lists")
@@ -318,6 +353,7 @@ def rule_from_mapping(data, where: str, builtin: bool = False) -> Rule:
         aliases=tuple(_names(data.get("aliases"), "aliases", fail)),
         fix_guarded=str(data.get("fix_guarded", "")).strip(),
         messages=tuple(_variants(data.get("messages"), fail)),
+        advice=advice,
         path=where,
         builtin=builtin,
     )
