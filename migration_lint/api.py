@@ -75,7 +75,7 @@ class _Resources:
         """The dialect another environment (one a history requires) is checked for."""
         return resolve_history(env, self.config, self.invocation).settings.dialect
 
-    def database_for(self, dialect: str, version, notes: list):
+    def database_for(self, dialect: str, version, notes: list, version_assumed: bool = False):
         """The throwaway database of a dialect: opened once per run, emptied for each history."""
         from migration_lint.roundtrip.databases import open_database  # SQLAlchemy: round trips only
 
@@ -83,7 +83,7 @@ class _Resources:
             self._databases[dialect].reset()
         else:
             self._databases[dialect] = self.stack.enter_context(
-                open_database(self.roundtrip.db, dialect, server_version=version, image=self.roundtrip.image, notes=notes)
+                open_database(self.roundtrip.db, dialect, server_version=version, image=self.roundtrip.image, notes=notes, version_assumed=version_assumed)
             )
         return self._databases[dialect]
 

@@ -22,7 +22,7 @@ from typing import Dict, List, Optional
 
 from migration_lint import __version__
 from migration_lint.errors import ConfigError
-from migration_lint.model import legacy_fingerprints
+from migration_lint.model import count_of, legacy_fingerprints
 from migration_lint.safeio import read_text
 
 FORMAT = 2
@@ -103,7 +103,7 @@ def apply_baseline(result, path: Path) -> None:
     result.baseline = {"path": str(path), "format": baseline["format"], "matched": matched, "gone": gone}
     if result.environments:
         notes = result.environments[0].notes
-        notes.append(f"baseline {path}: {matched} known finding(s) hidden" + (f"; {len(gone)} baseline {'entry no longer occurs' if len(gone) == 1 else 'entries no longer occur'} (remove {'it' if len(gone) == 1 else 'them'} with `migration-lint baseline`)" if gone else ""))
+        notes.append(f"baseline {path}: {count_of(matched, 'known finding')} hidden" + (f"; {len(gone)} baseline {'entry no longer occurs' if len(gone) == 1 else 'entries no longer occur'} (remove {'it' if len(gone) == 1 else 'them'} with `migration-lint baseline`)" if gone else ""))
         if baseline["format"] != FORMAT:
             notes.append(f"baseline {path} has format {baseline['format']}; `migration-lint baseline` rewrites it as format {FORMAT}")
         for entry in gone[:20]:

@@ -18,9 +18,9 @@ import textwrap
 from pathlib import Path
 from typing import List, Optional
 
-from migration_lint import __version__
+from migration_lint import DISTRIBUTION, __version__
 from migration_lint.errors import MigrationLintError
-from migration_lint.model import SEVERITIES, reaches
+from migration_lint.model import SEVERITIES, count_of, reaches
 from migration_lint.report import FORMATS
 from migration_lint.report.safe import json_inert, no_workflow_commands, one_line
 
@@ -45,13 +45,21 @@ def _positive(value: str) -> int:
     return number
 
 
+PATHS_HELP = "repo root, alembic.ini, pyproject.toml, migrations/ or versions/ (default: .)"
+DIALECT_HELP = "postgresql, mysql or sqlite (default: config, then what the project's files show, then postgresql)"
+SERVER_VERSION_HELP = "database server version, e.g. 14 or 10.11 (default: config, else PostgreSQL 14 / MySQL 8.0 / SQLite 3.35)"
+CONFIG_HELP = "a pyproject.toml or .migration-lint.yaml (default: the nearest one)"
+TRUST_HELP = "let rule packs name Python checks (runs their code; never set by a config file)"
+JOBS_HELP = "parser processes for a cold run (default: the CPU count, at most 8; histories under 48 files parse in one process)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="migration-lint", description="Safety linter for Alembic migrations.")
-    parser.add_argument("--version", action="version", version=f"migration-lint {__version__}")
+    parser.add_argument("--version", action="version", version=f"migration-lint {__version__} (distribution {DISTRIBUTION})")
     commands = parser.add_subparsers(dest="command", parser_class=_Parser)
 
     check = commands.add_parser("check", help="check Alembic revision histories")
-    check.add_argument("paths", nargs="*", type=Path, help="repo root, alembic.ini, pyproject.toml, migrations/ or versions/ (default: .)")
+    check.add_argument("paths", nargs="*", type=Path, help=PATHS_HELP)
     check.add_argument(
         "--format",
         "-f",
@@ -60,10 +68,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="text (default); json; github (workflow annotations); gitlab (Code Quality report for merge requests); sarif (code scanning); markdown (job summary)",
     )
     check.add_argument("--output", "-o", type=Path, help="write the report to a file instead of stdout")
-    check.add_argument("--dialect", help="postgresql, mysql or sqlite (default: config, then alembic.ini URL, then postgresql)")
+    check.add_argument("--dialect", help=DIALECT_HELP)
     check.add_argument("--deploy", choices=("online", "offline"), help="online: the old code runs while migrations do (default); offline: the application is stopped first, so lock and running-code rules are off")
-    check.add_argument("--server-version", help="database server version, e.g. 14 or 10.11 (default: PostgreSQL 14)")
-    check.add_argument("--config", type=Path, help="a pyproject.toml or .migration-lint.yaml (default: nearest one)")
+    check.add_argument("--server-version", help=SERVER_VERSION_HELP)
+    check.add_argument("--config", type=Path, help=CONFIG_HELP)
     check.add_argument("--fail-on", choices=tuple(reversed(SEVERITIES)), help="lowest severity that fails the run (default: error)")
     check.add_argument("--select", action="append", default=[], metavar="RULE", help="only these rules (repeatable, comma-separated)")
     check.add_argument("--ignore", action="append", default=[], metavar="RULE", help="skip these rules (repeatable, comma-separated)")
@@ -72,32 +80,32 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--baseline", type=Path, metavar="FILE", help="report only findings not in this baseline file (see `migration-lint baseline`)")
     check.add_argument("--exit-zero", action="store_true", help="exit 0 even when there are findings (for trying it out)")
     check.add_argument("--no-cache", action="store_true", help="parse every file again; do not read or write the cache")
-    check.add_argument("--jobs", "-j", type=_positive, help="parser processes for a cold run (default: CPU count)")
-    check.add_argument("--color", choices=("auto", "always", "never"), default="auto")
-    check.add_argument("--trust-rule-packs", action="store_true", help="let rule packs name Python checks (runs their code; never set by a config file)")
+    check.add_argument("--jobs", "-j", type=_positive, help=JOBS_HELP)
+    check.add_argument("--color", choices=("auto", "always", "never"), default="auto", help="colour the text report: auto (default) on a terminal unless NO_COLOR is set and no --output is given; always; never")
+    check.add_argument("--trust-rule-packs", action="store_true", help=TRUST_HELP)
     trip = check.add_argument_group("round trip (upgrade -> downgrade -> upgrade of every revision on a throwaway database)")
     trip.add_argument("--roundtrip", action="store_true", help="run the round trip after the static checks")
     trip.add_argument("--db", default="auto", metavar="auto|docker|local|sqlite|URL", help="where: a container, a throwaway local server, SQLite, or a scratch database on the server at URL (default: auto)")
     trip.add_argument("--env", dest="env_mode", choices=("auto", "project", "builtin"), default="auto", help="run migrations through the project's env.py or a built-in environment (default: env.py when it can run)")
-    trip.add_argument("--image", help="container image for --db docker (default: matches --server-version)")
+    trip.add_argument("--image", metavar="IMAGE", help="container image for --db docker (and auto when Docker answers), e.g. postgres:16 or mariadb:10.11 (default: the image of the server version the checks assume)")
 
     baseline = commands.add_parser("baseline", help="record today's findings, so that `check --baseline` reports only new ones")
-    baseline.add_argument("paths", nargs="*", type=Path)
+    baseline.add_argument("paths", nargs="*", type=Path, help=PATHS_HELP)
     baseline.add_argument("--output", "-o", type=Path, default=Path(".migration-lint-baseline.json"), help="where to write it (default: .migration-lint-baseline.json)")
-    baseline.add_argument("--dialect")
-    baseline.add_argument("--server-version")
-    baseline.add_argument("--config", type=Path)
-    baseline.add_argument("--trust-rule-packs", action="store_true")
+    baseline.add_argument("--dialect", help=DIALECT_HELP)
+    baseline.add_argument("--server-version", help=SERVER_VERSION_HELP)
+    baseline.add_argument("--config", type=Path, help=CONFIG_HELP)
+    baseline.add_argument("--trust-rule-packs", action="store_true", help=TRUST_HELP)
 
     explain = commands.add_parser("explain", help="show a rule's documentation")
-    explain.add_argument("rule")
+    explain.add_argument("rule", help="a rule name (or a former name), as `migration-lint rules` lists them")
     explain.add_argument("--config", type=Path, help="include the rule packs this config names (default: nearest config)")
-    explain.add_argument("--trust-rule-packs", action="store_true")
+    explain.add_argument("--trust-rule-packs", action="store_true", help=TRUST_HELP)
 
     rules = commands.add_parser("rules", help="list the rules")
-    rules.add_argument("--format", choices=("text", "json", "markdown"), default="text")
-    rules.add_argument("--config", type=Path, help="include the rule packs this config names")
-    rules.add_argument("--trust-rule-packs", action="store_true")
+    rules.add_argument("--format", choices=("text", "json", "markdown"), default="text", help="text (default), json or markdown (the README's table)")
+    rules.add_argument("--config", type=Path, help="include the rule packs this config names (default: nearest config)")
+    rules.add_argument("--trust-rule-packs", action="store_true", help=TRUST_HELP)
     return parser
 
 
@@ -296,7 +304,7 @@ def _baseline(args) -> int:
     config = dataclasses.replace(_config(args, paths), baseline=None)  # record every finding, not just those the old baseline lacks
     result = api.check(paths, dialect=args.dialect, server_version=args.server_version, config=config, trust_rule_packs=_trusted(args))
     count = write_baseline(result, args.output)
-    _error(f"migration-lint: wrote {count} finding(s) to {args.output}; `check --baseline {args.output}` now reports only new ones")
+    _error(f"migration-lint: wrote {count_of(count, 'finding')} to {args.output}; `check --baseline {args.output}` now reports only new ones")
     return EXIT_OK
 
 
@@ -318,6 +326,10 @@ def explain_text(rule) -> str:
     for key, title in sections:
         if docs.get(key):
             out += [f"## {title}", "", str(docs[key]).rstrip(), ""]
+    for name in rule.advice.get("env_py") or []:  # whole env.py files, run by the suite
+        from migration_lint.catalogue import env_snippet
+
+        out += [f"## In env.py ({name}.py)", "", env_snippet(name).read_text(encoding="utf-8").rstrip(), ""]
     if rule.fix:
         out += ["## Fix", "", rule.fix, ""]
     if docs.get("references"):

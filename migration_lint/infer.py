@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
+from migration_lint.model import count_of
+
 # Code that only makes sense on one dialect: (pattern, what it is).  Patterns run over source
 # text with comments removed.
 EVIDENCE: Dict[str, List[Tuple[re.Pattern, str]]] = {
@@ -90,7 +92,7 @@ def infer_dialect(revisions: Sequence[Tuple[str, str]], env_py: Optional[Tuple[s
     order = ["postgresql", "mysql", "sqlite"]
     best = max(found, key=lambda d: (len(found[d]), -order.index(d)))
     first = found[best][0]
-    how = f"inferred from {len(found[best])} file(s) with {_display(best)}-specific code, e.g. {first.where} ({first.what})"
+    how = f"inferred from {count_of(len(found[best]), 'file')} with {_display(best)}-specific code, e.g. {first.where} ({first.what})"
     others = [f"{_display(d)} in {len(found[d])}" for d in order if d in found and d != best]
     if others:
         how += f"; also seen: {', '.join(others)} -- set `dialect` to check for another"

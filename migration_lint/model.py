@@ -353,6 +353,11 @@ def listing(items, limit: int = LIST_LIMIT, separator: str = ", ") -> str:
     return separator.join(items[:limit]) + f"{separator}and {len(items) - limit} more"
 
 
+def count_of(number: int, word: str, plural: str = "") -> str:
+    """'1 revision', '2 revisions' (never '1 revisions' or 'revision(s)')."""
+    return f"{number} {word if number == 1 else (plural or word + 's')}"
+
+
 # -- identity and fingerprints ------------------------------------------------------------------
 
 _TABLE_KINDS = frozenset({CREATE_TABLE, DROP_TABLE, RENAME_TABLE, TRUNCATE_TABLE, UPDATE_ROWS, DELETE_ROWS, INSERT_ROWS})

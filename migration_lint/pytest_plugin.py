@@ -266,13 +266,13 @@ def plain_report(env, fail_on: str = "error", only_failing: bool = False) -> str
     """An environment's findings as plain text, like the CLI's text output without colours or code
     frames: a summary line, then per finding ``path:line:col: severity rule (revision)``, the
     message and the fix."""
-    from migration_lint.model import SEVERITIES, reaches
+    from migration_lint.model import SEVERITIES, count_of, reaches
 
     findings = sorted(env.findings, key=lambda f: f.sort_key())
     counts = {s: sum(1 for f in findings if f.severity == s) for s in SEVERITIES}
     failing = sum(1 for f in findings if reaches(f.severity, fail_on))
     if findings:
-        summary = f"{counts['error']} error(s), {counts['warning']} warning(s), {counts['info']} info; {failing} at or above fail-on ({fail_on})"
+        summary = f"{count_of(counts['error'], 'error')}, {count_of(counts['warning'], 'warning')}, {counts['info']} info; {failing} at or above fail-on ({fail_on})"
     else:
         summary = "no findings"
     from migration_lint.report import environment_facts
@@ -289,7 +289,7 @@ def plain_report(env, fail_on: str = "error", only_failing: bool = False) -> str
         if f.help:
             lines += [f"    fix: {part}" if i == 0 else f"         {part}" for i, part in enumerate(f.help.split("\n"))]
     if len(shown) < len(findings):
-        lines += ["", f"({len(findings) - len(shown)} finding(s) below fail-on not shown)"]
+        lines += ["", f"({count_of(len(findings) - len(shown), 'finding')} below fail-on not shown)"]
     if findings:
         lines += ["", "`migration-lint explain RULE` tells more."]
     from migration_lint.report.safe import no_workflow_commands

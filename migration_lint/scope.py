@@ -14,7 +14,7 @@ from typing import Dict, FrozenSet, List, Optional, Sequence, Tuple
 from migration_lint import rule_ids
 from migration_lint.errors import ConfigError
 from migration_lint.graph import Revision, RevisionGraph, after
-from migration_lint.model import Finding, MigrationFile
+from migration_lint.model import Finding, MigrationFile, count_of
 
 
 @dataclass(frozen=True)
@@ -195,5 +195,5 @@ def _changes(files, changes: ChangeSet, excluded, produced: List[Finding], notes
             )
         )
     base_graph = RevisionGraph.build(Revision(f.revision, f.down_revision, f.branch_labels, f.depends_on, f.path) for f in base_files if f.revision)
-    notes.append(f"changed-only: {len(changed - set(excluded))} revision file(s) added or modified since {changes.ref} ({changes.base_commit[:10]})")
+    notes.append(f"changed-only: {count_of(len(changed - set(excluded)), 'revision file')} added or modified since {changes.ref} ({changes.base_commit[:10]})")
     return frozenset(changed), DiffContext(ref=changes.ref, new_revisions=frozenset(new_revisions), base_heads=tuple(base_graph.heads))

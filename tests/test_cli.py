@@ -1,5 +1,6 @@
 """The CLI end to end on fixture projects: formats, exit codes, config, suppressions, cache."""
 
+import argparse
 import json
 import subprocess
 import sys
@@ -192,6 +193,8 @@ def test_explain_and_rules(capsys):
 def test_python_dash_m_and_console_script_entry():
     proc = subprocess.run([sys.executable, "-m", "migration_lint", "--version"], capture_output=True, text=True, cwd=REPO)
     assert proc.returncode == 0 and proc.stdout.startswith("migration-lint ")
+    # the command names the distribution it came from: `migration-lint` on the package index is another tool
+    assert "(distribution alembic-lint)" in proc.stdout
 
 
 def test_unreadable_files_are_environment_errors(in_tmp, capsys):
@@ -495,3 +498,42 @@ def test_roundtrip_requires_from_pyproject_and_bad_values(in_tmp):
     (in_tmp / "pyproject.toml").write_text('[tool.migration-lint]\nroundtrip-requires = ["core/migrations"]\n')
     with pytest.raises(ConfigError, match="roundtrip-requires must map"):
         load_config(in_tmp / "pyproject.toml")
+
+
+def test_every_option_of_every_command_says_what_it_does():
+    from migration_lint.cli import build_parser
+
+    parser = build_parser()
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    missing = [
+        f"{name} {action.option_strings or action.dest}"
+        for name, sub in commands.choices.items()
+        for action in sub._actions
+        if not isinstance(action, argparse._HelpAction) and not (action.help or "").strip()
+    ]
+    assert not missing, missing
+
+
+def test_jobs_default_is_described_alike_in_help_and_readme():
+    from migration_lint import loader
+    from migration_lint.cli import JOBS_HELP
+
+    assert f"under {loader.PARALLEL_THRESHOLD} files" in JOBS_HELP and "at most 8" in JOBS_HELP
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    row = next(line for line in readme.splitlines() if line.startswith("| `--jobs N`"))
+    assert JOBS_HELP in row
+
+
+def test_code_frames_in_a_ci_log_show_the_whole_line(in_tmp, capsys):
+    """Off a terminal (a CI log) a code-frame line is shown whole up to 200 characters: the part
+    that matters (here the missing server_default) is often past column 80."""
+    long_line = 'op.add_column("account_settings_for_tenants", sa.Column("notification_preference_level", sa.Integer(), nullable=False, server_default=None))'
+    assert 100 < len(long_line) + 4 < 200
+    project(in_tmp, {
+        "a.py": LOCKING["a.py"],
+        "b.py": revision_file("b", "a", upgrade=long_line, downgrade='op.drop_column("account_settings_for_tenants", "notification_preference_level")'),
+    })
+    code, out, _ = run(capsys, "check", "--no-cache", "--dialect", "postgresql")
+    assert code == 1
+    framed = [line for line in out.splitlines() if "| " in line and "notification_preference_level" in line and "add_column" in line]
+    assert framed and all(line.rstrip().endswith("server_default=None))") for line in framed), framed

@@ -33,7 +33,7 @@ def test_the_dialect_with_specific_code_in_most_revisions_wins_and_the_header_sa
     env = settings_of(tmp_path)
     assert env.dialect == "mysql"
     source = env.dialect_source
-    assert source.startswith("inferred from 2 file(s) with MySQL/MariaDB-specific code, e.g. ") and "m.py:" in source
+    assert source.startswith("inferred from 2 files with MySQL/MariaDB-specific code, e.g. ") and "m.py:" in source
     assert "also seen: PostgreSQL in 1" in source
 
 

@@ -366,7 +366,9 @@ def test_install_step_validates_inputs_and_picks_extras(tmp_path):
     assert install(roundtrip="true", db="postgresql://postgres:postgres@localhost:5432/postgres")[1].endswith(f"{REPO}[postgresql]")
     assert install(roundtrip="true")[1].endswith(f"{REPO}[postgresql,mysql,docker]")
     assert install(roundtrip="true", db="sqlite")[1].endswith(str(REPO))
-    assert install(version="0.3.1")[1].endswith("migration-lint==0.3.1")
+    # the version input installs this tool's distribution, never the other project called migration-lint
+    assert install(version="0.3.1")[1].endswith("alembic-lint==0.3.1")
+    assert install(version="0.3.1", roundtrip="true", db="sqlite")[1].endswith(" alembic-lint==0.3.1")
     code, pip, run = install(comment="true", roundtrip="true")
     assert code == 0, run.logs
     first, second = pip.splitlines()

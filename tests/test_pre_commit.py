@@ -145,7 +145,7 @@ def pc(tmp_path_factory):
         lines = [line.strip() for line in (built.stdout + built.stderr).splitlines() if line.strip()]
         errors = [line for line in lines if line.startswith(("ERROR", "An unexpected error", "An error"))]
         pytest.skip(
-            "cannot build the pre-commit hook environment (pip install of migration-lint failed; package index unreachable?): "
+            "cannot build the pre-commit hook environment (pip install of alembic-lint failed; package index unreachable?): "
             + " | ".join((errors or lines)[-2:])
             + f" (log: {env['PRE_COMMIT_HOME']}/pre-commit.log)"
         )

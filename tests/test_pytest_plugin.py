@@ -101,8 +101,8 @@ def test_dangerous_migration_fails_and_lists_the_finding(pytester):
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     result.stdout.fnmatch_lines([
         "*_ migration-lint::migrations _*",
-        "migrations: 1 error(s), 0 warning(s), 0 info; 1 at or above fail-on (error)",
-        "*3 revisions, 1 head(s), checked for sqlite*",
+        "migrations: 1 error, 0 warnings, 0 info; 1 at or above fail-on (error)",
+        "*3 revisions, 1 head, checked for sqlite*",
         "migrations/versions/c3.py:11:5: error drop-table (revision c3, upgrade)",
         "    drops table post*",
         "    fix: *",
@@ -119,7 +119,7 @@ def test_round_trip_on_sqlite_finds_the_column_left_behind(pytester):
     result = run(pytester, "--migration-lint-roundtrip", "--migration-lint-db", "sqlite")
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines([
-        "*round trip: 3 revision(s) on *SQLite*",
+        "*round trip: 3 revisions on *SQLite*",
         "migrations/versions/c3.py:14:1: error downgrade-leaves-trace (revision c3, downgrade)",
         "*+ column post.slug*",
     ])

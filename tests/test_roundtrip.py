@@ -11,39 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from conftest import RUNNABLE_ENV_PY as ENV_PY, runnable_revision as rev, write_tree
+from conftest import MYSQL_URL as MY_URL, PG_URL, RUNNABLE_ENV_PY as ENV_PY, needs_mysql, needs_pg, require_server, runnable_revision as rev, with_driver as _with_driver, write_tree
 from migration_lint import api
 from migration_lint.cli import main
 
-PG_URL = os.environ.get("MIGRATION_LINT_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
-MY_URL = os.environ.get("MIGRATION_LINT_TEST_MYSQL", "mysql+pymysql://root@127.0.0.1:3306/")
-
-
-
-
-def _with_driver(url):
-    """The tests' own connections name a driver (SQLAlchemy 2.1 defaults postgresql:// to psycopg 3)."""
-    scheme, rest = url.split("://", 1)
-    if "+" in scheme:
-        return url
-    return f"{scheme}+{'psycopg2' if scheme.startswith('postgres') else 'pymysql'}://{rest}"
-
-
-def _answers(url):
-    try:
-        import sqlalchemy as sa
-
-        engine = sa.create_engine(_with_driver(url), connect_args={"connect_timeout": 3})
-        with engine.connect():
-            pass
-        engine.dispose()
-        return True
-    except Exception:
-        return False
-
-
-needs_pg = pytest.mark.skipif(not _answers(PG_URL), reason=f"PostgreSQL does not answer at {PG_URL} (.ci/run starts it)")
-needs_mysql = pytest.mark.skipif(not _answers(MY_URL), reason=f"MariaDB/MySQL does not answer at {MY_URL} (.ci/run starts it)")
+needs_pg = needs_pg()
+needs_mysql = needs_mysql()
 
 
 BASE = rev("a1", None, 'op.create_table("post", sa.Column("id", sa.Integer(), primary_key=True), sa.Column("title", sa.String(100), nullable=True))', 'op.drop_table("post")')
@@ -293,7 +266,7 @@ def test_local_postgresql_backend(in_tmp):
 
 
 def test_docker_backend_where_docker_answers(in_tmp):
-    pytest.importorskip("testcontainers", reason="testcontainers is not installed (pip install 'migration-lint[docker]')")
+    pytest.importorskip("testcontainers", reason="testcontainers is not installed (pip install 'alembic-lint[docker]')")
     try:
         import docker
 
@@ -356,8 +329,8 @@ def test_interrupting_a_run_leaves_nothing_behind(in_tmp, sig, backend):
     temp_root = in_tmp / "tmp"
     temp_root.mkdir()
     env = {**os.environ, "TMPDIR": str(temp_root), "MIGRATION_LINT_CACHE_DIR": str(in_tmp / "cache")}
-    if backend == "url" and not _answers(PG_URL):
-        pytest.skip(f"PostgreSQL does not answer at {PG_URL}")
+    if backend == "url":
+        require_server(PG_URL, "MIGRATION_LINT_TEST_PG_URL")
     db = PG_URL if backend == "url" else "local"
     import sqlalchemy as sa
 

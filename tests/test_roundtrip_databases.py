@@ -1,7 +1,7 @@
 """Throwaway databases for the round trip, against real servers and binaries (no mocks).
 
-Needs: PostgreSQL at 127.0.0.1:5432 (user postgres, trust) and MariaDB/MySQL at 127.0.0.1:3306
-(root, empty password) for the URL tests; PostgreSQL/MariaDB server binaries for the local tests;
+Needs: the servers at MIGRATION_LINT_TEST_PG_URL and MIGRATION_LINT_TEST_MYSQL_URL (conftest.py;
+the README says what the suite expects) for the URL tests; PostgreSQL/MariaDB server binaries for the local tests;
 a Docker engine for the container test.  Each test skips, saying why, when its server is missing.
 """
 
@@ -22,8 +22,7 @@ from sqlalchemy.pool import NullPool
 from migration_lint.roundtrip.db import base, cleanup, container, local, owner
 from migration_lint.roundtrip.databases import Database, DatabaseError, cleanup_all, open_database
 
-PG_URL = os.environ.get("MIGRATION_LINT_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-MYSQL_URL = os.environ.get("MIGRATION_LINT_TEST_MYSQL_URL", "mysql+pymysql://root@127.0.0.1:3306/")
+from conftest import MYSQL_URL, PG_URL, needs_mysql, needs_pg
 
 
 def _with_driver(url):
@@ -34,22 +33,8 @@ def _with_driver(url):
     return url
 
 
-def _answers(url: str) -> str | None:
-    """None when the server at url answers, else why not."""
-    try:
-        engine = sa.create_engine(_with_driver(url), poolclass=NullPool, connect_args={"connect_timeout": 3})
-        with engine.connect() as conn:
-            conn.exec_driver_sql("SELECT 1")
-        engine.dispose()
-        return None
-    except Exception as exc:  # noqa: BLE001
-        return f"{make_url(url).render_as_string(hide_password=True)} does not answer: {str(exc).splitlines()[0]}"
-
-
-_PG_DOWN = _answers(PG_URL)
-_MYSQL_DOWN = _answers(MYSQL_URL)
-needs_pg = pytest.mark.skipif(_PG_DOWN is not None, reason=_PG_DOWN or "")
-needs_mysql = pytest.mark.skipif(_MYSQL_DOWN is not None, reason=_MYSQL_DOWN or "")
+needs_pg = needs_pg()
+needs_mysql = needs_mysql()
 needs_local_pg = pytest.mark.skipif(
     local.find_postgres() is None, reason="no local PostgreSQL server binaries (initdb, postgres)"
 )
@@ -163,7 +148,8 @@ def test_url_postgresql_lifecycle():
         assert (db.dialect, db.backend) == ("postgresql", "url")
         name = db.url.database
         assert name.startswith("migration_lint_") and name in _server_databases(PG_URL)
-        assert "127.0.0.1:5432" in db.description and name in db.description
+        server = make_url(PG_URL)
+        assert f"{server.host}:{server.port or 5432}" in db.description and name in db.description
         _lifecycle(db)
     assert name not in _server_databases(PG_URL)  # other tests may create databases concurrently
 
@@ -261,7 +247,7 @@ def test_passwords_never_shown():
 
 def test_url_errors_are_one_line_and_fast():
     cases = [
-        ("mysql+pymysql://root@127.0.0.1:3306/", "postgresql", "is a MySQL/MariaDB server but the project targets PostgreSQL"),
+        (MYSQL_URL, "postgresql", "is a MySQL/MariaDB server but the project targets PostgreSQL"),
         ("sqlite:///x.db", "postgresql", "use --db sqlite"),
         ("oracle://scott:tiger@db/orcl", "postgresql", "unsupported database URL"),
         ("bogus", "postgresql", "unknown --db value"),
@@ -347,6 +333,25 @@ def test_cleanup_all_stops_what_is_still_open():
     assert _gone(pid) and not os.path.exists(directory)
     assert not cleanup._OPEN
     assert any("PostgreSQL 9.6 was requested" in note for note in notes), notes  # and the version mismatch is noted
+
+
+@needs_local_pg
+def test_an_assumed_version_is_not_called_requested(tmp_path):
+    """With no server version set, the default is an assumption: the note says so, not 'requested'."""
+    from conftest import RUNNABLE_ENV_PY, runnable_revision, write_tree
+    from migration_lint import api
+
+    write_tree(tmp_path, {
+        "alembic.ini": "[alembic]\nscript_location = %(here)s/migrations\nsqlalchemy.url = postgresql://app@localhost/app\n",
+        "migrations/env.py": RUNNABLE_ENV_PY,
+        "migrations/versions/a1.py": runnable_revision("a1", None, 'op.create_table("t", sa.Column("id", sa.Integer(), primary_key=True))', 'op.drop_table("t")'),
+    })
+    found = local.find_postgres()
+    result = api.check([tmp_path], use_cache=False, roundtrip=api.RoundTripOptions(db="local"))
+    notes = result.environments[0].notes
+    assert not any("was requested" in note for note in notes), notes
+    if found.version[:1] != (14,):  # the default is PostgreSQL 14
+        assert any(note.startswith("the checks assume PostgreSQL 14 (the default; set --server-version) but the local binaries are") for note in notes), notes
 
 
 _SIGTERM_CHILD = """
@@ -446,7 +451,7 @@ def test_docker_without_engine_fails_fast_in_one_line():
     assert time.monotonic() - started < 5
     message = str(info.value)
     assert "\n" not in message
-    assert "no Docker engine answered" in message or "migration-lint[docker]" in message
+    assert "no Docker engine answered" in message or "alembic-lint[docker]" in message
 
 
 def test_default_images():

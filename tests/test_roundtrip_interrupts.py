@@ -3,7 +3,7 @@
 * 100 signal trials: SIGINT or SIGTERM at a random moment (seeded) of a real ``migration-lint
   check --roundtrip`` run: while it starts, during initdb, while the local server starts, during
   CREATE DATABASE, during the round trip, during cleanup.  Against ``--db local`` (PostgreSQL
-  binaries) and server URLs (the PostgreSQL at 127.0.0.1:5432, the MariaDB at 127.0.0.1:3306).
+  binaries) and server URLs (MIGRATION_LINT_TEST_PG_URL and MIGRATION_LINT_TEST_MYSQL_URL: the README says what the suite expects).
   Each must exit 130 / 143 with the interrupt message, print no "Exception ignored" and no
   traceback, and leave no scratch database, server process, process group or temp dir.
   The runs are forked from a pre-imported CLI (``trial_zygote.py``) so that a trial costs what
@@ -32,38 +32,19 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.pool import NullPool
 
-from conftest import REPO, RUNNABLE_ENV_PY, runnable_revision as rev, write_tree
+from conftest import MYSQL_URL, PG_URL, REPO, RUNNABLE_ENV_PY, needs_mysql, needs_pg, runnable_revision as rev, with_driver, write_tree
 from migration_lint.roundtrip.databases import open_database
 from migration_lint.roundtrip.db import local, owner
 
-PG_URL = os.environ.get("MIGRATION_LINT_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-MYSQL_URL = os.environ.get("MIGRATION_LINT_TEST_MYSQL_URL", "mysql+pymysql://root@127.0.0.1:3306/")
 SEED = int(os.environ.get("MIGRATION_LINT_TRIAL_SEED", "20240611"))
 SCALE = float(os.environ.get("MIGRATION_LINT_TRIAL_SCALE", "1"))  # more trials when hunting a race
 TRIALS = {backend: max(1, round(count * SCALE)) for backend, count in {"local": 30, "pg-url": 45, "mysql-url": 25}.items()}  # 100 in all
 MESSAGE = "migration-lint: interrupted; everything it started was removed"
 
 
-def _driver_url(url: str) -> str:
-    scheme, rest = url.split("://", 1)
-    return url if "+" in scheme else f"{scheme}+{'psycopg2' if scheme.startswith('postgres') else 'pymysql'}://{rest}"
-
-
-def _answers(url: str) -> Optional[str]:
-    try:
-        engine = sa.create_engine(_driver_url(url), poolclass=NullPool, connect_args={"connect_timeout": 3})
-        with engine.connect() as conn:
-            conn.exec_driver_sql("SELECT 1")
-        engine.dispose()
-        return None
-    except Exception as exc:  # noqa: BLE001
-        return f"{url} does not answer: {str(exc).splitlines()[0]}"
-
-
-_PG_DOWN = _answers(PG_URL)
-_MYSQL_DOWN = _answers(MYSQL_URL)
-needs_pg = pytest.mark.skipif(_PG_DOWN is not None, reason=_PG_DOWN or "")
-needs_mysql = pytest.mark.skipif(_MYSQL_DOWN is not None, reason=_MYSQL_DOWN or "")
+_driver_url = with_driver
+needs_pg = needs_pg()
+needs_mysql = needs_mysql()
 needs_local_pg = pytest.mark.skipif(local.find_postgres() is None, reason="no local PostgreSQL server binaries (initdb, postgres)")
 needs_proc = pytest.mark.skipif(not os.path.isdir("/proc"), reason="process checks read /proc")
 

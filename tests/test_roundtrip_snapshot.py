@@ -1,8 +1,8 @@
 """Schema snapshots and their diff (migration_lint/roundtrip/snapshot.py), against real databases.
 
-PostgreSQL (127.0.0.1:5432, user postgres) and MariaDB (127.0.0.1:3306, root) each get a scratch
-database ``snapshot_test_<hex>`` that is dropped afterwards; the tests skip only when the server does
-not answer.  SQLite uses files in pytest's tmp_path.
+The PostgreSQL and MariaDB servers at MIGRATION_LINT_TEST_PG_URL / MIGRATION_LINT_TEST_MYSQL_URL
+(conftest.py) each get a scratch database ``snapshot_test_<hex>`` that is dropped afterwards; the
+tests skip only when the server does not answer.  SQLite uses files in pytest's tmp_path.
 """
 from __future__ import annotations
 
@@ -13,25 +13,24 @@ import uuid
 import pytest
 import sqlalchemy as sa
 
+from conftest import MYSQL_URL, PG_URL, require_server, with_driver
+
 from migration_lint.roundtrip import snapshot as snapshot_module
 from migration_lint.roundtrip.snapshot import (
     Snapshot, _norm_sql, _parse_checks, _pg_indexdef_desc, diff, take_snapshot,
 )
 
-PG_SERVER = "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
-MARIA_SERVER = "mysql+pymysql://root@127.0.0.1:3306/"
+PG_SERVER = with_driver(PG_URL)
+MARIA_SERVER = with_driver(MYSQL_URL)
 
 
-def _server_engine(url, reason):
-    engine = sa.create_engine(url, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool,
-                              connect_args={"connect_timeout": 3})
-    try:
-        with engine.connect():
-            pass
-    except sa.exc.OperationalError as exc:
-        engine.dispose()
-        pytest.skip(f"{reason} does not answer: {str(exc.orig).strip().splitlines()[0]}")
-    return engine
+def _database_url(server: str, name: str) -> str:
+    return sa.engine.make_url(server).set(database=name).render_as_string(hide_password=False)
+
+
+def _server_engine(url, variable):
+    require_server(url, variable)
+    return sa.create_engine(url, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool, connect_args={"connect_timeout": 3})
 
 
 class Db:
@@ -65,7 +64,7 @@ class Db:
 
 @pytest.fixture(scope="module")
 def pg():
-    server = _server_engine(PG_SERVER, "PostgreSQL at 127.0.0.1:5432")
+    server = _server_engine(PG_SERVER, "MIGRATION_LINT_TEST_PG_URL")
     name = f"snapshot_test_{uuid.uuid4().hex[:12]}"
     with server.connect() as conn:
         conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
@@ -73,7 +72,7 @@ def pg():
     def reset(db):
         db.run("DROP SCHEMA public CASCADE", "CREATE SCHEMA public")
 
-    db = Db(f"postgresql+psycopg2://postgres@127.0.0.1:5432/{name}", reset)
+    db = Db(_database_url(PG_SERVER, name), reset)
     try:
         yield db
     finally:
@@ -85,7 +84,7 @@ def pg():
 
 @pytest.fixture(scope="module")
 def maria():
-    server = _server_engine(MARIA_SERVER, "MariaDB at 127.0.0.1:3306")
+    server = _server_engine(MARIA_SERVER, "MIGRATION_LINT_TEST_MYSQL_URL")
     name = f"snapshot_test_{uuid.uuid4().hex[:12]}"
     with server.connect() as conn:
         conn.exec_driver_sql(f"CREATE DATABASE `{name}`")
@@ -100,7 +99,7 @@ def maria():
                 if names:
                     conn.exec_driver_sql(f"DROP {keyword} {names}")
 
-    db = Db(f"mysql+pymysql://root@127.0.0.1:3306/{name}", reset)
+    db = Db(_database_url(MARIA_SERVER, name), reset)
     try:
         yield db
     finally:

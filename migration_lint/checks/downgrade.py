@@ -61,7 +61,7 @@ def empty_downgrade(rule, run):
             yield migration.finding(
                 rule,
                 file.downgrade_line,
-                f"downgrade() does nothing, but upgrade() makes {len(reversible)} reversible schema change(s), first `{first.call or first.kind}` at line {first.line}",
+                f"downgrade() does nothing, but upgrade() makes {m.count_of(len(reversible), 'reversible schema change')}, first `{first.call or first.kind}` at line {first.line}",
                 phase=m.DOWNGRADE,
                 subject=("downgrade",),
             )
@@ -285,5 +285,5 @@ def irreversible_downgrade(rule, run):
         if later:
             continue  # a newer irreversible revision stops a downgrade first
         older = [r for r in graph.ancestors(revision) if r in raising] if revision in graph.revisions else []
-        also = f" (nor past the {len(older)} older irreversible revision(s) behind it)" if older else ""
+        also = f" (nor past the {m.count_of(len(older), 'older irreversible revision')} behind it)" if older else ""
         yield migration.at(rule, op, f"downgrade() of {revision} raises on purpose: the history cannot be downgraded past this revision{also}", phase=m.DOWNGRADE, subject=("downgrade",))

@@ -33,7 +33,10 @@ def multiple_heads(rule, run):
         return  # every head is the tip of its own branch label (e.g. expand/contract)
     merge = " ".join(unlabelled) if len(unlabelled) <= LIST_LIMIT else "heads"
     command = f"{run.settings.merge_command} -m \"merge heads\" {merge}"
-    message = f"the history has {len(heads)} heads ({listing(heads)}); `alembic upgrade head` will fail. Merge them: `{command}`"
+    upgrade = "flask db upgrade" if run.settings.merge_command.startswith("flask") else "alembic upgrade head"
+    message = f"the history has {len(heads)} heads ({listing(heads)}); `{upgrade}` will fail. Merge them: `{command}`"
+    # the fix line names the same command as the message (Flask-Migrate projects merge with flask db)
+    fix = f"Join the heads with `{command}` (or give each branch its own branch_labels on purpose)"
     diff = run.diff
     at = max(unlabelled, key=lambda head: (graph.revisions[head].path, head))  # the last file: usually the newest
     if diff is not None:
@@ -51,7 +54,7 @@ def multiple_heads(rule, run):
                 f"{listing(stale)}: the branch started from a stale head. Merge them: `{command}`"
             )
     rev = graph.revisions[at]
-    yield Finding(rule.name, rev.path, _line(run, rev.path), message, revision=at, subject=("heads", *unlabelled))
+    yield Finding(rule.name, rev.path, _line(run, rev.path), message, revision=at, subject=("heads", *unlabelled), help=fix)
 
 
 def missing_parent(rule, run):

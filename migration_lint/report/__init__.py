@@ -1,6 +1,6 @@
 """Renderers: a CheckResult -> text for one output format.  They return strings; cli.py prints."""
 
-from migration_lint.model import SEVERITIES
+from migration_lint.model import SEVERITIES, count_of
 from migration_lint.settings import describe
 
 FORMATS = ("text", "json", "github", "gitlab", "sarif", "markdown")
@@ -47,7 +47,7 @@ def environment_facts(env, set_dialect: str, set_version: str) -> str:
         decided.append(f"downgrades optional ({settings.source_of('downgrades')})")
     if settings.deploy == "offline":
         decided.append(f"lock rules off: deploy = offline ({settings.source_of('deploy')})")
-    return f"{env.revision_count} revisions, {len(env.heads)} head(s), checked for {settings.dialect} {version} ({'; '.join(decided)})"
+    return f"{count_of(env.revision_count, 'revision')}, {count_of(len(env.heads), 'head')}, checked for {settings.dialect} {version} ({'; '.join(decided)})"
 
 
 def summary(result) -> dict:

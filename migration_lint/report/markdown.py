@@ -18,7 +18,7 @@ from urllib.parse import quote
 
 from migration_lint import __version__
 from migration_lint.catalogue import builtin_docs_url, builtin_rule_names
-from migration_lint.model import SEVERITIES, most_severe_first, reaches
+from migration_lint.model import SEVERITIES, count_of, most_severe_first, reaches
 from migration_lint.report.safe import one_line
 
 MARKER = "<!-- migration-lint -->"
@@ -102,7 +102,7 @@ def _message(finding: dict, max_cell: int) -> str:
         shown = rest[:MAX_DETAIL_LINES]
         body = "<br>".join(_indent(inline(_shorten(line, max_cell))) for line in shown)
         if len(rest) > len(shown):
-            body += f"<br>\u2026 and {len(rest) - len(shown)} more line(s)"
+            body += f"<br>\u2026 and {count_of(len(rest) - len(shown), 'more line')}"
         noun = "line" if len(rest) == 1 else "lines"
         cell += f"<details><summary>{len(rest)} more {noun}</summary>{body}</details>"
     help_text = str(finding.get("help") or "").strip()
@@ -240,7 +240,7 @@ def _environments(summary: dict) -> Iterable[str]:
     for env in summary.get("environments") or []:
         heads = ", ".join(env.get("heads") or []) or "none"
         yield (
-            f"{_code(str(env.get('name', '')))}: {env.get('revisions', '?')} revisions, "
+            f"{_code(str(env.get('name', '')))}: {count_of(env['revisions'], 'revision') if isinstance(env.get('revisions'), int) else '? revisions'}, "
             f"{env.get('dialect', '?')} {env.get('server_version', '')}, head {_text(heads)}"
         )
 

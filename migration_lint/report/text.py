@@ -10,7 +10,7 @@ from rich.markup import escape
 from rich.padding import Padding
 from rich.text import Text
 
-from migration_lint.model import SEVERITIES, source_lines
+from migration_lint.model import SEVERITIES, count_of, source_lines
 from migration_lint.report import environment_facts
 from migration_lint.report.safe import cut
 
@@ -67,10 +67,10 @@ def render_text(result, color: bool = False, width: int = 100, show_source: bool
     files = sum(env.file_count for env in result.environments)
     console.print()
     if findings:
-        parts = [f"{counts['error']} error(s)", f"{counts['warning']} warning(s)", f"{counts['info']} info"]
+        parts = [count_of(counts["error"], "error"), count_of(counts["warning"], "warning"), f"{counts['info']} info"]
         touched = len({f.path for f in findings})
-        console.print(f"[bold]{', '.join(parts)}[/bold] in {touched} of {files} file(s); `migration-lint explain RULE` tells more.")
+        console.print(f"[bold]{', '.join(parts)}[/bold] in {touched} of {count_of(files, 'file')}; `migration-lint explain RULE` tells more.")
     else:
-        console.print(f"[bold green]No findings[/bold green] in {files} file(s).")
+        console.print(f"[bold green]No findings[/bold green] in {count_of(files, 'file')}.")
     # rich pads wrapped blocks to their width; nobody wants trailing blanks in a log or a diff
     return "\n".join(line.rstrip() for line in buffer.getvalue().rstrip("\n").split("\n"))

@@ -76,12 +76,15 @@ def open_database(
     server_version: Optional[tuple] = None,
     image: Optional[str] = None,
     notes: Optional[list] = None,
+    version_assumed: bool = False,
 ) -> Iterator[Database]:
     """Yield an empty throwaway :class:`Database` for ``dialect``; clean everything up on exit.
 
     ``notes`` (a list) receives one-line human notes: which backend ``auto`` chose and why,
     fallbacks, version mismatches, what dead runs left behind, cleanup failures.  Cleanup failures
     are also in the yielded database's ``cleanup_failures`` once the block has exited.
+    ``version_assumed``: ``server_version`` is the default, not one the user asked for (notes
+    must not say it was requested).
     """
     if notes is None:
         notes = []
@@ -99,7 +102,7 @@ def open_database(
 
     resources.open()
     try:
-        database = _open(spec or "auto", dialect, server_version, image, notes, resources)
+        database = _open(spec or "auto", dialect, server_version, image, notes, resources, version_assumed)
         yield database
     except BaseException as exc:
         ended.append(exc)
@@ -123,7 +126,7 @@ def open_database(
             raise pending
 
 
-def _open(spec: str, dialect: str, server_version, image, notes: list, res: Cleanup) -> Database:
+def _open(spec: str, dialect: str, server_version, image, notes: list, res: Cleanup, version_assumed: bool = False) -> Database:
     from migration_lint.roundtrip.db.local import sweep_stale
     from migration_lint.roundtrip.db.sqlite_file import open_sqlite
 
@@ -141,7 +144,7 @@ def _open(spec: str, dialect: str, server_version, image, notes: list, res: Clea
             pass
         return open_sqlite(res)
     if lowered == "auto":
-        return _open_auto(dialect, server_version, image, notes, res)
+        return _open_auto(dialect, server_version, image, notes, res, version_assumed)
     if lowered == "docker":
         from migration_lint.roundtrip.db.container import open_docker
 
@@ -149,7 +152,7 @@ def _open(spec: str, dialect: str, server_version, image, notes: list, res: Clea
     if lowered == "local":
         from migration_lint.roundtrip.db.local import open_local
 
-        return open_local(dialect, server_version, notes, res)
+        return open_local(dialect, server_version, notes, res, assumed=version_assumed)
     if "://" in kind:
         from migration_lint.roundtrip.db.server_url import open_url
 
@@ -157,7 +160,7 @@ def _open(spec: str, dialect: str, server_version, image, notes: list, res: Clea
     raise DatabaseError(f"unknown --db value {kind!r}: expected auto, docker, local, sqlite or a database URL")
 
 
-def _open_auto(dialect, server_version, image, notes, res) -> Database:
+def _open_auto(dialect, server_version, image, notes, res, version_assumed: bool = False) -> Database:
     from migration_lint.roundtrip.db.container import docker_unavailable, open_docker
     from migration_lint.roundtrip.db.local import find_mysql, find_postgres, open_local
     from migration_lint.roundtrip.db.sqlite_file import open_sqlite
@@ -172,7 +175,7 @@ def _open_auto(dialect, server_version, image, notes, res) -> Database:
     found = finder(server_version)
     if found is not None:
         notes.append(f"{why}; using local {found.product} binaries ({found.location})")
-        return open_local(dialect, server_version, notes, res, found=found)
+        return open_local(dialect, server_version, notes, res, found=found, assumed=version_assumed)
     notes.append(
         f"{why} and no local {dialects.display(dialect)} binaries were found; using SQLite instead: "
         "dialect-specific behaviour was not exercised"

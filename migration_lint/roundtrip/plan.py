@@ -9,6 +9,8 @@ from typing import Callable, Dict, List, Optional, Tuple
 
 from migration_lint import discovery
 from migration_lint.errors import ConfigError, MigrationLintError
+from migration_lint.model import count_of
+from migration_lint.settings import DEFAULT
 
 
 @dataclass(frozen=True)
@@ -96,7 +98,8 @@ def round_trip(history, files, scope, options: RoundTripOptions, resources, note
         notes.append(f"round trip not run: {unusable}")
         return RoundTripResult(database="(not started)", notes=[])
     settings = history.settings
-    database = resources.database_for(settings.dialect, settings.server_version, notes)
+    assumed = settings.source_of("server_version") == DEFAULT  # not asked for: notes must not say it was
+    database = resources.database_for(settings.dialect, settings.server_version, notes, version_assumed=assumed)
     progress = None
     if options.progress is not None:
         progress = lambda revision, index, total: options.progress(history.name, revision, index, total)  # noqa: E731
@@ -110,7 +113,7 @@ def round_trip(history, files, scope, options: RoundTripOptions, resources, note
         requires=requires,
         progress=progress,
     )
-    notes.append(f"round trip: {trip.tested} revision(s) on {trip.database}, {trip.environment_mode or 'no'} environment, {trip.seconds:.1f} s")
+    notes.append(f"round trip: {count_of(trip.tested, 'revision')} on {trip.database}, {trip.environment_mode or 'no'} environment, {trip.seconds:.1f} s")
     notes.extend(trip.notes)
     for revision, why in trip.skipped:
         notes.append(f"round trip skipped {revision}: {why}")

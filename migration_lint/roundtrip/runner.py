@@ -404,11 +404,17 @@ def run_roundtrip(
 
 
 class _logging_restored:
-    """env.py files configure logging (fileConfig); leave the next history and the CLI as they were."""
+    """env.py files configure logging (fileConfig); leave the next history and the CLI as they were.
+
+    While the round trip runs, records below WARNING are dropped: an env.py's fileConfig turns on
+    Alembic's INFO lines ("Running upgrade ..."), three per revision and leg, which would bury the
+    report; warnings and errors still show."""
 
     def __enter__(self):
         import logging
 
+        self.disabled = logging.root.manager.disable
+        logging.disable(max(self.disabled, logging.INFO))
         self.root = (logging.root.level, list(logging.root.handlers))
         self.loggers = {
             name: (logger.level, list(logger.handlers), logger.disabled, logger.propagate)
@@ -432,6 +438,7 @@ class _logging_restored:
                 logger.handlers[:] = []
                 logger.setLevel(logging.NOTSET)
                 logger.disabled = False
+        logging.disable(self.disabled)
         return False
 
 

@@ -1,4 +1,4 @@
-"""A Docker container via testcontainers (the optional extra ``migration-lint[docker]``):
+"""A Docker container via testcontainers (the optional extra ``alembic-lint[docker]``):
 ``postgres:<major>`` for PostgreSQL, ``mariadb:<x.y>`` (``mysql:<x.y>`` when the requested server
 version is a MySQL one, i.e. major < 10) for MySQL; ``image`` overrides.  testcontainers' reaper
 (Ryuk) removes a container whose client died."""
@@ -24,7 +24,7 @@ DEFAULT_MARIADB_IMAGE = "mariadb:11.4"
 def docker_unavailable() -> Optional[str]:
     """None when a Docker engine answers, else why not (short, for notes)."""
     if not has_module("docker"):
-        return "the Docker SDK is not installed (pip install 'migration-lint[docker]')"
+        return "the Docker SDK is not installed (pip install 'alembic-lint[docker]')"
     try:
         import docker
 
@@ -57,7 +57,7 @@ def open_docker(dialect: str, server_version, image, notes: list, res: Cleanup) 
     from migration_lint.roundtrip.db.server_url import scratch_name
 
     if not (has_module("testcontainers") and has_module("docker")):
-        raise DatabaseError("--db docker needs testcontainers: pip install 'migration-lint[docker]'")
+        raise DatabaseError("--db docker needs testcontainers: pip install 'alembic-lint[docker]'")
     why = docker_unavailable()
     if why is not None:
         raise DatabaseError(f"{why} (is Docker running? DOCKER_HOST={os.environ.get('DOCKER_HOST', 'unset')}); try --db local or a database URL")

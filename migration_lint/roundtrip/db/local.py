@@ -478,7 +478,7 @@ def sweep_stale() -> None:
 # --------------------------------------------------------------------------- the backends
 
 
-def open_local(dialect: str, server_version, notes: list, res: Cleanup, found: Optional[Found] = None) -> Database:
+def open_local(dialect: str, server_version, notes: list, res: Cleanup, found: Optional[Found] = None, assumed: bool = False) -> Database:
     finder = find_postgres if dialect == "postgresql" else find_mysql
     found = found or finder(server_version)
     if found is None:
@@ -489,9 +489,11 @@ def open_local(dialect: str, server_version, notes: list, res: Cleanup, found: O
             + "; try --db docker or a database URL"
         )
     if server_version and not same_series(found.version, server_version, dialect):
+        wanted = f"{dialects.display(dialect)} {fmt_version(tuple(server_version))}"
         notes.append(
-            f"{dialects.display(dialect)} {fmt_version(tuple(server_version))} was requested but the local binaries are "
-            f"{found.product}; using them"
+            f"the checks assume {wanted} (the default; set --server-version) but the local binaries are {found.product}; using them"
+            if assumed
+            else f"{wanted} was requested but the local binaries are {found.product}; using them"
         )
     try:
         sweep_stale()

@@ -16,6 +16,7 @@ import sqlalchemy
 from sqlalchemy.engine import URL, make_url
 
 from migration_lint import dialects
+from migration_lint.model import count_of
 from migration_lint.roundtrip.db import owner as owners
 from migration_lint.roundtrip.db.base import SCRATCH_PREFIX, Database, DatabaseError, admin_engine, pick_driver
 from migration_lint.roundtrip.db.cleanup import Cleanup
@@ -130,14 +131,14 @@ def sweep_dead_runs(conn, sql, server: str) -> List[str]:
             failed.append(f"{name}: {one_line(exc)}")
     notes = []
     if dropped:
-        notes.append(f"dropped {len(dropped)} scratch database(s) that runs which died left on {server}: {_names(dropped)}")
+        notes.append(f"dropped {count_of(len(dropped), 'scratch database')} that runs which died left on {server}: {_names(dropped)}")
     if failed:
-        notes.append(f"could not drop {len(failed)} scratch database(s) that runs which died left on {server}: {_names(failed)}")
+        notes.append(f"could not drop {count_of(len(failed), 'scratch database')} that runs which died left on {server}: {_names(failed)}")
     if elsewhere:
         notes.append(
-            f"left alone on {server}: {len(elsewhere)} scratch database(s) of runs on other hosts, boots or containers: "
+            f"left alone on {server}: {count_of(len(elsewhere), 'scratch database')} of runs on other hosts, boots or containers: "
             f"{_names(elsewhere)}; drop them once those runs are over"
         )
     if unmarked:
-        notes.append(f"left alone on {server}: {len(unmarked)} database(s) named migration_lint_<hex> without an owner mark: {_names(unmarked)}")
+        notes.append(f"left alone on {server}: {count_of(len(unmarked), 'database')} named migration_lint_<hex> without an owner mark: {_names(unmarked)}")
     return notes
