@@ -23,7 +23,7 @@ from migration_lint.history import History, check_history, resolve_history
 from migration_lint.model import Finding
 from migration_lint.results import CheckResult, EnvironmentResult
 from migration_lint.roundtrip.plan import RoundTripOptions, skips, url_dialect
-from migration_lint.scope import build_scope
+from migration_lint.scope import START_AFTER_ELSEWHERE, build_scope
 from migration_lint.settings import Invocation, for_sources, pack_paths
 
 __all__ = ["check", "lint_sources", "resolve_config", "catalogue_for", "RoundTripOptions", "CheckResult", "EnvironmentResult"]
@@ -63,6 +63,7 @@ class _Resources:
         self.use_cache, self.jobs, self.roundtrip = use_cache, jobs, roundtrip
         self.diffs = diffs
         self.skips: Dict[int, str] = {}
+        self.several_histories = False  # start-after may then name a revision of another history
         self._databases: dict = {}
 
     def diff_for(self, env):
@@ -142,11 +143,15 @@ def check(
         resources = _Resources(stack, config, invocation, use_cache=use_cache, jobs=jobs, roundtrip=roundtrip, diffs=diffs)
         if roundtrip is not None:
             resources.skips = skips(histories, roundtrip)
+        resources.several_histories = len(histories) > 1
         for history in histories:
             checked = check_history(history, catalogue, resources)
             if id(history) in resources.skips:
                 checked.notes.append(resources.skips[id(history)])
             result.environments.append(checked)
+    start_after = next((h.settings.start_after for h in histories if h.settings.start_after), None)
+    if start_after and len(histories) > 1 and all(any(n.startswith(START_AFTER_ELSEWHERE) for n in r.notes) for r in result.environments):
+        raise ConfigError(f"start_after: revision {start_after!r} is in none of the {len(histories)} histories checked")
     # what the round trip could not remove (each database's cleanup ran as the stack closed)
     for dialect, database in resources._databases.items():
         result.cleanup_failures += database.cleanup_failures

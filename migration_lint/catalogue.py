@@ -28,7 +28,7 @@ PHASES = ("upgrade", "downgrade", "any")
 # off when the project migrates with the application stopped (deploy = offline).
 EFFECTS = ("lock", "running-code", "failure", "data-loss", "downgrade", "history", "hygiene")
 OFFLINE_SAFE = frozenset({"lock", "running-code"})  # effects that need the old code running
-KEYS = {"advice", "messages", "fix_guarded", "name", "severity", "category", "effect", "dialects", "phase", "summary", "message", "fix", "docs", "examples", "match", "check", "produced_by", "since", "options", "scope", "aliases"}
+KEYS = {"advice", "group", "messages", "fix_guarded", "name", "severity", "category", "effect", "dialects", "phase", "summary", "message", "fix", "docs", "examples", "match", "check", "produced_by", "since", "options", "scope", "aliases"}
 # Where the findings of a rule without match or check come from (built-in rules only).
 PRODUCERS = ("frontend", "git", "roundtrip", "engine")
 DOC_KEYS = {"what", "why", "example", "use_instead", "notes", "references"}
@@ -62,6 +62,9 @@ class Rule:
     # message variants: [{"when": match, "message": template}], the first that matches is used
     messages: Tuple[dict, ...] = ()
     advice: dict = field(default_factory=dict)  # see ADVICE_KEYS
+    # one finding for several matches: {by: phase|table, item: template, message: template with
+    # {count} and {items}} -- e.g. a revision that drops 29 tables is one finding, not 29
+    group: dict = field(default_factory=dict)
     path: str = ""
     builtin: bool = True
     _check_fn: Optional[Callable] = None
@@ -224,6 +227,21 @@ def _variants(value, fail) -> list:
     return [{"when": v["when"], "message": v["message"].strip()} for v in value]
 
 
+def _group(value, declarative: bool, fail) -> dict:
+    if value is None:
+        return {}
+    if not declarative:
+        fail("group: is for rules with a match (a check groups its own findings)")
+    if not isinstance(value, dict) or set(value) != {"by", "item", "message"} or value["by"] not in ("phase", "table"):
+        fail("group must be {by: phase|table, item: <template>, message: <template with {count} and {items}>}")
+    for key in ("item", "message"):
+        try:
+            list(string.Formatter().parse(value[key]))
+        except ValueError as exc:
+            fail(f"group: {key}: {exc}")
+    return {"by": value["by"], "item": value["item"].strip(), "message": value["message"].strip()}
+
+
 def env_snippet(name: str) -> Path:
     """An env.py snippet a rule's docs show: a whole env.py, in rules/env/, run by the suite."""
     return builtin_rules_dir() / "env" / f"{name}.py"
@@ -354,6 +372,7 @@ def rule_from_mapping(data, where: str, builtin: bool = False) -> Rule:
         fix_guarded=str(data.get("fix_guarded", "")).strip(),
         messages=tuple(_variants(data.get("messages"), fail)),
         advice=advice,
+        group=_group(data.get("group"), "match" in data, fail),
         path=where,
         builtin=builtin,
     )

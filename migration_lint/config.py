@@ -30,6 +30,9 @@ class Config:
     exclude: Tuple[str, ...] = ()
     downgrades: Optional[str] = None  # 'required' | 'optional' (projects that never write downgrades)
     deploy: Optional[str] = None  # 'online' | 'offline' (migrations run with the application stopped)
+    # the tables big or busy enough for a lock to hurt; when given, lock rules look only at these
+    # (names or globs, optionally schema-qualified): GitLab's migration cops keep such a list
+    large_tables: Optional[Tuple[str, ...]] = None
     rule_packs: Tuple[str, ...] = ()
     fail_on: str = "error"
     baseline: Optional[str] = None  # a baseline file (relative to the config's folder)
@@ -136,6 +139,12 @@ def config_from_mapping(data: dict, source: str = "<config>", root: Optional[str
             if not isinstance(value, str) or not value.strip():
                 raise ConfigError(f"{source}: default-schema must be a schema name")
             values["default_schema"] = value.strip()
+        elif name == "large_tables":
+            if isinstance(value, str):
+                value = [value]
+            if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+                raise ConfigError(f"{source}: large-tables must be a list of table names (globs allowed, e.g. 'event_*')")
+            values["large_tables"] = tuple(v.strip() for v in value)
         elif name in ("select", "ignore", "exclude", "rule_packs"):
             if isinstance(value, str):
                 value = [value]

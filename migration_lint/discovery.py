@@ -425,8 +425,22 @@ def read_env_settings(env_py: Path) -> dict:
         "url_overridden": bool(re.search(r"set_main_option\(\s*['\"]sqlalchemy\.url['\"]", code)),
         "search_path": _search_path(code),
         "user_module_prefix": _literal_option(code, "user_module_prefix"),
-        "configure_line": _line_of(text, r"context\.configure\(") or _line_of(text, r"run_migrations\("),
+        # where a lock_timeout belongs: the online configure (it gets a connection), not the
+        # offline one every template has first
+        "configure_line": _online_configure_line(text) or _line_of(text, r"context\.configure\(") or _line_of(text, r"run_migrations\("),
     }
+
+
+def _online_configure_line(text: str) -> Optional[int]:
+    """The line of the ``context.configure(...)`` call that is given a connection."""
+    for match in re.finditer(r"context\.configure\(", text):
+        depth, end = 1, match.end()
+        while end < len(text) and depth:
+            depth += {"(": 1, ")": -1}.get(text[end], 0)
+            end += 1
+        if re.search(r"\bconnection\s*=", text[match.end():end]):
+            return text.count("\n", 0, match.start()) + 1
+    return None
 
 
 def _line_of(text: str, pattern: str) -> Optional[int]:

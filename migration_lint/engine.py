@@ -20,7 +20,7 @@ from migration_lint import rule_ids
 from migration_lint.catalogue import OFFLINE_SAFE, Catalogue, Rule
 from migration_lint.facts import Facts, place_facts, shown_table, unread
 from migration_lint.matcher import matches
-from migration_lint.model import Finding, MigrationFile, Operation
+from migration_lint.model import LIST_LIMIT, Finding, MigrationFile, Operation, listing
 from migration_lint.settings import Settings, check_rule_names
 
 SUPPRESSION_RULE = rule_ids.UNUSED_SUPPRESSION
@@ -136,17 +136,33 @@ def _kinds(match: dict) -> Optional[frozenset]:
     return None
 
 
-def _declarative(rule: Rule, migration: MigrationContext, settings: Settings) -> Iterable[Finding]:
+def _declarative(rule: Rule, migration: MigrationContext, settings: Settings, catalogue: Optional[Catalogue] = None) -> Iterable[Finding]:
     phases = (m.UPGRADE, m.DOWNGRADE) if rule.phase == "any" else (rule.phase,)
     kinds = _kinds(rule.match)
     for phase in phases:
+        groups: Dict[tuple, list] = {}
         for op in migration.ops[phase]:
             if kinds is not None and op.kind not in kinds:
                 continue
             facts = migration.facts_for(op)
+            if rule.effect == "lock" and not facts.get("table_is_large"):
+                continue  # the config lists the large tables, and this is not one of them
             if matches(rule.match, facts):
                 template = next((v["message"] for v in rule.messages if matches(v["when"], facts)), rule.message)
+                if rule.group and template == rule.message and not _suppressed(migration.file, rule.name, op.line, op.end_line, catalogue):
+                    key = (phase,) if rule.group["by"] == "phase" else (phase, facts.get("schema_key"), facts.get("table"))
+                    groups.setdefault(key, []).append((op, facts))
+                    continue
                 yield migration.at(rule, op, format_message(template, facts, settings), phase=phase)
+        for members in groups.values():
+            op, facts = members[0]
+            if len(members) == 1:
+                yield migration.at(rule, op, format_message(rule.message, facts, settings), phase=phase)
+                continue
+            items = list(dict.fromkeys(format_message(rule.group["item"], f, settings) for _, f in members))
+            values = Facts(facts.op, {**facts.extra, "count": len(members), "items": listing(items)})
+            finding = migration.at(rule, op, format_message(rule.group["message"], values, settings), phase=phase, subject=("group", *items[:LIST_LIMIT]))
+            yield dataclasses.replace(finding, end_line=max(o.end_line or o.line for o, _ in members))
 
 
 def rules_in_force(catalogue: Catalogue, settings: Settings) -> List[Rule]:
@@ -176,7 +192,7 @@ def lint(files: Sequence[MigrationFile], scope, settings: Settings, catalogue: C
     for rule in rules:
         if rule.match is not None:
             for migration in migrations:
-                raw.extend((rule, finding) for finding in _declarative(rule, migration, settings))
+                raw.extend((rule, finding) for finding in _declarative(rule, migration, settings, catalogue))
         elif rule.check is not None:
             raw.extend((rule, finding) for finding in rule.check_function(rule, run))
     in_force = {rule.name: rule for rule in rules}

@@ -118,6 +118,8 @@ FACTS: Dict[str, Fact] = {
     "column_is_copied": Fact("bool", "drop_column: an earlier statement of the phase reads the column (UPDATE ... SET x = col, INSERT ... SELECT col): its values were copied"),
     "table_is_copied": Fact("bool", "drop_table: an earlier statement of the phase reads the table into another one (INSERT ... SELECT ... FROM it)"),
     "deploy": Fact("str", "the project's deploy model: online (the old code runs while it migrates) or offline"),
+    "table_is_large": Fact("bool", "a lock on the table matters: the config lists no large-tables, or lists this one (or its name is not known)"),
+    "lock_timeout_set": Fact("bool", "a lock_timeout is in force here: env.py sets one, or a SET lock_timeout comes earlier in the phase"),
     "column_is_new": Fact("bool", "the column is added earlier in the same phase of the same migration"),
     "in_batch": Fact("bool", "inside batch_alter_table (SQLite's recreate-and-copy)"),
     "in_autocommit": Fact("bool", "outside the migration's transaction: autocommit_block, or transactional_ddl=False in env.py"),
@@ -256,8 +258,11 @@ def place_facts(operations: Iterable[m.Operation], settings) -> Dict[str, List[m
         copied = _copied(ops, tables, dialect)
         new_tables = set()
         new_columns = set()
+        timeout_set = bool(settings.env("lock_timeout"))
         for index, op in enumerate(ops):
             table = tables[index]
+            if op.kind == m.SET_TIMEOUT and op.get("setting") == "lock_timeout":
+                timeout_set = True
             if op.kind == m.CREATE_TABLE and id(op) not in rebuilt:
                 new_tables.add(table)
             elif op.kind == m.RENAME_TABLE and table in new_tables:
@@ -279,6 +284,8 @@ def place_facts(operations: Iterable[m.Operation], settings) -> Dict[str, List[m
                         "column_is_copied": op.kind == m.DROP_COLUMN and index in copied,
                         "table_is_copied": op.kind == m.DROP_TABLE and index in copied,
                         "deploy": settings.deploy,
+                        "lock_timeout_set": timeout_set,
+                        "table_is_large": settings.is_large(table[0], table[1]),
                         "in_batch": "batch" in op.context,
                         "in_autocommit": "autocommit" in op.context or autocommit_everywhere,
                         "in_loop": "loop" in op.context,
@@ -332,28 +339,38 @@ _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_$]*")
 def _copied(ops: List[m.Operation], tables: List[tuple], dialect: str) -> set:
     """Indexes of drop_column / drop_table operations whose values an earlier statement of the
     phase read: its SQL names the column (and its table, or runs on it), or a Core statement reads
-    ``table.c.column``; for a table, an INSERT or UPDATE of another table that reads it."""
+    ``table.c.column``; for a table, an INSERT or UPDATE of another table that reads it.  A read
+    that only selects (SQL ``SELECT``, ``sa.select(...)``) counts when rows are written after it and
+    before the drop: the values were read to be written somewhere (a copy made in Python)."""
     out = set()
     readers = []
     for index, op in enumerate(ops):
         if op.kind in (m.UPDATE_ROWS, m.INSERT_ROWS, m.OTHER_SQL, m.RAW_SQL) and (op.sql or op.get("reads")):
             words = {w.lower() for w in _WORD.findall(op.sql or "")} | {str(r).lower() for r in op.get("reads") or ()}
             readers.append((index, op, words))
-        if op.kind == m.DROP_COLUMN and op.columns:
-            column = op.columns[0].lower()
-            table = (tables[index][1] or "").lower()
-            for reader_index, reader, words in readers:
+        if op.kind not in (m.DROP_COLUMN, m.DROP_TABLE):
+            continue
+        for reader_index, reader, words in readers:
+            if _only_selects(reader) and not any(ops[i].kind in (m.UPDATE_ROWS, m.INSERT_ROWS) for i in range(reader_index + 1, index)):
+                continue  # read but nothing written since: not a copy
+            if op.kind == m.DROP_COLUMN and op.columns:
+                column = op.columns[0].lower()
+                table = (tables[index][1] or "").lower()
                 runs_on = (tables[reader_index][1] or "").lower() == table
-                if column in words and (runs_on or table in words):
+                if column in words and (runs_on or table in words or not table):
                     out.add(index)
                     break
-        elif op.kind == m.DROP_TABLE and tables[index][1]:
-            table = tables[index][1].lower()
-            for reader_index, reader, words in readers:
-                if reader.kind in (m.UPDATE_ROWS, m.INSERT_ROWS) and table in words and (tables[reader_index][1] or "").lower() != table:
+            elif op.kind == m.DROP_TABLE and tables[index][1]:
+                table = tables[index][1].lower()
+                writes_elsewhere = reader.kind in (m.UPDATE_ROWS, m.INSERT_ROWS) and (tables[reader_index][1] or "").lower() != table
+                if table in words and (writes_elsewhere or _only_selects(reader)):
                     out.add(index)
                     break
     return out
+
+
+def _only_selects(op: m.Operation) -> bool:
+    return bool(op.get("select")) or (op.kind == m.OTHER_SQL and (op.sql or "").lstrip().lower().startswith(("select", "with")))
 
 
 def _swapped(ops: List[m.Operation], tables: List[tuple], dialect: str) -> set:

@@ -149,7 +149,7 @@ def check_history(history: History, catalogue, resources) -> EnvironmentResult:
         changes = None
         if diff is not None:
             changes = changes_for(diff, history.paths, history.display, list(history.env.version_locations), display_path, lambda p: is_excluded(p, resources.config))
-        scope = build_scope(files, settings, excluded=history.excluded, changes=changes, roundtrip=trip_options is not None)
+        scope = build_scope(files, settings, excluded=history.excluded, changes=changes, roundtrip=trip_options is not None, start_after_elsewhere=resources.several_histories)
         if narrow:
             files = loader.load(full=[i for i, shown in enumerate(history.display) if shown in scope.full_read])
             scope = scope.with_files(files)

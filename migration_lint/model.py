@@ -220,7 +220,7 @@ class MigrationFile:
     upgrade_line: int = 0
     downgrade_line: int = 0
     downgrade_is_empty: bool = False  # only ``pass`` / docstring
-    imports: list = field(default_factory=list)  # [(module, line)]
+    imports: list = field(default_factory=list)  # [(module, line, names[, benign names])]
     suppressions: list = field(default_factory=list)  # [Suppression]
     problems: list = field(default_factory=list)  # [Problem]
     syntax_error: bool = False

@@ -96,6 +96,7 @@ class Scope:
         return replaced
 
 
+START_AFTER_ELSEWHERE = "start-after"  # the note a history gets when start-after names another history's revision
 GRAPHS_BUILT = [0]  # how many revision graphs were built (a test checks: once per history)
 
 
@@ -111,15 +112,21 @@ def build_scope(
     excluded: FrozenSet[str] = frozenset(),
     changes: Optional[ChangeSet] = None,
     roundtrip: bool = False,
+    start_after_elsewhere: bool = False,
 ) -> Scope:
-    """The scope of a history from its files' headers, its settings and what changed."""
+    """The scope of a history from its files' headers, its settings and what changed.
+    ``start_after_elsewhere``: the run checks several histories, and start-after may name a
+    revision of another one (the caller makes sure some history has it)."""
     graph = graph_of(files)
+    notes: List[str] = []
     try:
         in_scope = after(graph, settings.start_after)
     except KeyError as exc:
         detail = str(exc.args[0]) if exc.args else settings.start_after
-        raise ConfigError(f"start_after: revision {detail!r} is not in this history ({settings.environment})" if "ambiguous" not in detail else f"start_after: {detail}") from None
-    notes: List[str] = []
+        if "ambiguous" in detail or not start_after_elsewhere:
+            raise ConfigError(f"start_after: revision {detail!r} is not in this history ({settings.environment})" if "ambiguous" not in detail else f"start_after: {detail}") from None
+        in_scope = None
+        notes.append(f"{START_AFTER_ELSEWHERE} {settings.start_after} is not a revision of this history: all its revisions are checked")
     produced: List[Finding] = []
     changed = diff = None
     if changes is not None:

@@ -29,6 +29,7 @@ from migration_lint.errors import ConfigError
 from migration_lint.infer import url_is_placeholder
 
 DEFAULT = "default"
+SQLITE_OFFLINE = "inferred: SQLite is embedded, migrated by the application that opens it; set deploy = online if old code keeps running"
 FOLDER_HINT = "versions folder name"  # discovery's dialect_hint for versions/<dialect>/ histories
 
 # Where unqualified names live when nothing says otherwise.  PostgreSQL's real default is the
@@ -66,6 +67,7 @@ class Settings:
     default_schema: str
     downgrades: str  # 'required' | 'optional'
     deploy: str = "online"  # 'online' (the old code runs while it migrates) | 'offline' (stopped first)
+    large_tables: Optional[Tuple[str, ...]] = None  # lock rules look only at these tables (None: all)
     select: Tuple[str, ...] = ()
     ignore: Tuple[str, ...] = ()
     severity: Tuple[Tuple[str, str], ...] = ()  # (rule, severity) overrides
@@ -85,6 +87,16 @@ class Settings:
     config_file: str = ""  # the config file the settings came from, as shown
     sources: Tuple[Tuple[str, str], ...] = ()  # (value name, what decided it)
     notes: Tuple[str, ...] = ()  # what was assumed, ignored or replaced, for the output's header
+
+    def is_large(self, schema: Optional[str], table: Optional[str]) -> bool:
+        """Whether a lock on this table matters: every table does unless the config lists the large
+        ones; a table whose name is not known is assumed large."""
+        if self.large_tables is None or not table:
+            return True
+        import fnmatch
+
+        names = (table, f"{schema}.{table}") if schema else (table,)
+        return any(fnmatch.fnmatchcase(name, pattern) for pattern in self.large_tables for name in names)
 
     def source_of(self, name: str) -> str:
         return dict(self.sources).get(name, DEFAULT)
@@ -172,6 +184,9 @@ def resolve(
     deploy, deploy_source = _first(
         (invocation.deploy, "--deploy"),
         (config.deploy, config_source),
+        # SQLite is embedded: the application that opens the file migrates it, at start-up, before
+        # it serves; no old release keeps running against the new schema
+        ("offline", SQLITE_OFFLINE) if dialect == "sqlite" else (None, ""),
         ("online", DEFAULT),
     )
     select = tuple(invocation.select) or tuple(config.select)
@@ -184,6 +199,7 @@ def resolve(
         default_schema=schema,
         downgrades=downgrades,
         deploy=deploy,
+        large_tables=config.large_tables,
         select=select,
         ignore=ignore,
         severity=tuple(sorted(config.severity.items())),

@@ -120,6 +120,46 @@ def test_deploy_offline_turns_lock_and_running_code_rules_off_and_keeps_failures
     assert "a lock rule: off under deploy = offline" in capsys.readouterr().out
 
 
+def test_sqlite_histories_are_taken_as_offline_unless_the_config_says_online(tmp_path, capsys):
+    from migration_lint.cli import main
+
+    body = 'op.alter_column("account", "name", new_column_name="full_name")'
+    project(tmp_path, {"a.py": revision_file("a", upgrade=body, downgrade="pass")})
+    assert not [f for f in settings_of(tmp_path, dialect="sqlite").findings if f.rule == "rename-column"]
+    online = settings_of(tmp_path, dialect="sqlite", config=config_from_mapping({"deploy": "online"}))
+    assert [f for f in online.findings if f.rule == "rename-column"]
+    main(["check", str(tmp_path), "--dialect", "sqlite", "--no-cache", "--exit-zero"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert "lock rules off: deploy = offline (inferred: SQLite is embedded" in out
+
+
+def test_large_tables_limit_lock_rules_to_the_tables_listed(tmp_path, capsys):
+    from migration_lint.cli import main
+
+    body = """op.create_index("ix_country_code", "country", ["code"])
+op.create_index("ix_order_user", "order", ["user_id"])
+op.create_index("ix_event_at", "event_2024", ["at"], schema="audit")
+op.execute(f"CREATE INDEX ix_{name} ON {name} (x)")
+op.drop_column("country", "legacy")"""
+    project(tmp_path, {"a.py": revision_file("a", upgrade=body, downgrade="pass", extra_header='name = compute()')})
+    every = [f for f in settings_of(tmp_path).findings if f.rule == "create-index-not-concurrently"]
+    assert len(every) == 4  # country, order, audit.event_2024 and the f-string's table
+    listed = settings_of(tmp_path, config=config_from_mapping({"large-tables": ["order", "audit.event_*"]}))
+    # country is not listed; a table whose name is not known statically is assumed large
+    assert {f.line for f in listed.findings if f.rule == "create-index-not-concurrently"} == {f.line for f in every if "country" not in f.message}
+    assert len([f for f in listed.findings if f.rule == "create-index-not-concurrently"]) == 3
+    assert any(f.rule == "drop-column" for f in listed.findings)  # data loss is not a lock: still reported
+    none_large = settings_of(tmp_path, config=config_from_mapping({"large-tables": ["nothing_here"]}))
+    assert [f.line for f in none_large.findings if f.rule == "create-index-not-concurrently"] == [15]  # only the unknown table (line 4 of upgrade())
+    (tmp_path / ".migration-lint.yaml").write_text("large-tables: [order]\n")
+    main(["check", str(tmp_path), "--no-cache", "--exit-zero"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert "lock rules only on the 1 large table the config lists" in out
+    (tmp_path / ".migration-lint.yaml").write_text("large-tables: 3\n")
+    assert main(["check", str(tmp_path), "--no-cache"]) == 2
+    assert "large-tables must be a list of table names" in capsys.readouterr().err
+
+
 # --- reading what is written ----------------------------------------------------------------------
 
 
@@ -162,8 +202,9 @@ def upgrade():
     assert "offline" not in ops["f"].context
     from migration_lint.api import lint_sources
 
-    dropped = {f.line for f in lint_sources({"v.py": source.decode()}, dialect="sqlite") if f.rule == "drop-table"}
-    assert dropped == {17, 19, 23}  # c (not PostgreSQL), d (SQLite), f: MySQL's and PostgreSQL's branches do not run
+    (dropped,) = [f for f in lint_sources({"v.py": source.decode()}, dialect="sqlite") if f.rule == "drop-table"]
+    # one finding for the revision's drops: c (not PostgreSQL), d (SQLite), f; MySQL's and PostgreSQL's branches do not run
+    assert dropped.line == 17 and dropped.message.startswith("drops 3 tables (c, d, f)")
 
 
 def test_what_a_helper_does_is_reported_at_its_call_in_upgrade_in_call_order():
@@ -198,6 +239,24 @@ def test_missing_lock_timeout_is_reported_once_at_env_py_for_the_whole_history(t
     (finding,) = [f for f in api.check([tmp_path], use_cache=False).findings if f.rule == "missing-lock-timeout"]
     assert Path(finding.path).name == "env.py" and "3 revisions take strong locks with no lock_timeout set (r0, r1, r2)" in finding.message
     assert 'connect_args={"options": "-c lock_timeout=5s"}' in finding.help
+    # the finding points where the fix goes: the online configure (given a connection), not the offline one
+    env_py = """from alembic import context
+
+
+def run_migrations_offline():
+    context.configure(url="postgresql://x/y", literal_binds=True)
+
+
+def run_migrations_online():
+    with engine.connect() as conn:
+        context.configure(
+            target_metadata=None,
+            connection=conn,
+        )
+"""
+    (tmp_path / "migrations" / "env.py").write_text(env_py)
+    (finding,) = [f for f in api.check([tmp_path], use_cache=False).findings if f.rule == "missing-lock-timeout"]
+    assert finding.line == 10  # the online context.configure(
 
 
 def test_one_operation_gives_one_finding_per_rule_and_no_question_marks():
@@ -225,3 +284,29 @@ def test_a_dropped_column_whose_values_were_copied_is_said_so_and_quiet_offline(
     assert not [f for f in lint(body, config=cfg({"deploy": "offline"})) if f.rule == "drop-column"]
     plain = [f for f in lint('op.drop_column("user", "nickname")', config=cfg({"deploy": "offline"})) if f.rule == "drop-column"]
     assert plain and "its data is lost" in plain[0].message  # data loss is no lock: offline changes nothing
+
+
+def test_start_after_of_one_history_in_a_repository_of_several(tmp_path):
+    """A repository with several environments (an app and its plugins): start-after names a
+    revision of one of them; the others are checked whole and say so. A revision none has is an error."""
+    import pytest
+
+    from migration_lint.errors import ConfigError
+
+    lock = 'op.create_index("ix_t_c", "t", ["c"])'
+    write_tree(tmp_path, {
+        "core/alembic.ini": INI,
+        "core/migrations/env.py": ENV_PY,
+        "core/migrations/versions/a.py": revision_file("a", upgrade=lock),
+        "core/migrations/versions/b.py": revision_file("b", "a", upgrade=lock.replace("ix_t_c", "ix_t_d")),
+        "plugin/alembic.ini": INI,
+        "plugin/migrations/env.py": ENV_PY,
+        "plugin/migrations/versions/p.py": revision_file("p", upgrade=lock.replace("ix_t_c", "ix_t_p")),
+    })
+    result = api.check([tmp_path], use_cache=False, config=config_from_mapping({"start-after": "a"}))
+    core, plugin = sorted(result.environments, key=lambda e: e.name)
+    assert {f.revision for f in core.findings if f.rule == "create-index-not-concurrently"} == {"b"}
+    assert {f.revision for f in plugin.findings if f.rule == "create-index-not-concurrently"} == {"p"}
+    assert any("start-after a is not a revision of this history: all its revisions are checked" in n for n in plugin.notes)
+    with pytest.raises(ConfigError, match="is in none of the 2 histories"):
+        api.check([tmp_path], use_cache=False, config=config_from_mapping({"start-after": "zzz"}))

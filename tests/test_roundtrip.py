@@ -209,20 +209,34 @@ def test_flask_migrate_project_runs_without_flask(in_tmp):
 
 @needs_pg
 def test_scratch_database_is_dropped_and_others_untouched(in_tmp):
+    """Its own scratch database goes; another database on the server (one of ours, made for this
+    test: other sessions' databases come and go on this shared server) keeps its table and rows."""
+    import uuid
+
     import sqlalchemy as sa
 
     project(in_tmp, CLEAN)
-    engine = sa.create_engine(_with_driver(PG_URL))
-    with engine.connect() as connection:
-        before = set(connection.exec_driver_sql("SELECT datname FROM pg_database").scalars())
-    result = roundtrip(in_tmp, PG_URL, dialect="postgresql")
-    with engine.connect() as connection:
-        after = set(connection.exec_driver_sql("SELECT datname FROM pg_database").scalars())
-    engine.dispose()
-    (ours,) = re.findall(r"migration_lint_[0-9a-f]{12}", result.environments[0].roundtrip.database)
-    assert ours not in after and ours not in before
-    # every other database is still there (other sessions' scratch databases come and go)
-    assert {name for name in before if not name.startswith("migration_lint_")} <= after
+    sentinel = f"mlint_sentinel_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(_with_driver(PG_URL), isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.exec_driver_sql(f"CREATE DATABASE {sentinel}")
+    other = sa.create_engine(sa.engine.make_url(_with_driver(PG_URL)).set(database=sentinel))
+    try:
+        with other.begin() as connection:
+            connection.exec_driver_sql("CREATE TABLE kept (id int)")
+            connection.exec_driver_sql("INSERT INTO kept VALUES (1)")
+        result = roundtrip(in_tmp, PG_URL, dialect="postgresql")
+        with admin.connect() as connection:
+            after = set(connection.exec_driver_sql("SELECT datname FROM pg_database").scalars())
+        (ours,) = re.findall(r"migration_lint_[0-9a-f]{12}", result.environments[0].roundtrip.database)
+        assert ours not in after and sentinel in after
+        with other.connect() as connection:
+            assert connection.exec_driver_sql("SELECT count(*) FROM kept").scalar() == 1
+    finally:
+        other.dispose()
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f"DROP DATABASE IF EXISTS {sentinel} WITH (FORCE)")
+        admin.dispose()
 
 
 @needs_pg
@@ -314,11 +328,21 @@ SLOW = {
 }
 
 
-def _leftovers(marker_dirs):
-    procs = subprocess.run(["ps", "-eo", "pid,args"], capture_output=True, text=True).stdout
-    servers = [line for line in procs.splitlines() if "migration-lint" in line and "postgres -D" in line]
-    dirs = [d for base in marker_dirs for d in base.glob("migration-lint-*")]
-    return servers, [str(d) for d in dirs]
+def _temp_dirs_of(pid: int, *bases) -> list:
+    """migration-lint-* temp dirs whose owner file names pid (under /dev/shm, /tmp and bases)."""
+    from migration_lint.roundtrip.db import local, owner
+
+    found = []
+    for base in {Path("/dev/shm"), Path("/tmp"), *map(Path, bases)}:
+        for path in base.glob("migration-lint-*"):
+            try:
+                text = (path / local.OWNER_FILE).read_text()
+            except OSError:
+                continue
+            mark = owner.parse(text)
+            if (mark is not None and mark.pid == pid) or text.strip() == str(pid):
+                found.append(str(path))
+    return found
 
 
 @pytest.mark.parametrize("backend", ["url", "local"])
@@ -334,36 +358,45 @@ def test_interrupting_a_run_leaves_nothing_behind(in_tmp, sig, backend):
     db = PG_URL if backend == "url" else "local"
     import sqlalchemy as sa
 
-    def scratch_dbs():
+    from migration_lint.roundtrip.db import owner
+
+    def scratch_dbs(pid=None):
+        """migration_lint_* databases on the server (of the run with that pid: other sessions and
+        tests create their own at the same time on this shared server)."""
         if db != PG_URL:
             return set()
         engine = sa.create_engine(_with_driver(PG_URL))
         with engine.connect() as connection:
-            names = set(connection.execute(sa.text("SELECT datname FROM pg_database WHERE datname LIKE 'migration_lint_%'")).scalars())
+            rows = connection.execute(sa.text("SELECT datname, shobj_description(oid, 'pg_database') FROM pg_database WHERE datname LIKE 'migration_lint_%'")).all()
         engine.dispose()
-        return names
+        marks = {name: owner.parse(mark) for name, mark in rows}
+        return {name for name, mark in marks.items() if pid is None or (mark is not None and mark.pid == pid)}
 
     before = scratch_dbs()
-    servers_before, dirs_before = _leftovers([temp_root, Path("/dev/shm")])  # other runs on this machine
     proc = subprocess.Popen(
         [sys.executable, "-m", "migration_lint", "check", "--roundtrip", "--db", db, "--dialect", "postgresql", "--no-cache"],
         cwd=in_tmp, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     # wait until the slow migration is running
     deadline = time.time() + 30
+    ours = set()  # this run's temp dirs (their owner file names its pid: other runs come and go here)
     while time.time() < deadline:
+        ours.update(_temp_dirs_of(proc.pid, temp_root))
         running = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
         local_query = any("migration_lint_" in line and line.rstrip().endswith("SELECT") for line in running.splitlines())
-        if local_query or (db == PG_URL and _sleeping(PG_URL)):
-            break
+        if (local_query and ours) or (db == PG_URL and _sleeping(PG_URL)):
+            break  # (other runs on this machine have servers of their own: wait for this run's dir)
         time.sleep(0.2)
+    ours.update(_temp_dirs_of(proc.pid, temp_root))
+    assert ours or db == PG_URL, "the local run's temp dir was never seen"
     proc.send_signal(sig)
     out, err = proc.communicate(timeout=30)
     assert proc.returncode != 0
     assert "Traceback" not in err
-    servers, dirs = _leftovers([temp_root, Path("/dev/shm")])
-    assert set(servers) <= set(servers_before) and set(dirs) <= set(dirs_before)
-    assert scratch_dbs() <= before
+    procs = subprocess.run(["ps", "-eo", "pid,args"], capture_output=True, text=True).stdout
+    assert not [line for line in procs.splitlines() if any(d in line for d in ours)], "a server of this run is still running"
+    assert not [d for d in ours if os.path.exists(d)] and not _temp_dirs_of(proc.pid, temp_root)
+    assert not scratch_dbs(proc.pid) - before  # nothing of this run's is left
 
 
 def _sleeping(url):

@@ -45,7 +45,7 @@ def _safe_widening(old, new, dialect):
 def alter_column_type(rule, run):
     for migration in run.migrations:
         for op in migration.ops[m.UPGRADE]:
-            if op.kind != m.ALTER_COLUMN_TYPE or migration.facts[id(op)]["table_is_new"]:
+            if op.kind != m.ALTER_COLUMN_TYPE or migration.facts[id(op)]["table_is_new"] or not migration.facts[id(op)]["table_is_large"]:
                 continue
             old, new = op.get("existing_type"), op.get("type")
             if _safe_widening(old, new, run.dialect):

@@ -175,9 +175,13 @@ def _created(migration, settings) -> Dict[tuple, Tuple[object, str]]:
     created: Dict[tuple, Tuple[object, str]] = {}
     rebuilt = _rebuilds(migration.ops[m.UPGRADE], settings)
     temporary: Set[tuple] = set()
+    existing: Set[tuple] = set()  # dropped by the upgrade before it made them again: they existed before
     for op in migration.ops[m.UPGRADE]:
         if id(op) in rebuilt:
             continue
+        dropped = _dropped_key(op, settings)
+        if dropped is not None and dropped not in created:
+            existing.add(dropped)
         table = table_key(op, settings)
         shown = shown_table(op, settings)
         if op.kind == m.CREATE_TABLE and table[1]:
@@ -218,7 +222,22 @@ def _created(migration, settings) -> Dict[tuple, Tuple[object, str]]:
             created.pop(("constraint", object_key(op, settings)), None)
         elif op.kind == m.DROP_TYPE:
             created.pop(("type", object_key(op, settings, kind="type")), None)
-    return created
+    # re-creating what existed before the upgrade (a constraint dropped and added back, pointing
+    # elsewhere) leaves nothing new for the downgrade to remove
+    return {key: value for key, value in created.items() if key not in existing}
+
+
+def _dropped_key(op, settings) -> Optional[tuple]:
+    """The key ``_created`` would give the object an operation drops."""
+    if op.kind == m.DROP_INDEX and op.name:
+        return ("index", object_key(op, settings))
+    if op.kind == m.DROP_CONSTRAINT and op.name:
+        return ("constraint", object_key(op, settings))
+    if op.kind == m.DROP_TYPE and op.name:
+        return ("type", object_key(op, settings, kind="type"))
+    if op.kind == m.DROP_COLUMN and op.columns:
+        return ("column", table_key(op, settings), name_key(op.columns[0], settings.dialect, "column"))
+    return None
 
 
 def incomplete_downgrade(rule, run):

@@ -35,10 +35,12 @@ def imports_application_code(rule, run):
     if not packages:
         return
     for migration in run.migrations:
-        for module, line, names in migration.file.imports:
+        for module, line, names, *benign in migration.file.imports:
             top = module.split(".", 1)[0]
             if _harmless(module, names, run.settings) or _uses_only_types(module, names, run.settings):
                 continue
+            if benign and names and set(names) <= set(benign[0]):
+                continue  # only SQLAlchemy names through the app's db object, a logger, gettext
             if top in packages and not any(module == p or module.startswith(p + ".") for p in own):
                 yield migration.finding(
                     rule,

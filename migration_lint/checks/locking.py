@@ -18,8 +18,9 @@ STRONG_LOCKS = {
 
 
 def strong_lock(migration, op):
-    if op.kind not in STRONG_LOCKS or migration.facts[id(op)]["table_is_new"]:
-        return False
+    facts = migration.facts[id(op)]
+    if op.kind not in STRONG_LOCKS or facts["table_is_new"] or not facts["table_is_large"]:
+        return False  # a table made here, or one the config does not list among the large tables
     if op.kind in (m.CREATE_INDEX, m.DROP_INDEX) and op.get("concurrently"):
         return False
     return True
@@ -92,8 +93,10 @@ def _backfills(rule, migration, ops, settings):
         verb = "UPDATE" if op.kind == m.UPDATE_ROWS else "DELETE"
         table = shown_table(op, settings) if op.table else "a table"
         before = [i for i in ddl if i < index]
+        same = [i for i in ddl if op.table and ops[i].table == op.table and ops[i].schema == op.schema]
         if before:
-            locked = ops[before[0]]
+            # name the DDL on the backfilled table when there is one: that is the lock it prolongs
+            locked = ops[next((i for i in before if i in same), before[0])]
             yield migration.at(
                 rule, op,
                 f"{verb} on {table} runs after `{locked.call or locked.kind}` on {shown_table(locked, settings)} (line {locked.line}) "
@@ -101,7 +104,7 @@ def _backfills(rule, migration, ops, settings):
                 phase=m.UPGRADE,
             )
         else:
-            locked = ops[ddl[0]]
+            locked = ops[same[0] if same else ddl[0]]
             yield migration.at(
                 rule, op,
                 f"{verb} on {table} runs before `{locked.call or locked.kind}` on {shown_table(locked, settings)} (line {locked.line}) "
@@ -118,7 +121,7 @@ def validate_in_same_transaction(rule, run):
             if op.kind in (m.CREATE_FOREIGN_KEY, m.CREATE_CHECK_CONSTRAINT) and op.get("not_valid") and op.name:
                 not_valid[object_key(op, run.settings, kind="constraint")] = op
             elif op.kind == m.VALIDATE_CONSTRAINT and op.name and object_key(op, run.settings, kind="constraint") in not_valid:
-                if migration.facts[id(op)]["in_autocommit"]:
+                if migration.facts[id(op)]["in_autocommit"] or not migration.facts[id(op)]["table_is_large"]:
                     continue
                 created = not_valid[object_key(op, run.settings, kind="constraint")]
                 # ADD FOREIGN KEY takes SHARE ROW EXCLUSIVE on both tables; ADD CHECK takes ACCESS EXCLUSIVE.

@@ -103,6 +103,7 @@ class _Scope:
         self.dialect_names = set(parent.dialect_names) if parent else set()  # names bound to a dialect's name
         self.dialect_objects = set(parent.dialect_objects) if parent else set()  # names bound to a dialect
         self.url_names = set(parent.url_names) if parent else set()  # names bound to a database URL
+        self.selects = dict(parent.selects) if parent else {}  # name -> sa.select(...) expression
 
 
 def parse_migration(source: bytes, path: str, dialect: str = "postgresql", operations: bool = True) -> MigrationFile:
@@ -204,6 +205,7 @@ class _FileReader:
         self.visiting = []
         self.lines = None
         self._attribute_chains = None
+        self._parents = None
 
     # -- module level --------------------------------------------------------------------------
     def read(self, operations: bool = True) -> None:
@@ -355,7 +357,30 @@ class _FileReader:
                 for alias in sub.names:
                     self.result.imports.append((alias.name, sub.lineno, self._uses(alias.asname or alias.name, alias.name if alias.asname else None)))
             elif isinstance(sub, ast.ImportFrom) and sub.level == 0 and sub.module:
-                self.result.imports.append((sub.module, sub.lineno, tuple(alias.name for alias in sub.names)))
+                names = tuple(alias.name for alias in sub.names)
+                benign = tuple(alias.name for alias in sub.names if self._benign_use(alias.asname or alias.name))
+                self.result.imports.append((sub.module, sub.lineno, names, benign))
+
+    def _benign_use(self, bound: str) -> bool:
+        """Whether every use of an imported name ties the migration to nothing that changes with
+        the models: a Flask-SQLAlchemy ``db`` used only for its SQLAlchemy names (``db.Integer``,
+        ``db.Column``), a logger used only to log, a gettext ``_`` used only to translate text."""
+        if self._parents is None:
+            self._parents = {id(child): parent for parent in ast.walk(self.tree) for child in ast.iter_child_nodes(parent)}
+        uses = [n for n in ast.walk(self.tree) if isinstance(n, ast.Name) and n.id == bound and isinstance(n.ctx, ast.Load)]
+        if not uses:
+            return False  # imported for its side effects (registering models): not benign
+        for use in uses:
+            parent = self._parents.get(id(use))
+            if isinstance(parent, ast.Attribute) and parent.value is use and parent.attr in SQLALCHEMY_NAMES:
+                continue
+            grand = self._parents.get(id(parent)) if parent is not None else None
+            if isinstance(parent, ast.Attribute) and parent.attr in LOG_METHODS and isinstance(grand, ast.Call) and grand.func is parent:
+                continue
+            if isinstance(parent, ast.Call) and parent.func is use and (bound in GETTEXT_NAMES or bound in LOGGER_FACTORIES):
+                continue
+            return False
+        return True
 
     def _uses(self, bound: str, module: Optional[str]) -> tuple:
         """Dotted paths used under an imported module's name, relative to the module."""
@@ -402,7 +427,7 @@ class _FileReader:
             )
 
     # -- functions -----------------------------------------------------------------------------
-    def _function(self, node: ast.FunctionDef, ctx: Ctx, scope: _Scope, op_args=()) -> None:
+    def _function(self, node: ast.FunctionDef, ctx: Ctx, scope: _Scope, op_args=(), call: Optional[cst.Call] = None) -> None:
         if node.name in self.visiting:
             return  # recursion
         if not self.parsed_functions:
@@ -420,9 +445,41 @@ class _FileReader:
             if index < len(params):
                 op_names.add(params[index])
         ctx = dataclasses.replace(ctx, op_names=frozenset(op_names))
-        body, _ = _block(fn)
-        self._statements(body, node.body, ctx, _Scope(scope))
-        self.visiting.pop()
+        # a parameter given a literal at this call site has that value inside (migrate("server")
+        # names its table); every other parameter shadows a module constant of the same name
+        saved = {name: self.constants.pop(name) for name in params if name in self.constants}
+        self.constants.update(self._literal_arguments(call, fn, params) if call is not None else {})
+        try:
+            body, _ = _block(fn)
+            self._statements(body, node.body, ctx, _Scope(scope))
+        finally:
+            for name in params:
+                self.constants.pop(name, None)
+            self.constants.update(saved)
+            self.visiting.pop()
+
+    def _literal_arguments(self, call: cst.Call, fn, params: list) -> dict:
+        values = {}
+        defaults = {p.name.value: p.default for p in fn.params.params if p.default is not None}
+        for name, default in defaults.items():
+            value = self.evaluator.literal(default)
+            if isinstance(value, str):
+                values[name] = value
+        position = 0
+        for arg in call.args:
+            if arg.star:
+                return values  # *args / **kwargs: positions are unknown from here on
+            name = arg.keyword.value if arg.keyword is not None else (params[position] if position < len(params) else None)
+            if arg.keyword is None:
+                position += 1
+            if name is None:
+                continue
+            value = self.evaluator.literal(arg.value)
+            if isinstance(value, str):
+                values[name] = value
+            else:
+                values.pop(name, None)
+        return values
 
     def _statements(self, body, ast_body, ctx: Ctx, scope: _Scope) -> None:
         for stmt, nodes in _pairs(body, ast_body):
@@ -604,6 +661,8 @@ class _FileReader:
                 spec = self.evaluator.type_spec(value)
                 if spec is not None:
                     self.enums[name] = spec
+            elif isinstance(value, cst.Call) and _head_name(value) == "select":
+                scope.selects[name] = value  # stmt = sa.select(...); bind.execute(stmt)
 
     def _expression(self, expr, node: ast.stmt, ctx: Ctx, scope: _Scope) -> None:
         """Find calls in an expression; an operation call is not searched further."""
@@ -670,7 +729,7 @@ class _FileReader:
             inner = ctx.add("helper")
             if ctx.site is None:  # the outermost call: the statement in upgrade()/downgrade()
                 inner = dataclasses.replace(inner, site=node, helper=func.value)
-            self._function(self.functions[func.value], inner, scope, op_args=op_args)
+            self._function(self.functions[func.value], inner, scope, op_args=op_args, call=call)
             return True
         return False
 
@@ -880,6 +939,8 @@ class _FileReader:
         if sql_node is None:
             return
         ev = self.evaluator
+        if isinstance(sql_node, cst.Name) and sql_node.value in scope.selects:
+            sql_node = scope.selects[sql_node.value]
         value = ev.literal(sql_node)
         base = self._new(m.RAW_SQL, node, ctx, call=call_name)
         if isinstance(value, str):
@@ -888,7 +949,7 @@ class _FileReader:
         # SQLAlchemy Core expressions: table.update(), sa.delete(t), t.insert(), DDL elements...
         kind = self._core_statement(sql_node, scope)
         if kind is not None:
-            reads = _column_reads(sql_node)
+            reads = _column_reads(sql_node, scope)
             extra = {"reads": reads} if reads else {}
             self.result.operations.append(dataclasses.replace(base, kind=kind[0], table=kind[1], attrs={"has_where": kind[2], **extra, **(kind[3] if len(kind) > 3 else {})}))
             return
@@ -925,7 +986,7 @@ class _FileReader:
             head = head.func.value
         head_name = last_name(head.func) if isinstance(head, cst.Call) else None
         if head_name == "select":
-            return (m.OTHER_SQL, None, False)
+            return (m.OTHER_SQL, None, False, {"select": True})
         ddl = {
             "CreateSequence": m.CREATE_SEQUENCE, "DropSequence": m.DROP_SEQUENCE, "CreateTable": m.CREATE_TABLE,
             "DropTable": m.DROP_TABLE, "DropIndex": m.DROP_INDEX, "CreateIndex": m.CREATE_INDEX,
@@ -951,16 +1012,52 @@ class _FileReader:
         return None
 
 
-def _column_reads(expr) -> tuple:
-    """Columns a Core expression reads: every ``<table>.c.<column>`` in it."""
+# What a Flask-SQLAlchemy ``db`` offers that is SQLAlchemy's own (types, schema items, SQL
+# functions): a migration using only these uses no model of the application.
+SQLALCHEMY_NAMES = frozenset({
+    "Column", "ForeignKey", "Index", "UniqueConstraint", "CheckConstraint", "PrimaryKeyConstraint", "ForeignKeyConstraint",
+    "Table", "MetaData", "Integer", "SmallInteger", "BigInteger", "String", "Unicode", "Text", "UnicodeText", "Boolean",
+    "Date", "DateTime", "Time", "Interval", "Float", "Numeric", "DECIMAL", "LargeBinary", "JSON", "Enum", "PickleType",
+    "ARRAY", "Uuid", "UUID", "VARCHAR", "CHAR", "TEXT", "INTEGER", "BIGINT", "BOOLEAN", "TIMESTAMP", "func", "text",
+    "select", "and_", "or_", "not_", "null", "true", "false", "literal", "literal_column", "column", "table",
+})
+LOG_METHODS = frozenset({"debug", "info", "warning", "warn", "error", "exception", "critical", "log"})
+GETTEXT_NAMES = frozenset({"_", "gettext", "ugettext", "lazy_gettext", "_l", "ngettext"})
+LOGGER_FACTORIES = frozenset({"get_logger", "getLogger", "get_task_logger"})
+
+
+def _column_reads(expr, scope: Optional["_Scope"] = None) -> tuple:
+    """Names a Core expression reads: every ``<table>.c.<column>`` / ``<table>.columns.<column>``
+    in it (and the table's name, when the table is a known ``sa.table``), and the values written
+    by ``.values(...)`` from rows read earlier (``row.old`` / ``row["old"]``)."""
     found = []
     stack = [expr]
     while stack:
         node = stack.pop()
-        if isinstance(node, cst.Attribute) and isinstance(node.value, cst.Attribute) and node.value.attr.value == "c":
+        if isinstance(node, cst.Attribute) and isinstance(node.value, cst.Attribute) and node.value.attr.value in ("c", "columns"):
             found.append(node.attr.value)
+            owner = node.value.value
+            if scope is not None and isinstance(owner, cst.Name) and owner.value in scope.tables:
+                found.append(scope.tables[owner.value])
+        elif isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and node.func.attr.value == "values":
+            for arg in node.args:
+                value = arg.value
+                if isinstance(value, cst.Attribute) and isinstance(value.value, cst.Name):
+                    found.append(value.attr.value)
+                elif isinstance(value, cst.Subscript) and isinstance(value.value, cst.Name) and len(value.slice) == 1:
+                    index = value.slice[0].slice
+                    if isinstance(index, cst.Index) and isinstance(index.value, cst.SimpleString):
+                        found.append(index.value.value[1:-1])
         stack.extend(node.children)
     return tuple(dict.fromkeys(found))
+
+
+def _head_name(call: cst.Call) -> Optional[str]:
+    """``select`` for ``sa.select(...).where(...).order_by(...)``: the call the chain starts with."""
+    head = call
+    while isinstance(head, cst.Call) and isinstance(head.func, cst.Attribute) and isinstance(head.func.value, cst.Call):
+        head = head.func.value
+    return last_name(head.func) if isinstance(head, cst.Call) else None
 
 
 def _is_session(value) -> bool:

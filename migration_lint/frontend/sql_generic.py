@@ -548,7 +548,8 @@ class GlotReader:
             return [self.op(RENAME_TABLE, text, attrs={"new_name": new}, **where)]
         drop_pk = getattr(exp, "DropPrimaryKey", None)
         if drop_pk is not None and isinstance(action, drop_pk):
-            return [self.op(DROP_CONSTRAINT, text, attrs={"type": "primary"}, **where)]
+            # MySQL/MariaDB name every primary key PRIMARY: DROP PRIMARY KEY needs no other name
+            return [self.op(DROP_CONSTRAINT, text, name="PRIMARY", attrs={"type": "primary"}, **where)]
         return [other_op(self.base, text, "Alter", subcommand=type(action).__name__)]
 
     def modify_column(self, action: Any, text: str, where: dict) -> List[Operation]:

@@ -121,6 +121,12 @@ class Evaluator:
             return FSTRING if FSTRING in (left, right) else UNKNOWN
         if isinstance(node, cst.FormattedString):
             return FSTRING
+        if isinstance(node, cst.BinaryOperation) and isinstance(node.operator, cst.Add):
+            # "ALTER TABLE " + "account ...": literals (and constants) joined with + are static SQL
+            left, right = self.literal(node.left), self.literal(node.right)
+            if isinstance(left, str) and isinstance(right, str):
+                return left + right
+            return UNKNOWN
         if isinstance(node, cst.Integer):
             try:
                 return int(node.value.replace("_", ""), 0)
@@ -153,8 +159,8 @@ class Evaluator:
             name = dotted(func) or ""
             tail = name.rsplit(".", 1)[-1]
             root = name.split(".", 1)[0]
-            if tail == "f" and root in self.op_names and node.args:  # op.f("ix_name")
-                return self.literal(node.args[0].value)
+            if tail == "f" and node.args and (root in self.op_names or (isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name))):
+                return self.literal(node.args[0].value)  # op.f("ix_name"), batch_op.f("ix_name")
             if tail in ("dedent", "cleandoc") and len(node.args) == 1:  # textwrap.dedent("""...""")
                 inner = self.literal(node.args[0].value)
                 if isinstance(inner, str):
