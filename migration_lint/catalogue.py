@@ -28,7 +28,7 @@ PHASES = ("upgrade", "downgrade", "any")
 # off when the project migrates with the application stopped (deploy = offline).
 EFFECTS = ("lock", "running-code", "failure", "data-loss", "downgrade", "history", "hygiene")
 OFFLINE_SAFE = frozenset({"lock", "running-code"})  # effects that need the old code running
-KEYS = {"advice", "group", "messages", "fix_guarded", "name", "severity", "category", "effect", "dialects", "phase", "summary", "message", "fix", "docs", "examples", "match", "check", "produced_by", "since", "options", "scope", "aliases"}
+KEYS = {"advice", "group", "opt_in", "messages", "fix_guarded", "name", "severity", "category", "effect", "dialects", "phase", "summary", "message", "fix", "docs", "examples", "match", "check", "produced_by", "since", "options", "scope", "aliases"}
 # Where the findings of a rule without match or check come from (built-in rules only).
 PRODUCERS = ("frontend", "git", "roundtrip", "engine")
 DOC_KEYS = {"what", "why", "example", "use_instead", "notes", "references"}
@@ -65,6 +65,8 @@ class Rule:
     # one finding for several matches: {by: phase|table, item: template, message: template with
     # {count} and {items}} -- e.g. a revision that drops 29 tables is one finding, not 29
     group: dict = field(default_factory=dict)
+    # runs only when named in select (judged not worth its findings by default; the docs say why)
+    opt_in: bool = False
     path: str = ""
     builtin: bool = True
     _check_fn: Optional[Callable] = None
@@ -227,6 +229,14 @@ def _variants(value, fail) -> list:
     return [{"when": v["when"], "message": v["message"].strip()} for v in value]
 
 
+def _opt_in(value, data: dict, fail) -> bool:
+    if not isinstance(value, bool):
+        fail("opt_in must be true or false")
+    if value and "opt-in" not in str((data.get("docs") or {}).get("notes", "")):
+        fail("an opt_in rule's docs notes must say why it is opt-in (mention 'opt-in')")
+    return value
+
+
 def _group(value, declarative: bool, fail) -> dict:
     if value is None:
         return {}
@@ -373,6 +383,7 @@ def rule_from_mapping(data, where: str, builtin: bool = False) -> Rule:
         messages=tuple(_variants(data.get("messages"), fail)),
         advice=advice,
         group=_group(data.get("group"), "match" in data, fail),
+        opt_in=_opt_in(data.get("opt_in", False), data, fail),
         path=where,
         builtin=builtin,
     )

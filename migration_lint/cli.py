@@ -322,6 +322,8 @@ def explain_text(rule) -> str:
     dialects = ", ".join(rule.dialects) if rule.dialects else "all"
     kind = {"lock": "a lock rule: off under deploy = offline", "running-code": "a running-code rule: off under deploy = offline"}.get(rule.effect, f"{rule.effect}: always on")
     out = [f"{rule.name} ({rule.severity}, {rule.category}; dialects: {dialects}; phase: {rule.phase}; effect: {kind})", "", rule.summary, ""]
+    if rule.opt_in:
+        out[1:1] = ["", f"Opt-in: runs only when selected (`--select {rule.name}`); the notes say why."]
     sections = (("what", "What it does"), ("why", "Why is this bad?"), ("example", "Example"), ("use_instead", "Use instead"), ("notes", "Notes"))
     for key, title in sections:
         if docs.get(key):
@@ -345,7 +347,7 @@ def _rules(args) -> int:
     catalogue = api.catalogue_for(_config(args, [Path(".")]), _trusted(args))
     if args.format == "json":
         print(json.dumps([
-            {"name": r.name, "severity": r.severity, "category": r.category, "dialects": list(r.dialects or []), "phase": r.phase, "summary": r.summary}
+            {"name": r.name, "severity": r.severity, "category": r.category, "dialects": list(r.dialects or []), "phase": r.phase, "summary": r.summary, "opt_in": r.opt_in}
             for r in catalogue
         ], indent=2))
     elif args.format == "markdown":
@@ -372,7 +374,7 @@ def rules_markdown(catalogue) -> str:
     lines = ["| rule | severity | effect | dialects | what it catches |", "| --- | --- | --- | --- | --- |"]
     for r in catalogue:
         dialects = ", ".join(r.dialects) if r.dialects else "all"
-        lines.append(f"| `{r.name}` | {r.severity} | {r.effect} | {dialects} | {r.summary} |")
+        lines.append(f"| `{r.name}` | {r.severity}{' (opt-in)' if r.opt_in else ''} | {r.effect} | {dialects} | {r.summary} |")
     return "\n".join(lines)
 
 

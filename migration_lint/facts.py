@@ -116,9 +116,12 @@ FACTS: Dict[str, Fact] = {
     "column_is_swapped": Fact("bool", "the dropped column's name comes back later in the same phase: a new column is renamed into its place"),
     "in_offline": Fact("bool", "inside `if context.is_offline_mode():` (runs only with alembic --sql)"),
     "column_is_copied": Fact("bool", "drop_column: an earlier statement of the phase reads the column (UPDATE ... SET x = col, INSERT ... SELECT col): its values were copied"),
+    "table_is_recreated": Fact("bool", "drop_table: the same phase creates a table of that name again afterwards (its rows are gone unless put back)"),
+    "copied_earlier": Fact("bool", "drop_column / drop_table: an earlier revision of this line of history copied the values (the drop is the contract step of an expand/backfill/contract change)"),
     "table_is_copied": Fact("bool", "drop_table: an earlier statement of the phase reads the table into another one (INSERT ... SELECT ... FROM it)"),
     "deploy": Fact("str", "the project's deploy model: online (the old code runs while it migrates) or offline"),
     "table_is_large": Fact("bool", "a lock on the table matters: the config lists no large-tables, or lists this one (or its name is not known)"),
+    "and_running_code": Fact("str", "for messages: '; running code that still uses the old schema fails' when deploy = online, else '' (nothing runs while an offline project migrates)"),
     "lock_timeout_set": Fact("bool", "a lock_timeout is in force here: env.py sets one, or a SET lock_timeout comes earlier in the phase"),
     "column_is_new": Fact("bool", "the column is added earlier in the same phase of the same migration"),
     "in_batch": Fact("bool", "inside batch_alter_table (SQLite's recreate-and-copy)"),
@@ -253,6 +256,9 @@ def place_facts(operations: Iterable[m.Operation], settings) -> Dict[str, List[m
                 default_schema = op.get("value")
             tables.append(table_key(op, settings, default_schema))
         rebuilt = rebuilds(ops, tables, dialect)
+        recreated = _recreated(ops, tables)
+        # dropped, created again and refilled in the same phase: a rebuild of the table
+        rebuilt |= {id(ops[index]) for index, refilled in recreated.items() if refilled}
         dropped_later = _dropped_later(ops, tables)
         swapped = _swapped(ops, tables, dialect)
         copied = _copied(ops, tables, dialect)
@@ -283,7 +289,10 @@ def place_facts(operations: Iterable[m.Operation], settings) -> Dict[str, List[m
                         "column_is_swapped": index in swapped,
                         "column_is_copied": op.kind == m.DROP_COLUMN and index in copied,
                         "table_is_copied": op.kind == m.DROP_TABLE and index in copied,
+                        "copied_earlier": False,  # set across revisions by mark_copied_earlier
+                        "table_is_recreated": index in recreated,
                         "deploy": settings.deploy,
+                        "and_running_code": "; running code that still uses the old schema fails" if settings.deploy == "online" else "",
                         "lock_timeout_set": timeout_set,
                         "table_is_large": settings.is_large(table[0], table[1]),
                         "in_batch": "batch" in op.context,
@@ -324,6 +333,19 @@ def rebuilds(ops: List[m.Operation], tables: List[tuple], dialect: str) -> set:
     return part
 
 
+def _recreated(ops: List[m.Operation], tables: List[tuple]) -> Dict[int, bool]:
+    """drop_table index -> whether its rows are put back: the phase creates a table of the same
+    name afterwards (True when rows are then inserted into it)."""
+    out = {}
+    for index, op in enumerate(ops):
+        if op.kind != m.DROP_TABLE or not tables[index][1]:
+            continue
+        created = next((i for i in range(index + 1, len(ops)) if ops[i].kind == m.CREATE_TABLE and tables[i] == tables[index]), None)
+        if created is not None:
+            out[index] = any(ops[i].kind == m.INSERT_ROWS and tables[i] == tables[index] for i in range(created + 1, len(ops)))
+    return out
+
+
 def _dropped_later(ops: List[m.Operation], tables: List[tuple]) -> set:
     """Indexes of operations whose table a later operation of the phase drops."""
     last = {}
@@ -345,7 +367,7 @@ def _copied(ops: List[m.Operation], tables: List[tuple], dialect: str) -> set:
     out = set()
     readers = []
     for index, op in enumerate(ops):
-        if op.kind in (m.UPDATE_ROWS, m.INSERT_ROWS, m.OTHER_SQL, m.RAW_SQL) and (op.sql or op.get("reads")):
+        if op.kind in (m.UPDATE_ROWS, m.INSERT_ROWS, m.OTHER_SQL, m.RAW_SQL) and (op.sql or op.get("reads") or op.get("writes")):
             words = {w.lower() for w in _WORD.findall(op.sql or "")} | {str(r).lower() for r in op.get("reads") or ()}
             readers.append((index, op, words))
         if op.kind not in (m.DROP_COLUMN, m.DROP_TABLE):
@@ -360,6 +382,13 @@ def _copied(ops: List[m.Operation], tables: List[tuple], dialect: str) -> set:
                 if column in words and (runs_on or table in words or not table):
                     out.add(index)
                     break
+                # rows of the table read in Python, then a write that takes the column's name
+                # (values(description=row["description"])): the values moved elsewhere
+                if _only_selects(reader) and table and table in words and any(
+                    w_kind in (m.UPDATE_ROWS, m.INSERT_ROWS) and column in w_words for w_index, w_kind, w_words in _writes(readers, ops, reader_index, index)
+                ):
+                    out.add(index)
+                    break
             elif op.kind == m.DROP_TABLE and tables[index][1]:
                 table = tables[index][1].lower()
                 writes_elsewhere = reader.kind in (m.UPDATE_ROWS, m.INSERT_ROWS) and (tables[reader_index][1] or "").lower() != table
@@ -367,6 +396,48 @@ def _copied(ops: List[m.Operation], tables: List[tuple], dialect: str) -> set:
                     out.add(index)
                     break
     return out
+
+
+def mark_copied_earlier(migrations, graph) -> None:
+    """Set ``copied_earlier`` on drops whose values an ancestor revision copied: an UPDATE or
+    INSERT that reads the column (naming its table, or running on it), or reads the table into
+    another one.  The drop is then the contract step of an expand/backfill/contract change."""
+    writers = {}
+    for migration in migrations:
+        for op in migration.ops.get(m.UPGRADE, ()):
+            if op.kind in (m.UPDATE_ROWS, m.INSERT_ROWS) and (op.sql or op.get("reads")):
+                words = {w.lower() for w in _WORD.findall(op.sql or "")} | {str(r).lower() for r in op.get("reads") or ()}
+                writers.setdefault(migration.revision, []).append(((op.table or "").lower(), words))
+    if not writers:
+        return
+    for migration in migrations:
+        drops = [op for op in migration.ops.get(m.UPGRADE, ()) if op.kind in (m.DROP_COLUMN, m.DROP_TABLE) and op.table]
+        if not drops or not migration.revision or migration.revision not in graph.revisions:
+            continue
+        earlier = [writers[r] for r in graph.ancestors(migration.revision) if r in writers]
+        if not earlier:
+            continue
+        for op in drops:
+            table = op.table.lower()
+            for written in earlier:
+                if op.kind == m.DROP_COLUMN and op.columns:
+                    column = op.columns[0].lower()
+                    hit = any(column in words and (target == table or table in words) for target, words in written)
+                else:
+                    hit = any(table in words and target != table for target, words in written)
+                if hit:
+                    migration.facts[id(op)]["copied_earlier"] = True
+                    break
+
+
+def _writes(readers, ops, start: int, end: int):
+    """(index, kind, words) of the writes among ``readers`` between two indexes; the words include
+    the columns a Core ``.values(...)`` writes."""
+    return [
+        (i, ops[i].kind, words | {str(w).lower() for w in ops[i].get("writes") or ()})
+        for i, _op, words in readers
+        if start < i < end and ops[i].kind in (m.UPDATE_ROWS, m.INSERT_ROWS)
+    ]
 
 
 def _only_selects(op: m.Operation) -> bool:

@@ -131,7 +131,10 @@ def run_example(rule: Rule, item, valid: bool, catalogue: Optional[Catalogue] = 
         return _judge(sources, [f for _, f in named], sorted((name, f.line) for name, f in named), valid)
     dialect = options.get("dialect") or (rule.dialects[0] if rule.dialects else "postgresql")
     version = parse_version(options["server_version"]) if options.get("server_version") else None
-    config = config_from_mapping(options.get("config") or {}, f"{rule.name} example")
+    settings = dict(options.get("config") or {})
+    if rule.opt_in:  # an opt-in rule runs when selected
+        settings["select"] = [*settings.get("select", []), rule.name]
+    config = config_from_mapping(settings, f"{rule.name} example")
     kwargs = {"dialect": dialect, "config": config, "env_settings": options.get("env") or {}, "catalogue": catalogue, "project_packages": options.get("project_packages") or (), "project_types": options.get("project_types") or ()}
     if version:
         kwargs["server_version"] = version

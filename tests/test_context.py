@@ -310,3 +310,23 @@ def test_start_after_of_one_history_in_a_repository_of_several(tmp_path):
     assert any("start-after a is not a revision of this history: all its revisions are checked" in n for n in plugin.notes)
     with pytest.raises(ConfigError, match="is in none of the 2 histories"):
         api.check([tmp_path], use_cache=False, config=config_from_mapping({"start-after": "zzz"}))
+
+
+def test_an_opt_in_rule_runs_only_when_named():
+    from migration_lint.api import lint_sources
+
+    source = {"v.py": revision_file("r", upgrade='op.drop_index("ix_user_email", table_name="user")', downgrade="pass")}
+    assert not [f for f in lint_sources(source) if f.rule == "drop-index-not-concurrently"]
+    assert not [f for f in lint_sources(source, config=config_from_mapping({"select": ["ALL"]})) if f.rule == "drop-index-not-concurrently"]
+    assert [f for f in lint_sources(source, config=config_from_mapping({"select": ["drop-index-not-concurrently"]})) if f.rule == "drop-index-not-concurrently"]
+
+
+def test_offline_projects_are_not_told_that_running_code_fails():
+    from migration_lint.api import lint_sources
+
+    source = {"v.py": revision_file("r", upgrade='op.drop_column("user", "legacy")\nop.drop_table("old_a")\nop.drop_table("old_b")', downgrade="pass")}
+    online = {f.rule: f.message for f in lint_sources(source)}
+    offline = {f.rule: f.message for f in lint_sources(source, config=config_from_mapping({"deploy": "offline"}))}
+    assert online["drop-column"] == "drops column user.legacy: its data is lost; running code that still uses the old schema fails"
+    assert offline["drop-column"] == "drops column user.legacy: its data is lost"
+    assert offline["drop-table"] == "drops 2 tables (old_a, old_b): their data is lost for good"

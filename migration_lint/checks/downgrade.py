@@ -229,6 +229,8 @@ def _created(migration, settings) -> Dict[tuple, Tuple[object, str]]:
 
 def _dropped_key(op, settings) -> Optional[tuple]:
     """The key ``_created`` would give the object an operation drops."""
+    if op.kind == m.DROP_TABLE and op.table:
+        return ("table", table_key(op, settings))
     if op.kind == m.DROP_INDEX and op.name:
         return ("index", object_key(op, settings))
     if op.kind == m.DROP_CONSTRAINT and op.name:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from migration_lint.model import LIST_LIMIT, listing
+
 CHECKS = ("imports_application_code",)
 
 NEVER_APPLICATION = {"alembic", "sqlalchemy", "sa", "typing", "__future__"}
@@ -25,8 +27,13 @@ def _harmless(module: str, names, settings) -> bool:
 
 
 def _uses_only_types(module: str, paths, settings) -> bool:
-    """``import prefect`` used only as ``prefect.server.utilities.database.UUID``: types."""
-    return bool(paths) and all(f"{module}.{path}" in settings.project_types for path in paths)
+    """``import prefect`` used only as ``prefect.server.utilities.database.UUID``: types (and the
+    parameters given to them: ``...database.Pydantic(prefect.server.schemas.core.QueueFilter)``)."""
+    def typed(entry: str) -> bool:
+        path, _, called = entry.partition("@")
+        return f"{module}.{path}" in settings.project_types or bool(called and f"{module}.{called}" in settings.project_types)
+
+    return bool(paths) and all(typed(entry) for entry in paths)
 
 
 def imports_application_code(rule, run):
@@ -35,6 +42,7 @@ def imports_application_code(rule, run):
     if not packages:
         return
     for migration in run.migrations:
+        found = []  # (line, module): one finding per file, at the first, listing them all
         for module, line, names, *benign in migration.file.imports:
             top = module.split(".", 1)[0]
             if _harmless(module, names, run.settings) or _uses_only_types(module, names, run.settings):
@@ -42,9 +50,14 @@ def imports_application_code(rule, run):
             if benign and names and set(names) <= set(benign[0]):
                 continue  # only SQLAlchemy names through the app's db object, a logger, gettext
             if top in packages and not any(module == p or module.startswith(p + ".") for p in own):
-                yield migration.finding(
-                    rule,
-                    line,
-                    f"imports `{module}` from the application; when those models change, this old migration changes meaning or breaks",
-                    subject=("import", module),
-                )
+                found.append((line, module))
+        if not found:
+            continue
+        found.sort()
+        modules = list(dict.fromkeys(module for _, module in found))
+        if len(modules) == 1:
+            message = f"imports `{modules[0]}` from the application; when that code changes, this old migration changes meaning or breaks"
+        else:
+            shown = listing(f"`{module}`" for module in modules)
+            message = f"imports {len(modules)} modules of the application ({shown}; lines {listing(sorted({line for line, _ in found}))}); when that code changes, this old migration changes meaning or breaks"
+        yield migration.finding(rule, found[0][0], message, subject=("import", *modules[:LIST_LIMIT]))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from migration_lint import model as m
 from migration_lint.facts import object_key, shown_table
 from migration_lint.model import Finding, listing
@@ -84,34 +86,40 @@ def backfill_with_ddl(rule, run):
 
 
 def _backfills(rule, migration, ops, settings):
+    """One finding per DDL a transaction's backfills are tied to (at the first backfill, listing
+    the others): a data migration of ten UPDATEs after one ALTER is one problem, not ten."""
     ddl = [i for i, op in enumerate(ops) if strong_lock(migration, op)]
     if not ddl:
         return
+    tied: dict = {}
     for index, op in enumerate(ops):
         if op.kind not in (m.UPDATE_ROWS, m.DELETE_ROWS) or migration.facts[id(op)]["table_is_new"]:
             continue
-        verb = "UPDATE" if op.kind == m.UPDATE_ROWS else "DELETE"
-        table = shown_table(op, settings) if op.table else "a table"
         before = [i for i in ddl if i < index]
         same = [i for i in ddl if op.table and ops[i].table == op.table and ops[i].schema == op.schema]
         if before:
             # name the DDL on the backfilled table when there is one: that is the lock it prolongs
-            locked = ops[next((i for i in before if i in same), before[0])]
-            yield migration.at(
-                rule, op,
-                f"{verb} on {table} runs after `{locked.call or locked.kind}` on {shown_table(locked, settings)} (line {locked.line}) "
-                f"in the same transaction: {shown_table(locked, settings)} stays locked for the whole backfill",
-                phase=m.UPGRADE,
-            )
+            locked = next((i for i in before if i in same), before[0])
         else:
-            locked = ops[same[0] if same else ddl[0]]
-            yield migration.at(
-                rule, op,
-                f"{verb} on {table} runs before `{locked.call or locked.kind}` on {shown_table(locked, settings)} (line {locked.line}) "
-                "in the same transaction: the rows it changes stay locked until the DDL has its lock and the migration commits "
-                "(less harmful than after the DDL; fine for a small table)",
-                phase=m.UPGRADE,
+            locked = same[0] if same else ddl[0]
+        tied.setdefault((locked, bool(before)), []).append(op)
+    for (locked_index, after), backfills in tied.items():
+        op, locked = backfills[0], ops[locked_index]
+        verbs = [f"{'UPDATE' if b.kind == m.UPDATE_ROWS else 'DELETE'} on {shown_table(b, settings) if b.table else 'a table'}" for b in backfills]
+        what = verbs[0] if len(verbs) == 1 else f"{len(verbs)} backfills ({listing(dict.fromkeys(verbs))})"
+        runs = "runs" if len(verbs) == 1 else "run"
+        ddl_text = f"`{locked.call or locked.kind}` on {shown_table(locked, settings)} (line {locked.line})"
+        if after:
+            message = f"{what} {runs} after {ddl_text} in the same transaction: {shown_table(locked, settings)} stays locked for the whole backfill"
+        else:
+            message = (
+                f"{what} {runs} before {ddl_text} in the same transaction: the rows it changes stay locked until the DDL has its lock "
+                "and the migration commits (less harmful than after the DDL; fine for a small table)"
             )
+        finding = migration.at(rule, op, message, phase=m.UPGRADE)
+        if len(backfills) > 1:
+            finding = dataclasses.replace(finding, end_line=max(b.end_line or b.line for b in backfills))
+        yield finding
 
 
 def validate_in_same_transaction(rule, run):

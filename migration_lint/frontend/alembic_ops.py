@@ -12,7 +12,7 @@ import dataclasses
 import re
 import io
 import tokenize
-from typing import Iterable, Optional
+from typing import Dict, Iterable, Optional
 
 import libcst as cst
 
@@ -383,9 +383,12 @@ class _FileReader:
         return True
 
     def _uses(self, bound: str, module: Optional[str]) -> tuple:
-        """Dotted paths used under an imported module's name, relative to the module."""
-        root, _, rest = bound.partition(".")
+        """Dotted paths used under an imported module's name, relative to the module.  A path used
+        only as an argument of a call of another such path reads ``path@called``
+        (``server.schemas.QueueFilter@server.database.Pydantic``): a type's parameter."""
         if self._attribute_chains is None:
+            if self._parents is None:
+                self._parents = {id(child): parent for parent in ast.walk(self.tree) for child in ast.iter_child_nodes(parent)}
             chains = []
             attributes = [n for n in ast.walk(self.tree) if isinstance(n, ast.Attribute)]
             inner = {id(n.value) for n in attributes if isinstance(n.value, ast.Attribute)}
@@ -394,10 +397,23 @@ class _FileReader:
                     continue
                 dotted_name = _ast_dotted(outer)
                 if dotted_name:
-                    chains.append(dotted_name)
+                    chains.append((dotted_name, self._called_with(outer)))
             self._attribute_chains = chains
         prefix = bound + "."
-        return tuple(sorted({chain[len(prefix):] for chain in self._attribute_chains if chain.startswith(prefix)}))
+        uses: Dict[str, set] = {}
+        for chain, called in self._attribute_chains:
+            if chain.startswith(prefix):
+                uses.setdefault(chain[len(prefix):], set()).add(called[len(prefix):] if called and called.startswith(prefix) else "")
+        return tuple(sorted(path if "" in callers or len(callers) > 1 else f"{path}@{next(iter(callers))}" for path, callers in uses.items()))
+
+    def _called_with(self, node: ast.AST) -> str:
+        """The dotted name of the call whose argument ``node`` is (directly), else ''."""
+        parent = self._parents.get(id(node))
+        if isinstance(parent, ast.keyword):
+            parent = self._parents.get(id(parent))
+        if isinstance(parent, ast.Call) and parent.func is not node and isinstance(parent.func, ast.Attribute):
+            return _ast_dotted(parent.func) or ""
+        return ""
 
     def _suppressions(self) -> None:
         if "migration-lint" not in self.text:
@@ -509,6 +525,8 @@ class _FileReader:
             body, _ = _block(stmt)
             self._statements(body, node.body, inner, scope)
         elif isinstance(stmt, (cst.For, cst.While)):
+            if isinstance(stmt, cst.For):  # for row in session.query(t): what the loop reads
+                self._expression(stmt.iter, node, ctx, scope)
             body, _ = _block(stmt)
             self._statements(body, node.body, ctx.add("loop"), scope)
             if stmt.orelse is not None:
@@ -709,6 +727,13 @@ class _FileReader:
         if method in ("commit", "rollback") and receiver is not None and self._is_bind(receiver, ctx, scope):
             self._emit(m.COMMIT, node, ctx, call=f"{dotted(receiver) or 'op.get_bind()'}.{method}", attrs={"rollback": method == "rollback"})
             return True
+        # session.query(table, ...): rows read in Python (a copy when they are written before a drop)
+        if method == "query" and receiver is not None and self._is_bind(receiver, ctx, scope):
+            reads = [scope.tables[a.value.value] for a in call.args if isinstance(a.value, cst.Name) and a.value.value in scope.tables]
+            reads += [r for a in call.args for r in _column_reads(a.value, scope)]
+            base = self._new(m.OTHER_SQL, node, ctx, call=f"{dotted(receiver) or 'session'}.query")
+            self.result.operations.append(dataclasses.replace(base, attrs={"select": True, "reads": tuple(dict.fromkeys(reads)), "statement": "query"}))
+            return False  # its arguments and chained calls are searched as usual
         # bind.execute(...), op.get_bind().execute(...), connection.exec_driver_sql(...)
         if method in ("execute", "exec_driver_sql") and receiver is not None and self._is_bind(receiver, ctx, scope):
             receiver_name = receiver.value if isinstance(receiver, cst.Name) else (dotted(receiver) or "op.get_bind()")
@@ -898,6 +923,8 @@ class _FileReader:
         elif method == "bulk_insert":
             target = args.get("table")
             name = scope.tables.get(target.value) if isinstance(target, cst.Name) else None
+            if name is None and isinstance(target, cst.Call) and last_name(target.func) in ("table", "Table") and target.args:
+                name = ev.string(target.args[0].value)  # op.bulk_insert(sa.table("macro", ...), rows)
             emit(m.INSERT_ROWS, table=name, attrs={"has_where": False})
 
     def _implied_types(self, columns, emit) -> None:
@@ -951,6 +978,9 @@ class _FileReader:
         if kind is not None:
             reads = _column_reads(sql_node, scope)
             extra = {"reads": reads} if reads else {}
+            written = _values_keywords(sql_node)
+            if written:
+                extra["writes"] = written
             self.result.operations.append(dataclasses.replace(base, kind=kind[0], table=kind[1], attrs={"has_where": kind[2], **extra, **(kind[3] if len(kind) > 3 else {})}))
             return
         # An f-string or formatted string: its literal part says what it does, the holes which names
@@ -1050,6 +1080,23 @@ def _column_reads(expr, scope: Optional["_Scope"] = None) -> tuple:
                         found.append(index.value.value[1:-1])
         stack.extend(node.children)
     return tuple(dict.fromkeys(found))
+
+
+def _values_keywords(expr) -> tuple:
+    """The columns ``.values(name=...)`` in a Core statement writes."""
+    found = []
+    for node in _walk(expr):
+        if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and node.func.attr.value == "values":
+            found += [arg.keyword.value for arg in node.args if arg.keyword is not None]
+    return tuple(dict.fromkeys(found))
+
+
+def _walk(node):
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        yield current
+        stack.extend(current.children)
 
 
 def _head_name(call: cst.Call) -> Optional[str]:
