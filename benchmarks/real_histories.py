@@ -39,12 +39,12 @@ def check_history(path: Path, config_dir: Path | None, dialect: str | None):
     from migration_lint import api
 
     name = path.resolve().name
-    config_file = config_dir / f"{name}.yaml" if config_dir is not None and (config_dir / f"{name}.yaml").is_file() else None
+    config_file = (config_dir / f"{name}.yaml").resolve() if config_dir is not None and (config_dir / f"{name}.yaml").is_file() else None
     cwd = os.getcwd()
     os.chdir(path)  # paths in findings relative to the repository, as a user sees them
     try:
         start = time.perf_counter()
-        result = api.check([Path(".")], dialect=dialect, config=api.resolve_config([Path(".")], config_file.resolve() if config_file else None), use_cache=False)
+        result = api.check([Path(".")], dialect=dialect, config=api.resolve_config([Path(".")], config_file), use_cache=False)
         return result, time.perf_counter() - start, config_file
     finally:
         os.chdir(cwd)
