@@ -398,19 +398,34 @@ class _Comparison:
         return None
 
     def _type_check_column(self, table_ops, op):
-        """The column whose non-native Enum / Boolean the CHECK constraint of ``op`` belongs to."""
+        """The column whose non-native Enum / Boolean the CHECK constraint of ``op`` belongs to:
+        in the models, a CHECK SQLAlchemy made for the type (``_type_bound``); in the database, a
+        CHECK of exactly the shape SQLAlchemy gives those (``col IN ('a', 'b')``, ``col IN (0, 1)``)."""
         import sqlalchemy as sa
+        from alembic.operations import ops
 
         schema = getattr(op, "schema", None) or (table_ops.schema if table_ops is not None else None)
         table = self._metadata_table(schema, op.table_name)
         if table is None:
             return None
-        constraint = op.to_constraint() if hasattr(op, "to_constraint") else None
-        text = str(getattr(constraint, "sqltext", "") or "")
-        for column in table.columns:
-            if isinstance(column.type, (sa.Enum, sa.Boolean)) and re.search(r'(^|[\s("])' + re.escape(column.name) + r'([\s)"]|$)', text):
-                if isinstance(column.type, sa.Enum) and column.type.native_enum and self.dialect == "postgresql":
-                    continue
+        typed = [column for column in table.columns if isinstance(column.type, (sa.Enum, sa.Boolean))]
+        if isinstance(op, ops.AddConstraintOp):
+            for constraint in table.constraints:
+                if isinstance(constraint, sa.CheckConstraint) and getattr(constraint, "_type_bound", False) and str(constraint.name) == str(op.constraint_name):
+                    text = str(constraint.sqltext)
+                    for column in typed:  # (on PostgreSQL a native Enum's CHECK is never created: the type enforces the labels)
+                        if re.search(r'(^|[\s(".])' + re.escape(column.name) + r'([\s)"]|$)', text):
+                            return column
+            return None
+        try:
+            sqltext = op.to_constraint().sqltext
+        except Exception:  # a constraint the operation cannot rebuild: nothing to judge
+            return None
+        text = str(sqltext) if sqltext is not None else ""
+        for column in typed:
+            if isinstance(column.type, sa.Enum) and _check_labels(text, column.name) is not None:
+                return column
+            if isinstance(column.type, sa.Boolean) and re.fullmatch(r'[\s(]*"?%s"?\s+IN\s*\(\s*0\s*,\s*1\s*\)[\s)]*' % re.escape(column.name), text, re.I):
                 return column
         return None
 
@@ -433,9 +448,17 @@ class _Comparison:
             return repr(type_)
 
     def _same_type(self, existing, new) -> bool:
-        """Types autogenerate reports that the database cannot tell apart."""
+        """Types autogenerate reports that the database cannot tell apart: spellings of one type;
+        on PostgreSQL VARCHAR without a length and TEXT; on SQLite, types of one column affinity
+        and one SQLAlchemy type family (SQLite enforces neither lengths nor declared names)."""
         a, b = _canonical_type(self._compiled(existing), self.dialect), _canonical_type(self._compiled(new), self.dialect)
-        return a == b
+        if a == b:
+            return True
+        if self.dialect == "postgresql":
+            return {a, b} == {"TEXT", "VARCHAR"}
+        if self.dialect == "sqlite":
+            return _sqlite_affinity(a) == _sqlite_affinity(b) and _family(existing) is _family(new)
+        return False
 
     def _same_default(self, op) -> bool:
         """The database's default and the model's are one default, spelt two ways."""
@@ -821,6 +844,31 @@ def _canonical_type(compiled: str, dialect: str) -> str:
     for pattern, replacement in _TYPE_SYNONYMS:
         value = pattern.sub(replacement, value)
     return value
+
+
+def _sqlite_affinity(declared: str) -> str:
+    """SQLite's column affinity of a declared type (https://www.sqlite.org/datatype3.html 3.1)."""
+    name = declared.upper()
+    if "INT" in name:
+        return "INTEGER"
+    if any(word in name for word in ("CHAR", "CLOB", "TEXT")):
+        return "TEXT"
+    if not name or "BLOB" in name:
+        return "BLOB"
+    if any(word in name for word in ("REAL", "FLOA", "DOUB")):
+        return "REAL"
+    return "NUMERIC"
+
+
+def _family(type_):
+    """The SQLAlchemy type family (String, Integer, DateTime, ...) of a type, through TypeDecorators."""
+    from sqlalchemy.types import TypeDecorator
+
+    seen = 0
+    while isinstance(type_, TypeDecorator) and seen < 10:
+        type_ = getattr(type_, "impl_instance", None) or type_.impl
+        seen += 1
+    return type_._type_affinity
 
 
 def _check_labels(sqltext: str, column: str) -> Optional[List[str]]:
