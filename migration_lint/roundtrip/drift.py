@@ -244,8 +244,12 @@ class _Drift:
             why = " (env.py could not run on its own)" if self.mode != "builtin" else ""
             source = f"--metadata {self.metadata_spec} with Alembic's default settings{why}"
         else:
-            reason = next((n for n in driver.notes), "the built-in environment was asked for")
-            self.result.notes.append(f"models-drift not checked: it needs the project's env.py for target_metadata and its settings, and {reason}; give the models with --metadata module:attr")
+            reason = next((n for n in driver.notes), "the built-in environment was asked for (--env builtin)")
+            reason = reason.replace("; used the built-in environment", "")
+            self.result.notes.append(
+                f"models-drift not checked: it needs the project's env.py for target_metadata and its settings, and {reason}; "
+                "give the models with --metadata module:attr (the project must be importable where migration-lint runs)"
+            )
             return
         try:
             driver._run(compare)
