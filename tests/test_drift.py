@@ -33,6 +33,7 @@ def app(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("DRIFTAPP_BROKEN", raising=False)
     monkeypatch.delenv("DRIFTAPP_METADATA", raising=False)
+    monkeypatch.delenv("DRIFTAPP_HOOK", raising=False)
     yield root
     for name in [n for n in sys.modules if n == "driftapp" or n.startswith("driftapp.")]:
         del sys.modules[name]
@@ -154,6 +155,16 @@ def test_env_py_that_cannot_run_and_no_metadata_is_a_note(app, monkeypatch, caps
     out = capsys.readouterr().out
     assert "models-drift not checked: it needs the project's env.py for target_metadata and its settings, and env.py could not run on its own (RuntimeError: this env.py needs the application's settings)" in " ".join(out.split())
     assert "--metadata module:attr" in out
+
+
+def test_env_py_process_revision_directives_applies_as_in_alembic_check(app, monkeypatch):
+    monkeypatch.setenv("DRIFTAPP_HOOK", "skip-post")
+    kinds = {key(f) for f in drift(app).findings if f.rule == "models-drift"}
+    assert ("index", "ix_post_title") not in kinds and ("column", "user", "phone") in kinds
+    monkeypatch.setenv("DRIFTAPP_HOOK", "raise")
+    result = drift(app)
+    assert ("index", "ix_post_title") in {key(f) for f in result.findings}
+    assert any("process_revision_directives raised RuntimeError" in n and "compared without it" in n for n in result.environments[0].notes)
 
 
 def test_no_target_metadata_is_a_note(app, monkeypatch):

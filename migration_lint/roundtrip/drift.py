@@ -330,13 +330,16 @@ class _Comparison:
 
         script = produce_migrations(self.context, self.metadata)
         hook = self.context.opts.get("process_revision_directives")
+        upgrade_ops = script.upgrade_ops_list
         if hook:  # alembic check runs it too; an env.py may drop or rewrite operations there
             script.rev_id = script.rev_id or "drift"
             directives = [script]
-            hook(self.context, tuple(self.context.get_current_heads()), directives)
-            upgrade_ops = [o for s in directives for o in s.upgrade_ops_list]
-        else:
-            upgrade_ops = script.upgrade_ops_list
+            try:
+                hook(self.context, tuple(self.context.get_current_heads()), directives)
+                upgrade_ops = [o for s in directives for o in s.upgrade_ops_list]
+            except Exception as exc:  # a hook written for `alembic revision` (cmd_opts, files): compare without it
+                self.drift.result.notes.append(f"models-drift: env.py's process_revision_directives raised {type(exc).__name__}: {str(exc)[:200]}; compared without it")
+                upgrade_ops = produce_migrations(self.context, self.metadata).upgrade_ops_list
         operations = []
         for upgrade in upgrade_ops:
             for op in upgrade.ops:
@@ -514,6 +517,7 @@ class _Comparison:
 
         inspector = sa_inspect(self.context.connection)
         include_object = self.context.opts.get("include_object")
+        include_name = self.context.opts.get("include_name")
         native: Dict[Tuple[str, str], List[str]] = {}
         if self.dialect == "postgresql":
             for enum in inspector.get_enums(schema="*"):
@@ -525,6 +529,10 @@ class _Comparison:
             for table in metadata.tables.values():
                 key = self._key(table.schema, table.name)
                 if key in new_tables:
+                    continue
+                if include_name is not None and not include_name(table.name, "table", {"schema_name": table.schema}):
+                    continue
+                if include_object is not None and not include_object(table, table.name, "table", False, None):
                     continue
                 for column in table.columns:
                     if not isinstance(column.type, sa.Enum) or not column.type.enums:
