@@ -22,11 +22,12 @@ from migration_lint.gitdiff import Diffs
 from migration_lint.history import History, check_history, resolve_history
 from migration_lint.model import Finding
 from migration_lint.results import CheckResult, EnvironmentResult
+from migration_lint.roundtrip.drift import DriftOptions, validate_metadata_spec
 from migration_lint.roundtrip.plan import RoundTripOptions, skips, url_dialect
 from migration_lint.scope import START_AFTER_ELSEWHERE, build_scope
 from migration_lint.settings import Invocation, for_sources, pack_paths
 
-__all__ = ["check", "lint_sources", "resolve_config", "catalogue_for", "RoundTripOptions", "CheckResult", "EnvironmentResult"]
+__all__ = ["check", "lint_sources", "resolve_config", "catalogue_for", "RoundTripOptions", "DriftOptions", "CheckResult", "EnvironmentResult"]
 
 
 def resolve_config(paths: Sequence[Path], config_path: Optional[Path]) -> Config:
@@ -58,9 +59,12 @@ class _Lazy:
 class _Resources:
     """What histories of one run share, owned here for the length of the run."""
 
-    def __init__(self, stack: contextlib.ExitStack, config: Config, invocation: Invocation, *, use_cache: bool, jobs: Optional[int], roundtrip: Optional[RoundTripOptions], diffs: Dict[int, object]):
+    def __init__(self, stack: contextlib.ExitStack, config: Config, invocation: Invocation, *, use_cache: bool, jobs: Optional[int], roundtrip: Optional[RoundTripOptions], diffs: Dict[int, object], drift: Optional[DriftOptions] = None):
         self.stack, self.config, self.invocation = stack, config, invocation
         self.use_cache, self.jobs, self.roundtrip = use_cache, jobs, roundtrip
+        self.drift = drift
+        # where the throwaway databases come from: the round trip's options, else --drift's
+        self.database_options = roundtrip if roundtrip is not None else drift
         self.diffs = diffs
         self.skips: Dict[int, str] = {}
         self.several_histories = False  # start-after may then name a revision of another history
@@ -72,19 +76,25 @@ class _Resources:
     def roundtrip_for(self, history: History) -> Optional[RoundTripOptions]:
         return None if self.roundtrip is None or id(history) in self.skips else self.roundtrip
 
+    def drift_for(self, history: History) -> Optional[DriftOptions]:
+        return None if self.drift is None or id(history) in self.skips else self.drift
+
     def dialect_of(self, env) -> str:
         """The dialect another environment (one a history requires) is checked for."""
         return resolve_history(env, self.config, self.invocation).settings.dialect
 
-    def database_for(self, dialect: str, version, notes: list, version_assumed: bool = False):
-        """The throwaway database of a dialect: opened once per run, emptied for each history."""
+    def database_for(self, dialect: str, version, notes: list, version_assumed: bool = False, reuse: bool = False):
+        """The throwaway database of a dialect: opened once per run, emptied for each history
+        (``reuse``: as the history's round trip left it, for --drift after it)."""
         from migration_lint.roundtrip.databases import open_database  # SQLAlchemy: round trips only
 
         if dialect in self._databases:
-            self._databases[dialect].reset()
+            if not reuse:
+                self._databases[dialect].reset()
         else:
+            options = self.database_options
             self._databases[dialect] = self.stack.enter_context(
-                open_database(self.roundtrip.db, dialect, server_version=version, image=self.roundtrip.image, notes=notes, version_assumed=version_assumed)
+                open_database(options.db, dialect, server_version=version, image=options.image, notes=notes, version_assumed=version_assumed)
             )
         return self._databases[dialect]
 
@@ -107,13 +117,19 @@ def check(
     default_schema: Optional[str] = None,
     deploy: Optional[str] = None,
     trust_rule_packs: bool = False,
+    drift: Optional[DriftOptions] = None,
 ) -> CheckResult:
-    """Check every history under ``paths``; with ``roundtrip``, also run the round trip.  The
-    keywords are the command line's flags: they come first in the settings' precedence.
+    """Check every history under ``paths``; with ``roundtrip``, also run the round trip; with
+    ``drift``, compare the models with the schema at the heads (on the round trip's database when
+    both are given).  The keywords are the command line's flags: they come first in the
+    settings' precedence.
 
     Throwaway databases are opened once per dialect and always cleaned up, whatever happens.
     """
     config = config or Config()
+    if drift is not None:
+        validate_metadata_spec(drift.metadata)
+    database_options = roundtrip if roundtrip is not None else drift
     invocation = Invocation(
         dialect=dialect,
         server_version=server_version,
@@ -123,7 +139,7 @@ def check(
         fail_on=fail_on,
         default_schema=default_schema,
         deploy=deploy,
-        db_url_dialect=url_dialect(roundtrip.db.strip()) if roundtrip is not None else None,
+        db_url_dialect=url_dialect(database_options.db.strip()) if database_options is not None else None,
         trust_rule_packs=trust_rule_packs,
     )
     environments: List[discovery.Environment] = []
@@ -140,9 +156,11 @@ def check(
     catalogue = _Lazy(lambda: catalogue_for(config, trust_rule_packs))  # a warm run reads no rule file
     result = CheckResult()
     with contextlib.ExitStack() as stack:
-        resources = _Resources(stack, config, invocation, use_cache=use_cache, jobs=jobs, roundtrip=roundtrip, diffs=diffs)
-        if roundtrip is not None:
-            resources.skips = skips(histories, roundtrip)
+        resources = _Resources(stack, config, invocation, use_cache=use_cache, jobs=jobs, roundtrip=roundtrip, diffs=diffs, drift=drift)
+        if database_options is not None:
+            resources.skips = skips(histories, database_options)
+            if roundtrip is None:  # --drift alone: say which check was skipped
+                resources.skips = {key: note.replace("round trip skipped", "models-drift not checked", 1) for key, note in resources.skips.items()}
         resources.several_histories = len(histories) > 1
         for history in histories:
             checked = check_history(history, catalogue, resources)
@@ -156,7 +174,7 @@ def check(
     for dialect, database in resources._databases.items():
         result.cleanup_failures += database.cleanup_failures
         for checked in result.environments:
-            if checked.roundtrip is not None and checked.dialect == dialect:
+            if (checked.roundtrip is not None or checked.drift is not None) and checked.dialect == dialect:
                 checked.notes += [f for f in database.cleanup_failures if f not in checked.notes]
     baseline_path = configured_baseline(config, baseline)  # --baseline, else the config's
     if baseline_path is not None:

@@ -87,6 +87,8 @@ def build_parser() -> argparse.ArgumentParser:
     trip.add_argument("--roundtrip", action="store_true", help="run the round trip after the static checks")
     trip.add_argument("--db", default="auto", metavar="auto|docker|local|sqlite|URL", help="where: a container, a throwaway local server, SQLite, or a scratch database on the server at URL (default: auto)")
     trip.add_argument("--env", dest="env_mode", choices=("auto", "project", "builtin"), default="auto", help="run migrations through the project's env.py or a built-in environment (default: env.py when it can run)")
+    trip.add_argument("--drift", action="store_true", help="upgrade to the heads on the same throwaway database and compare with the models (env.py's target_metadata), as `alembic check` does (models-drift)")
+    trip.add_argument("--metadata", metavar="MODULE:ATTR", help="the models for --drift when env.py cannot run on its own, e.g. myapp.models:Base.metadata (the project must be importable)")
     trip.add_argument("--image", metavar="IMAGE", help="container image for --db docker (and auto when Docker answers), e.g. postgres:16 or mariadb:10.11 (default: the image of the server version the checks assume)")
 
     baseline = commands.add_parser("baseline", help="record today's findings, so that `check --baseline` reports only new ones")
@@ -228,6 +230,9 @@ def _check(args) -> int:
     if args.server_version:
         parse_version(args.server_version, "--server-version")  # fail early, before any parsing
     fail_on = args.fail_on or config.fail_on
+    if args.metadata is not None and not args.drift:
+        raise MigrationLintError("--metadata is for --drift (the models to compare with the migrations); add --drift")
+    drift = api.DriftOptions(metadata=args.metadata, db=args.db, env=args.env_mode, image=args.image) if args.drift else None
     with _progress(args.roundtrip) as progress:
         roundtrip = api.RoundTripOptions(db=args.db, env=args.env_mode, image=args.image, progress=progress) if args.roundtrip else None
         result = api.check(
@@ -246,6 +251,7 @@ def _check(args) -> int:
             fail_on=fail_on,
             deploy=args.deploy,
             trust_rule_packs=trusted,
+            drift=drift,
         )
     catalogue = api.catalogue_for(config, trusted) if args.format in ("sarif", "markdown") else None
     color = args.color == "always" or (args.color == "auto" and args.output is None and sys.stdout.isatty() and not os.environ.get("NO_COLOR"))

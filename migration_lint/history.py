@@ -31,6 +31,7 @@ from migration_lint.infer import dialects_seen, infer_dialect, infer_downgrades,
 from migration_lint.loader import DEFAULT_MAX_FILE_SIZE, FileLoader, Sources, cached_result, read_sources, result_key, store_result
 from migration_lint.process import quiet_gc
 from migration_lint.results import EnvironmentResult
+from migration_lint.roundtrip.drift import models_drift
 from migration_lint.roundtrip.plan import round_trip
 from migration_lint.scope import build_scope
 from migration_lint.settings import Invocation, Settings, resolve
@@ -134,11 +135,12 @@ def check_history(history: History, catalogue, resources) -> EnvironmentResult:
     settings = history.settings
     diff = resources.diff_for(history.env)
     trip_options = resources.roundtrip_for(history)
+    drift_options = resources.drift_for(history)
     key = result_key(history.cache_scope, settings.fingerprint(), catalogue_signature(settings.rule_packs), list(zip(history.display, history.sources.digests)))
-    reusable = trip_options is None and diff is None and resources.use_cache  # both depend on more than the files
+    reusable = trip_options is None and drift_options is None and diff is None and resources.use_cache  # they depend on more than the files
     stored = cached_result(history.cache_scope, key) if reusable else None
     notes = [*settings.notes, *history.notes]
-    trip = None
+    trip = drift = None
     if stored is None:
         # read: with a scope narrower than the history, revisions outside it are read for their
         # headers only (the graph needs them; libcst is paid for the rest alone)
@@ -160,6 +162,10 @@ def check_history(history: History, catalogue, resources) -> EnvironmentResult:
         if trip_options is not None:
             trip = round_trip(history, files, scope, trip_options, resources, notes)
             produced.extend(trip.hits)
+        # models vs migrations, on the same database (after the round trip, when it ran)
+        if drift_options is not None:
+            drift = models_drift(history, files, scope, drift_options, resources, notes, trip)
+            produced.extend(drift.hits)
         # lint: thousands of findings and facts and no cycles among them, unless a trusted rule
         # pack's own Python makes some: then the collector stays on
         with quiet_gc() if not settings.trust_rule_packs else contextlib.nullcontext():
@@ -178,4 +184,5 @@ def check_history(history: History, catalogue, resources) -> EnvironmentResult:
         findings=findings,
         notes=list(notes),
         roundtrip=trip,
+        drift=drift,
     )

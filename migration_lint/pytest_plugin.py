@@ -1,8 +1,9 @@
 """pytest plugin: the migration-lint checks as test items, one per Alembic environment.
 
-Enabled with ``--migration-lint`` (static checks) or ``--migration-lint-roundtrip`` (static checks
-and the round trip), or with the ini options ``migration_lint = true`` /
-``migration_lint_roundtrip = true``.  Settings come from the same config file as the CLI
+Enabled with ``--migration-lint`` (static checks), ``--migration-lint-roundtrip`` (static checks
+and the round trip) or ``--migration-lint-drift`` (static checks and the models-vs-migrations
+comparison), or with the ini options ``migration_lint = true`` / ``migration_lint_roundtrip = true``
+/ ``migration_lint_drift = true``.  Settings come from the same config file as the CLI
 (``[tool.migration-lint]`` in pyproject.toml or ``.migration-lint.yaml``).
 
 With both options off the plugin only declares its options: nothing of migration-lint is imported
@@ -47,6 +48,20 @@ def pytest_addoption(parser) -> None:
         help="static checks and the round trip (upgrade, downgrade, upgrade of every revision on a throwaway database)",
     )
     group.addoption(
+        "--migration-lint-drift",
+        action="store_true",
+        default=False,
+        dest="migration_lint_drift",
+        help="static checks and models-drift: upgrade to the heads on a throwaway database and compare with the models, as `alembic check` does",
+    )
+    group.addoption(
+        "--migration-lint-metadata",
+        default=None,
+        dest="migration_lint_metadata",
+        metavar="MODULE:ATTR",
+        help="the models for --migration-lint-drift when env.py cannot run on its own (default: ini migration_lint_metadata)",
+    )
+    group.addoption(
         "--migration-lint-db",
         default=None,
         dest="migration_lint_db",
@@ -78,31 +93,36 @@ def pytest_addoption(parser) -> None:
     parser.addini("migration_lint_trust_rule_packs", "let rule packs name Python checks (like --migration-lint-trust-rule-packs)", type="bool", default=False)
     parser.addini("migration_lint", "run the migration-lint static checks (like --migration-lint)", type="bool", default=False)
     parser.addini("migration_lint_roundtrip", "also run the round trip (like --migration-lint-roundtrip)", type="bool", default=False)
-    parser.addini("migration_lint_db", "database for the round trip: auto|docker|local|sqlite|URL", default="auto")
+    parser.addini("migration_lint_drift", "also compare the models with the migrations (like --migration-lint-drift)", type="bool", default=False)
+    parser.addini("migration_lint_metadata", "the models for the drift check when env.py cannot run: module:attr", default="")
+    parser.addini("migration_lint_db", "database for the round trip and the drift check: auto|docker|local|sqlite|URL", default="auto")
     parser.addini("migration_lint_path", "where to look for Alembic environments (relative to the ini file)", type="paths", default=[])
     parser.addini("migration_lint_config", "migration-lint config file (relative to the rootdir)", default="")
 
 
 def _enabled(config) -> tuple:
     roundtrip = bool(config.getoption("migration_lint_roundtrip") or config.getini("migration_lint_roundtrip"))
-    static = roundtrip or bool(config.getoption("migration_lint") or config.getini("migration_lint"))
-    return static, roundtrip
+    drift = bool(config.getoption("migration_lint_drift") or config.getini("migration_lint_drift"))
+    static = roundtrip or drift or bool(config.getoption("migration_lint") or config.getini("migration_lint"))
+    return static, roundtrip, drift
 
 
 def pytest_configure(config) -> None:
-    static, roundtrip = _enabled(config)
+    static, roundtrip, drift = _enabled(config)
     if not static:
         return
     config.addinivalue_line("markers", f"{MARKER}: a migration-lint check of one Alembic environment")
-    config.pluginmanager.register(_MigrationLintSession(config, roundtrip), "migration-lint-session")
+    config.pluginmanager.register(_MigrationLintSession(config, roundtrip, drift), "migration-lint-session")
 
 
 class _MigrationLintSession:
     """The plugin's state for one session; registered only when the checks are on."""
 
-    def __init__(self, config, roundtrip: bool):
+    def __init__(self, config, roundtrip: bool, drift: bool = False):
         self.config = config
         self.roundtrip = roundtrip
+        self.drift = drift
+        self.metadata: Optional[str] = None
         self.paths: List[Path] = []
         self.lint_config = None
         self.environments: list = []
@@ -128,11 +148,16 @@ class _MigrationLintSession:
                 base = invocation if config.getoption("migration_lint_config") else Path(config.rootpath)
                 config_path = base / config_path
         self.db = config.getoption("migration_lint_db") or config.getini("migration_lint_db") or "auto"
+        self.metadata = config.getoption("migration_lint_metadata") or config.getini("migration_lint_metadata") or None
         try:
             from migration_lint import api, discovery
 
             from migration_lint.config import trust_from_environment
 
+            if self.metadata is not None:
+                from migration_lint.roundtrip.drift import validate_metadata_spec
+
+                validate_metadata_spec(self.metadata)
             self.lint_config = api.resolve_config(self.paths, config_path)
             # pytest imports this project's conftest.py anyway: its ini files may grant trust
             self.trust = bool(config.getoption("migration_lint_trust_rule_packs") or config.getini("migration_lint_trust_rule_packs") or trust_from_environment())
@@ -174,8 +199,9 @@ class _MigrationLintSession:
             from migration_lint.errors import MigrationLintError
 
             roundtrip = api.RoundTripOptions(db=self.db) if self.roundtrip else None
+            drift = api.DriftOptions(db=self.db, metadata=self.metadata) if self.drift else None
             try:
-                self._result = api.check(self.paths, config=self.lint_config, roundtrip=roundtrip, trust_rule_packs=self.trust)
+                self._result = api.check(self.paths, config=self.lint_config, roundtrip=roundtrip, trust_rule_packs=self.trust, drift=drift)
             except MigrationLintError as exc:
                 self._error = MigrationLintUsageError(str(exc))
             except Exception as exc:  # a bug: every item shows it, the check does not run again

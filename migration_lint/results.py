@@ -20,6 +20,7 @@ class EnvironmentResult:
     findings: List[Finding]
     notes: List[str] = field(default_factory=list)  # what was assumed or fell back
     roundtrip: Optional[object] = None  # RoundTripResult when --roundtrip ran
+    drift: Optional[object] = None  # DriftResult when --drift ran
 
     @property
     def dialect(self) -> str:

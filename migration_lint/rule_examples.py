@@ -11,6 +11,10 @@ An example is a migration body, or a mapping with ``code`` or ``files`` and opti
     valid:
       - files: {a.py: ..., b.py: ...}
 
+An example with ``models`` (Python source defining ``metadata``) is a project whose env.py
+passes that metadata (and ``configure``: more keywords for ``context.configure``) to Alembic, checked
+with ``--drift``; ``# expect`` may mark its lines too.
+
 A file without a ``revision =`` header gets one (a base revision).  In an invalid example, lines
 that end with ``# expect`` are exactly the lines the rule must report; with no marker, at least one
 finding is required.  A valid example must give no finding of the rule.
@@ -82,6 +86,52 @@ else:
 """
 
 
+DRIFT_ENV_PY = """from alembic import context
+from sqlalchemy import engine_from_config, pool
+
+import {module} as models
+
+config = context.config
+options = dict(target_metadata=models.metadata, compare_server_default=True, **{configure!r})
+
+
+def run(connection):
+    context.configure(connection=connection, **options)
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+connection = config.attributes.get("connection")
+if connection is not None:
+    run(connection)
+else:
+    engine = engine_from_config(config.get_section(config.config_ini_section), prefix="sqlalchemy.", poolclass=pool.NullPool)
+    with engine.connect() as connection:
+        run(connection)
+"""
+
+
+def _drift_findings(rule: Rule, sources: Dict[str, str], options: dict) -> list:
+    """models-drift: the example's migrations and models become a project, checked with --drift."""
+    import sys
+    import uuid
+
+    module = "example_models_" + uuid.uuid4().hex[:12]  # a module name of its own: imports are cached
+    with tempfile.TemporaryDirectory(prefix="migration-lint-example-") as tmp:
+        root = Path(tmp)
+        (root / "migrations" / "versions").mkdir(parents=True)
+        (root / "migrations" / "env.py").write_text(DRIFT_ENV_PY.format(module=module, configure=dict(options.get("configure") or {})), encoding="utf-8")
+        (root / f"{module}.py").write_text(options["models"], encoding="utf-8")
+        for name, code in sources.items():
+            (root / "migrations" / "versions" / name).write_text(code, encoding="utf-8")
+        drift = api.DriftOptions(db=options.get("db", "sqlite"))
+        try:
+            result = api.check([root / "migrations"], dialect=options.get("dialect", "sqlite"), use_cache=False, drift=drift, config=config_from_mapping({"select": [rule.name]}))
+        finally:
+            sys.modules.pop(module, None)
+        return [(Path(f.path).name.replace(module, "models"), f) for f in result.findings if f.rule == rule.name]
+
+
 def _roundtrip_findings(rule: Rule, sources: Dict[str, str], options: dict, catalogue) -> list:
     """Round-trip rules: the example becomes a project and really runs (on SQLite by default)."""
     with tempfile.TemporaryDirectory(prefix="migration-lint-example-") as tmp:
@@ -126,6 +176,10 @@ def run_example(rule: Rule, item, valid: bool, catalogue: Optional[Catalogue] = 
         head, named = _change_findings(rule, item)
         return _judge(head, [f for _, f in named], sorted((name, f.line) for name, f in named), valid)
     sources, options = example_sources(item)
+    if "models" in options:
+        named = _drift_findings(rule, sources, options)
+        judged = {**sources, "models.py": options["models"]}
+        return _judge(judged, [f for _, f in named], sorted((name, f.line) for name, f in named), valid)
     if rule.category == "roundtrip":
         named = _roundtrip_findings(rule, sources, options, catalogue)
         return _judge(sources, [f for _, f in named], sorted((name, f.line) for name, f in named), valid)

@@ -14,5 +14,6 @@ REUPGRADE_FAILED = "reupgrade-failed"
 DOWNGRADE_LEAVES_TRACE = "downgrade-leaves-trace"
 REUPGRADE_DIFFERS = "reupgrade-differs"
 ROUNDTRIP_IRREVERSIBLE = "roundtrip-irreversible"
+MODELS_DRIFT = "models-drift"
 
 ALL = tuple(v for k, v in dict(globals()).items() if k.isupper() and isinstance(v, str))

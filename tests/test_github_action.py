@@ -321,6 +321,24 @@ def test_action_reports_a_check_that_cannot_run(tmp_path):
     assert "no such file or directory" in run.logs["check"]
 
 
+def test_action_with_drift_reports_the_models_drift(tmp_path):
+    """drift: "true" runs `check --drift` on the throwaway database; metadata: is passed on."""
+    import shutil
+
+    work = tmp_path / "work"
+    shutil.copytree(REPO / "tests" / "fixtures" / "driftapp", work, ignore=shutil.ignore_patterns("__pycache__"))
+    run = action_run(work, tmp_path, {"drift": "true", "db": "sqlite", "sarif": "false"})
+    assert run.run() == 1, run.logs
+    report = json.loads(Path(run.outputs["report-file"]).read_text())
+    drifts = [f for f in report["findings"] if f["rule"] == "models-drift"]
+    assert len(drifts) == 4 and {f["path"] for f in drifts} == {"driftapp/models.py"}
+    assert "title=migration-lint models-drift::" in run.logs["annotate"]
+    run = action_run(work, tmp_path, {"drift": "true", "db": "sqlite", "sarif": "false", "metadata": "driftapp.models:Base.metadata"}, DRIFTAPP_BROKEN="1")
+    assert run.run() == 1, run.logs
+    report = json.loads(Path(run.outputs["report-file"]).read_text())
+    assert sum(1 for f in report["findings"] if f["rule"] == "models-drift") >= 3
+
+
 def test_base_step_deepens_a_shallow_clone(tmp_path):
     work = pr_checkout(tmp_path, shallow=True)
     assert git(work, "rev-parse", "--is-shallow-repository") == "true"
@@ -381,6 +399,13 @@ def test_install_step_validates_inputs_and_picks_extras(tmp_path):
     assert code == 2 and "input fail-on must be" in run.logs["install"]
     assert install(comment="yes")[0] == 2
     assert install(**{"trust-rule-packs": "1"})[0] == 2
+    # the drift check needs a database driver like the round trip, and its own inputs are checked
+    assert install(drift="true", db="postgresql://postgres@localhost/postgres")[1].endswith(f"{REPO}[postgresql]")
+    assert install(drift="yes")[0] == 2
+    code, pip, run = install(metadata="app.models:Base.metadata")
+    assert code == 2 and pip == "" and "input metadata is for the drift check" in run.logs["install"]
+    code, pip, run = install(drift="true", metadata="app.models; rm -rf /")
+    assert code == 2 and pip == "" and "input metadata must look like module:attribute" in run.logs["install"]
 
 
 # --- the module's command line, on one JSON report --------------------------------------------

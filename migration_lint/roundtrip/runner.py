@@ -45,6 +45,9 @@ class RoundTripResult:
     tested: int = 0
     skipped: List[Tuple[str, str]] = field(default_factory=list)  # (revision, why)
     seconds: float = 0.0
+    # the database ended in a state production could have (every step after the last failure
+    # went through): --drift goes on from it instead of rebuilding
+    clean_end: bool = False
 
 
 class EnvironmentUnusable(MigrationLintError):
@@ -546,6 +549,7 @@ def _run_roundtrip(env, database, revisions, mode, static_files, display_path, p
             trip.revision(revision)
         if progress:
             progress("", len(scope), len(scope))
+        result.clean_end = not trip.dirty
     finally:
         driver.dispose()
     result.seconds = time.perf_counter() - start
