@@ -66,6 +66,7 @@ class Settings:
     default_schema: str
     downgrades: str  # 'required' | 'optional'
     deploy: str = "online"  # 'online' (the old code runs while it migrates) | 'offline' (stopped first)
+    offline_sql: bool = False  # the project runs `alembic upgrade --sql` (config offline-sql)
     select: Tuple[str, ...] = ()
     ignore: Tuple[str, ...] = ()
     severity: Tuple[Tuple[str, str], ...] = ()  # (rule, severity) overrides
@@ -184,6 +185,7 @@ def resolve(
         default_schema=schema,
         downgrades=downgrades,
         deploy=deploy,
+        offline_sql=bool(config.offline_sql),
         select=select,
         ignore=ignore,
         severity=tuple(sorted(config.severity.items())),
