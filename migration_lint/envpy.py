@@ -122,13 +122,17 @@ class _EnvPy:
         index = _parameters(function).index(name)
         if depth > 3:
             return _State("param")
+        known = None
         for caller, argument, site in self._call_sites(function.name, index):
             outer = self._enclosing_function(site)
             body = outer.body if outer is not None else self.tree.body
             state = self._state_before(body, argument, site, self._initial(outer, argument, depth + 1))
-            if state is not None and state.origin in ("connect", "begin"):
-                return state
-        return _State("param")
+            if state is None or state.origin not in ("connect", "begin"):
+                continue
+            if state.origin == "connect" and state.open is not None and not state.in_begin:
+                return state  # one caller that leaves a transaction open is enough
+            known = known or state
+        return known or _State("param")
 
     def _call_sites(self, name: str, index: int):
         """(calling node, the connection's name there, the call) for ``name(conn)`` and

@@ -107,7 +107,7 @@ def _commit_message(op, after, settings, saved: bool, external: bool) -> Optiona
     return (
         f"`{call}()` commits Alembic's transaction behind its back: everything after this line, in this revision and in "
         "every later revision of the same `alembic upgrade`, runs in a new transaction that nobody commits and is rolled "
-        f"back when the connection closes (exit 0, nothing stamped){block}"
+        f"back when the connection closes: exit 0, none of them stamped, and the next upgrade runs this revision again{block}"
     )
 
 
