@@ -386,3 +386,17 @@ def test_a_downgrade_restoring_a_unique_fails_on_rows_written_since(project):
     assert error is not None and "IntegrityError" in error
     (finding,) = p.lint("downgrade-restores-unique")
     assert finding.severity == "info" and finding.phase == "downgrade"
+
+
+def test_an_autocommit_block_commits_the_run_so_far_and_alembic_carries_on_after_it(project):
+    """What commit-in-migration's docs say of autocommit_block(): Alembic commits the transaction
+    it owns before the block (with the default: earlier revisions too), and begins a new one after
+    it; a failure after the block leaves what came before it applied, the revision unstamped."""
+    block = 'with op.get_context().autocommit_block():\n    op.create_index("ix_t2_id", "t2", ["id"], postgresql_concurrently=True)\n'
+    failing = table("t2") + "\n" + block + 'op.execute("SELECT 1 / 0")'
+    p = project(env_py(), [(table("t1"), None), (failing, None)])
+    error, _ = p.alembic("upgrade", "head")
+    assert error is not None and "division by zero" in error
+    assert p.state() == ({"t1", "t2"}, {"r000"})
+    q = project(env_py(", transaction_per_migration=True"), [(table("t1"), None), (table("t2") + "\n" + block + table("t3"), None)])
+    assert q.alembic("upgrade", "head")[0] is None and q.state() == ({"t1", "t2", "t3"}, {"r001"})

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Optional
 
 from migration_lint import model as m
-from migration_lint.facts import name_key, object_key, shown_table
+from migration_lint.facts import name_key, object_key, shown_table, table_key
 from migration_lint.model import Finding
 
 CHECKS = ("env_open_transaction", "commit_in_migration", "enum_type_not_created", "offline_sql_incompatible", "downgrade_restores_unique")
@@ -85,12 +85,12 @@ def commit_in_migration(rule, run):
 
 
 def _commit_message(op, after, settings, saved: bool, external: bool) -> Optional[str]:
-    call = op.call if op.source != "sql" else "COMMIT"
+    call = f"{op.call}()" if op.source != "sql" else "COMMIT"
     in_block = "autocommit" in op.context
     if in_block:
         if op.source == "sql":
             return None  # a COMMIT with autocommit on commits nothing
-        return f"`{call}()` inside autocommit_block() fails: the block's own transaction is committed here, and Alembic's commit of it at the end of the block raises 'This transaction is inactive'"
+        return f"`{call}` inside autocommit_block() fails: the block's own transaction is committed here, and Alembic's commit of it at the end of the block raises 'This transaction is inactive'"
     before_block = bool(after) and "autocommit" in after[0].context
     if op.source == "sql" or saved:
         if before_block and op.source != "sql":
@@ -99,13 +99,13 @@ def _commit_message(op, after, settings, saved: bool, external: bool) -> Optiona
     block = "; autocommit_block() commits by itself, so drop this line" if before_block else ""
     if _per_migration(settings):
         return (
-            f"`{call}()` commits Alembic's transaction behind its back: what follows it, and this revision's version stamp, "
+            f"`{call}` commits Alembic's transaction behind its back: what follows it, and this revision's version stamp, "
             "run in a new transaction that only the next revision's commit saves; when this revision is the last one "
             "`alembic upgrade` runs (as it is when first deployed), they are rolled back when the connection closes: "
             f"exit 0, the revision not stamped, and the next upgrade runs it again{block}"
         )
     return (
-        f"`{call}()` commits Alembic's transaction behind its back: everything after this line, in this revision and in "
+        f"`{call}` commits Alembic's transaction behind its back: everything after this line, in this revision and in "
         "every later revision of the same `alembic upgrade`, runs in a new transaction that nobody commits and is rolled "
         f"back when the connection closes: exit 0, none of them stamped, and the next upgrade runs this revision again{block}"
     )
@@ -199,20 +199,68 @@ def offline_sql_incompatible(rule, run):
 
 # -- downgrade restoring a UNIQUE ----------------------------------------------------------------
 
+_UNIQUE_KINDS = (m.CREATE_UNIQUE_CONSTRAINT, m.CREATE_PRIMARY_KEY)
+
+
+def _is_unique(op) -> bool:
+    return op.kind in _UNIQUE_KINDS or (op.kind == m.CREATE_INDEX and bool(op.get("unique")))
+
+
+def _renamed_forward(ops, settings):
+    """The upgrade's renames: table key -> new table key, (table key, column) -> new column."""
+    tables, columns = {}, {}
+    for op in ops:
+        table = table_key(op, settings)
+        if op.kind == m.RENAME_TABLE and op.get("new_name"):
+            tables[table] = (table[0], name_key(op.get("new_name"), settings.dialect, "table"))
+        elif op.kind == m.RENAME_COLUMN and op.columns and op.get("new_name"):
+            columns[(table, name_key(op.columns[0], settings.dialect, "column"))] = name_key(op.get("new_name"), settings.dialect, "column")
+    return tables, columns
+
+
+def _kept_by_upgrade(op, upgrade_ops, settings) -> bool:
+    """The upgrade leaves a UNIQUE at least as strict as the one the downgrade restores: on the
+    same table (through the upgrade's renames), over a subset of its columns (through renames too),
+    not partial unless the restored one is; one over expressions we cannot read counts as well."""
+    tables, renamed = _renamed_forward(upgrade_ops, settings)
+    table = table_key(op, settings)
+    after = tables.get(table, table)
+    wanted = set()
+    for column in op.columns:
+        key = name_key(column, settings.dialect, "column")
+        key = renamed.get((table, key), key)
+        wanted.add(renamed.get((after, key), key))
+    for other in upgrade_ops:
+        if not _is_unique(other) or table_key(other, settings) not in (table, after):
+            continue
+        if other.get("where") and not op.get("where"):
+            continue  # a partial UNIQUE lets rows outside its WHERE repeat
+        columns = {name_key(c, settings.dialect, "column") for c in other.columns}
+        expressions = any("(" in c or " " in c for c in other.columns)  # lower(email): columns we cannot compare
+        if not columns or expressions or (wanted and columns <= wanted):
+            return True
+    return False
+
+
 def downgrade_restores_unique(rule, run):
     settings = run.settings
     for migration in run.migrations:
         if len(migration.file.down_revision) > 1:
             continue
+        upgrade_ops = migration.ops[m.UPGRADE]
         dropped = {}
-        for op in migration.ops[m.UPGRADE]:
+        for op in upgrade_ops:
             if op.kind == m.DROP_INDEX and op.name:
                 dropped[("index", object_key(op, settings))] = op
             elif op.kind == m.DROP_CONSTRAINT and op.name and op.get("type") in (None, "unique"):
                 dropped[("constraint", object_key(op, settings, kind="constraint"))] = op
         if not dropped:
             continue
+        added = set()  # columns the downgrade adds back: NULL in every old row, and NULLs never collide
         for op in migration.ops[m.DOWNGRADE]:
+            if op.kind == m.ADD_COLUMN and op.column is not None and op.column.name and op.column.server_default is None:
+                added.add((table_key(op, settings), name_key(op.column.name, settings.dialect, "column")))
+                continue
             if op.kind == m.CREATE_INDEX and op.get("unique") and op.name:
                 key, noun = ("index", object_key(op, settings)), "UNIQUE index"
             elif op.kind == m.CREATE_UNIQUE_CONSTRAINT and op.name:
@@ -221,14 +269,18 @@ def downgrade_restores_unique(rule, run):
                 continue
             if key not in dropped:
                 continue
-            facts = migration.facts[id(op)]
-            if facts["table_is_new"] or facts["column_is_new"]:
-                continue  # recreated on a table or column the downgrade makes anew: no old rows
+            if migration.facts[id(op)]["table_is_new"]:
+                continue  # recreated on a table the downgrade makes anew: no old rows
+            if any((table_key(op, settings), name_key(c, settings.dialect, "column")) in added for c in op.columns):
+                continue
+            if _kept_by_upgrade(op, upgrade_ops, settings):
+                continue  # the upgrade's own UNIQUE already kept rows from repeating these values
             upgrade_op = dropped[key]
             columns = f" on {shown_table(op, settings)} ({', '.join(op.columns)})" if op.columns else ""
             yield migration.at(
                 rule, op,
-                f"downgrade() recreates the {noun} {op.name}{columns} that upgrade() dropped (line {upgrade_op.line}): rows written "
-                "since the upgrade may hold duplicates, and then the downgrade fails; remove or merge them first",
+                f"downgrade() recreates the {noun} {op.name}{columns} that upgrade() dropped (line {upgrade_op.line}) and did not "
+                "replace with one as strict: rows written since the upgrade may hold duplicates, and then the downgrade fails; "
+                "remove or merge them first",
                 phase=m.DOWNGRADE,
             )
