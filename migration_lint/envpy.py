@@ -72,6 +72,7 @@ class _EnvPy:
         for node in ast.walk(tree):
             for child in ast.iter_child_nodes(node):
                 self.parents[id(child)] = node
+        self.visiting: List[str] = []  # helpers being followed (recursion guard)
         self.functions: Dict[str, ast.AST] = {}
         self.context_names = {"context"}
         for node in ast.walk(tree):
@@ -229,12 +230,17 @@ class _EnvPy:
                     state.open = state.open or (call.lineno, f"{call.func.id}({name}) runs a statement on it")
         return stop is not None and _contains(node, stop)
 
-    def _leaves_open(self, function, name: str, depth: int = 0) -> bool:
-        if depth > 3:
-            return False
-        state = _State("param")
-        self._walk(function.body, name, _NEVER, set(), state)
-        return state.open is not None
+    def _leaves_open(self, function, name: str) -> bool:
+        """Calling ``function`` with the connection as ``name`` leaves a transaction open."""
+        if function.name in self.visiting or len(self.visiting) > 8:
+            return False  # recursion, or helpers nested deeper than anyone writes them
+        self.visiting.append(function.name)
+        try:
+            state = _State("param")
+            self._walk(function.body, name, _NEVER, set(), state)
+            return state.open is not None
+        finally:
+            self.visiting.pop()
 
     def _commits_after(self, function, name: str, configure: ast.Call) -> bool:
         """env.py commits the configured connection after ``configure()``: in the same function,
