@@ -66,7 +66,7 @@ FACTS: Dict[str, Fact] = {
     "columns": Fact("names", "the columns the operation names"),
     "column": Fact("column", "the column (add_column; for other kinds the first of columns)"),
     "table_columns": Fact("any", "create_table: its columns"),
-    "context": Fact("names", "where the call stands: batch, autocommit, loop, offline, helper, conditional, try, except"),
+    "context": Fact("names", "where the call stands: batch, autocommit, loop, offline, online (only when not offline: the else of an is_offline_mode() test, or after `if context.is_offline_mode(): return`), helper, conditional, try, except"),
     "source": Fact("str", "op (an Alembic call) or sql (parsed from SQL text)"),
     "sql": Fact("str", "the statement, for operations parsed from SQL"),
     "call": Fact("str", "the call as written: op.create_index, batch_op.alter_column, op.execute, ..."),

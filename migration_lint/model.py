@@ -171,7 +171,7 @@ class Operation:
     column: Optional[ColumnSpec] = None  # add_column
     table_columns: Tuple[ColumnSpec, ...] = ()  # create_table
     attrs: dict = field(default_factory=dict)  # literal keyword values, normalised
-    # Where the call stands: 'batch', 'autocommit', 'loop', 'offline', 'helper'
+    # Where the call stands: 'batch', 'autocommit', 'loop', 'offline', 'online', 'helper'
     context: Tuple[str, ...] = ()
     dialects: Optional[Tuple[str, ...]] = None  # inside ``if dialect.name == ...``: runs only there
     not_dialects: Tuple[str, ...] = ()  # inside ``if dialect.name != ...``
