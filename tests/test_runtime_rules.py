@@ -213,6 +213,20 @@ def test_a_statement_before_configure_commits_nothing_and_is_reported(project):
     assert "commits nothing" in finding.message
 
 
+def test_on_mariadb_the_open_transaction_loses_the_last_stamp(project):
+    """MySQL commits DDL by itself, so the tables stay; the last version stamp does not."""
+    trap = env_py().replace(
+        "    with connectable.connect() as connection:\n",
+        "    with connectable.connect() as connection:\n        connection.exec_driver_sql(\"SET SESSION lock_wait_timeout = 5\")\n",
+    )
+    p = project(trap, [(table("t1"), None), (table("t2"), None)], dialect="mysql")
+    assert p.alembic("upgrade", "head")[0] is None
+    assert p.state() == ({"t1", "t2"}, {"r000"})
+    error, _ = p.alembic("upgrade", "head")
+    assert error is not None and "already exists" in error  # r001 runs again
+    assert len(p.lint("env-open-transaction")) == 1
+
+
 def test_env_py_committing_itself_saves_the_work_but_autocommit_blocks_assert(project):
     env = env_py(", transaction_per_migration=True", "\n            connection.commit()").replace(
         "    with connectable.connect() as connection:\n",
