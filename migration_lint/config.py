@@ -37,6 +37,8 @@ class Config:
     fail_on: str = "error"
     baseline: Optional[str] = None  # a baseline file (relative to the config's folder)
     max_file_size: Optional[int] = None  # bytes; larger revision files are read for their headers only
+    # the project runs `alembic upgrade --sql` (DBA review, squawk): revisions must run without a database
+    offline_sql: Optional[bool] = None
     # round trip: environment folder -> folders of environments upgraded to head first (a
     # plugin's history that builds on the core schema); paths relative to the config's folder
     roundtrip_requires: dict = field(default_factory=dict, hash=False)
@@ -164,6 +166,10 @@ def config_from_mapping(data: dict, source: str = "<config>", root: Optional[str
                     f"{source}: trust-rule-packs is ignored here: a file in the repository cannot allow code to run; "
                     f"pass --trust-rule-packs (or set {TRUST_VARIABLE}=1) where you invoke migration-lint"
                 )
+        elif name == "offline_sql":
+            if not isinstance(value, bool):
+                raise ConfigError(f"{source}: offline-sql must be true or false (true: the project runs `alembic upgrade --sql`)")
+            values["offline_sql"] = value
         elif name == "max_file_size":
             values["max_file_size"] = parse_size(value, f"{source}: max-file-size")
         elif name == "baseline":

@@ -17,6 +17,7 @@ from typing import List, Optional
 
 from migration_lint import dialects
 from migration_lint.errors import ConfigError, DiscoveryError
+from migration_lint.envpy import transaction_facts
 from migration_lint.safeio import load_toml, read_bytes, read_text
 
 SKIP_DIRS = {".git", ".hg", ".tox", ".nox", "node_modules", "__pycache__", ".venv", "venv", "env", "site-packages", ".mypy_cache", ".pytest_cache", "build", "dist"}
@@ -428,6 +429,9 @@ def read_env_settings(env_py: Path) -> dict:
         # where a lock_timeout belongs: the online configure (it gets a connection), not the
         # offline one every template has first
         "configure_line": _online_configure_line(text) or _line_of(text, r"context\.configure\(") or _line_of(text, r"run_migrations\("),
+        # a statement on the connection before context.configure() (SQLAlchemy 2.x autobegin):
+        # open_transaction, commits_after_run (envpy.py)
+        **transaction_facts(text),
     }
 
 

@@ -64,6 +64,11 @@ KINDS = (
     SET_TIMEOUT, COMMIT, RAISE, RAW_SQL, OTHER_SQL,
 )
 
+# Not an operation of ``MigrationFile.operations``: a place where a phase reads the database
+# (reflection, the rows of a query, an ORM session on the migration's connection), kept apart in
+# ``MigrationFile.reads``.  Such code cannot run under ``alembic upgrade --sql`` (no database).
+READ = "read"
+
 UPGRADE = "upgrade"
 DOWNGRADE = "downgrade"
 
@@ -166,7 +171,7 @@ class Operation:
     column: Optional[ColumnSpec] = None  # add_column
     table_columns: Tuple[ColumnSpec, ...] = ()  # create_table
     attrs: dict = field(default_factory=dict)  # literal keyword values, normalised
-    # Where the call stands: 'batch', 'autocommit', 'loop', 'offline', 'helper'
+    # Where the call stands: 'batch', 'autocommit', 'loop', 'offline', 'online', 'helper'
     context: Tuple[str, ...] = ()
     dialects: Optional[Tuple[str, ...]] = None  # inside ``if dialect.name == ...``: runs only there
     not_dialects: Tuple[str, ...] = ()  # inside ``if dialect.name != ...``
@@ -227,6 +232,13 @@ class MigrationFile:
     settings: dict = field(default_factory=dict)  # lock_timeout set in the file, ...
     headers_only: bool = False  # upgrade()/downgrade() not read: the revision is outside the scope
     too_large: int = 0  # the file's size when it was over the size limit: only its headers were read
+    # where upgrade()/downgrade() read the database (Operation of kind READ, attrs 'what'):
+    # reflection, rows of a query, an ORM session; context 'offline'/'online' says how it is guarded
+    reads: list = field(default_factory=list)
+    # names of the enum types the file names anywhere (Enum(..., name=...), CREATE TYPE ... AS ENUM),
+    # read for every file, headers-only ones included: "could an earlier revision have made it?"
+    enum_types: Tuple[str, ...] = ()
+    creates_from_models: bool = False  # calls metadata.create_all(): types may come from the models
 
     def ops(self, phase: str) -> list:
         return [o for o in self.operations if o.phase == phase]

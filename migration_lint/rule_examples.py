@@ -10,6 +10,8 @@ An example is a migration body, or a mapping with ``code`` or ``files`` and opti
         dialect: mysql            # also: server_version, config, env, project_packages
     valid:
       - files: {a.py: ..., b.py: ...}
+      - env_py: ...               # the environment's env.py (its lines may carry # expect), with
+        code: ...                 # optional revision files beside it
 
 An example with ``models`` (Python source defining ``metadata``) is a project whose env.py
 passes that metadata (and ``configure``: more keywords for ``context.configure``) to Alembic, checked
@@ -171,10 +173,29 @@ def _change_findings(rule: Rule, item: dict) -> Tuple[Dict[str, str], list]:
         return head, [(Path(f.path).name, f) for f in result.findings if f.rule == rule.name]
 
 
+def _env_findings(rule: Rule, sources: Dict[str, str], options: dict) -> list:
+    """Rules that read env.py: the example's ``env_py`` becomes the environment's env.py (read, as
+    always, without running it), beside its revision files."""
+    with tempfile.TemporaryDirectory(prefix="migration-lint-example-") as tmp:
+        root = Path(tmp)
+        (root / "migrations" / "versions").mkdir(parents=True)
+        (root / "migrations" / "env.py").write_text(options["env_py"], encoding="utf-8")
+        for name, code in sources.items():
+            (root / "migrations" / "versions" / name).write_text(code, encoding="utf-8")
+        config = config_from_mapping({**(options.get("config") or {}), "select": [rule.name]}, f"{rule.name} example")
+        dialect = options.get("dialect") or (rule.dialects[0] if rule.dialects else "postgresql")
+        result = api.check([root / "migrations"], dialect=dialect, use_cache=False, config=config)
+        return [(Path(f.path).name, f) for f in result.findings if f.rule == rule.name]
+
+
 def run_example(rule: Rule, item, valid: bool, catalogue: Optional[Catalogue] = None) -> ExampleResult:
     if isinstance(item, dict) and "base" in item:
         head, named = _change_findings(rule, item)
         return _judge(head, [f for _, f in named], sorted((name, f.line) for name, f in named), valid)
+    if isinstance(item, dict) and "env_py" in item:
+        sources, options = example_sources(item if "code" in item or "files" in item else {**item, "code": "def upgrade():\n    pass\n"})
+        named = _env_findings(rule, sources, options)
+        return _judge({**sources, "env.py": options["env_py"]}, [f for _, f in named], sorted((name, f.line) for name, f in named), valid)
     sources, options = example_sources(item)
     if "models" in options:
         named = _drift_findings(rule, sources, options)

@@ -68,6 +68,7 @@ class Settings:
     downgrades: str  # 'required' | 'optional'
     deploy: str = "online"  # 'online' (the old code runs while it migrates) | 'offline' (stopped first)
     large_tables: Optional[Tuple[str, ...]] = None  # lock rules look only at these tables (None: all)
+    offline_sql: bool = False  # the project runs `alembic upgrade --sql` (config offline-sql)
     select: Tuple[str, ...] = ()
     ignore: Tuple[str, ...] = ()
     severity: Tuple[Tuple[str, str], ...] = ()  # (rule, severity) overrides
@@ -200,6 +201,7 @@ def resolve(
         downgrades=downgrades,
         deploy=deploy,
         large_tables=config.large_tables,
+        offline_sql=bool(config.offline_sql),
         select=select,
         ignore=ignore,
         severity=tuple(sorted(config.severity.items())),

@@ -19,8 +19,9 @@ import libcst as cst
 from migration_lint import dialects
 from migration_lint import model as m
 from migration_lint.frontend.headers import HEADER_NAMES, header_values, set_header
+from migration_lint.frontend import reads as R
 from migration_lint.frontend.sql import sql_to_operations
-from migration_lint.frontend.values import FSTRING, UNKNOWN, Evaluator, dotted, last_name, skeleton
+from migration_lint.frontend.values import FSTRING, UNKNOWN, SQLText, Evaluator, dotted, last_name, skeleton
 from migration_lint.model import MigrationFile, Operation, Problem, Suppression, source_lines
 from migration_lint.process import libcst_validation_skipped
 from migration_lint import rule_ids
@@ -104,6 +105,8 @@ class _Scope:
         self.dialect_objects = set(parent.dialect_objects) if parent else set()  # names bound to a dialect
         self.url_names = set(parent.url_names) if parent else set()  # names bound to a database URL
         self.selects = dict(parent.selects) if parent else {}  # name -> sa.select(...) expression
+        self.sessions = set(parent.sessions) if parent else set()  # names bound to an ORM session on the connection
+        self.results = set(parent.results) if parent else set()  # names bound to the result of a query on it
 
 
 def parse_migration(source: bytes, path: str, dialect: str = "postgresql", operations: bool = True) -> MigrationFile:
@@ -225,6 +228,7 @@ class _FileReader:
                 self._imports_in(node)
         if not self.op_names:
             self.op_names.add("op")  # the Alembic template name, even if imported oddly
+        self.result.enum_types, self.result.creates_from_models = R.enum_mentions(self.tree, self.text)
         for phase in (m.UPGRADE, m.DOWNGRADE):
             node = self.functions.get(phase)
             if node is None:
@@ -506,6 +510,9 @@ class _FileReader:
                     self._small(small, node, ctx, scope)
             else:
                 self._compound(stmt, nodes[0], ctx, scope)
+                if isinstance(stmt, cst.If) and stmt.orelse is None and _offline_test(stmt.test) and _ends_in_exit(stmt):
+                    # ``if context.is_offline_mode(): return``: what follows runs online only
+                    ctx = self._guard(stmt.test, ctx, scope)[1]
 
     def _compound(self, stmt, node, ctx: Ctx, scope: _Scope) -> None:
         if isinstance(stmt, cst.If):
@@ -527,6 +534,9 @@ class _FileReader:
         elif isinstance(stmt, (cst.For, cst.While)):
             if isinstance(stmt, cst.For):  # for row in session.query(t): what the loop reads
                 self._expression(stmt.iter, node, ctx, scope)
+                if self._is_result(stmt.iter, ctx, scope):
+                    self._read("rows", node, ctx, "iterating a query's result")
+                self._reads_within(stmt.iter, node, ctx, scope)
             body, _ = _block(stmt)
             self._statements(body, node.body, ctx.add("loop"), scope)
             if stmt.orelse is not None:
@@ -550,10 +560,8 @@ class _FileReader:
         if isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
             body, orelse = self._guard(test.expression, ctx, scope)
             return orelse, body
-        if isinstance(test, cst.Call) and last_name(test.func) == "is_offline_mode":
-            return ctx.add("offline"), ctx
-        if isinstance(test, cst.Attribute) and test.attr.value == "as_sql":
-            return ctx.add("offline"), ctx
+        if _offline_test(test):
+            return ctx.add("offline"), ctx.add("online")
         selected = self._dialect_test(test, scope or _Scope(), depth=0)
         if selected is not None:
             names, positive = selected
@@ -633,6 +641,7 @@ class _FileReader:
             return ctx.add("batch")
         if _is_session(call) and item.asname is not None and isinstance(item.asname.name, cst.Name):
             scope.binds.add(item.asname.name.value)  # with Session(bind=op.get_bind()) as session:
+            scope.sessions.add(item.asname.name.value)
         return ctx
 
     # -- statements ----------------------------------------------------------------------------
@@ -663,6 +672,9 @@ class _FileReader:
                 scope.binds.add(name)
             elif _is_session(value):
                 scope.binds.add(name)  # sa.orm.Session(bind=op.get_bind()): session.execute runs SQL there too
+                scope.sessions.add(name)
+            elif self._is_execution(value, ctx, scope):
+                scope.results.add(name)  # result = conn.execute(...): reading it needs rows
             elif tail == "get_context":
                 scope.contexts.add(name)
             elif self._is_dialect_name(value, scope):
@@ -691,11 +703,15 @@ class _FileReader:
             for arg in expr.args:
                 self._expression(arg.value, node, ctx, scope)
         elif isinstance(expr, cst.Attribute):
+            if expr.attr.value in R.RESULT_MEMBERS and self._is_result(expr.value, ctx, scope):
+                self._read("rows", node, ctx, f"reading a query's result (.{expr.attr.value})")
             self._expression(expr.value, node, ctx, scope)
         elif isinstance(expr, (cst.List, cst.Tuple, cst.Set)):
             for element in expr.elements:
                 self._expression(element.value, node, ctx, scope)
         elif isinstance(expr, (cst.ListComp, cst.SetComp, cst.GeneratorExp)):
+            if self._is_result(expr.for_in.iter, ctx, scope):
+                self._read("rows", node, ctx, "iterating a query's result")
             self._expression(expr.elt, node, ctx.add("loop"), scope)
         elif isinstance(expr, cst.Await):
             self._expression(expr.expression, node, ctx, scope)
@@ -709,6 +725,7 @@ class _FileReader:
         if method is None:
             return False
         receiver = func.value if isinstance(func, cst.Attribute) else None
+        self._reads_in_call(call, method, receiver, node, ctx, scope)
         # op.<method>(...)
         if receiver is not None and isinstance(receiver, cst.Name) and receiver.value in ctx.op_names:
             if method in OP_SIGNATURES:
@@ -725,7 +742,10 @@ class _FileReader:
             return False
         # session.commit(), connection.commit(), op.get_bind().commit(): the transaction ends here
         if method in ("commit", "rollback") and receiver is not None and self._is_bind(receiver, ctx, scope):
-            self._emit(m.COMMIT, node, ctx, call=f"{dotted(receiver) or 'op.get_bind()'}.{method}", attrs={"rollback": method == "rollback"})
+            # an ORM session on a connection that is already in a transaction (Alembic's) joins it:
+            # its commit() leaves that transaction alone (SQLAlchemy's join_transaction_mode)
+            session = isinstance(receiver, cst.Name) and receiver.value in scope.sessions
+            self._emit(m.COMMIT, node, ctx, call=f"{dotted(receiver) or 'op.get_bind()'}.{method}", attrs={"rollback": method == "rollback", "session": session})
             return True
         # session.query(table, ...): rows read in Python (a copy when they are written before a drop)
         if method == "query" and receiver is not None and self._is_bind(receiver, ctx, scope):
@@ -757,6 +777,56 @@ class _FileReader:
             self._function(self.functions[func.value], inner, scope, op_args=op_args, call=call)
             return True
         return False
+
+    # -- reads (see frontend/reads.py) ----------------------------------------------------------
+    def _read(self, what: str, node: ast.stmt, ctx: Ctx, how: str) -> None:
+        self.result.reads.append(self._new(m.READ, node, ctx, call=how, attrs={"what": what}))
+
+    def _is_execution(self, expr, ctx: Ctx, scope: _Scope) -> bool:
+        """``conn.execute(...)`` / ``op.get_bind().exec_driver_sql(...)`` / ``session.execute(...)``."""
+        return (
+            isinstance(expr, cst.Call)
+            and isinstance(expr.func, cst.Attribute)
+            and expr.func.attr.value in ("execute", "exec_driver_sql")
+            and self._is_bind(expr.func.value, ctx, scope)
+        )
+
+    def _is_result(self, expr, ctx: Ctx, scope: _Scope) -> bool:
+        return (isinstance(expr, cst.Name) and expr.value in scope.results) or self._is_execution(expr, ctx, scope)
+
+    def _is_bindish(self, expr, ctx: Ctx, scope: _Scope) -> bool:
+        """The migration's connection, or its engine (``op.get_bind().engine``)."""
+        if isinstance(expr, cst.Attribute) and expr.attr.value == "engine":
+            expr = expr.value
+        return self._is_bind(expr, ctx, scope) and not (isinstance(expr, cst.Name) and expr.value in scope.sessions)
+
+    def _reads_within(self, expr, node, ctx: Ctx, scope: _Scope) -> None:
+        """Reads in an expression the walk does not visit for operations (a loop's iterable)."""
+        stack = [expr]
+        while stack:
+            current = stack.pop()
+            if isinstance(current, cst.Call):
+                self._reads_in_call(current, last_name(current.func), current.func.value if isinstance(current.func, cst.Attribute) else None, node, ctx, scope)
+            elif isinstance(current, cst.Attribute) and current.attr.value in R.RESULT_MEMBERS and self._is_result(current.value, ctx, scope):
+                self._read("rows", node, ctx, f"reading a query's result (.{current.attr.value})")
+            stack.extend(current.children)
+
+    def _reads_in_call(self, call: cst.Call, method: str, receiver, node, ctx: Ctx, scope: _Scope) -> None:
+        first = call.args[0].value if call.args and call.args[0].keyword is None else None
+        if method in ("inspect", "from_engine") and first is not None and self._is_bindish(first, ctx, scope):
+            self._read("reflection", node, ctx, f"{dotted(call.func) or method}() on the connection")
+        elif method in R.DIALECT_REFLECTION and isinstance(receiver, cst.Attribute) and receiver.attr.value == "dialect":
+            self._read("reflection", node, ctx, f"dialect.{method}()")
+        elif method == "reflect" and any(self._is_bindish(a.value, ctx, scope) for a in call.args):
+            self._read("reflection", node, ctx, "MetaData.reflect()")
+        elif any(a.keyword is not None and a.keyword.value == "autoload_with" and self._is_bindish(a.value, ctx, scope) for a in call.args):
+            self._read("reflection", node, ctx, "a Table loaded with autoload_with=")
+        elif receiver is not None and isinstance(receiver, cst.Name) and receiver.value in scope.sessions and method not in R.SESSION_HARMLESS:
+            self._read("session", node, ctx, f"an ORM session on the connection ({receiver.value}.{method}())")
+        elif method in R.CONNECTION_READS and receiver is not None and self._is_bindish(receiver, ctx, scope):
+            self._read("rows", node, ctx, f"{dotted(receiver) or 'op.get_bind()'}.{method}()")
+        elif isinstance(call.func, cst.Name) and method in R.CONSUMERS and first is not None and self._is_result(first, ctx, scope):
+            self._read("rows", node, ctx, f"{method}() of a query's result")
 
     def _is_bind(self, receiver, ctx: Ctx, scope: _Scope) -> bool:
         if isinstance(receiver, cst.Name):
@@ -830,6 +900,16 @@ class _FileReader:
         def flag(key):
             return ev.literal(args.get(key)) is True
 
+        def bare(*keys):
+            """Column-list parameters given one string: Alembic iterates its characters as column
+            names (a one-character name happens to work)."""
+            found = []
+            for key in keys:
+                value = ev.literal(args.get(key)) if args.get(key) is not None else None
+                if isinstance(value, str) and not isinstance(value, SQLText) and len(value) > 1:
+                    found.append(key)
+            return tuple(found)
+
         def named(key):
             """name= of the operation: a string, None (none given), or unknown (an expression)."""
             value = ev.literal(args.get(key)) if args.get(key) is not None else None
@@ -854,8 +934,9 @@ class _FileReader:
             if spec is None:
                 spec = m.ColumnSpec(name=None)
             columns = (spec.name,) if spec.name else ()
+            # no CREATE TYPE here: Alembic's add_column never creates a column's enum type
+            # (alembic#161, #1053), the upgrade fails unless the type exists (enum-type-not-created)
             emit(m.ADD_COLUMN, columns=columns, column=spec)
-            self._implied_types([spec], emit)
             # Alembic's add_column also creates what the Column declares, in the same migration.
             if spec.foreign_key:
                 ref_table, _, ref_column = spec.foreign_key.rpartition(".")
@@ -866,7 +947,11 @@ class _FileReader:
                 emit(m.CREATE_INDEX, name=f"ix_{table}_{spec.name}" if table and spec.name else None, columns=columns, attrs={"unique": False, "concurrently": False, "if_not_exists": False, "where": False, "inline": True})
         elif method == "drop_column":
             column = ev.string(args.get("column_name"))
-            emit(m.DROP_COLUMN, columns=(column,) if column else (), attrs={"if_exists": flag("if_exists")})
+            given = args.get("column_name")
+            column_object = isinstance(given, cst.Call) and last_name(given.func) == "Column"
+            if column_object:  # op.drop_column("t", sa.Column("x", ...)): the column it meant
+                column = (ev.column(given) or m.ColumnSpec(name=None)).name
+            emit(m.DROP_COLUMN, columns=(column,) if column else (), attrs={"if_exists": flag("if_exists"), "column_object": column_object})
         elif method == "alter_column":
             self._alter_column(args, emit)
         elif method == "create_index":
@@ -882,6 +967,7 @@ class _FileReader:
                     "concurrently": concurrently,
                     "if_not_exists": flag("if_not_exists"),
                     "where": where is not None,
+                    "bare_string": bare("columns"),
                 },
             )
         elif method == "drop_index":
@@ -901,11 +987,12 @@ class _FileReader:
                     "ref_schema": ev.string(args.get("referent_schema")),
                     "ref_columns": ev.strings(args.get("remote_cols")),
                     "not_valid": flag("postgresql_not_valid"),
+                    "bare_string": bare("local_cols", "remote_cols"),
                 },
             )
         elif method in ("create_unique_constraint", "create_primary_key"):
             kind = m.CREATE_UNIQUE_CONSTRAINT if method == "create_unique_constraint" else m.CREATE_PRIMARY_KEY
-            emit(kind, **named("constraint_name"), columns=ev.strings(args.get("columns")), attrs={"using_index": None})
+            emit(kind, **named("constraint_name"), columns=ev.strings(args.get("columns")), attrs={"using_index": None, "bare_string": bare("columns")})
         elif method == "create_check_constraint":
             condition = ev.literal(args.get("condition"))
             emit(
@@ -917,7 +1004,7 @@ class _FileReader:
             emit(m.CREATE_EXCLUDE_CONSTRAINT, **named("constraint_name"))
         elif method == "drop_constraint":
             type_ = ev.string(args.get("type_"))
-            emit(m.DROP_CONSTRAINT, **named("constraint_name"), attrs={"type": type_, "if_exists": flag("if_exists")})
+            emit(m.DROP_CONSTRAINT, **named("constraint_name"), attrs={"type": type_, "if_exists": flag("if_exists"), "type_given": "type_" in args})
         elif method == "execute":
             self._execute(args.get("sqltext"), node, ctx, call_name, scope)
         elif method == "bulk_insert":
@@ -1105,6 +1192,22 @@ def _head_name(call: cst.Call) -> Optional[str]:
     while isinstance(head, cst.Call) and isinstance(head.func, cst.Attribute) and isinstance(head.func.value, cst.Call):
         head = head.func.value
     return last_name(head.func) if isinstance(head, cst.Call) else None
+
+
+def _offline_test(test) -> bool:
+    """``context.is_offline_mode()`` / ``op.get_context().as_sql``, negated or not."""
+    while isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
+        test = test.expression
+    if isinstance(test, cst.Call) and last_name(test.func) == "is_offline_mode":
+        return True
+    return isinstance(test, cst.Attribute) and test.attr.value == "as_sql"
+
+
+def _ends_in_exit(stmt: cst.If) -> bool:
+    """The block of an ``if`` ends in ``return`` or ``raise``."""
+    body, _ = _block(stmt)
+    last = body[-1] if body else None
+    return isinstance(last, cst.SimpleStatementLine) and isinstance(last.body[-1], (cst.Return, cst.Raise))
 
 
 def _is_session(value) -> bool:

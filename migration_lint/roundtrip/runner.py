@@ -779,7 +779,8 @@ def _irreversible(static_files, revision: str, script) -> bool:
             return True
         from migration_lint import model as m
 
-        return any(op.kind == m.RAISE and op.phase == m.DOWNGRADE and not op.context for op in file.operations)
+        # a raise that runs online (``if not context.is_offline_mode(): raise``) stops the round trip too
+        return any(op.kind == m.RAISE and op.phase == m.DOWNGRADE and not set(op.context) - {"online"} for op in file.operations)
     return not hasattr(script.module, "downgrade")
 
 
