@@ -259,13 +259,19 @@ class RevisionTrace:
 
     def findings(self) -> List[TraceFinding]:
         """A finding per (line, table) for each lock that blocks writes or more on a pre-existing
-        table (TRACE_STRONG_LOCK) and each rewrite (TRACE_TABLE_REWRITE)."""
+        table (TRACE_STRONG_LOCK) -- unless the transaction already held one that blocks as much
+        -- and each rewrite (TRACE_TABLE_REWRITE)."""
         out: List[TraceFinding] = []
         seen = set()
         for statement in self.statements:
+            # a lock taken while the transaction already holds one that blocks as much adds nothing
+            covered = {}
+            for other, lock in self.held_during(statement):
+                if other is not statement and lock.blocks is not None:
+                    covered[lock.table] = max(covered.get(lock.table, 0), _BLOCKS_RANK[lock.blocks])
             for lock in sorted(statement.locks, key=lambda l: -lk.strength(l.mode)):
                 key = (TRACE_STRONG_LOCK, statement.line, lock.table)
-                if not lock.strong or key in seen:
+                if not lock.strong or key in seen or covered.get(lock.table, -1) >= _BLOCKS_RANK[lock.blocks]:
                     continue
                 seen.add(key)
                 how = "documented for this statement, too quick to be observed" if lock.inferred else "observed"
@@ -299,6 +305,9 @@ class RevisionTrace:
             "statements": [s.to_dict() for s in self.statements],
             "summary": [row.to_dict() for row in self.summary()],
         }
+
+
+_BLOCKS_RANK = {lk.BLOCKS_NOTHING: 0, lk.BLOCKS_WRITES: 1, lk.BLOCKS_READS_AND_WRITES: 2}
 
 
 def _strongest(locks: Iterable[LockRecord]) -> Optional[LockRecord]:
