@@ -534,3 +534,28 @@ def test_other_databases_get_statements_without_locks(tmp_path):
     (statement,) = trace.statements
     assert statement.line == project.line("b1", "index") and statement.locks == []
     assert "PostgreSQL only" in trace.notes[0]
+
+
+@needs_pg
+def test_a_failure_inside_a_savepoint_releases_its_locks_and_tracing_goes_on(project):
+    project.revision(
+        "b1",
+        "a0",
+        """
+try:
+    with op.get_bind().begin_nested():
+        op.execute("LOCK TABLE author IN ACCESS EXCLUSIVE MODE")  # lock
+        op.execute("SELECT 1 / 0")  # fails
+except sa.exc.DataError:
+    pass
+op.create_index("ix_post_title", "post", ["title"])  # index
+""",
+    )
+    with Tracer("postgresql", project.paths) as tracer:
+        trace = project.step("b1", tracer)
+    (lock,) = [lock for s in at(trace, project.line("b1", "lock")) for lock in s.locks]
+    assert (lock.table, lock.mode, lock.released) == ("public.author", "ACCESS EXCLUSIVE", "savepoint")
+    assert "division by zero" in at(trace, project.line("b1", "fails"))[0].error
+    assert locks_at(trace, project.line("b1", "index")) == [("public.post", "SHARE", "writes", False)]
+    assert trace.notes == []
+    assert [row.table for row in trace.summary()] == ["public.author", "public.post"]

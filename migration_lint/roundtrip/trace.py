@@ -414,15 +414,14 @@ _SCHEMA_FILTER = "n.nspname <> 'pg_catalog' AND n.nspname <> 'information_schema
 
 # Every relation lock a backend holds, with what the relation is now (NULL when it was dropped in
 # this transaction).  One query, after each statement: locks and relfilenodes together (a rewrite
-# needs a lock, so a rewritten relation is always among the rows).
+# needs a lock, so a rewritten relation is always among the rows).  Kept to one join, filtered in
+# Python (system schemas, relkinds): planning a larger query costs more than running it.
 _LOCKS = (
-    "SELECT l.relation::int8, l.mode, c.relkind::text, c.relfilenode::int8, n.nspname::text, c.relname::text "
-    "FROM pg_catalog.pg_locks l "
-    "LEFT JOIN pg_catalog.pg_class c ON c.oid = l.relation "
-    "LEFT JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
-    "WHERE l.locktype = 'relation' AND l.granted AND l.database <> 0 AND l.pid = {pid} "
-    "AND (c.oid IS NULL OR (c.relkind IN ('r', 'p', 'm', 'f', 'v', 'i') AND " + _SCHEMA_FILTER + "))"
+    "SELECT l.relation::int8, l.mode, c.relkind::text, c.relfilenode::int8, c.relnamespace::int8, c.relname::text "
+    "FROM pg_catalog.pg_locks l LEFT JOIN pg_catalog.pg_class c ON c.oid = l.relation "
+    "WHERE l.locktype = 'relation' AND l.granted AND l.database <> 0 AND l.pid = {pid}"
 )
+_NAMESPACES = "SELECT n.oid::int8, n.nspname::text FROM pg_catalog.pg_namespace n"
 # The relations that exist when a revision starts.
 _SNAPSHOT = (
     "SELECT c.oid::int8, c.relkind::text, c.relfilenode::int8, n.nspname::text, c.relname::text, i.indrelid::int8 "
@@ -509,6 +508,7 @@ class _Revision:
         self.real_path = real_path
         self.started = time.perf_counter()
         self.relations: Optional[Dict[int, _Relation]] = None  # snapshot at the revision's start
+        self.namespaces: Dict[int, Optional[str]] = {}  # schema oid -> name (None: a system schema)
         self.filenodes: Dict[int, int] = {}  # current relfilenode of the pre-existing relations
         self.watch_pool = None  # pool of the second connection, for autocommit statements
         self.watch_connection = None
@@ -639,7 +639,7 @@ class Tracer:
             for path in revision_paths:
                 real = os.path.realpath(os.fspath(path))
                 self._by_path[real] = os.path.splitext(os.path.basename(real))[0]
-        self._files: Dict[str, Optional[str]] = {}  # co_filename -> real path if a revision file
+        self._real: Dict[str, str] = {}  # co_filename -> its real path (a cache: frames repeat)
         self._current: Optional[_Revision] = None
         self._serial = 0
         self._transactions = 0
@@ -677,9 +677,7 @@ class Tracer:
         with self._lock:
             self.end()
             real = os.path.realpath(os.fspath(path))
-            if real not in self._by_path:
-                self._by_path[real] = revision
-                self._files.clear()
+            self._by_path.setdefault(real, revision)
             self._start(revision, real)
 
     def end(self) -> Optional[RevisionTrace]:
@@ -725,21 +723,57 @@ class Tracer:
 
     def _locate(self) -> Optional[Tuple[str, int]]:
         """(revision file, line) of the innermost frame in a revision file, if any."""
-        files = self._files
+        cache, revisions = self._real, self._by_path
         frame = sys._getframe(2)
         while frame is not None:
             name = frame.f_code.co_filename
-            real = files.get(name, "")
-            if real == "":
-                real = os.path.realpath(name)
-                real = files[name] = real if real in self._by_path else None
-            if real is not None:
+            real = cache.get(name)
+            if real is None:
+                real = cache[name] = os.path.realpath(name)
+            if real in revisions:
                 return real, frame.f_lineno
             frame = frame.f_back
         return None
 
     # -- internals: events --------------------------------------------------------------------
+    # Each listener runs inside SQLAlchemy's execution of the project's statement: none may raise
+    # (an interrupt excepted), so each is a guarded wrapper around its _on_* method.
     def _before(self, conn, cursor, statement, parameters, context, executemany) -> None:
+        try:
+            self._on_before(conn, statement)
+        except Exception as exc:
+            self._internal_error(exc)
+
+    def _after(self, conn, cursor, statement, parameters, context, executemany) -> None:
+        try:
+            self._on_after(conn, time.perf_counter())
+        except Exception as exc:
+            self._internal_error(exc)
+
+    def _error(self, context) -> None:
+        try:
+            self._on_error(context, time.perf_counter())
+        except Exception as exc:
+            self._internal_error(exc)
+
+    def _commit(self, conn) -> None:
+        try:
+            self._transaction_ended(conn, COMMIT)
+        except Exception as exc:
+            self._internal_error(exc)
+
+    def _rollback(self, conn) -> None:
+        try:
+            self._transaction_ended(conn, ROLLBACK)
+        except Exception as exc:
+            self._internal_error(exc)
+
+    def _internal_error(self, exc: Exception) -> None:
+        current = self._current
+        if current is not None:
+            current.trace.notes.append(f"the trace failed internally ({type(exc).__name__}: {_first_line(exc)}); some statements or locks may be missing")
+
+    def _on_before(self, conn, statement) -> None:
         current = self._current
         if current is None and not self.auto:
             return
@@ -774,8 +808,7 @@ class Tracer:
             state.pending = pending
             pending.t0 = time.perf_counter()
 
-    def _after(self, conn, cursor, statement, parameters, context, executemany) -> None:
-        t1 = time.perf_counter()
+    def _on_after(self, conn, t1: float) -> None:
         state = self._states.get(_dbapi(conn))
         if state is None or state.pending is None:
             return
@@ -794,8 +827,7 @@ class Tracer:
             except Exception as exc:
                 self._broken(pending.revision, state, exc)
 
-    def _error(self, context) -> None:
-        t1 = time.perf_counter()
+    def _on_error(self, context, t1: float) -> None:
         conn = getattr(context, "connection", None)
         if conn is None:
             return
@@ -813,15 +845,9 @@ class Tracer:
             pending.revision.trace.statements.append(record)
             if pending.watcher is not None:  # what it held while it ran is known
                 try:
-                    self._finish_autocommit(pending, state, None, record, failed=True)
+                    self._finish_autocommit(pending, state, _dbapi(conn), record, failed=True)
                 except Exception as exc:
                     self._broken(pending.revision, state, exc)
-
-    def _commit(self, conn) -> None:
-        self._transaction_ended(conn, COMMIT)
-
-    def _rollback(self, conn) -> None:
-        self._transaction_ended(conn, ROLLBACK)
 
     def _transaction_ended(self, conn, how: str) -> None:
         now = time.perf_counter()
@@ -842,8 +868,13 @@ class Tracer:
 
     # -- internals: PostgreSQL ----------------------------------------------------------------
     def _broken(self, revision: _Revision, state: _Connection, exc: Exception) -> None:
+        """The trace's own catalog query failed (a statement_timeout shorter than the query...).
+        Inside a transaction PostgreSQL has then aborted it: say so, the next failure is ours."""
         state.broken = True
-        revision.trace.notes.append(f"the trace's own catalog query failed ({_first_line(exc)}); locks are not traced until this transaction ends")
+        revision.trace.notes.append(
+            f"the trace's own catalog query failed ({_first_line(exc)}); locks are not traced until this "
+            "transaction ends, and if it was inside the migration's transaction, that transaction is aborted"
+        )
 
     def _prepare(self, current: _Revision, state: _Connection, dbapi: Any, conn: Any, pending: _Pending) -> None:
         """Before a revision statement: start the revision on this connection, take note of
@@ -874,12 +905,42 @@ class Tracer:
             if kind in _FILE_KINDS and filenode:
                 current.filenodes[int(oid)] = int(filenode)
         current.relations = relations
+        self._learn_namespaces(current, dbapi)
+
+    @staticmethod
+    def _learn_namespaces(current: _Revision, dbapi: Any) -> None:
+        for oid, name in _query(dbapi, _NAMESPACES):
+            system = name in ("pg_catalog", "information_schema") or name.startswith("pg_toast")
+            current.namespaces[int(oid)] = None if system else name
+
+    def _rows(self, current: _Revision, dbapi: Any, rows: Iterable[tuple]) -> List[Tuple[int, str, Optional[str], Any, str]]:
+        """Rows of _LOCKS on user relations of interest -> (oid, pg mode, relkind, relfilenode, name).
+        A relation dropped in this transaction (no pg_class row) is named from the snapshot."""
+        relations = current.relations or {}
+        out = []
+        for oid, pg_mode, kind, filenode, namespace, name in rows:
+            oid = int(oid)
+            known = relations.get(oid)
+            if kind is None:
+                if known is not None:
+                    out.append((oid, pg_mode, known.kind, None, known.name))
+                continue
+            if kind not in _TABLE_KINDS and kind != "i":
+                continue
+            namespace = int(namespace)
+            if namespace not in current.namespaces and dbapi is not None:
+                self._learn_namespaces(current, dbapi)  # a schema created by the revision
+            schema = current.namespaces.get(namespace)
+            if schema is None:
+                continue
+            out.append((oid, pg_mode, kind, filenode, known.name if known else f"{schema}.{name}"))
+        return out
 
     def _absorb(self, state: _Connection, dbapi: Any, pending: _Pending) -> None:
         """Locks held now that no traced statement took are not the revision's; locks no longer
         held were released (a savepoint rollback)."""
-        rows = _query(dbapi, _LOCKS.format(pid=_OWN_PID))
-        now = {(int(r[0]), r[1]) for r in rows}
+        rows = self._rows(pending.revision, dbapi, _query(dbapi, _LOCKS.format(pid=_OWN_PID)))
+        now = {(r[0], r[1]) for r in rows}
         self._release_missing(state, now, time.perf_counter())
         for key in now:
             if key not in state.held:
@@ -899,24 +960,17 @@ class Tracer:
         whose relfilenode changed was rewritten."""
         current = pending.revision
         relations = current.relations or {}
-        rows = _query(dbapi, _LOCKS.format(pid=_OWN_PID))
-        keys = {(int(r[0]), r[1]) for r in rows}
+        rows = self._rows(current, dbapi, _query(dbapi, _LOCKS.format(pid=_OWN_PID)))
+        keys = {(r[0], r[1]) for r in rows}
         self._release_missing(state, keys, pending.t0)
         truncate = pending.sql.lstrip().upper().startswith("TRUNCATE")
-        for oid, pg_mode, kind, filenode, schema, name in rows:
-            oid = int(oid)
+        for oid, pg_mode, kind, filenode, name in rows:
             key = (oid, pg_mode)
-            known = relations.get(oid)
-            kind = kind or (known.kind if known else None)
             if key not in state.held:
                 lock = None
                 if kind in _TABLE_KINDS:
                     mode = lk.mode_name(pg_mode) or pg_mode
-                    lock = LockRecord(
-                        table=known.name if known else f"{schema}.{name}",
-                        mode=mode,
-                        blocks=lk.blocks(mode) if known else None,
-                    )
+                    lock = LockRecord(table=name, mode=mode, blocks=lk.blocks(mode) if oid in relations else None)
                     record.locks.append(lock)
                 state.held[key] = (lock, pending.t0)
             self._check_filenode(current, oid, filenode, truncate, record)
@@ -996,13 +1050,12 @@ class Tracer:
         if pending.watcher is not None and pending.watcher.error:
             current.trace.notes.append(f"watching the locks of line {pending.line} failed ({pending.watcher.error}); its documented locks are reported")
         observed: Dict[int, str] = {}
-        for (oid, pg_mode), (_, _, kind, _, schema, name) in sorted(seen.items(), key=lambda kv: lk.strength(kv[0][1])):
-            known = relations.get(oid)
-            kind = kind or (known.kind if known else None)
+        rows = self._rows(current, dbapi, seen.values())
+        for oid, pg_mode, kind, _, name in sorted(rows, key=lambda row: lk.strength(row[1])):
             if kind not in _TABLE_KINDS:
                 continue
             mode = lk.mode_name(pg_mode) or pg_mode
-            record.locks.append(LockRecord(known.name if known else f"{schema}.{name}", mode, lk.blocks(mode) if known else None, False, record.ms, STATEMENT))
+            record.locks.append(LockRecord(name, mode, lk.blocks(mode) if oid in relations else None, False, record.ms, STATEMENT))
             observed[oid] = mode if lk.strength(mode) > lk.strength(observed.get(oid, "")) else observed[oid]
         for oid, mode, name in pending.expected:
             if lk.strength(observed.get(oid, "")) >= lk.strength(mode):
