@@ -30,8 +30,16 @@ not recorded, no query is made for them.  Locks they took are never blamed on th
 statements (the next revision statement first takes note of what is already held).
 
 Only PostgreSQL is traced; on other databases statements are recorded with their place, SQL and
-time, and no locks.  The trace adds one catalog query per statement; nothing it does can fail a
-migration (its own errors become notes) and it never queries a failed transaction.
+time, and no locks.  The trace adds one catalog query per statement (and one snapshot of the
+catalog per revision); its listeners never raise (their errors become notes) and it never queries a
+failed transaction.  One thing it cannot undo: should its own catalog query fail inside the
+migration's transaction (a ``statement_timeout`` set shorter than the query), PostgreSQL aborts
+that transaction; the revision's notes then say so.
+
+``locks.is_strong`` (re-exported here) says whether an operation kind, a model operation or SQL
+takes a lock that blocks writes or more; :func:`check_prediction` compares a static prediction
+with the trace; :meth:`RevisionTrace.findings` lists what the trace saw that deserves a finding;
+:func:`markdown_timeline` renders the per-revision summaries.
 
 Typical use (the round trip)::
 
@@ -55,6 +63,13 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 
 from migration_lint.roundtrip import locks as lk
+from migration_lint.roundtrip.locks import blocks, documented_locks, is_strong  # noqa: F401  (the consumer's imports)
+
+__all__ = [
+    "Tracer", "RevisionTrace", "StatementTrace", "LockRecord", "TableSummary", "TraceFinding", "Verdict",
+    "check_prediction", "markdown_timeline", "is_strong", "documented_locks", "blocks",
+    "TRACE_STRONG_LOCK", "TRACE_TABLE_REWRITE", "PER_MIGRATION", "SINGLE", "UNKNOWN", "HOLD_MODELS",
+]
 
 TRACE_STRONG_LOCK = "trace-strong-lock"
 TRACE_TABLE_REWRITE = "trace-table-rewrite"
@@ -614,6 +629,10 @@ class Tracer:
     from Alembic's migration context when the revision's first statement runs).
     ``observe_autocommit=False``: never open the second connection; autocommit statements get
     their documented locks only.
+
+    ``results``: the RevisionTrace of every revision begun, in order (the last one may still be in
+    progress).  Connections opened before the tracer is entered are seen too (the listeners are on
+    the Engine class); the listeners are removed on exit.
     """
 
     def __init__(
