@@ -711,6 +711,11 @@ class Tracer:
                 return None
             now = time.perf_counter()
             for state in self._states.values():
+                if state.pending is not None and state.pending.revision is current:
+                    # a statement that never returned (an interrupt): its watcher must stop
+                    if state.pending.watcher is not None:
+                        state.pending.watcher.stop()
+                    state.pending = None
                 for record, taken in state.held.values():
                     if record is not None and record.released == OPEN:
                         record.held_ms = (now - taken) * 1000
