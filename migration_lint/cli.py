@@ -87,6 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
     trip.add_argument("--roundtrip", action="store_true", help="run the round trip after the static checks")
     trip.add_argument("--db", default="auto", metavar="auto|docker|local|sqlite|URL", help="where: a container, a throwaway local server, SQLite, or a scratch database on the server at URL (default: auto)")
     trip.add_argument("--env", dest="env_mode", choices=("auto", "project", "builtin"), default="auto", help="run migrations through the project's env.py or a built-in environment (default: env.py when it can run)")
+    trip.add_argument("--trace", action="store_true", help="with --roundtrip on PostgreSQL: trace the locks and table rewrites of each revision's first upgrade, confirm or refute the static locking findings, and report strong locks they missed")
     trip.add_argument("--image", metavar="IMAGE", help="container image for --db docker (and auto when Docker answers), e.g. postgres:16 or mariadb:10.11 (default: the image of the server version the checks assume)")
 
     baseline = commands.add_parser("baseline", help="record today's findings, so that `check --baseline` reports only new ones")
@@ -227,9 +228,11 @@ def _check(args) -> int:
                 known.get(name)  # raises the one-line "unknown rule" error with a hint
     if args.server_version:
         parse_version(args.server_version, "--server-version")  # fail early, before any parsing
+    if args.trace and not args.roundtrip:
+        raise MigrationLintError("--trace traces the round trip's upgrades: add --roundtrip")
     fail_on = args.fail_on or config.fail_on
     with _progress(args.roundtrip) as progress:
-        roundtrip = api.RoundTripOptions(db=args.db, env=args.env_mode, image=args.image, progress=progress) if args.roundtrip else None
+        roundtrip = api.RoundTripOptions(db=args.db, env=args.env_mode, image=args.image, progress=progress, trace=args.trace) if args.roundtrip else None
         result = api.check(
             paths,
             dialect=args.dialect,

@@ -14,5 +14,7 @@ REUPGRADE_FAILED = "reupgrade-failed"
 DOWNGRADE_LEAVES_TRACE = "downgrade-leaves-trace"
 REUPGRADE_DIFFERS = "reupgrade-differs"
 ROUNDTRIP_IRREVERSIBLE = "roundtrip-irreversible"
+TRACE_STRONG_LOCK = "trace-strong-lock"
+TRACE_TABLE_REWRITE = "trace-table-rewrite"
 
 ALL = tuple(v for k, v in dict(globals()).items() if k.isupper() and isinstance(v, str))

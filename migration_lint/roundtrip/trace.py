@@ -746,7 +746,10 @@ class Tracer:
         ]
 
     def _locate(self) -> Optional[Tuple[str, int]]:
-        """(revision file, line) of the innermost frame in a revision file, if any."""
+        """(revision file, line) of the innermost frame in a revision file, if any; when that
+        frame is a helper function of the revision file itself, the statement of the revision
+        that called it (the frames above it in the same file), where the static front end puts
+        the helper's operations too."""
         cache, revisions = self._real, self._by_path
         frame = sys._getframe(2)
         while frame is not None:
@@ -755,7 +758,11 @@ class Tracer:
             if real is None:
                 real = cache[name] = os.path.realpath(name)
             if real in revisions:
-                return real, frame.f_lineno
+                line = frame.f_lineno
+                caller = frame.f_back
+                while caller is not None and caller.f_code.co_filename == name:
+                    line, caller = caller.f_lineno, caller.f_back
+                return real, line
             frame = frame.f_back
         return None
 
