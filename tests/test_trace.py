@@ -4,7 +4,7 @@ A tiny Alembic environment in tmp_path (alembic.ini, an env.py that takes
 ``config.attributes['connection']`` when given and otherwise makes its own engine, versions/) is
 run with Alembic's own API: one revision per step through ``EnvironmentContext`` +
 ``MigrationStep`` as the round trip's runner does, or ``alembic.command.upgrade`` for a whole run.
-Needs PostgreSQL at 127.0.0.1:5432 (user postgres, trust), or MIGRATION_LINT_TEST_PG.
+Needs the PostgreSQL of tests/conftest.py (MIGRATION_LINT_TEST_PG_URL).
 """
 
 import json
@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import runnable_revision
+from conftest import PG_URL, needs_pg, runnable_revision, with_driver as _with_driver
 from migration_lint import model as m
 from migration_lint.roundtrip import locks as lk
 from migration_lint.roundtrip.trace import (
@@ -28,28 +28,7 @@ from migration_lint.roundtrip.trace import (
     markdown_timeline,
 )
 
-PG_URL = os.environ.get("MIGRATION_LINT_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
-
-
-def _with_driver(url):
-    scheme, rest = url.split("://", 1)
-    return url if "+" in scheme else f"{scheme}+psycopg2://{rest}"
-
-
-def _answers(url):
-    try:
-        import sqlalchemy as sa
-
-        engine = sa.create_engine(_with_driver(url), connect_args={"connect_timeout": 3})
-        with engine.connect():
-            pass
-        engine.dispose()
-        return True
-    except Exception:
-        return False
-
-
-needs_pg = pytest.mark.skipif(not _answers(PG_URL), reason=f"PostgreSQL does not answer at {PG_URL}")
+needs_pg = needs_pg()  # the server of MIGRATION_LINT_TEST_PG_URL (tests/conftest.py)
 
 
 # --- the database and the Alembic environment --------------------------------------------------
@@ -559,3 +538,319 @@ op.create_index("ix_post_title", "post", ["title"])  # index
     assert locks_at(trace, project.line("b1", "index")) == [("public.post", "SHARE", "writes", False)]
     assert trace.notes == []
     assert [row.table for row in trace.summary()] == ["public.author", "public.post"]
+
+
+# --- through the command line and the API: --roundtrip --trace ---------------------------------
+#
+# One history, run twice by the real command (each run makes and drops its own scratch database on
+# the test server): with an env.py that sets transaction_per_migration and with one that does not.
+# Each revision holds one case; the tables it touches existed before it.
+
+TRACE_BASE = runnable_revision(
+    "a0",
+    None,
+    """
+op.create_table("author", sa.Column("id", sa.Integer(), primary_key=True))
+op.create_table("post", sa.Column("id", sa.Integer(), primary_key=True), sa.Column("title", sa.String(50)), sa.Column("author_id", sa.Integer()))
+op.create_table("tag", sa.Column("id", sa.Integer(), primary_key=True), sa.Column("name", sa.String(50)))
+op.create_table("account", sa.Column("id", sa.Integer(), primary_key=True), sa.Column("email", sa.String(255)), sa.Column("tag_id", sa.Integer()))
+op.execute("INSERT INTO author (id) SELECT g FROM generate_series(1, 10) g")
+op.execute("INSERT INTO post (title, author_id) SELECT 't' || g, 1 + g % 10 FROM generate_series(1, 200) g")
+op.execute("INSERT INTO tag (id, name) SELECT g, 'n' || g FROM generate_series(1, 5) g")
+op.execute("INSERT INTO account (email, tag_id) SELECT 'a' || g || '@example.com', 1 + g % 5 FROM generate_series(1, 50) g")
+""",
+    'op.drop_table("account")\nop.drop_table("tag")\nop.drop_table("post")\nop.drop_table("author")',
+)
+
+TRACE_CASES = {
+    "b1": ('op.create_index("ix_post_title", "post", ["title"])  # index', 'op.drop_index("ix_post_title", table_name="post")'),
+    "c2": (
+        'with op.get_context().autocommit_block():\n'
+        '    op.create_index("ix_post_author", "post", ["author_id"], postgresql_concurrently=True)  # concurrently',
+        'op.drop_index("ix_post_author", table_name="post")',
+    ),
+    "d3": (
+        'op.alter_column("post", "id", type_=sa.BigInteger(), existing_type=sa.Integer())  # bigint\n'
+        'op.alter_column("tag", "name", type_=sa.Text(), existing_type=sa.String(50))  # text',
+        'op.alter_column("tag", "name", type_=sa.String(50), existing_type=sa.Text())\n'
+        'op.alter_column("post", "id", type_=sa.Integer(), existing_type=sa.BigInteger())',
+    ),
+    "e4": (
+        'op.add_column("account", sa.Column("active", sa.Boolean(), server_default=sa.true(), nullable=False))  # default',
+        'op.drop_column("account", "active")',
+    ),
+    "f5": (
+        'op.create_foreign_key("fk_post_author", "post", "author", ["author_id"], ["id"])  # fk\n'
+        'op.create_foreign_key("fk_account_tag", "account", "tag", ["tag_id"], ["id"], postgresql_not_valid=True)  # fk not valid',
+        'op.drop_constraint("fk_account_tag", "account", type_="foreignkey")\n'
+        'op.drop_constraint("fk_post_author", "post", type_="foreignkey")',
+    ),
+}
+HELPER_REVISION = '''from alembic import op
+import sqlalchemy as sa
+
+revision = "g6"
+down_revision = "f5"
+
+
+def unique(table, *columns):
+    name = "_".join((table, *columns, "key"))
+    op.execute("ALTER TABLE " + table + " ADD CONSTRAINT " + name + " UNIQUE (" + ", ".join(columns) + ")")  # inside the helper
+
+
+def upgrade():
+    op.create_table("note", sa.Column("id", sa.Integer(), primary_key=True))
+    unique("account", "email")  # helper
+
+
+def downgrade():
+    op.drop_constraint("account_email_key", "account", type_="unique")
+    op.drop_table("note")
+'''
+
+
+def trace_env_py(per_migration):
+    option = "" if per_migration is None else f", transaction_per_migration={per_migration}"
+    return f'''from alembic import context
+from sqlalchemy import engine_from_config, pool
+
+config = context.config
+
+
+def run(connection):
+    context.configure(connection=connection{option})
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+given = config.attributes.get("connection")
+if given is not None:
+    run(given)
+else:
+    engine = engine_from_config(config.get_section(config.config_ini_section), prefix="sqlalchemy.", poolclass=pool.NullPool)
+    with engine.connect() as connection:
+        run(connection)
+    engine.dispose()
+'''
+
+
+def trace_project(root: Path, per_migration) -> Path:
+    versions = root / "migrations" / "versions"
+    versions.mkdir(parents=True)
+    (root / "alembic.ini").write_text("[alembic]\nscript_location = %(here)s/migrations\n")
+    (root / "migrations" / "env.py").write_text(trace_env_py(per_migration))
+    (versions / "a0.py").write_text(TRACE_BASE)
+    down = "a0"
+    for revision, (upgrade, downgrade) in TRACE_CASES.items():
+        (versions / f"{revision}.py").write_text(runnable_revision(revision, down, upgrade, downgrade))
+        down = revision
+    (versions / "g6.py").write_text(HELPER_REVISION)
+    return root
+
+
+def marked(root: Path, revision: str, marker: str) -> int:
+    for number, text in enumerate((root / "migrations" / "versions" / f"{revision}.py").read_text().splitlines(), 1):
+        if text.rstrip().endswith(f"# {marker}"):
+            return number
+    raise AssertionError(f"no line marked {marker} in {revision}")
+
+
+def run_cli(*args):
+    import contextlib
+    import io
+
+    from migration_lint.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(list(args))
+    return code, out.getvalue(), err.getvalue()
+
+
+@pytest.fixture(scope="module")
+def traced(tmp_path_factory):
+    """{True: (root, JSON report) with transaction_per_migration, None: without (Alembic's default)}."""
+    from conftest import require_server
+
+    require_server(PG_URL, "MIGRATION_LINT_TEST_PG_URL")
+    runs = {}
+    for per_migration in (True, None):
+        root = trace_project(tmp_path_factory.mktemp("traced"), per_migration)
+        report = root / "report.json"
+        code, out, err = run_cli("check", str(root), "--roundtrip", "--trace", "--db", PG_URL, "--no-cache", "--format", "json", "--output", str(report))
+        assert code == 1, err
+        runs[per_migration] = (root, json.loads(report.read_text()))
+    return runs
+
+
+def revisions_of(report):
+    (env,) = report["summary"]["environments"]
+    assert env["roundtrip"]["traced"] is True
+    return {r["revision"]: r for r in env["roundtrip"]["revisions"]}
+
+
+def statements_at(report, revision, line):
+    found = [s for s in revisions_of(report)[revision]["trace"] if s["line"] == line]
+    assert found, f"nothing traced at {revision}:{line}"
+    return found
+
+
+def findings_of(report, revision, rule=None):
+    return [f for f in report["findings"] if f["revision"] == revision and (rule is None or f["rule"] == rule)]
+
+
+@needs_pg
+def test_cli_trace_report_has_a_trace_list_per_revision(traced):
+    root, report = traced[True]
+    revisions = revisions_of(report)
+    assert set(revisions) == {"a0", "b1", "c2", "d3", "e4", "f5", "g6"}
+    statement = statements_at(report, "b1", marked(root, "b1", "index"))[0]
+    assert {"path", "line", "sql", "locks", "rewrites", "ms"} <= set(statement)
+    assert statement["path"].endswith("migrations/versions/b1.py") and not os.path.isabs(statement["path"])
+    assert statement["sql"].startswith("CREATE INDEX ix_post_title") and statement["ms"] >= 0
+    assert {"table": "public.post", "mode": "SHARE", "blocks": "writes", "inferred": False}.items() <= statement["locks"][0].items()
+    assert revisions["b1"]["timeline"][0]["mode"] == "SHARE"
+
+
+@needs_pg
+def test_create_index_on_an_existing_table_is_confirmed_share(traced):
+    root, report = traced[True]
+    (finding,) = findings_of(report, "b1", "create-index-not-concurrently")
+    assert finding["line"] == marked(root, "b1", "index")
+    assert finding["trace"].startswith("confirmed by trace: SHARE on public.post (blocks writes), held ")
+    assert "confirmed by trace" not in finding["message"]  # the message is the rule's own
+    assert not findings_of(report, "b1", "trace-strong-lock")  # the static finding says it
+
+
+@needs_pg
+def test_concurrent_index_in_an_autocommit_block_is_share_update_exclusive_never_none(traced):
+    root, report = traced[True]
+    (statement,) = statements_at(report, "c2", marked(root, "c2", "concurrently"))
+    assert statement["autocommit"] is True
+    modes = {(lock["table"], lock["mode"], lock["blocks"]) for lock in statement["locks"]}
+    assert ("public.post", "SHARE UPDATE EXCLUSIVE", "nothing") in modes  # observed or, if too quick, documented
+    assert all(lock["released"] == "statement" for lock in statement["locks"])
+    assert not findings_of(report, "c2")
+
+
+@needs_pg
+def test_integer_to_bigint_rewrites_and_varchar_to_text_does_not(traced):
+    root, report = traced[True]
+    (bigint,) = statements_at(report, "d3", marked(root, "d3", "bigint"))
+    assert bigint["rewrites"] == ["public.post"]
+    assert ("public.post", "ACCESS EXCLUSIVE", "reads and writes") in {(l["table"], l["mode"], l["blocks"]) for l in bigint["locks"]}
+    (text,) = statements_at(report, "d3", marked(root, "d3", "text"))
+    assert text["rewrites"] == [] and ("public.tag", "ACCESS EXCLUSIVE") in {(l["table"], l["mode"]) for l in text["locks"]}
+    (finding,) = findings_of(report, "d3", "alter-column-type")  # varchar -> text is a safe widening
+    assert finding["line"] == marked(root, "d3", "bigint")
+    assert finding["trace"].startswith("confirmed by trace: rewrote public.post under ACCESS EXCLUSIVE on public.post")
+    assert not findings_of(report, "d3", "trace-table-rewrite")  # alter-column-type reported that line
+
+
+@needs_pg
+def test_add_column_with_a_constant_default_does_not_rewrite(traced):
+    root, report = traced[True]
+    (statement,) = statements_at(report, "e4", marked(root, "e4", "default"))
+    assert statement["rewrites"] == [] and statement["locks"][0]["mode"] == "ACCESS EXCLUSIVE"
+    # ACCESS EXCLUSIVE for a moment is what the static model expects of add_column: no news
+    assert not findings_of(report, "e4", "trace-strong-lock") and not findings_of(report, "e4", "trace-table-rewrite")
+
+
+@needs_pg
+def test_a_foreign_key_with_and_without_not_valid(traced):
+    root, report = traced[True]
+    for marker, pair in (("fk", ("public.post", "public.author")), ("fk not valid", ("public.account", "public.tag"))):
+        (statement,) = statements_at(report, "f5", marked(root, "f5", marker))
+        assert {(l["table"], l["mode"]) for l in statement["locks"]} >= {(t, "SHARE ROW EXCLUSIVE") for t in pair}
+    (finding,) = findings_of(report, "f5", "add-foreign-key")  # only the validated one
+    assert finding["line"] == marked(root, "f5", "fk")
+    assert finding["trace"].startswith("confirmed by trace: SHARE ROW EXCLUSIVE on public.post")
+    assert not findings_of(report, "f5", "trace-strong-lock")
+
+
+@needs_pg
+def test_sql_built_in_a_helper_function_is_a_trace_finding_on_the_call_line(traced):
+    root, report = traced[True]
+    line = marked(root, "g6", "helper")
+    (statement,) = [s for s in revisions_of(report)["g6"]["trace"] if s["sql"].startswith("ALTER TABLE account")]
+    assert statement["line"] == line  # the statement of upgrade() that called the helper
+    (finding,) = findings_of(report, "g6", "trace-strong-lock")
+    assert (finding["line"], finding["severity"], finding["phase"]) == (line, "warning", "upgrade")
+    assert "takes ACCESS EXCLUSIVE on public.account (observed): it blocks reads and writes" in finding["message"]
+    assert "until the revision's transaction commits" in finding["message"]
+    assert finding["fingerprint"]
+    # the new table of the same revision is nobody's problem
+    assert all("public.note" not in f["message"] for f in report["findings"])
+    assert [f["rule"] for f in report["findings"] if f["rule"].startswith("trace-")] == ["trace-strong-lock"]
+
+
+@needs_pg
+def test_how_long_locks_are_held_with_and_without_transaction_per_migration(traced):
+    for per_migration, model, held in ((True, "per-migration", "until the revision's transaction commits"), (None, "single", "until the run's single transaction commits")):
+        _, report = traced[per_migration]
+        revisions = revisions_of(report)
+        assert {r["transaction"] for r in revisions.values()} == {model}
+        assert all(lock["released"] in ("commit", "statement") for r in revisions.values() for s in r["trace"] for lock in s["locks"])
+        (finding,) = findings_of(report, "g6", "trace-strong-lock")
+        assert held in finding["message"]
+        notes = report["summary"]["environments"][0]["notes"]
+        assert any(n.startswith("lock trace: 7 revisions") for n in notes), notes
+
+
+@needs_pg
+def test_the_trace_changes_no_fingerprint_or_message(traced):
+    from migration_lint import api
+
+    root, report = traced[True]
+    static = {(f.rule, f.path, f.line): (f.fingerprint, f.message) for f in api.check([root], use_cache=False).findings}
+    shown = {(f["rule"], f["path"], f["line"]): (f["fingerprint"], f["message"]) for f in report["findings"] if (f["rule"], f["path"], f["line"]) in static}
+    assert shown == static and len(static) >= 4
+    assert sum(1 for f in report["findings"] if f.get("trace")) == 3  # b1, d3, f5
+
+
+@needs_pg
+def test_markdown_summary_has_a_lock_timeline(traced):
+    from migration_lint.report.markdown import render_markdown_report
+
+    root, report = traced[True]
+    text = render_markdown_report(report)
+    assert "### Lock trace" in text
+    timeline = text.split("### Lock trace", 1)[1]
+    assert "| `b1` | public.post | SHARE | writes |" in timeline
+    assert "| `d3` | public.post | ACCESS EXCLUSIVE | reads and writes |" in timeline and "| yes |" in timeline
+    assert "| `c2` | public.post | SHARE UPDATE EXCLUSIVE" in timeline
+    assert "<sub>Held: transaction\\_per\\_migration is on: a lock is held from its statement to the commit of this revision's transaction.</sub>" in timeline
+    assert "<sub>confirmed by trace: SHARE on public.post" in text
+
+
+@needs_pg
+def test_text_report_shows_the_verdicts(tmp_path):
+    root = trace_project(tmp_path, True)
+    (root / "migrations" / "versions" / "g6.py").unlink()
+    for name in ("c2", "d3", "e4", "f5"):
+        (root / "migrations" / "versions" / f"{name}.py").unlink()
+    code, out, err = run_cli("check", str(root), "--roundtrip", "--trace", "--db", PG_URL, "--no-cache", "--color", "never")
+    assert code == 1, err
+    assert "confirmed by trace: SHARE on public.post (blocks writes)" in " ".join(out.split())
+    assert "lock trace: 2 revisions" in " ".join(out.split())
+
+
+def test_the_trace_on_another_database_is_a_note_not_an_error(tmp_path):
+    from conftest import RUNNABLE_ENV_PY
+
+    versions = tmp_path / "migrations" / "versions"
+    versions.mkdir(parents=True)
+    (tmp_path / "alembic.ini").write_text("[alembic]\nscript_location = %(here)s/migrations\nsqlalchemy.url = sqlite:///app.db\n")
+    (tmp_path / "migrations" / "env.py").write_text(RUNNABLE_ENV_PY)
+    (versions / "a1.py").write_text(runnable_revision("a1", None, 'op.create_table("t", sa.Column("id", sa.Integer(), primary_key=True))', 'op.drop_table("t")'))
+    code, out, err = run_cli("check", str(tmp_path), "--roundtrip", "--trace", "--db", "sqlite", "--no-cache", "--format", "json")
+    assert code == 0, err
+    (env,) = json.loads(out)["summary"]["environments"]
+    assert [n for n in env["notes"] if "trace" in n] == [f"lock trace not run: the trace needs PostgreSQL, and this history's round trip ran on {env['roundtrip']['database']}"]
+    assert env["roundtrip"]["traced"] is False and "revisions" not in env["roundtrip"]
+
+
+def test_trace_without_the_round_trip_is_a_usage_error(tmp_path):
+    code, out, err = run_cli("check", str(tmp_path), "--trace")
+    assert code == 2 and out == ""
+    assert err.strip() == "migration-lint: error: --trace traces the round trip's upgrades: add --roundtrip"

@@ -283,7 +283,7 @@ def _lock_timeline(summary: dict, blob: Optional[str], limit: int) -> List[str]:
     out += ["| revision | table | strongest lock | blocks | held for | line | rewritten |", "| --- | --- | --- | --- | ---: | --- | --- |", *rows]
     if total > len(rows):
         out += ["", f"\u2026 and {count_of(total - len(rows), 'more row')} (see the JSON report)."]
-    out += [""] + [f"<sub>{_text(hold[0].upper() + hold[1:])}.</sub>" for hold in holds]
+    out += [""] + [f"<sub>Held: {_text(hold)}.</sub>" for hold in holds]
     return out
 
 
