@@ -496,9 +496,21 @@ def test_results_are_plain_data(project):
     (statement,) = data["statements"]
     assert set(statement) >= {"path", "line", "sql", "locks", "rewrites", "ms"}
     lock = next(lock for lock in statement["locks"] if lock["mode"] == "ACCESS EXCLUSIVE")
-    assert lock == {"table": "public.post", "mode": "ACCESS EXCLUSIVE", "blocks": "reads and writes", "inferred": False, "held_ms": lock["held_ms"], "released": "commit"}
+    assert lock == {"table": "public.post", "mode": "ACCESS EXCLUSIVE", "blocks": "reads and writes", "inferred": False, "held_ms": lock["held_ms"], "released": "commit", "renamed": None}
     assert data["summary"][0]["table"] == "public.post" and data["transaction"] == PER_MIGRATION
     assert "| `b1` |" in markdown_timeline([trace])
+
+
+@needs_pg
+def test_a_table_renamed_by_the_revision_is_known_by_both_names(project):
+    project.revision("b1", "a0", 'op.rename_table("post", "article")\nop.create_index("ix_article_title", "article", ["title"])  # index')
+    with Tracer("postgresql", project.paths) as tracer:
+        trace = project.step("b1", tracer)
+    line = project.line("b1", "index")
+    (share,) = [lock for s in at(trace, line) for lock in s.locks if lock.mode == "SHARE"]
+    assert (share.table, share.renamed, share.blocks) == ("public.post", "public.article", "writes")
+    assert check_prediction(trace, line, line, "SHARE", "article").status == "confirmed"
+    assert check_prediction(trace, line, line, "SHARE", "post").status == "confirmed"
 
 
 def test_other_databases_get_statements_without_locks(tmp_path):

@@ -129,7 +129,8 @@ def round_trip(history, files, scope, options: RoundTripOptions, resources, note
         paths = {f.revision: f.path for f in files if f.revision}
         tracing.for_display(trip.traces, paths, lambda p: discovery.display_path(Path(p)))
         trip.hits.extend(tracing.trace_findings(trip.traces, paths))
-        notes.extend(tracing.summary_notes(trip.traces))
+        if trip.traces:  # nothing when the round trip could not run at all (it says why)
+            notes.extend(tracing.summary_notes(trip.traces))
     for revision, why in trip.skipped:
         notes.append(f"round trip skipped {revision}: {why}")
     return trip

@@ -110,7 +110,9 @@ class LockRecord:
     (an autocommit statement too quick to be seen).  ``held_ms``: from the start of the statement
     to ``released`` ('commit', 'rollback', 'statement' in autocommit mode, 'savepoint' when a
     savepoint rollback let it go, 'open' when it was still held as the revision's trace ended --
-    then ``held_ms`` is the time so far, and is updated if the tracer later sees the commit)."""
+    then ``held_ms`` is the time so far, and is updated if the tracer later sees the commit).
+    ``table`` is the name the table had when the revision started; ``renamed`` the name it had
+    when the lock was taken, if the revision renamed it before."""
 
     table: str
     mode: str
@@ -118,6 +120,7 @@ class LockRecord:
     inferred: bool = False
     held_ms: float = 0.0
     released: str = OPEN
+    renamed: Optional[str] = None  # its name when the lock was taken, if the revision renamed it
 
     @property
     def strong(self) -> bool:
@@ -292,7 +295,7 @@ class RevisionTrace:
                 how = "documented for this statement, too quick to be observed" if lock.inferred else "observed"
                 out.append(TraceFinding(
                     TRACE_STRONG_LOCK, self.revision, statement.path, statement.line, lock.table, lock.mode,
-                    f"`{_head(statement.sql)}` takes {lock.mode} on {lock.table} ({how}): it blocks {lock.blocks} "
+                    f"`{_head(statement.sql)}` takes {lock.mode} on {lock.renamed or lock.table} ({how}): it blocks {lock.blocks} "
                     f"{_held_text(lock, self.transaction)}",
                 ))
             for table in statement.rewrites:
@@ -355,6 +358,10 @@ def _held_text(lock: LockRecord, transaction: str) -> str:
     return f"until its transaction commits ({ms} here)"
 
 
+def _lock_on(lock: LockRecord, wanted: Optional[str]) -> bool:
+    return _same_table(lock.table, wanted) or (lock.renamed is not None and _same_table(lock.renamed, wanted))
+
+
 def _same_table(traced: str, wanted: Optional[str]) -> bool:
     """'public.post' is 'post', 'public.post' and '"post"'; None matches every table."""
     if not wanted:
@@ -377,14 +384,15 @@ def check_prediction(trace: RevisionTrace, line: int, end_line: Optional[int] = 
         return Verdict("not-run", "not observed (no statement ran from this line)")
     failed = [s for s in statements if s.error]
     if expect == "rewrite":
-        rewritten = sorted({t for s in statements for t in s.rewrites if _same_table(t, table)})
+        renamed = {lock.table: lock.renamed for s in trace.statements for lock in s.locks if lock.renamed}
+        rewritten = sorted({t for s in statements for t in s.rewrites if _same_table(t, table) or (t in renamed and _same_table(renamed[t], table))})
         if rewritten:
             return Verdict("confirmed", f"confirmed by trace: rewrote {', '.join(rewritten)}")
         if failed:
             return Verdict("not-observed", f"not observed (the statement failed: {failed[0].error})")
         return Verdict("not-observed", "not observed (no table that existed before this revision was rewritten)")
     wanted = lk.strength(expect) if lk.mode_name(expect) else lk.strength(lk.SHARE)
-    held = [(s, lock) for statement in statements for s, lock in trace.held_during(statement) if lock.blocks is not None and _same_table(lock.table, table)]
+    held = [(s, lock) for statement in statements for s, lock in trace.held_during(statement) if lock.blocks is not None and _lock_on(lock, table)]
     taker, best = None, None
     for s, lock in held:
         if best is None or lk.strength(lock.mode) > lk.strength(best.mode):
@@ -395,12 +403,12 @@ def check_prediction(trace: RevisionTrace, line: int, end_line: Optional[int] = 
             details.append("documented: too quick to be observed")
         if taker is not None and taker.line not in range(line, max(line, end_line or line) + 1):
             details.append(f"already taken at line {taker.line}")
-        return Verdict("confirmed", f"confirmed by trace: {best.mode} on {best.table} ({', '.join(details)}), held {best.held_ms:.0f} ms", best.mode)
+        return Verdict("confirmed", f"confirmed by trace: {best.mode} on {best.renamed or best.table} ({', '.join(details)}), held {best.held_ms:.0f} ms", best.mode)
     if best is None and failed:
         return Verdict("not-observed", f"not observed (the statement failed: {failed[0].error})")
     if best is None:
         return Verdict("not-observed", "not observed (observed no lock on a table that existed before this revision instead)")
-    return Verdict("not-observed", f"not observed (observed {best.mode} on {best.table} instead)", best.mode)
+    return Verdict("not-observed", f"not observed (observed {best.mode} on {best.renamed or best.table} instead)", best.mode)
 
 
 def markdown_timeline(traces: Sequence[RevisionTrace]) -> str:
@@ -944,9 +952,11 @@ class Tracer:
             system = name in ("pg_catalog", "information_schema") or name.startswith("pg_toast")
             current.namespaces[int(oid)] = None if system else name
 
-    def _rows(self, current: _Revision, dbapi: Any, rows: Iterable[tuple]) -> List[Tuple[int, str, Optional[str], Any, str]]:
-        """Rows of _LOCKS on user relations of interest -> (oid, pg mode, relkind, relfilenode, name).
-        A relation dropped in this transaction (no pg_class row) is named from the snapshot."""
+    def _rows(self, current: _Revision, dbapi: Any, rows: Iterable[tuple]) -> List[Tuple[int, str, Optional[str], Any, str, Optional[str]]]:
+        """Rows of _LOCKS on user relations of interest -> (oid, pg mode, relkind, relfilenode,
+        name, name now): the name is the snapshot's for a relation that existed at the revision's
+        start, and the second name the one it has now when that differs (renamed).  A relation
+        dropped in this transaction (no pg_class row) is named from the snapshot."""
         relations = current.relations or {}
         out = []
         for oid, pg_mode, kind, filenode, namespace, name in rows:
@@ -954,7 +964,7 @@ class Tracer:
             known = relations.get(oid)
             if kind is None:
                 if known is not None:
-                    out.append((oid, pg_mode, known.kind, None, known.name))
+                    out.append((oid, pg_mode, known.kind, None, known.name, None))
                 continue
             if kind not in _TABLE_KINDS and kind != "i":
                 continue
@@ -964,7 +974,8 @@ class Tracer:
             schema = current.namespaces.get(namespace)
             if schema is None:
                 continue
-            out.append((oid, pg_mode, kind, filenode, known.name if known else f"{schema}.{name}"))
+            now = f"{schema}.{name}"
+            out.append((oid, pg_mode, kind, filenode, known.name if known else now, now if known and known.name != now else None))
         return out
 
     def _absorb(self, state: _Connection, dbapi: Any, pending: _Pending) -> None:
@@ -995,13 +1006,13 @@ class Tracer:
         keys = {(r[0], r[1]) for r in rows}
         self._release_missing(state, keys, pending.t0)
         truncate = pending.sql.lstrip().upper().startswith("TRUNCATE")
-        for oid, pg_mode, kind, filenode, name in rows:
+        for oid, pg_mode, kind, filenode, name, renamed in rows:
             key = (oid, pg_mode)
             if key not in state.held:
                 lock = None
                 if kind in _TABLE_KINDS:
                     mode = lk.mode_name(pg_mode) or pg_mode
-                    lock = LockRecord(table=name, mode=mode, blocks=lk.blocks(mode) if oid in relations else None)
+                    lock = LockRecord(table=name, mode=mode, blocks=lk.blocks(mode) if oid in relations else None, renamed=renamed)
                     record.locks.append(lock)
                 state.held[key] = (lock, pending.t0)
             self._check_filenode(current, oid, filenode, truncate, record)
@@ -1082,11 +1093,11 @@ class Tracer:
             current.trace.notes.append(f"watching the locks of line {pending.line} failed ({pending.watcher.error}); its documented locks are reported")
         observed: Dict[int, str] = {}
         rows = self._rows(current, dbapi, seen.values())
-        for oid, pg_mode, kind, _, name in sorted(rows, key=lambda row: lk.strength(row[1])):
+        for oid, pg_mode, kind, _, name, renamed in sorted(rows, key=lambda row: lk.strength(row[1])):
             if kind not in _TABLE_KINDS:
                 continue
             mode = lk.mode_name(pg_mode) or pg_mode
-            record.locks.append(LockRecord(name, mode, lk.blocks(mode) if oid in relations else None, False, record.ms, STATEMENT))
+            record.locks.append(LockRecord(name, mode, lk.blocks(mode) if oid in relations else None, False, record.ms, STATEMENT, renamed))
             observed[oid] = mode if lk.strength(mode) > lk.strength(observed.get(oid, "")) else observed[oid]
         for oid, mode, name in pending.expected:
             if lk.strength(observed.get(oid, "")) >= lk.strength(mode):
