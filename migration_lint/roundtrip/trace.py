@@ -6,7 +6,9 @@ statement of every engine -- the round trip's and any engine env.py creates itse
 with
 
 * its place: the innermost stack frame in the revision file (so a statement built by a helper
-  module is recorded at the line of the revision that called the helper);
+  module is recorded at the line of the revision that called the helper); when that frame is a
+  helper function of the revision file itself, the statement of the revision that called it
+  (where the static front end puts the helper's operations too);
 * its SQL and how long it ran;
 * the table locks it took: after the statement, one query of ``pg_locks`` for the backend's own
   pid, on the same connection and transaction through a raw DBAPI cursor (Alembic's state is not

@@ -7,8 +7,9 @@ plain data for the reports.
 * :func:`judge` -- after the lint: each static locking finding (a rule with ``effect: lock``) of
   a traced revision gets a ``trace`` verdict, ``confirmed by trace: ...`` or ``not observed
   (...)``; a trace finding on a line a static locking rule already reported (or a suppression of
-  one covers) is dropped, its news is in that finding's verdict.  Messages and fingerprints are
-  not changed by a verdict;
+  one covers) is dropped, its news is in that finding's verdict, and so is a ``trace-strong-lock``
+  where the static model knew the operation takes such a lock (:func:`predicted_strong`: no rule
+  flags it on purpose).  Messages and fingerprints are not changed by a verdict;
 * :func:`report_section` -- the JSON report's per-revision trace.
 
 Pure: no I/O, no database.  The traces are ``trace.RevisionTrace`` objects, plain data once ended.
