@@ -89,6 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
     trip.add_argument("--env", dest="env_mode", choices=("auto", "project", "builtin"), default="auto", help="run migrations through the project's env.py or a built-in environment (default: env.py when it can run)")
     trip.add_argument("--drift", action="store_true", help="upgrade to the heads on the same throwaway database and compare with the models (env.py's target_metadata), as `alembic check` does (models-drift)")
     trip.add_argument("--metadata", metavar="MODULE:ATTR", help="the models for --drift when env.py cannot run on its own, e.g. myapp.models:Base.metadata (the project must be importable)")
+    trip.add_argument("--trace", action="store_true", help="with --roundtrip on PostgreSQL: trace the locks and table rewrites of each revision's first upgrade, confirm or refute the static locking findings, and report strong locks they missed")
     trip.add_argument("--image", metavar="IMAGE", help="container image for --db docker (and auto when Docker answers), e.g. postgres:16 or mariadb:10.11 (default: the image of the server version the checks assume)")
 
     baseline = commands.add_parser("baseline", help="record today's findings, so that `check --baseline` reports only new ones")
@@ -229,12 +230,14 @@ def _check(args) -> int:
                 known.get(name)  # raises the one-line "unknown rule" error with a hint
     if args.server_version:
         parse_version(args.server_version, "--server-version")  # fail early, before any parsing
+    if args.trace and not args.roundtrip:
+        raise MigrationLintError("--trace traces the round trip's upgrades: add --roundtrip")
     fail_on = args.fail_on or config.fail_on
     if args.metadata is not None and not args.drift:
         raise MigrationLintError("--metadata is for --drift (the models to compare with the migrations); add --drift")
     drift = api.DriftOptions(metadata=args.metadata, db=args.db, env=args.env_mode, image=args.image) if args.drift else None
     with _progress(args.roundtrip) as progress:
-        roundtrip = api.RoundTripOptions(db=args.db, env=args.env_mode, image=args.image, progress=progress) if args.roundtrip else None
+        roundtrip = api.RoundTripOptions(db=args.db, env=args.env_mode, image=args.image, progress=progress, trace=args.trace) if args.roundtrip else None
         result = api.check(
             paths,
             dialect=args.dialect,

@@ -80,6 +80,7 @@ def findings_from_report(report: dict) -> List[Finding]:
                 phase=item.get("phase"),
                 environment=str(item.get("environment") or ""),
                 fingerprint=str(item.get("fingerprint") or ""),
+                trace=str(item.get("trace") or ""),
             )
         )
     return out

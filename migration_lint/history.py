@@ -170,6 +170,10 @@ def check_history(history: History, catalogue, resources) -> EnvironmentResult:
         # pack's own Python makes some: then the collector stays on
         with quiet_gc() if not settings.trust_rule_packs else contextlib.nullcontext():
             findings = lint(files, scope, settings, catalogue(), produced)
+        if trip is not None and trip.traces:  # --trace: verdicts on the static locking findings
+            from migration_lint.roundtrip.tracing import judge
+
+            findings = judge(findings, trip.traces, catalogue(), files)
         stored = (findings, scope.graph.heads, sum(1 for f in files if f.revision), list(notes))
         if reusable:
             store_result(history.cache_scope, key, stored)

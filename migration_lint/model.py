@@ -266,6 +266,9 @@ class Finding:
     # fingerprint is made of.  Never message text, line numbers, addresses or timings.
     subject: Tuple[str, ...] = ()
     fingerprint: str = ""
+    # With --roundtrip --trace, on a static locking finding: what the lock trace saw there,
+    # 'confirmed by trace: ...' or 'not observed (...)'.  Not part of the message or fingerprint.
+    trace: str = ""
 
     def sort_key(self):
         return (self.environment, self.path, self.line, self.column, self.rule)

@@ -1,9 +1,10 @@
 """pytest plugin: the migration-lint checks as test items, one per Alembic environment.
 
 Enabled with ``--migration-lint`` (static checks), ``--migration-lint-roundtrip`` (static checks
-and the round trip) or ``--migration-lint-drift`` (static checks and the models-vs-migrations
-comparison), or with the ini options ``migration_lint = true`` / ``migration_lint_roundtrip = true``
-/ ``migration_lint_drift = true``.  Settings come from the same config file as the CLI
+and the round trip; ``--migration-lint-trace`` adds the lock trace) or ``--migration-lint-drift``
+(static checks and the models-vs-migrations comparison), or with the ini options
+``migration_lint = true`` / ``migration_lint_roundtrip = true`` / ``migration_lint_trace = true`` /
+``migration_lint_drift = true``.  Settings come from the same config file as the CLI
 (``[tool.migration-lint]`` in pyproject.toml or ``.migration-lint.yaml``).
 
 With both options off the plugin only declares its options: nothing of migration-lint is imported
@@ -62,6 +63,13 @@ def pytest_addoption(parser) -> None:
         help="the models for --migration-lint-drift when env.py cannot run on its own (default: ini migration_lint_metadata)",
     )
     group.addoption(
+        "--migration-lint-trace",
+        action="store_true",
+        default=False,
+        dest="migration_lint_trace",
+        help="the round trip with the lock trace (PostgreSQL): confirms or refutes the static locking findings (implies --migration-lint-roundtrip)",
+    )
+    group.addoption(
         "--migration-lint-db",
         default=None,
         dest="migration_lint_db",
@@ -95,13 +103,18 @@ def pytest_addoption(parser) -> None:
     parser.addini("migration_lint_roundtrip", "also run the round trip (like --migration-lint-roundtrip)", type="bool", default=False)
     parser.addini("migration_lint_drift", "also compare the models with the migrations (like --migration-lint-drift)", type="bool", default=False)
     parser.addini("migration_lint_metadata", "the models for the drift check when env.py cannot run: module:attr", default="")
+    parser.addini("migration_lint_trace", "also trace the round trip's locks (like --migration-lint-trace)", type="bool", default=False)
     parser.addini("migration_lint_db", "database for the round trip and the drift check: auto|docker|local|sqlite|URL", default="auto")
     parser.addini("migration_lint_path", "where to look for Alembic environments (relative to the ini file)", type="paths", default=[])
     parser.addini("migration_lint_config", "migration-lint config file (relative to the rootdir)", default="")
 
 
+def _traced(config) -> bool:
+    return bool(config.getoption("migration_lint_trace") or config.getini("migration_lint_trace"))
+
+
 def _enabled(config) -> tuple:
-    roundtrip = bool(config.getoption("migration_lint_roundtrip") or config.getini("migration_lint_roundtrip"))
+    roundtrip = _traced(config) or bool(config.getoption("migration_lint_roundtrip") or config.getini("migration_lint_roundtrip"))
     drift = bool(config.getoption("migration_lint_drift") or config.getini("migration_lint_drift"))
     static = roundtrip or drift or bool(config.getoption("migration_lint") or config.getini("migration_lint"))
     return static, roundtrip, drift
@@ -198,7 +211,7 @@ class _MigrationLintSession:
             from migration_lint import api
             from migration_lint.errors import MigrationLintError
 
-            roundtrip = api.RoundTripOptions(db=self.db) if self.roundtrip else None
+            roundtrip = api.RoundTripOptions(db=self.db, trace=_traced(self.config)) if self.roundtrip else None
             drift = api.DriftOptions(db=self.db, metadata=self.metadata) if self.drift else None
             try:
                 self._result = api.check(self.paths, config=self.lint_config, roundtrip=roundtrip, trust_rule_packs=self.trust, drift=drift)
@@ -312,6 +325,8 @@ def plain_report(env, fail_on: str = "error", only_failing: bool = False) -> str
         lines.append("")
         lines.append(f"{f.path}:{f.line}:{f.column}: {f.severity} {f.rule}{where}")
         lines += [f"    {part}" for part in f.message.split("\n")]
+        if f.trace:
+            lines.append(f"    {f.trace}")
         if f.help:
             lines += [f"    fix: {part}" if i == 0 else f"         {part}" for i, part in enumerate(f.help.split("\n"))]
     if len(shown) < len(findings):

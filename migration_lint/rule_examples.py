@@ -88,6 +88,15 @@ else:
 """
 
 
+SERVER_DIALECTS = ("postgresql", "mysql")
+
+
+def needs_server(item) -> Optional[str]:
+    """The dialect of the server an example runs on (``db: postgresql`` / ``db: mysql``), if any."""
+    db = item.get("db") if isinstance(item, dict) else None
+    return db if db in SERVER_DIALECTS else None
+
+
 DRIFT_ENV_PY = """from alembic import context
 from sqlalchemy import engine_from_config, pool
 
@@ -134,15 +143,20 @@ def _drift_findings(rule: Rule, sources: Dict[str, str], options: dict) -> list:
         return [(Path(f.path).name.replace(module, "models"), f) for f in result.findings if f.rule == rule.name]
 
 
-def _roundtrip_findings(rule: Rule, sources: Dict[str, str], options: dict, catalogue) -> list:
-    """Round-trip rules: the example becomes a project and really runs (on SQLite by default)."""
+def _roundtrip_findings(rule: Rule, sources: Dict[str, str], options: dict, catalogue, servers: Optional[Dict[str, str]] = None) -> list:
+    """Round-trip rules: the example becomes a project and really runs (on SQLite by default).
+    ``db: postgresql`` runs it on the server ``servers['postgresql']`` names (else ``auto``);
+    ``trace: true`` adds the lock trace."""
     with tempfile.TemporaryDirectory(prefix="migration-lint-example-") as tmp:
         root = Path(tmp)
         (root / "migrations" / "versions").mkdir(parents=True)
         (root / "migrations" / "env.py").write_text(EXAMPLE_ENV_PY, encoding="utf-8")
         for name, code in sources.items():
             (root / "migrations" / "versions" / name).write_text(code, encoding="utf-8")
-        trip = api.RoundTripOptions(db=options.get("db", "sqlite"), env=options.get("env_mode", "auto"))
+        db = options.get("db", "sqlite")
+        if db in SERVER_DIALECTS:
+            db = (servers or {}).get(db) or "auto"
+        trip = api.RoundTripOptions(db=db, env=options.get("env_mode", "auto"), trace=bool(options.get("trace")))
         result = api.check([root / "migrations"], dialect=options.get("dialect", "sqlite"), use_cache=False, roundtrip=trip, config=config_from_mapping({"select": [rule.name]}))
         return [(Path(f.path).name, f) for f in result.findings if f.rule == rule.name]
 
@@ -188,7 +202,7 @@ def _env_findings(rule: Rule, sources: Dict[str, str], options: dict) -> list:
         return [(Path(f.path).name, f) for f in result.findings if f.rule == rule.name]
 
 
-def run_example(rule: Rule, item, valid: bool, catalogue: Optional[Catalogue] = None) -> ExampleResult:
+def run_example(rule: Rule, item, valid: bool, catalogue: Optional[Catalogue] = None, servers: Optional[Dict[str, str]] = None) -> ExampleResult:
     if isinstance(item, dict) and "base" in item:
         head, named = _change_findings(rule, item)
         return _judge(head, [f for _, f in named], sorted((name, f.line) for name, f in named), valid)
@@ -201,8 +215,8 @@ def run_example(rule: Rule, item, valid: bool, catalogue: Optional[Catalogue] = 
         named = _drift_findings(rule, sources, options)
         judged = {**sources, "models.py": options["models"]}
         return _judge(judged, [f for _, f in named], sorted((name, f.line) for name, f in named), valid)
-    if rule.category == "roundtrip":
-        named = _roundtrip_findings(rule, sources, options, catalogue)
+    if rule.category == "roundtrip" or rule.produced_by == "roundtrip":
+        named = _roundtrip_findings(rule, sources, options, catalogue, servers)
         return _judge(sources, [f for _, f in named], sorted((name, f.line) for name, f in named), valid)
     dialect = options.get("dialect") or (rule.dialects[0] if rule.dialects else "postgresql")
     version = parse_version(options["server_version"]) if options.get("server_version") else None

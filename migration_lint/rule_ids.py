@@ -15,5 +15,7 @@ DOWNGRADE_LEAVES_TRACE = "downgrade-leaves-trace"
 REUPGRADE_DIFFERS = "reupgrade-differs"
 ROUNDTRIP_IRREVERSIBLE = "roundtrip-irreversible"
 MODELS_DRIFT = "models-drift"
+TRACE_STRONG_LOCK = "trace-strong-lock"
+TRACE_TABLE_REWRITE = "trace-table-rewrite"
 
 ALL = tuple(v for k, v in dict(globals()).items() if k.isupper() and isinstance(v, str))

@@ -14,7 +14,7 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 import yaml
 
-from conftest import ENV_PY, REPO, revision_file, write_tree
+from conftest import ENV_PY, PG_URL, REPO, RUNNABLE_ENV_PY, needs_pg, revision_file, runnable_revision, write_tree
 from migration_lint.report.markdown import MARKER, render_markdown_report
 
 ACTION = REPO / "action.yml"
@@ -339,6 +339,26 @@ def test_action_with_drift_reports_the_models_drift(tmp_path):
     assert sum(1 for f in report["findings"] if f["rule"] == "models-drift") >= 3
 
 
+@needs_pg()
+def test_action_trace_input_adds_the_lock_timeline(tmp_path):
+    """roundtrip and trace "true": the check runs with --trace, the summary shows the timeline."""
+    work = tmp_path / "work"
+    write_tree(work, {
+        "alembic.ini": "[alembic]\nscript_location = %(here)s/migrations\n",
+        "migrations/env.py": RUNNABLE_ENV_PY,
+        "migrations/versions/a.py": runnable_revision("a", None, 'op.create_table("post", sa.Column("id", sa.Integer(), primary_key=True), sa.Column("title", sa.String(50)))', 'op.drop_table("post")'),
+        "migrations/versions/b.py": runnable_revision("b", "a", 'op.create_index("ix_post_title", "post", ["title"])', 'op.drop_index("ix_post_title", table_name="post")'),
+    })
+    run = action_run(work, tmp_path, {"roundtrip": "true", "trace": "true", "db": PG_URL, "sarif": "false"})
+    assert run.run() == 1, run.logs
+    report = json.loads(Path(run.outputs["report-file"]).read_text())
+    (finding,) = [f for f in report["findings"] if f["rule"] == "create-index-not-concurrently"]
+    assert finding["trace"].startswith("confirmed by trace: SHARE on public.post")
+    summary = Path(run.env["GITHUB_STEP_SUMMARY"]).read_text()
+    assert "### Lock trace" in summary and "| `b` | public.post | SHARE | writes |" in summary
+    assert "confirmed by trace: SHARE on public.post" in run.logs["annotate"]
+
+
 def test_base_step_deepens_a_shallow_clone(tmp_path):
     work = pr_checkout(tmp_path, shallow=True)
     assert git(work, "rev-parse", "--is-shallow-repository") == "true"
@@ -398,6 +418,10 @@ def test_install_step_validates_inputs_and_picks_extras(tmp_path):
     code, pip, run = install(**{"fail-on": "sometimes"})
     assert code == 2 and "input fail-on must be" in run.logs["install"]
     assert install(comment="yes")[0] == 2
+    assert install(roundtrip="true", trace="maybe")[0] == 2
+    code, pip, run = install(trace="true")  # the trace traces the round trip: alone it is a mistake
+    assert code == 2 and pip == "" and "input trace traces the round trip" in run.logs["install"]
+    assert install(roundtrip="true", trace="true", db="postgresql://postgres@localhost/postgres")[0] == 0
     assert install(**{"trust-rule-packs": "1"})[0] == 2
     # the drift check needs a database driver like the round trip, and its own inputs are checked
     assert install(drift="true", db="postgresql://postgres@localhost/postgres")[1].endswith(f"{REPO}[postgresql]")

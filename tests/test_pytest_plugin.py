@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import RUNNABLE_ENV_PY as ENV_PY, runnable_revision as rev
+from conftest import PG_URL, RUNNABLE_ENV_PY as ENV_PY, needs_pg, runnable_revision as rev
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -279,3 +279,18 @@ def test_path_from_the_ini_options(pytester):
     result = run(pytester, "-v")
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(["*migration-lint::billing/migrations PASSED*"])
+
+
+@needs_pg()
+def test_trace_option_runs_the_round_trip_with_the_lock_trace(pytester):
+    """--migration-lint-trace implies the round trip; the failing item shows the trace's verdict."""
+    index = rev("b2", "a1", 'op.create_index("ix_post_title", "post", ["title"])', 'op.drop_index("ix_post_title", table_name="post")')
+    project(pytester.path, {"a1.py": A1, "b2.py": index})
+    result = run(pytester, "--migration-lint-trace", "--migration-lint-db", PG_URL)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines([
+        "*lock trace: 2 revisions*",
+        "migrations/versions/b2.py:11:5: error create-index-not-concurrently (revision b2, upgrade)",
+        "*creates index ix_post_title*",
+        "    confirmed by trace: SHARE on public.post (blocks writes), held * ms",
+    ])

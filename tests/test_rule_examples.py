@@ -2,8 +2,9 @@
 
 import pytest
 
+from conftest import MYSQL_URL, PG_URL, require_server
 from migration_lint.catalogue import load_catalogue
-from migration_lint.rule_examples import all_examples, run_example
+from migration_lint.rule_examples import all_examples, needs_server, run_example
 
 CATALOGUE = load_catalogue()
 CASES = all_examples(CATALOGUE)
@@ -11,7 +12,10 @@ CASES = all_examples(CATALOGUE)
 
 @pytest.mark.parametrize("rule,kind,index,item", CASES, ids=[f"{r.name}-{k}-{i}" for r, k, i, _ in CASES])
 def test_rule_example(rule, kind, index, item):
-    result = run_example(rule, item, valid=(kind == "valid"), catalogue=CATALOGUE)
+    server = needs_server(item)
+    if server:  # round-trip examples that need a server of the dialect (the lock trace: PostgreSQL)
+        require_server(*((PG_URL, "MIGRATION_LINT_TEST_PG_URL") if server == "postgresql" else (MYSQL_URL, "MIGRATION_LINT_TEST_MYSQL_URL")))
+    result = run_example(rule, item, valid=(kind == "valid"), catalogue=CATALOGUE, servers={"postgresql": PG_URL, "mysql": MYSQL_URL})
     assert result.ok, result.detail
 
 

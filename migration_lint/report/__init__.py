@@ -76,7 +76,28 @@ def summary(result) -> dict:
                 "revisions": env.revision_count,
                 "heads": env.heads,
                 "notes": list(getattr(env, "notes", [])),
+                **roundtrip_section(env),
             }
             for env in result.environments
         ],
     }
+
+
+def roundtrip_section(env) -> dict:
+    """``{"roundtrip": {...}}`` when the round trip ran for this environment (else nothing): the
+    database, revisions tested and skipped, and with --trace each traced revision's lock trace."""
+    trip = getattr(env, "roundtrip", None)
+    if trip is None:
+        return {}
+    section = {
+        "database": trip.database,
+        "environment": trip.environment_mode,
+        "tested": trip.tested,
+        "skipped": [{"revision": revision, "why": why} for revision, why in trip.skipped],
+        "traced": bool(getattr(trip, "traces", None)),
+    }
+    if section["traced"]:
+        from migration_lint.roundtrip.tracing import report_section
+
+        section["revisions"] = report_section(trip.traces)
+    return {"roundtrip": section}

@@ -18,7 +18,7 @@ def _escape_property(value: str) -> str:
 def render_github(result) -> str:
     lines = []
     for f in result.findings:
-        body = f.message + (f"\n{f.help}" if f.help else "")
+        body = f.message + (f" [{f.trace}]" if f.trace else "") + (f"\n{f.help}" if f.help else "")
         props = f"file={_escape_property(f.path.replace(chr(92), '/'))},line={f.line},col={f.column},title={_escape_property(f'migration-lint {f.rule}')}"
         lines.append(f"::{LEVELS[f.severity]} {props}::{_escape_data(body)}")
     return "\n".join(lines)

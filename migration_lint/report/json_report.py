@@ -23,6 +23,8 @@ def finding_dict(finding) -> dict:
     }
     if finding.fingerprint:
         data["fingerprint"] = finding.fingerprint
+    if finding.trace:  # --roundtrip --trace: what the lock trace saw at a static locking finding
+        data["trace"] = finding.trace
     return data
 
 

@@ -26,6 +26,7 @@ ICONS = {"error": ":x:", "warning": ":warning:", "info": ":information_source:"}
 MAX_FINDINGS = 100  # rows in the table; the rest are counted
 MAX_CELL = 600  # characters of one message line in a cell
 MAX_DETAIL_LINES = 60  # lines of a round-trip diff shown in <details>
+MAX_TRACE_ROWS = 50  # rows of the lock timeline (--trace)
 
 def _text(value: str) -> str:
     """Plain text for Markdown (inside a table cell too): no emphasis, links, HTML or mentions."""
@@ -105,6 +106,9 @@ def _message(finding: dict, max_cell: int) -> str:
             body += f"<br>\u2026 and {count_of(len(rest) - len(shown), 'more line')}"
         noun = "line" if len(rest) == 1 else "lines"
         cell += f"<details><summary>{len(rest)} more {noun}</summary>{body}</details>"
+    trace = str(finding.get("trace") or "").strip()
+    if trace:  # --trace: what the lock trace saw here
+        cell += f"<br><sub>{inline(_shorten(trace, max_cell))}</sub>"
     help_text = str(finding.get("help") or "").strip()
     if help_text:
         cell += f"<br><sub>Fix: {inline(_shorten(' '.join(help_text.split()), max_cell))}</sub>"
@@ -230,10 +234,57 @@ def _render(report, docs, fail_on, exit_code, blob, scope, error, rows, title, m
             out += ["", f"\u2026 and {hidden} more finding{'' if hidden == 1 else 's'} (see the annotations and the job log)."]
     else:
         out.append(f"No findings{checked}.")
+    timeline = _lock_timeline(summary, blob, min(rows, MAX_TRACE_ROWS))
+    if timeline:
+        out += ["", *timeline]
     if error:
         out += ["", inline(error)]
     out += ["", _footer(summary, scope)]
     return "\n".join(out) + "\n"
+
+
+def _held(row: dict) -> str:
+    if not row.get("mode"):
+        return "-"
+    ms = row.get("held_ms")
+    text = f"{ms:.0f} ms" if isinstance(ms, (int, float)) else "?"
+    return text + {"statement": " (while it ran)", "open": " (still held)", "rollback": " (rolled back)", "savepoint": " (savepoint)"}.get(str(row.get("released")), "")
+
+
+def _lock_timeline(summary: dict, blob: Optional[str], limit: int) -> List[str]:
+    """--trace: per traced revision, each pre-existing table it locked at SHARE UPDATE EXCLUSIVE
+    or stronger (or rewrote): the strongest lock, what it blocks, how long it was held, the line."""
+    from migration_lint.roundtrip.locks import SHARE_UPDATE_EXCLUSIVE, strength
+
+    environments = [env for env in summary.get("environments") or [] if (env.get("roundtrip") or {}).get("traced")]
+    if not environments:
+        return []
+    rows, holds, total = [], [], 0
+    for env in environments:
+        for revision in env["roundtrip"].get("revisions") or []:
+            hold = str(revision.get("hold_model") or "")
+            for row in revision.get("timeline") or []:
+                if strength(str(row.get("mode") or "")) < strength(SHARE_UPDATE_EXCLUSIVE) and not row.get("rewritten"):
+                    continue
+                total += 1
+                if hold and hold not in holds:
+                    holds.append(hold)
+                if len(rows) >= limit:
+                    continue
+                mode = str(row.get("mode") or "-") + (" (documented)" if row.get("inferred") else "")
+                where = _location({"path": revision.get("path"), "line": row.get("line")}, blob)
+                rows.append(
+                    f"| {_code(str(revision.get('revision', '')))} | {_text(str(row.get('table', '')))} | {_text(mode)} "
+                    f"| {_text(str(row.get('blocks') or '-'))} | {_held(row)} | {where} | {'yes' if row.get('rewritten') else ''} |"
+                )
+    out = ["### Lock trace", ""]
+    if not total:
+        return out + ["No revision locked a table that existed before it at SHARE UPDATE EXCLUSIVE or stronger, and none rewrote one."]
+    out += ["| revision | table | strongest lock | blocks | held for | line | rewritten |", "| --- | --- | --- | --- | ---: | --- | --- |", *rows]
+    if total > len(rows):
+        out += ["", f"\u2026 and {count_of(total - len(rows), 'more row')} (see the JSON report)."]
+    out += [""] + [f"<sub>Held: {_text(hold)}.</sub>" for hold in holds]
+    return out
 
 
 def _environments(summary: dict) -> Iterable[str]:

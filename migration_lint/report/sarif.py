@@ -38,7 +38,7 @@ def render_sarif(result, catalogue) -> str:
         region = {"startLine": finding.line, "startColumn": max(finding.column, 1)}
         if finding.end_line and finding.end_line >= finding.line:
             region["endLine"] = finding.end_line
-        text = finding.message + (f" Fix: {finding.help}" if finding.help else "")
+        text = finding.message + (f" [{finding.trace}]" if finding.trace else "") + (f" Fix: {finding.help}" if finding.help else "")
         reference = {"ruleIndex": index[finding.rule]} if finding.rule in index else {}  # unknown rules: id only
         results.append(
             {

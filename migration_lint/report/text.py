@@ -53,6 +53,8 @@ def render_text(result, color: bool = False, width: int = 100, show_source: bool
             console.print(f"  [dim]{where:>7}[/dim]  [{STYLES[f.severity]}]{f.severity:<7}[/]  [bold]{f.rule}[/bold]{rev}")
             for part in f.message.split("\n"):  # round-trip diffs: one difference per line
                 console.print(Padding(Text(part), (0, 0, 0, 11), expand=False))
+            if f.trace:  # --trace: what the lock trace saw here
+                console.print(Padding(Text(f.trace, style="italic"), (0, 0, 0, 11), expand=False))
             if show_source:
                 for number, text, current in _frame(f.path, f.line, sources):
                     marker = ">" if current else " "

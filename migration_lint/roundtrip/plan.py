@@ -20,6 +20,7 @@ class RoundTripOptions:
     image: Optional[str] = None  # container image for --db docker
     revisions: Optional[frozenset] = None  # only these revisions; None: all in scope
     progress: Optional[Callable] = None  # progress(environment, revision, index, total)
+    trace: bool = False  # trace the locks and rewrites of each first upgrade (PostgreSQL; see tracing.py)
 
 
 def url_dialect(spec: str) -> Optional[str]:
@@ -100,6 +101,12 @@ def round_trip(history, files, scope, options: RoundTripOptions, resources, note
     settings = history.settings
     assumed = settings.source_of("server_version") == DEFAULT  # not asked for: notes must not say it was
     database = resources.database_for(settings.dialect, settings.server_version, notes, version_assumed=assumed)
+    trace = options.trace
+    if trace and database.dialect != "postgresql":  # a note, never an error: the round trip itself ran
+        from migration_lint.roundtrip.tracing import NEEDS_POSTGRESQL
+
+        notes.append(NEEDS_POSTGRESQL.format(database=database.description))
+        trace = False
     progress = None
     if options.progress is not None:
         progress = lambda revision, index, total: options.progress(history.name, revision, index, total)  # noqa: E731
@@ -112,9 +119,18 @@ def round_trip(history, files, scope, options: RoundTripOptions, resources, note
         display_path=lambda p: discovery.display_path(Path(p)),
         requires=requires,
         progress=progress,
+        trace=trace,
     )
     notes.append(f"round trip: {count_of(trip.tested, 'revision')} on {trip.database}, {trip.environment_mode or 'no'} environment, {trip.seconds:.1f} s")
     notes.extend(trip.notes)
+    if trace:
+        from migration_lint.roundtrip import tracing
+
+        paths = {f.revision: f.path for f in files if f.revision}
+        tracing.for_display(trip.traces, paths, lambda p: discovery.display_path(Path(p)))
+        trip.hits.extend(tracing.trace_findings(trip.traces, paths))
+        if trip.traces:  # nothing when the round trip could not run at all (it says why)
+            notes.extend(tracing.summary_notes(trip.traces))
     for revision, why in trip.skipped:
         notes.append(f"round trip skipped {revision}: {why}")
     return trip

@@ -48,6 +48,7 @@ class RoundTripResult:
     # the database ended in a state production could have (every step after the last failure
     # went through): --drift goes on from it instead of rebuilding
     clean_end: bool = False
+    traces: List[object] = field(default_factory=list)  # trace.RevisionTrace of each first upgrade, with trace=True
 
 
 class EnvironmentUnusable(MigrationLintError):
@@ -386,13 +387,15 @@ def run_roundtrip(
     display_path: Callable[[str], str] = lambda p: p,
     progress: Optional[Callable[[str, int, int], None]] = None,
     requires: Sequence = (),
+    trace: bool = False,
 ) -> RoundTripResult:
     """Round-trip ``revisions`` (all when None) of ``env`` on ``database``.
 
     ``static_files`` maps revision id -> MigrationFile from the static parse, used to know which
     downgrades are declared irreversible (they raise on purpose, or do not exist).  ``requires``:
     environments upgraded to their heads on every fresh database before ``env`` runs (a plugin's
-    history that builds on the core schema).
+    history that builds on the core schema).  ``trace``: record the locks and rewrites of each
+    revision's first upgrade (PostgreSQL; ``trace.py``) in ``RoundTripResult.traces``.
     """
     import warnings
 
@@ -403,7 +406,7 @@ def run_roundtrip(
         # reflection warnings (unsupported index expressions...) are about the project's schema,
         # not actionable here; the snapshot records what it can
         warnings.simplefilter("ignore", category=Warning)
-        return _run_roundtrip(env, database, revisions, mode, static_files, display_path, progress, tuple(requires))
+        return _run_roundtrip(env, database, revisions, mode, static_files, display_path, progress, tuple(requires), trace)
 
 
 class _logging_restored:
@@ -506,7 +509,7 @@ class _Requirements:
                     required.dispose()
 
 
-def _run_roundtrip(env, database, revisions, mode, static_files, display_path, progress, requires=()) -> RoundTripResult:
+def _run_roundtrip(env, database, revisions, mode, static_files, display_path, progress, requires=(), trace=False) -> RoundTripResult:
     start = time.perf_counter()
     result = RoundTripResult(database=database.description)
     driver = None
@@ -543,6 +546,7 @@ def _run_roundtrip(env, database, revisions, mode, static_files, display_path, p
             result.seconds = time.perf_counter() - start
             return result
         trip = _RoundTrip(driver, database, setup, static_files, display_path, result)
+        trip.trace = trace
         for index, revision in enumerate(scope):
             if progress:
                 progress(revision, index, len(scope))
@@ -574,6 +578,7 @@ class _RoundTrip:
         self.applied: set = set()
         self.clean = None  # (applied, path) of a SQLite checkpoint after a successful first upgrade
         self.known = None  # (applied revisions, digest) of the last state whose digest was taken
+        self.trace = False  # trace the first upgrade's locks and rewrites (result.traces)
 
     def ancestry(self, revision: str) -> set:
         return set(self.driver.ancestry(revision))
@@ -645,8 +650,20 @@ class _RoundTrip:
         self.dirty, self.applied, self.known = False, set(), None
 
     def first_upgrade(self, revision: str, path: Path, upgrade_line: int):
-        """(digest, SQLite copy) of the state after the first upgrade; None when it fails."""
-        exc = _attempt(self.driver.step, revision, up=True)
+        """(digest, SQLite copy) of the state after the first upgrade; None when it fails.
+        With ``trace``, the step runs under the lock tracer (its trace joins ``result.traces``,
+        a failed upgrade's too: the locks taken before the failure were real)."""
+        if self.trace:
+            from migration_lint.roundtrip.trace import Tracer  # pglast and the listeners: --trace only
+
+            with Tracer(self.database.dialect) as tracer:
+                tracer.begin(revision, path)
+                try:
+                    exc = _attempt(self.driver.step, revision, up=True)
+                finally:
+                    self.result.traces.append(tracer.end())
+        else:
+            exc = _attempt(self.driver.step, revision, up=True)
         if exc is not None:
             self.hit(UPGRADE_FAILED, revision, _line_in(exc, path, upgrade_line), f"upgrade() of {revision} failed: {_first_line(exc)}", "upgrade")
             self.failed.add(revision)
