@@ -51,8 +51,7 @@ class EnvironmentUnusable(MigrationLintError):
     """env.py could not run against the throwaway database (--env project; exit 2)."""
 
 
-class _WrongDatabase(Exception):
-    pass
+from migration_lint.roundtrip.guard import WrongDatabase as _WrongDatabase  # noqa: E402
 
 
 _SECRETS: List[str] = []  # passwords of the databases in use (userinfo and query string): never in a message
@@ -98,6 +97,10 @@ class AlembicDriver:
     def __init__(self, env, database, *, mode: str = "auto"):
         self.engine = None
         self._importable = None
+        from migration_lint.roundtrip.guard import Guard, target_of_url
+
+        # what project code may connect to while it runs: the scratch database only (guard.py)
+        self.guard = Guard(target_of_url(database.url))
         try:
             self._setup(env, database, mode)
         except BaseException:
@@ -139,8 +142,31 @@ class AlembicDriver:
         self.mode = self._choose_mode(mode)
 
     # -- running ------------------------------------------------------------------------------
+    def guarded(self):
+        """The window in which project code runs: SQLAlchemy connects to the scratch database only."""
+        from migration_lint.roundtrip.guard import only
+
+        return only(self.database.url, self.guard)
+
     def _run(self, steps_for: Callable, mode: Optional[str] = None) -> None:
-        from alembic.runtime.environment import EnvironmentContext
+        refused = self.guard.refusals
+        try:
+            with self.guarded():
+                self._run_guarded(steps_for, mode)
+        except (KeyboardInterrupt, _WrongDatabase):
+            raise
+        except BaseException as exc:
+            if self.guard.refusals > refused:  # the refusal, wrapped or answered by another error
+                raise _WrongDatabase(self._refusal()) from exc
+            raise
+        if self.guard.refusals > refused:  # env.py caught the refusal and went on: still a refusal
+            raise _WrongDatabase(self._refusal())
+
+    def _refusal(self) -> str:
+        return f"refused a connection to {self.guard.last}: project code may only reach the throwaway database"
+
+    def _run_guarded(self, steps_for: Callable, mode: Optional[str] = None) -> None:
+        EnvironmentContext = _guarded_environment(self.guard)
 
         from migration_lint.roundtrip.db.redact import safe_url
 
@@ -203,7 +229,7 @@ class AlembicDriver:
                 raise
             except BaseException as exc:  # env.py may raise anything (ImportError, RuntimeError, SystemExit...)
                 if isinstance(exc, _WrongDatabase):
-                    reason = str(exc)
+                    reason = f"env.py connects to another database than the throwaway one: {exc}; nothing was written there"
                     break  # env.py ignores what it is given: trying other ways will not help
                 reason = reason or _first_line(exc)
         if mode == "project":
@@ -312,8 +338,9 @@ class AlembicDriver:
             return schema_digest(connection, version_table=self.version_table)
 
     def order(self) -> List[str]:
-        """Every revision, parents before children."""
-        return [s.revision for s in reversed(list(self.script.walk_revisions("base", "heads")))]
+        """Every revision, parents before children (loading them runs them: guarded)."""
+        with self.guarded():
+            return [s.revision for s in reversed(list(self.script.walk_revisions("base", "heads")))]
 
     def dispose(self) -> None:
         if self.engine is not None:
@@ -321,6 +348,31 @@ class AlembicDriver:
         if self._importable is not None:
             self._importable.__exit__(None, None, None)
             self._importable = None
+
+
+def _guarded_environment(guard):
+    """Alembic's EnvironmentContext whose ``configure`` refuses a connection to another database
+    before Alembic sees it (``run_migrations`` creates the version table before any step).  The
+    check is put on the instance: Alembic's ``alembic.context`` proxy is set up per class, so a
+    subclass would have none."""
+    from alembic.runtime.environment import EnvironmentContext
+
+    from migration_lint.roundtrip.guard import check_connection
+
+    def make(*args, **kwargs):
+        context = EnvironmentContext(*args, **kwargs)
+        configure = context.configure
+
+        def guarded_configure(*cargs, **ckwargs):
+            connection = ckwargs.get("connection", cargs[0] if cargs else None)
+            if connection is not None:
+                check_connection(guard, connection)
+            return configure(*cargs, **ckwargs)
+
+        context.configure = guarded_configure
+        return context
+
+    return make
 
 
 def _interruptible_wait(connection) -> None:
