@@ -9,6 +9,7 @@ nothing.  The ScriptDirectory is loaded once; each step is exactly one revision 
 from __future__ import annotations
 
 import os
+import re
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -57,14 +58,24 @@ from migration_lint.roundtrip.guard import WrongDatabase as _WrongDatabase  # no
 _SECRETS: List[str] = []  # passwords of the databases in use (userinfo and query string): never in a message
 
 
+_ADDRESS = re.compile(r"\s+at\s+0x[0-9a-fA-F]+|0x[0-9a-fA-F]{6,}")  # "<object at 0x7f...>": differs every run
+_SCRATCH = re.compile(r"migration_lint_[0-9a-f]{12}")  # the scratch database's random name
+
+
 def _first_line(exc: BaseException) -> str:
+    """The exception's own text (the driver's, for SQL errors), and the statement that failed:
+    one line, no password, no memory address, no random scratch name."""
     from migration_lint.roundtrip.db.redact import scrub
 
     orig = getattr(exc, "orig", None)  # SQLAlchemy DBAPIError: the driver's message, without the SQL
     text = str(orig if orig is not None else exc).strip() or type(exc).__name__
-    first = scrub(text.splitlines()[0].strip(), _SECRETS)
+    first = text.splitlines()[0].strip()
     name = type(orig).__name__ if orig is not None else type(exc).__name__
-    return f"{name}: {first}"[:400]
+    statement = getattr(exc, "statement", None) if orig is not None else None
+    if statement:
+        first += f" -- the statement: {' '.join(str(statement).split())[:200]}"
+    first = _SCRATCH.sub("(the scratch database)", _ADDRESS.sub("", scrub(first, _SECRETS)))
+    return f"{name}: {first}"[:500]
 
 
 def _line_in(exc: BaseException, path: Path, default: int) -> int:
@@ -752,14 +763,14 @@ class _RoundTrip:
             before, after = self.rebuild(revision, parents)
         trace = []
         if restored is not None:
-            trace = diff(before, restored) if before is not None else ["(the states could not be rebuilt to list the differences)"]
+            trace = diff(before, restored, sides=("before upgrade", "after downgrade")) if before is not None else ["(the states could not be rebuilt to list the differences)"]
             if trace:
                 hint = _batch_hint(self.static_files, revision, self.database.dialect, trace)
-                self.hit(LEAVES_TRACE, revision, downgrade_line or 1, f"downgrade() of {revision} does not restore the schema before its upgrade:\n" + "\n".join(f"  {line}" for line in trace) + hint, "downgrade")
+                self.hit(LEAVES_TRACE, revision, downgrade_line or 1, f"downgrade() of {revision} does not restore the schema before its upgrade:\n" + _indented(trace) + hint, "downgrade")
         if again is not None and not trace:  # after a trace, a different second upgrade is its echo
-            differs = diff(after, again) if after is not None else ["(the states could not be rebuilt to list the differences)"]
+            differs = diff(after, again, sides=("first upgrade", "second upgrade")) if after is not None else ["(the states could not be rebuilt to list the differences)"]
             if differs:
-                self.hit(REUPGRADE_DIFFERS, revision, upgrade_line or 1, f"upgrading {revision} again gives another schema than the first time:\n" + "\n".join(f"  {line}" for line in differs), "upgrade")
+                self.hit(REUPGRADE_DIFFERS, revision, upgrade_line or 1, f"upgrading {revision} again gives another schema than the first time:\n" + _indented(differs), "upgrade")
 
     def rebuild(self, revision: str, parents):
         """Snapshots of a revision's parent state and of its first upgrade, rebuilt on a fresh
@@ -781,6 +792,10 @@ class _RoundTrip:
         except BaseException as exc:
             self.result.notes.append(f"could not rebuild the states of {revision} to list its differences: {_first_line(exc)}")
         return before, after
+
+
+def _indented(lines: List[str]) -> str:
+    return "\n".join("  " + line.replace("\n", "\n  ") for line in lines)
 
 
 def _attempt(function, *args, **kwargs) -> Optional[BaseException]:
