@@ -115,6 +115,20 @@ def round_trip(history, files, scope, options: RoundTripOptions, resources, note
     )
     notes.append(f"round trip: {count_of(trip.tested, 'revision')} on {trip.database}, {trip.environment_mode or 'no'} environment, {trip.seconds:.1f} s")
     notes.extend(trip.notes)
-    for revision, why in trip.skipped:
-        notes.append(f"round trip skipped {revision}: {why}")
+    notes.extend(skipped_notes(trip.skipped))
     return trip
+
+
+def skipped_notes(skipped) -> List[str]:
+    """One note per reason: "round trip skipped 3 revisions (c3, e5, f6): an ancestor ..."."""
+    by_reason: Dict[str, List[str]] = {}
+    for revision, why in skipped:
+        by_reason.setdefault(why, []).append(revision)
+    notes = []
+    for why, revisions in by_reason.items():
+        if len(revisions) == 1:
+            notes.append(f"round trip skipped {revisions[0]}: {why}")
+        else:
+            shown = ", ".join(revisions[:10]) + (f", and {len(revisions) - 10} more" if len(revisions) > 10 else "")
+            notes.append(f"round trip skipped {count_of(len(revisions), 'revision')} ({shown}): {why}")
+    return notes

@@ -105,9 +105,11 @@ def _same_database(url_a, url_b) -> bool:
 class AlembicDriver:
     """One loaded ScriptDirectory and a way to run single steps against one database."""
 
-    def __init__(self, env, database, *, mode: str = "auto"):
+    def __init__(self, env, database, *, mode: str = "auto", locate: Optional[Callable[[str], object]] = None):
         self.engine = None
         self._importable = None
+        self.locate = locate  # real path of a revision file -> its static MigrationFile (loading.py)
+        self.import_failures: Dict[str, object] = {}  # revision -> loading.ImportFailure
         from migration_lint.roundtrip.guard import Guard, target_of_url
 
         # what project code may connect to while it runs: the scratch database only (guard.py)
@@ -150,7 +152,16 @@ class AlembicDriver:
         self.script = ScriptDirectory.from_config(cfg)
         self.version_table = (env.settings or {}).get("version_table") or "alembic_version"
         self.injection: Optional[str] = "connection"
+        self._load_revisions()
         self.mode = self._choose_mode(mode)
+
+    def _load_revisions(self) -> None:
+        """Import every revision file now (Alembic would on first use), each on its own: one that
+        cannot be imported gets a stand-in and a record in ``import_failures`` (loading.py)."""
+        from migration_lint.roundtrip.loading import tolerant_loading
+
+        with self.guarded(), tolerant_loading(self.locate or (lambda path: None), _first_line, self.import_failures):
+            self.script.revision_map.heads  # noqa: B018 - the property loads the map
 
     # -- running ------------------------------------------------------------------------------
     def guarded(self):
@@ -571,16 +582,17 @@ def _run_roundtrip(env, database, revisions, mode, static_files, display_path, p
     result = RoundTripResult(database=database.description)
     driver = None
     try:
-        driver = AlembicDriver(env, database, mode=mode)
-        order = driver.order()  # Alembic imports every revision file here
+        by_path = {file.path: file for file in (static_files or {}).values() if getattr(file, "path", None)}
+        driver = AlembicDriver(env, database, mode=mode, locate=lambda path: by_path.get(display_path(path)))
+        order = driver.order()  # Alembic imported every revision file it could
         setup = _Requirements(requires, database, mode, driver)
     except (EnvironmentUnusable, KeyboardInterrupt):
         if driver is not None:
             driver.dispose()
         raise
     except BaseException as exc:
-        # Loading the revision files runs them: an import error names the file, and no revision
-        # can be round-tripped (Alembic needs all of them).
+        # Loading the revision files runs them: an import error that no revision file can be
+        # blamed for alone (env.py's, or a file whose headers are computed) stops them all.
         if driver is not None:
             driver.dispose()
         path, line = _origin(exc, env)
@@ -595,6 +607,12 @@ def _run_roundtrip(env, database, revisions, mode, static_files, display_path, p
         result.notes.extend(driver.notes)
         wanted = set(revisions) if revisions is not None else None
         scope = [r for r in order if wanted is None or r in wanted]
+        for revision in scope:  # each revision that cannot be imported, with its cause
+            failure = driver.import_failures.get(revision)
+            if failure is not None:
+                result.hits.append(RoundTripHit(
+                    UPGRADE_FAILED, display_path(failure.path), failure.line, revision,
+                    f"cannot import {revision}, so it was not round-tripped: {failure.cause}: {failure.error}", "upgrade"))
         try:
             setup.apply()
         except RequirementFailed as exc:  # nothing of this history can run: say so, per revision
@@ -628,7 +646,8 @@ class _RoundTrip:
     def __init__(self, driver: "AlembicDriver", database, setup: "_Requirements", static_files, display_path, result: RoundTripResult):
         self.driver, self.database, self.setup = driver, database, setup
         self.static_files, self.display_path, self.result = static_files, display_path, result
-        self.failed: set = set()  # revisions whose upgrade failed: their descendants cannot be reached
+        self.not_imported = set(driver.import_failures)  # reported before the first step
+        self.failed: set = set(self.not_imported)  # revisions whose upgrade failed: their descendants cannot be reached
         self.dirty = False
         self.applied: set = set()
         self.clean = None  # (applied, path) of a SQLite checkpoint after a successful first upgrade
@@ -646,7 +665,7 @@ class _RoundTrip:
         script = self.driver.script.get_revision(revision)
         path = Path(script.path)
         parents = self.driver.parents(revision)
-        if self.blocked(revision) or not self.reach_parents(revision, parents):
+        if revision in self.not_imported or self.blocked(revision) or not self.reach_parents(revision, parents):
             return
         self.result.tested += 1
         upgrade_line = _def_line(self.static_files, revision, "upgrade_line")
@@ -673,7 +692,12 @@ class _RoundTrip:
         ancestors = self.ancestry(revision) if self.failed else set()
         blocked = [a for a in ancestors if a in self.failed and a != revision]
         if blocked:
-            self.result.skipped.append((revision, f"an ancestor failed to upgrade ({', '.join(sorted(blocked))})"))
+            unimported = sorted(a for a in blocked if a in self.not_imported)
+            if unimported:
+                why = f"an ancestor could not be imported ({', '.join(unimported)})"
+            else:
+                why = f"an ancestor failed to upgrade ({', '.join(sorted(blocked))})"
+            self.result.skipped.append((revision, why))
         return bool(blocked)
 
     def reach_parents(self, revision: str, parents) -> bool:
