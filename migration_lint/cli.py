@@ -87,6 +87,10 @@ def build_parser() -> argparse.ArgumentParser:
     trip.add_argument("--roundtrip", action="store_true", help="run the round trip after the static checks")
     trip.add_argument("--db", default="auto", metavar="auto|docker|local|sqlite|URL", help="where: a container, a throwaway local server, SQLite, or a scratch database on the server at URL (default: auto)")
     trip.add_argument("--env", dest="env_mode", choices=("auto", "project", "builtin"), default="auto", help="run migrations through the project's env.py or a built-in environment (default: env.py when it can run)")
+    trip.add_argument("--base-schema", metavar="FILE.sql|MODULE:ATTR", help="the schema every fresh database starts from, for histories whose first revision alters tables made by create_all(): a SQL file, or a SQLAlchemy MetaData (or an object with .metadata) to create_all()")
+    trip.add_argument("--base-stamp", metavar="REVISION", help="the revision the base schema is: the database is stamped there, and it and its ancestors are not round-tripped")
+    trip.add_argument("--app", metavar="MODULE:FACTORY", help="a Flask app factory (or app object): the app is built against the throwaway database and its app context wraps the round trip (never taken from FLASK_APP)")
+    trip.add_argument("--app-url-env", action="append", default=[], metavar="NAME", help="an environment variable set to the throwaway database's URL before --app's factory runs (repeatable, comma-separated), e.g. DATABASE_URL")
     trip.add_argument("--image", metavar="IMAGE", help="container image for --db docker (and auto when Docker answers), e.g. postgres:16 or mariadb:10.11 (default: the image of the server version the checks assume)")
 
     baseline = commands.add_parser("baseline", help="record today's findings, so that `check --baseline` reports only new ones")
@@ -229,7 +233,10 @@ def _check(args) -> int:
         parse_version(args.server_version, "--server-version")  # fail early, before any parsing
     fail_on = args.fail_on or config.fail_on
     with _progress(args.roundtrip) as progress:
-        roundtrip = api.RoundTripOptions(db=args.db, env=args.env_mode, image=args.image, progress=progress) if args.roundtrip else None
+        roundtrip = api.RoundTripOptions(
+            db=args.db, env=args.env_mode, image=args.image, progress=progress,
+            base_schema=args.base_schema, base_stamp=args.base_stamp, app=args.app, app_url_env=tuple(_split(args.app_url_env)),
+        ) if args.roundtrip else None
         result = api.check(
             paths,
             dialect=args.dialect,

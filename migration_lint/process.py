@@ -64,14 +64,24 @@ def project_importable(root: Optional[str]) -> Iterator[None]:
     """The project's root first on ``sys.path`` while the round trip runs its code (revision
     files import the project, as Alembic's ``prepend_sys_path = .`` does).
 
-    Why process-wide: import resolution has only ``sys.path``.  Removed again afterwards; static
-    mode never enters this.
+    Why process-wide: import resolution has only ``sys.path``.  Removed again afterwards, with the
+    project's modules imported meanwhile (another history, or a test, may have a package of the
+    same name); static mode never enters this.
     """
     added = root is not None and root not in sys.path
     if added:
         sys.path.insert(0, root)
+        before = set(sys.modules)
     try:
         yield
     finally:
         if added and root in sys.path:
             sys.path.remove(root)
+        if added:
+            import os
+
+            prefix = os.path.realpath(root) + os.sep
+            for name in [n for n in sys.modules if n not in before]:
+                filename = getattr(sys.modules.get(name), "__file__", None) or ""
+                if filename and os.path.realpath(filename).startswith(prefix):
+                    del sys.modules[name]

@@ -20,6 +20,10 @@ class RoundTripOptions:
     image: Optional[str] = None  # container image for --db docker
     revisions: Optional[frozenset] = None  # only these revisions; None: all in scope
     progress: Optional[Callable] = None  # progress(environment, revision, index, total)
+    base_schema: Optional[str] = None  # --base-schema: a .sql file or module:attribute (base_schema.py)
+    base_stamp: Optional[str] = None  # --base-stamp: the revision that schema is
+    app: Optional[str] = None  # --app module:factory (app.py)
+    app_url_env: Tuple[str, ...] = ()  # --app-url-env: variables set to the scratch URL first
 
 
 def url_dialect(spec: str) -> Optional[str]:
@@ -81,6 +85,26 @@ def required_environments(history, config, resolve_dialect) -> Tuple[List[discov
     return ordered, None
 
 
+def starting_points(options: RoundTripOptions, config):
+    """The base schema and the --app application, each from the command line, else the config."""
+    from migration_lint.roundtrip import app as app_module, base_schema
+
+    if options.base_schema:
+        base = base_schema.parse(options.base_schema, options.base_stamp, None, "--base-schema")
+    elif config.roundtrip_base_schema or options.base_stamp or config.roundtrip_base_stamp:
+        source = f"{config.source or 'config'}: roundtrip-base-schema" if config.roundtrip_base_schema else "--base-stamp"
+        base = base_schema.parse(config.roundtrip_base_schema, options.base_stamp or config.roundtrip_base_stamp, config.root, source)
+    else:
+        base = None
+    if options.app:
+        app = app_module.parse(options.app, options.app_url_env, "--app")
+    elif options.app_url_env:
+        app = app_module.parse(None, options.app_url_env, "--app-url-env")
+    else:
+        app = app_module.parse(config.roundtrip_app, config.roundtrip_app_url_env, f"{config.source or 'config'}: roundtrip-app")
+    return base, app
+
+
 def round_trip(history, files, scope, options: RoundTripOptions, resources, notes: List[str]):
     """Run the round trip of one history on its scope; its findings are in ``.hits``."""
     from migration_lint.roundtrip.runner import RoundTripResult, run_roundtrip
@@ -93,6 +117,7 @@ def round_trip(history, files, scope, options: RoundTripOptions, resources, note
     revisions = scope.roundtrip
     if options.revisions is not None:
         revisions = frozenset(options.revisions) if revisions is None else revisions & frozenset(options.revisions)
+    base, app = starting_points(options, resources.config)  # bad values: exit 2 before any database starts
     requires, unusable = required_environments(history, resources.config, resources.dialect_of)
     if unusable:
         notes.append(f"round trip not run: {unusable}")
@@ -112,6 +137,8 @@ def round_trip(history, files, scope, options: RoundTripOptions, resources, note
         display_path=lambda p: discovery.display_path(Path(p)),
         requires=requires,
         progress=progress,
+        base=base,
+        app=app,
     )
     notes.append(f"round trip: {count_of(trip.tested, 'revision')} on {trip.database}, {trip.environment_mode or 'no'} environment, {trip.seconds:.1f} s")
     notes.extend(trip.notes)

@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
-from migration_lint.errors import MigrationLintError
+from migration_lint.errors import ConfigError, MigrationLintError
+from migration_lint.model import count_of
 
 from migration_lint.rule_ids import (  # noqa: E402
     DOWNGRADE_LEAVES_TRACE as LEAVES_TRACE,
@@ -457,13 +458,17 @@ def run_roundtrip(
     display_path: Callable[[str], str] = lambda p: p,
     progress: Optional[Callable[[str, int, int], None]] = None,
     requires: Sequence = (),
+    base=None,
+    app=None,
 ) -> RoundTripResult:
     """Round-trip ``revisions`` (all when None) of ``env`` on ``database``.
 
     ``static_files`` maps revision id -> MigrationFile from the static parse, used to know which
     downgrades are declared irreversible (they raise on purpose, or do not exist).  ``requires``:
     environments upgraded to their heads on every fresh database before ``env`` runs (a plugin's
-    history that builds on the core schema).
+    history that builds on the core schema).  ``base``: a ``base_schema.BaseSchema``, the schema
+    every fresh database starts from (config ``roundtrip-base-schema``).  ``app``: an
+    ``app.AppSpec``, a Flask application built against ``database`` whose context wraps the run.
     """
     import warnings
 
@@ -474,7 +479,26 @@ def run_roundtrip(
         # reflection warnings (unsupported index expressions...) are about the project's schema,
         # not actionable here; the snapshot records what it can
         warnings.simplefilter("ignore", category=Warning)
-        return _run_roundtrip(env, database, revisions, mode, static_files, display_path, progress, tuple(requires))
+        with _application(env, database, app):
+            return _run_roundtrip(env, database, revisions, mode, static_files, display_path, progress, tuple(requires), base)
+
+
+def _application(env, database, app):
+    """The --app application's context (the project importable first), or nothing."""
+    import contextlib
+
+    if app is None:
+        return contextlib.nullcontext()
+    from migration_lint.roundtrip.app import app_context
+
+    stack = contextlib.ExitStack()
+    try:
+        stack.enter_context(project_importable(str(env.project_root) if env.project_root else None))
+        stack.enter_context(app_context(app, database.url, _first_line))
+    except BaseException:
+        stack.close()
+        raise
+    return stack
 
 
 class _logging_restored:
@@ -535,8 +559,10 @@ class _Requirements:
     heads on every fresh database before the history itself runs.  Histories that would share a
     version table with another get the built-in environment and a table of their own."""
 
-    def __init__(self, envs, database, mode: str, driver: "AlembicDriver"):
+    def __init__(self, envs, database, mode: str, driver: "AlembicDriver", base=None):
         self.envs, self.database, self.mode = tuple(envs), database, mode
+        self.driver, self.base = driver, base
+        self.applied: set = set()  # revisions of this history a fresh database starts with (a base stamp)
         self.own_tables: Dict[int, str] = {}  # requirement index -> version table we give it
         used = set()
         for index, env in enumerate(self.envs):
@@ -575,9 +601,43 @@ class _Requirements:
             finally:
                 if required is not None:
                     required.dispose()
+        if self.base is not None:
+            try:
+                self._build_base()
+            except KeyboardInterrupt:
+                raise
+            except BaseException as exc:
+                raise RequirementFailed(f"the base schema ({self.base.describe()}, from {self.base.source}) could not be built: {_first_line(exc)}") from None
+
+    def _build_base(self) -> None:
+        from sqlalchemy import create_engine
+        from sqlalchemy.pool import NullPool
+
+        from migration_lint.roundtrip.base_schema import metadata_of, run_sql
+
+        base, url = self.base, self.database.url
+        if base.sql is not None:
+            run_sql(url, base.sql)
+        else:
+            with self.driver.guarded():  # importing the metadata runs project code
+                metadata = metadata_of(base.target)
+                engine = create_engine(url, poolclass=NullPool)
+                try:
+                    with engine.begin() as connection:
+                        metadata.create_all(connection)
+                finally:
+                    engine.dispose()
+        if base.stamp:
+            from alembic.runtime.migration import MigrationContext
+
+            with self.driver.engine.connect() as connection:
+                context = MigrationContext.configure(connection, opts={"version_table": self.driver.version_table})
+                context.stamp(self.driver.script, base.stamp)
+                if connection.in_transaction():
+                    connection.commit()
 
 
-def _run_roundtrip(env, database, revisions, mode, static_files, display_path, progress, requires=()) -> RoundTripResult:
+def _run_roundtrip(env, database, revisions, mode, static_files, display_path, progress, requires=(), base=None) -> RoundTripResult:
     start = time.perf_counter()
     result = RoundTripResult(database=database.description)
     driver = None
@@ -585,7 +645,7 @@ def _run_roundtrip(env, database, revisions, mode, static_files, display_path, p
         by_path = {file.path: file for file in (static_files or {}).values() if getattr(file, "path", None)}
         driver = AlembicDriver(env, database, mode=mode, locate=lambda path: by_path.get(display_path(path)))
         order = driver.order()  # Alembic imported every revision file it could
-        setup = _Requirements(requires, database, mode, driver)
+        setup = _Requirements(requires, database, mode, driver, base)
     except (EnvironmentUnusable, KeyboardInterrupt):
         if driver is not None:
             driver.dispose()
@@ -607,6 +667,16 @@ def _run_roundtrip(env, database, revisions, mode, static_files, display_path, p
         result.notes.extend(driver.notes)
         wanted = set(revisions) if revisions is not None else None
         scope = [r for r in order if wanted is None or r in wanted]
+        if base is not None and base.stamp:
+            try:
+                stamped = set(driver.ancestry(driver.script.get_revision(base.stamp).revision))
+            except Exception:  # noqa: BLE001 - Alembic's unknown / ambiguous revision errors
+                raise ConfigError(f"{base.source}: the base stamp {base.stamp!r} is not a revision of {env.name}") from None
+            setup.applied = stamped
+            inside = [r for r in scope if r in stamped]
+            if inside:
+                result.notes.append(f"round trip: {count_of(len(inside), 'revision')} up to {base.stamp} are the base schema ({base.describe()}): not round-tripped")
+            scope = [r for r in scope if r not in stamped]
         for revision in scope:  # each revision that cannot be imported, with its cause
             failure = driver.import_failures.get(revision)
             if failure is not None:
@@ -649,7 +719,8 @@ class _RoundTrip:
         self.not_imported = set(driver.import_failures)  # reported before the first step
         self.failed: set = set(self.not_imported)  # revisions whose upgrade failed: their descendants cannot be reached
         self.dirty = False
-        self.applied: set = set()
+        self.applied: set = set(setup.applied)
+        self.elsewhere: set = set()  # first revisions that start from a schema made elsewhere
         self.clean = None  # (applied, path) of a SQLite checkpoint after a successful first upgrade
         self.known = None  # (applied revisions, digest) of the last state whose digest was taken
 
@@ -691,6 +762,8 @@ class _RoundTrip:
         """An ancestor failed to upgrade: this revision cannot be reached."""
         ancestors = self.ancestry(revision) if self.failed else set()
         blocked = [a for a in ancestors if a in self.failed and a != revision]
+        if blocked and all(a in self.elsewhere for a in blocked):
+            return True  # the note about the starting schema says it for the whole history
         if blocked:
             unimported = sorted(a for a in blocked if a in self.not_imported)
             if unimported:
@@ -725,11 +798,13 @@ class _RoundTrip:
         self.driver.engine.dispose()  # a reset drops the database: no connection may stay open
         self.database.reset()
         self.setup.apply()
-        self.dirty, self.applied, self.known = False, set(), None
+        self.dirty, self.applied, self.known = False, set(self.setup.applied), None
 
     def first_upgrade(self, revision: str, path: Path, upgrade_line: int):
         """(digest, SQLite copy) of the state after the first upgrade; None when it fails."""
         exc = _attempt(self.driver.step, revision, up=True)
+        if exc is not None and self.starts_elsewhere(revision, exc):
+            return None
         if exc is not None:
             self.hit(UPGRADE_FAILED, revision, _line_in(exc, path, upgrade_line), f"upgrade() of {revision} failed: {_first_line(exc)}", "upgrade")
             self.failed.add(revision)
@@ -742,6 +817,32 @@ class _RoundTrip:
         if after_copy:  # stays valid until the next successful upgrade replaces it
             self.clean = (set(self.applied), after_copy)
         return after_digest, after_copy
+
+    def starts_elsewhere(self, revision: str, exc: BaseException) -> bool:
+        """A first revision (no parents) that fails and alters a table no revision creates: the
+        history starts from a schema made elsewhere (``db.create_all()``).  One note for the history
+        instead of an error here and a skipped note for every revision after it."""
+        if self.driver.parents(revision) or self.setup.base is not None or self.setup.envs:
+            return False
+        created = _created_tables(self.static_files)
+        missing = _missing_table(exc)
+        file = (self.static_files or {}).get(revision)
+        # the operations it writes (not a raw SQL's mention) must alter a table no revision makes
+        touched = sorted({op.table for op in file.ops("upgrade") if op.table and op.table.lower() not in created}) if file is not None else []
+        if not touched:
+            return False
+        table = missing if missing in touched else touched[0]
+        self.elsewhere.add(revision)
+        self.failed.add(revision)
+        self.dirty = True
+        self.result.tested -= 1
+        self.result.notes.append(
+            f"round trip not run from {revision}: this first revision alters table {table!r}, which no revision creates, "
+            f"so the history starts from a schema made elsewhere (db.create_all() in many Flask apps) and nothing after it can run; "
+            f"say where that schema comes from: --base-schema (a .sql file, or module:metadata) and --base-stamp, "
+            f"roundtrip-base-schema in the config, or roundtrip-requires when another history makes it (README, 'The round trip')"
+        )
+        return True
 
     def downgrade(self, revision: str, path: Path, downgrade_line: int, before_digest):
         """False when the downgrade fails; else the snapshot after it when it differs from the
@@ -845,6 +946,46 @@ def _batch_hint(static_files, revision: str, dialect: str, trace: List[str]) -> 
         "expression indexes and some constraint options; restate them in the batch operation, e.g. "
         "batch_alter_table(..., table_args=...) / reflect_args=)"
     )
+
+
+_MISSING_TABLE = (
+    re.compile(r'relation "(?:[^"]+\.)?([^".]+)" does not exist'),  # PostgreSQL
+    re.compile(r"Table '(?:[^'.]+\.)?([^'.]+)' doesn't exist"),  # MySQL / MariaDB
+    re.compile(r"no such table: (?:\w+\.)?([\w$]+)"),  # SQLite
+)
+
+
+def _missing_table(exc: BaseException) -> Optional[str]:
+    """The table an error says does not exist, if it says so (the exception or what it wraps)."""
+    from sqlalchemy.exc import NoSuchTableError
+
+    seen = 0
+    while exc is not None and seen < 5:
+        if isinstance(exc, NoSuchTableError):
+            return str(exc).strip().rsplit(".", 1)[-1] or None
+        text = str(getattr(exc, "orig", None) or exc)
+        for pattern in _MISSING_TABLE:
+            match = pattern.search(text)
+            if match:
+                return match.group(1)
+        exc, seen = exc.__cause__ or exc.__context__, seen + 1
+    return None
+
+
+def _created_tables(static_files) -> set:
+    """Tables some revision of the history creates (or renames into), lower-cased."""
+    from migration_lint import model as m
+
+    created = set()
+    for file in (static_files or {}).values():
+        for op in file.operations:
+            if op.phase != m.UPGRADE:
+                continue
+            if op.kind == m.CREATE_TABLE and op.table:
+                created.add(op.table.lower())
+            elif op.kind == m.RENAME_TABLE and (op.attrs or {}).get("new_name"):
+                created.add(str(op.attrs["new_name"]).lower())
+    return created
 
 
 def _revision_at(static_files, shown_path: str) -> str:
