@@ -45,9 +45,14 @@ def cause_of(exc: BaseException) -> str:
     if "application context" in text or "app context" in text or "current_app" in text:
         return "needs a Flask application context (pass --app module:factory, see README 'The round trip')"
     kind = type(exc).__name__
-    frames = [os.path.basename(frame.f_code.co_filename).lower() for frame, _ in traceback.walk_tb(exc.__traceback__)]
-    settings_file = any(name.startswith(("settings", "config", "conf.")) for name in frames)
-    if kind in ("ValidationError", "ImproperlyConfigured", "ConfigurationError") or "Config" in kind or "Setting" in kind or settings_file:
+    parts = [
+        part.lower()
+        for frame, _ in traceback.walk_tb(exc.__traceback__)
+        for part in os.path.normpath(frame.f_code.co_filename).split(os.sep)[-2:]  # the file and its package
+    ]
+    settings_file = any(part.startswith(("settings", "config", "conf.")) for part in parts)
+    said = "environment variable" in text.lower() or ("must set" in text.lower() and "setting" in text.lower())
+    if kind in ("ValidationError", "ImproperlyConfigured", "ConfigurationError") or "Config" in kind or "Setting" in kind or settings_file or said:
         return "a settings error: importing it reads the project's configuration (set what that needs, e.g. environment variables)"
     if isinstance(exc, ImportError):
         return "an import error"

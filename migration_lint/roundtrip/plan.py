@@ -149,10 +149,18 @@ def round_trip(history, files, scope, options: RoundTripOptions, resources, note
 def skipped_notes(skipped) -> List[str]:
     """One note per reason: "round trip skipped 3 revisions (c3, e5, f6): an ancestor ..."."""
     by_reason: Dict[str, List[str]] = {}
+    named: Dict[str, List[str]] = {}  # "an ancestor failed to upgrade (b2, c3)": the ancestors, merged
     for revision, why in skipped:
-        by_reason.setdefault(why, []).append(revision)
+        head, paren, rest = why.partition(" (")
+        key = head if paren and rest.endswith(")") and "ancestor" in head else why
+        by_reason.setdefault(key, []).append(revision)
+        if key != why:
+            names = named.setdefault(key, [])
+            names.extend(n for n in rest[:-1].split(", ") if n not in names)
     notes = []
     for why, revisions in by_reason.items():
+        if why in named:
+            why = f"{why} ({', '.join(sorted(named[why]))})"
         if len(revisions) == 1:
             notes.append(f"round trip skipped {revisions[0]}: {why}")
         else:

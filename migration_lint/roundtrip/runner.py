@@ -762,7 +762,7 @@ class _RoundTrip:
         """An ancestor failed to upgrade: this revision cannot be reached."""
         ancestors = self.ancestry(revision) if self.failed else set()
         blocked = [a for a in ancestors if a in self.failed and a != revision]
-        if blocked and all(a in self.elsewhere for a in blocked):
+        if any(a in self.elsewhere for a in blocked):
             return True  # the note about the starting schema says it for the whole history
         if blocked:
             unimported = sorted(a for a in blocked if a in self.not_imported)
