@@ -2,7 +2,10 @@
 
 Everything here is entered as a context manager and restored on the way out; nothing is left
 switched for the rest of the process.  (The signal handlers of the command line live in cli.py,
-which alone owns the process's exit; the round trip's cleanup registry in roundtrip/.)
+which alone owns the process's exit; the round trip's cleanup registry in roundtrip/, and, while
+the round trip runs project code, its connection guard (roundtrip/guard.py: SQLAlchemy class
+events), its revision loader (roundtrip/loading.py: alembic.util.load_python_file) and --app's
+environment variables and Flask context (roundtrip/app.py).)
 """
 
 from __future__ import annotations

@@ -828,7 +828,10 @@ class _RoundTrip:
         missing = _missing_table(exc)
         file = (self.static_files or {}).get(revision)
         # the operations it writes (not a raw SQL's mention) must alter a table no revision makes
-        touched = sorted({op.table for op in file.ops("upgrade") if op.table and op.table.lower() not in created}) if file is not None else []
+        touched = sorted({
+            op.table for op in file.ops("upgrade")
+            if op.table and op.kind in _ALTERS_A_TABLE and op.table.lower() not in created
+        }) if file is not None else []
         if not touched:
             return False
         table = missing if missing in touched else touched[0]
@@ -953,6 +956,20 @@ _MISSING_TABLE = (
     re.compile(r"Table '(?:[^'.]+\.)?([^'.]+)' doesn't exist"),  # MySQL / MariaDB
     re.compile(r"no such table: (?:\w+\.)?([\w$]+)"),  # SQLite
 )
+
+
+def _alters_a_table() -> frozenset:
+    from migration_lint import model as m
+
+    return frozenset({
+        m.DROP_TABLE, m.RENAME_TABLE, m.ADD_COLUMN, m.DROP_COLUMN, m.RENAME_COLUMN, m.ALTER_COLUMN_TYPE,
+        m.SET_NOT_NULL, m.DROP_NOT_NULL, m.SET_DEFAULT, m.DROP_DEFAULT, m.CREATE_INDEX, m.DROP_INDEX,
+        m.CREATE_FOREIGN_KEY, m.CREATE_UNIQUE_CONSTRAINT, m.CREATE_CHECK_CONSTRAINT, m.CREATE_PRIMARY_KEY,
+        m.CREATE_EXCLUDE_CONSTRAINT, m.DROP_CONSTRAINT,
+    })
+
+
+_ALTERS_A_TABLE = _alters_a_table()  # DDL on an existing table (not data: a missing table there is a bug)
 
 
 def _missing_table(exc: BaseException) -> Optional[str]:
