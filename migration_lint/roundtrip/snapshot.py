@@ -715,19 +715,22 @@ _PG_SYSTEM_SCHEMAS = (
     r"nspname NOT IN ('pg_catalog', 'information_schema') AND nspname NOT LIKE 'pg\_toast%' AND nspname NOT LIKE 'pg\_temp\_%'"
 )
 
-# One query for what the inspector does not reflect, in every schema that is not the system's.
+# an object that belongs to an extension (an index lookup in pg_depend, per object)
+_PG_MEMBER = "EXISTS (SELECT 1 FROM pg_depend e WHERE e.classid = '{catalog}'::regclass AND e.objid = {oid} AND e.deptype = 'e')"
+
+# One query for what the inspector does not reflect, in every schema that is not the system's
+# (objects made after initdb have oids from 16384 on: the oid indexes find them).
 # Objects that belong to an extension are the extension's (listed once, as the extension).
 # Rows: (kind, schema, name, value).
 _PG_EXTRAS = """
-WITH ns AS (SELECT oid, nspname, nspacl FROM pg_namespace WHERE """ + _PG_SYSTEM_SCHEMAS + """),
-ext AS (SELECT classid, objid FROM pg_depend WHERE deptype = 'e')
+WITH ns AS (SELECT oid, nspname, nspacl FROM pg_namespace WHERE """ + _PG_SYSTEM_SCHEMAS + """)
 SELECT 'schema', n.nspname, coalesce(n.nspacl::text, ''),
        (EXISTS (SELECT 1 FROM pg_class c WHERE c.relnamespace = n.oid)
         OR EXISTS (SELECT 1 FROM pg_type t WHERE t.typnamespace = n.oid AND t.typtype IN ('e', 'd')))::text
-FROM ns n WHERE NOT EXISTS (SELECT 1 FROM ext WHERE ext.classid = 'pg_namespace'::regclass AND ext.objid = n.oid)
+FROM ns n WHERE NOT """ + _PG_MEMBER.format(catalog="pg_namespace", oid="n.oid") + """
 UNION ALL
 SELECT 'member', n.nspname, c.relname, '' FROM pg_class c JOIN ns n ON n.oid = c.relnamespace
-JOIN ext ON ext.classid = 'pg_class'::regclass AND ext.objid = c.oid
+WHERE c.oid >= 16384 AND """ + _PG_MEMBER.format(catalog="pg_class", oid="c.oid") + """
 UNION ALL
 SELECT 'extension', e.extname, n.nspname, '' FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace
 UNION ALL
@@ -736,23 +739,24 @@ SELECT 'routine', n.nspname, p.proname || '(' || pg_get_function_identity_argume
                  'definition ' || left(md5(CASE WHEN p.prokind = 'a' THEN p.prosrc ELSE pg_get_functiondef(p.oid) END), 12),
                  CASE WHEN p.proacl IS NOT NULL THEN 'privileges ' || p.proacl::text END)
 FROM pg_proc p JOIN ns n ON n.oid = p.pronamespace JOIN pg_language l ON l.oid = p.prolang
-WHERE NOT EXISTS (SELECT 1 FROM ext WHERE ext.classid = 'pg_proc'::regclass AND ext.objid = p.oid)
+WHERE p.oid >= 16384 AND NOT """ + _PG_MEMBER.format(catalog="pg_proc", oid="p.oid") + """
 UNION ALL
 SELECT 'trigger', n.nspname, c.relname || ' ' || t.tgname, pg_get_triggerdef(t.oid)
-FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN ns n ON n.oid = c.relnamespace WHERE NOT t.tgisinternal
+FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN ns n ON n.oid = c.relnamespace WHERE t.oid >= 16384 AND NOT t.tgisinternal
 UNION ALL
 SELECT 'comment', '', pg_describe_object(d.classoid, d.objoid, 0), d.description FROM pg_description d
 WHERE d.objsubid = 0 AND d.objoid >= 16384  -- objects created after initdb; column comments are column attributes
   AND d.classoid <> 'pg_extension'::regclass  -- an extension's own comment comes with it
-  AND NOT EXISTS (SELECT 1 FROM ext WHERE ext.classid = d.classoid AND ext.objid = d.objoid)
+  AND NOT EXISTS (SELECT 1 FROM pg_depend e WHERE e.classid = d.classoid AND e.objid = d.objoid AND e.deptype = 'e')
 UNION ALL
 SELECT 'grant', n.nspname, c.relkind::text || ' ' || c.relname, c.relacl::text FROM pg_class c JOIN ns n ON n.oid = c.relnamespace
-WHERE c.relacl IS NOT NULL AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f')
+WHERE c.oid >= 16384 AND c.relacl IS NOT NULL AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f')
 UNION ALL
 SELECT 'owned', n.nspname, s.relname, t.relname || '.' || a.attname
-FROM pg_depend d JOIN pg_class s ON s.oid = d.objid AND s.relkind = 'S' JOIN ns n ON n.oid = s.relnamespace
+FROM pg_class s JOIN ns n ON n.oid = s.relnamespace
+JOIN pg_depend d ON d.classid = 'pg_class'::regclass AND d.objid = s.oid AND d.refclassid = 'pg_class'::regclass AND d.deptype IN ('a', 'i')
 JOIN pg_class t ON t.oid = d.refobjid JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = d.refobjsubid
-WHERE d.classid = 'pg_class'::regclass AND d.refclassid = 'pg_class'::regclass AND d.deptype IN ('a', 'i')
+WHERE s.oid >= 16384 AND s.relkind = 'S'
 """
 
 # MySQL / MariaDB: triggers, routines, events and table comments of the current database.
@@ -1201,30 +1205,72 @@ parts AS (
     FROM rels r JOIN pg_sequence q ON q.seqrelid = r.oid
     UNION ALL
     SELECT concat_ws(' ', 'v', r.relname, pg_get_viewdef(r.oid)) FROM rels r WHERE r.relkind IN ('v', 'm')
-    UNION ALL  -- schemas, extensions, functions, triggers, comments, privileges, sequence owners
-    SELECT concat_ws(' ', 'x', x.kind, x.schema, x.name, x.value) FROM (""" + _PG_EXTRAS + """) AS x(kind, schema, name, value)
 )
 SELECT count(*), md5(coalesce(string_agg(line, E'\\n' ORDER BY line COLLATE "C"), '')) FROM parts
 """
 
 
+_PG_EXTRAS_DIGEST = (
+    "SELECT count(*), md5(coalesce(string_agg(concat_ws(' ', kind, schema, name, value), E'\\n' "
+    "ORDER BY concat_ws(' ', kind, schema, name, value) COLLATE \"C\"), '')) FROM (" + _PG_EXTRAS + ") AS x(kind, schema, name, value)"
+)
+
+
 def schema_digest(connection, *, version_table: str = "alembic_version"):
     """Equal digests mean equal snapshots; different digests mean: take snapshots and diff them.
 
-    PostgreSQL: one catalog query; SQLite: the definitions in sqlite_master; MySQL/MariaDB: a few
-    information_schema queries.  Anything else: the snapshot itself.
+    PostgreSQL: two catalog queries, prepared once per connection; SQLite: the definitions in
+    sqlite_master; MySQL/MariaDB: a few information_schema queries.  Anything else: the snapshot.
     """
     name = connection.dialect.name
-    queries = {"postgresql": [_PG_DIGEST], "sqlite": [_SQLITE_DIGEST], "mysql": _MYSQL_DIGEST, "mariadb": _MYSQL_DIGEST}.get(name)
-    if queries is None:
+    queries = {"sqlite": [_SQLITE_DIGEST], "mysql": _MYSQL_DIGEST, "mariadb": _MYSQL_DIGEST}.get(name)
+    if queries is None and name != "postgresql":
         return take_snapshot(connection, version_table=version_table)
     in_transaction = connection.in_transaction()
     try:
+        if name == "postgresql":
+            try:
+                return (name, _pg_digest_rows(connection, version_table))
+            except sa_exc.DBAPIError:
+                if in_transaction:
+                    raise
+                # the statements were dropped meanwhile (DISCARD ALL by the project's code): again
+                connection.rollback()
+                connection.info.pop("migration_lint_prepared", None)
+                return (name, _pg_digest_rows(connection, version_table))
         rows = tuple(tuple(connection.execute(sa.text(query), {"version_table": version_table}).all()) for query in queries)
         return (name, rows)
     finally:
         if not in_transaction and connection.in_transaction():
             connection.rollback()
+
+
+# PostgreSQL: the tables' digest, and a second one of schemas, extensions, functions, triggers,
+# comments, privileges and sequence owners (as one query the planner makes both slower).  Planning
+# them costs more than running them, and the round trip takes three digests per revision on the
+# same pooled connection: each is PREPAREd once per DBAPI connection (noted in its ``info``).
+_PG_PREPARED = (
+    ("migration_lint_digest_tables", _PG_DIGEST.replace(":version_table", "$1")),
+    ("migration_lint_digest_extras", _PG_EXTRAS_DIGEST),
+)
+
+
+def _pg_digest_rows(connection, version_table: str) -> tuple:
+    info = connection.info
+    if info.get("migration_lint_prepared") is None:
+        if (connection.dialect.server_version_info or (0,)) < (11,):
+            extras = _PG_EXTRAS_DIGEST.replace("p.prokind", "CASE WHEN p.proisagg THEN 'a' ELSE 'f' END")
+            statements = ((_PG_PREPARED[0]), (_PG_PREPARED[1][0], extras))
+        else:
+            statements = _PG_PREPARED
+        for statement_name, sql in statements:
+            params = "(name)" if "$1" in sql else ""
+            connection.execute(sa.text(f"PREPARE {statement_name}{params} AS {sql}"))
+        info["migration_lint_prepared"] = True
+    return (
+        tuple(connection.execute(sa.text("EXECUTE migration_lint_digest_tables(:v)"), {"v": version_table}).all()),
+        tuple(connection.execute(sa.text("EXECUTE migration_lint_digest_extras")).all()),
+    )
 
 
 # SQLite keeps each object's definition as SQL text: that text is the schema.
