@@ -1235,7 +1235,8 @@ def schema_digest(connection, *, version_table: str = "alembic_version"):
                 if in_transaction:
                     raise
                 # the statements were dropped meanwhile (DISCARD ALL by the project's code): again
-                connection.rollback()
+                if connection.in_transaction() and hasattr(connection, "rollback"):
+                    connection.rollback()
                 connection.info.pop("migration_lint_prepared", None)
                 return (name, _pg_digest_rows(connection, version_table))
         rows = tuple(tuple(connection.execute(sa.text(query), {"version_table": version_table}).all()) for query in queries)
