@@ -90,6 +90,10 @@ def build_parser() -> argparse.ArgumentParser:
     trip.add_argument("--drift", action="store_true", help="upgrade to the heads on the same throwaway database and compare with the models (env.py's target_metadata), as `alembic check` does (models-drift)")
     trip.add_argument("--metadata", metavar="MODULE:ATTR", help="the models for --drift when env.py cannot run on its own, e.g. myapp.models:Base.metadata (the project must be importable)")
     trip.add_argument("--trace", action="store_true", help="with --roundtrip on PostgreSQL: trace the locks and table rewrites of each revision's first upgrade, confirm or refute the static locking findings, and report strong locks they missed")
+    trip.add_argument("--base-schema", metavar="FILE.sql|MODULE:ATTR", help="the schema every fresh database starts from, for histories whose first revision alters tables made by create_all(): a SQL file, or a SQLAlchemy MetaData (or an object with .metadata) to create_all()")
+    trip.add_argument("--base-stamp", metavar="REVISION", help="the revision the base schema is: the database is stamped there, and it and its ancestors are not round-tripped")
+    trip.add_argument("--app", metavar="MODULE:FACTORY", help="a Flask app factory (or app object): the app is built against the throwaway database and its app context wraps the round trip (never taken from FLASK_APP)")
+    trip.add_argument("--app-url-env", action="append", default=[], metavar="NAME", help="an environment variable set to the throwaway database's URL before --app's factory runs (repeatable, comma-separated), e.g. DATABASE_URL")
     trip.add_argument("--image", metavar="IMAGE", help="container image for --db docker (and auto when Docker answers), e.g. postgres:16 or mariadb:10.11 (default: the image of the server version the checks assume)")
 
     baseline = commands.add_parser("baseline", help="record today's findings, so that `check --baseline` reports only new ones")
@@ -237,7 +241,10 @@ def _check(args) -> int:
         raise MigrationLintError("--metadata is for --drift (the models to compare with the migrations); add --drift")
     drift = api.DriftOptions(metadata=args.metadata, db=args.db, env=args.env_mode, image=args.image) if args.drift else None
     with _progress(args.roundtrip) as progress:
-        roundtrip = api.RoundTripOptions(db=args.db, env=args.env_mode, image=args.image, progress=progress, trace=args.trace) if args.roundtrip else None
+        roundtrip = api.RoundTripOptions(
+            db=args.db, env=args.env_mode, image=args.image, progress=progress, trace=args.trace,
+            base_schema=args.base_schema, base_stamp=args.base_stamp, app=args.app, app_url_env=tuple(_split(args.app_url_env)),
+        ) if args.roundtrip else None
         result = api.check(
             paths,
             dialect=args.dialect,

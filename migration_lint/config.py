@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Optional, Tuple
@@ -42,6 +43,14 @@ class Config:
     # round trip: environment folder -> folders of environments upgraded to head first (a
     # plugin's history that builds on the core schema); paths relative to the config's folder
     roundtrip_requires: dict = field(default_factory=dict, hash=False)
+    # round trip: the schema a fresh database starts from (a .sql file relative to the config's
+    # folder, or module:attribute naming a MetaData), and the revision that schema is
+    roundtrip_base_schema: Optional[str] = None
+    roundtrip_base_stamp: Optional[str] = None
+    # round trip: a Flask app factory (module:factory) whose app context wraps the run, and the
+    # environment variables set to the scratch database's URL before it is called
+    roundtrip_app: Optional[str] = None
+    roundtrip_app_url_env: Tuple[str, ...] = ()
     warnings: Tuple[str, ...] = ()  # settings the file holds that were not taken, and why
     source: Optional[str] = None  # the file it came from
     root: Optional[str] = None  # the folder of that file: relative paths in it start there
@@ -195,6 +204,16 @@ def config_from_mapping(data: dict, source: str = "<config>", root: Optional[str
             ):
                 raise ConfigError(f"{source}: roundtrip-requires must map an environment folder to the folders it needs")
             values["roundtrip_requires"] = {k: [v] if isinstance(v, str) else list(v) for k, v in value.items()}
+        elif name in ("roundtrip_base_schema", "roundtrip_base_stamp", "roundtrip_app"):
+            if value is not None and (not isinstance(value, (str, int)) or isinstance(value, bool)):
+                raise ConfigError(f"{source}: {key} must be a string")
+            values[name] = None if value is None or not str(value).strip() else str(value).strip()
+        elif name == "roundtrip_app_url_env":
+            if isinstance(value, str):
+                value = [value]
+            if not isinstance(value, list) or not all(isinstance(v, str) and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", v) for v in value):
+                raise ConfigError(f"{source}: {key} must be a list of environment variable names")
+            values[name] = tuple(value)
         elif name == "fail_on":
             if value not in SEVERITIES:
                 raise ConfigError(f"{source}: fail-on must be one of {', '.join(SEVERITIES)}")

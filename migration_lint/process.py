@@ -2,7 +2,10 @@
 
 Everything here is entered as a context manager and restored on the way out; nothing is left
 switched for the rest of the process.  (The signal handlers of the command line live in cli.py,
-which alone owns the process's exit; the round trip's cleanup registry in roundtrip/.)
+which alone owns the process's exit; the round trip's cleanup registry in roundtrip/, and, while
+the round trip runs project code, its connection guard (roundtrip/guard.py: SQLAlchemy class
+events), its revision loader (roundtrip/loading.py: alembic.util.load_python_file) and --app's
+environment variables and Flask context (roundtrip/app.py).)
 """
 
 from __future__ import annotations
@@ -64,14 +67,24 @@ def project_importable(root: Optional[str]) -> Iterator[None]:
     """The project's root first on ``sys.path`` while the round trip runs its code (revision
     files import the project, as Alembic's ``prepend_sys_path = .`` does).
 
-    Why process-wide: import resolution has only ``sys.path``.  Removed again afterwards; static
-    mode never enters this.
+    Why process-wide: import resolution has only ``sys.path``.  Removed again afterwards, with the
+    project's modules imported meanwhile (another history, or a test, may have a package of the
+    same name); static mode never enters this.
     """
     added = root is not None and root not in sys.path
     if added:
         sys.path.insert(0, root)
+        before = set(sys.modules)
     try:
         yield
     finally:
         if added and root in sys.path:
             sys.path.remove(root)
+        if added:
+            import os
+
+            prefix = os.path.realpath(root) + os.sep
+            for name in [n for n in sys.modules if n not in before]:
+                filename = getattr(sys.modules.get(name), "__file__", None) or ""
+                if filename and os.path.realpath(filename).startswith(prefix):
+                    del sys.modules[name]

@@ -121,7 +121,7 @@ def test_round_trip_on_sqlite_finds_the_column_left_behind(pytester):
     result.stdout.fnmatch_lines([
         "*round trip: 3 revisions on *SQLite*",
         "migrations/versions/c3.py:14:1: error downgrade-leaves-trace (revision c3, downgrade)",
-        "*+ column post.slug*",
+        "*only after downgrade: column post.slug*",
     ])
     assert "incomplete-downgrade" not in result.stdout.str()
 

@@ -135,7 +135,7 @@ def test_column_left_behind_by_index_only_downgrade(in_tmp):
     # the column stays, so adding it again fails too
     assert found(result) == [("downgrade-leaves-trace", "b2"), ("reupgrade-failed", "b2")]
     trace = next(f for f in result.findings if f.rule == "downgrade-leaves-trace")
-    assert "- column post.slug" in trace.message or "+ column post.slug" in trace.message
+    assert "only after downgrade: column post.slug (varchar(80), NULL)" in trace.message
 
 
 @needs_pg
@@ -509,7 +509,8 @@ def test_a_plugin_history_runs_on_top_of_the_core_history_it_requires(in_tmp):
         "plugin/versions/p1.py": rev("p1", None, 'op.add_column("post", sa.Column("likes", sa.Integer()))', 'op.drop_column("post", "likes")'),
     })
     alone = roundtrip(in_tmp / "plugin", "sqlite", dialect="sqlite", env="builtin")
-    assert [f.rule for f in alone.findings if f.rule.startswith("roundtrip")] == ["roundtrip-upgrade-failed"]
+    assert [f.rule for f in alone.findings if f.rule.startswith("roundtrip")] == []  # one note says why instead
+    assert any("alters table 'post', which no revision creates" in n and "roundtrip-requires" in n for n in alone.environments[0].notes)
     config = config_from_mapping({"roundtrip-requires": {"plugin": "core"}}, root=str(in_tmp))
     on_core = roundtrip(in_tmp / "plugin", "sqlite", dialect="sqlite", env="builtin", config=config)
     trip = on_core.environments[0].roundtrip

@@ -351,7 +351,9 @@ def test_pg_schemas_option(pg):
            "CREATE TABLE t (id integer)", "CREATE TABLE other.t2 (id integer PRIMARY KEY)",
            "CREATE TYPE other.e AS ENUM ('x')", "CREATE TABLE other.alembic_version (v text)")
     try:
-        assert pg.snap().tables == ("t",)
+        default = pg.snap()  # every schema that is not the system's; the default one unqualified
+        assert default.tables == ("other.t2", "t") and default.schemas == (("other", ""),)
+        assert ("other.e", ("x",)) in default.enums
         snap = pg.snap(schemas=("public", "other"))
         assert snap.tables == ("other.t2", "public.t")
         assert ("other.e", ("x",)) in snap.enums
@@ -430,7 +432,7 @@ MARIA_BASE = [
     (["ALTER TABLE posts ADD COLUMN pos integer CHECK (pos > 0)"],
      ["+ column posts.pos (integer(11), NULL)", "+ check constraint pos on posts: (pos > 0)"]),
     (["ALTER TABLE posts ADD CONSTRAINT fk_x FOREIGN KEY (tag_id) REFERENCES tags (id) ON DELETE CASCADE"],
-     ["+ index fk_x on posts (tag_id)", "+ foreign key fk_x on posts (tag_id) -> tags (id) on delete cascade"]),
+     ["+ foreign key fk_x on posts (tag_id) -> tags (id) on delete cascade"]),  # its index is the engine's
     (["CREATE VIEW v AS SELECT id FROM posts"], ["+ view v"]),
     (["CREATE SEQUENCE s"], ["+ sequence s"]),
 ])
@@ -597,3 +599,72 @@ def test_pg_digest_equal_after_a_column_is_dropped_and_added_again(pg):
     before = pg.digest()
     pg.run("ALTER TABLE t DROP COLUMN b", "ALTER TABLE t ADD COLUMN b integer", "CREATE INDEX ix_t_b ON t (b)", "ALTER TABLE t ADD CONSTRAINT ck_b CHECK (b > 0)")
     assert pg.digest() == before
+
+
+# What lives beside tables, in every schema (PostgreSQL): each change is in the snapshot's diff
+# (the line starts as given) and changes the digest.
+PG_BESIDE_TABLES = [
+    (["CREATE SCHEMA other"], ["+ schema other"]),
+    (["CREATE SCHEMA other", "CREATE TABLE other.t (id integer PRIMARY KEY)"], ["+ schema other", "+ table other.t"]),
+    (["CREATE SCHEMA other", "CREATE TYPE other.mood AS ENUM ('ok')"], ["+ schema other", "+ enum type other.mood ('ok')"]),
+    (["CREATE FUNCTION f(a integer) RETURNS integer LANGUAGE sql AS 'SELECT a'"],
+     ["+ function f(a integer) returns integer, language sql, definition "]),
+    (["CREATE PROCEDURE p() LANGUAGE sql AS 'SELECT 1'"], ["+ procedure p() language sql, definition "]),
+    (["CREATE FUNCTION t() RETURNS trigger LANGUAGE plpgsql AS 'BEGIN RETURN NEW; END'",
+      "CREATE TRIGGER tr BEFORE INSERT ON posts FOR EACH ROW EXECUTE FUNCTION t()"],
+     ["+ trigger tr on posts: (before insert on public.posts for each row execute function t())", "+ function t() returns trigger"]),
+    (["CREATE EXTENSION IF NOT EXISTS citext"], ["+ extension citext"]),
+    (["COMMENT ON TABLE posts IS 'the posts'"], ["+ comment on table posts the posts"]),
+    (["CREATE INDEX ix_c ON posts (old)", "COMMENT ON INDEX ix_c IS 'why'"], ["+ index ix_c on posts (old)", "+ comment on index ix_c why"]),
+    (["GRANT SELECT ON posts TO PUBLIC"], ["+ privileges on table posts {"]),
+    (["CREATE SEQUENCE s", "ALTER SEQUENCE s OWNED BY posts.old"], ["+ sequence s"]),
+]
+
+
+@pytest.mark.parametrize("change, expected", PG_BESIDE_TABLES)
+def test_pg_objects_beside_tables_are_in_the_snapshot_and_the_digest(pg, change, expected):
+    pg.reset()
+    pg.run("DROP SCHEMA IF EXISTS other CASCADE")
+    try:
+        pg.run(*PG_BASE)
+        before, digest = pg.snap(), pg.digest()
+        pg.run(*change)
+        lines = diff(before, pg.snap())
+        assert len(lines) == len(expected) and all(line.startswith(prefix) for line, prefix in zip(sorted(lines), sorted(expected))), lines
+        assert pg.digest() != digest
+    finally:
+        pg.run("DROP SCHEMA IF EXISTS other CASCADE", "DROP EXTENSION IF EXISTS citext")
+
+
+def test_pg_sequence_ownership_is_part_of_the_sequence(pg):
+    lines, _, _ = _change(pg, PG_BASE + ["CREATE SEQUENCE s"], ["ALTER SEQUENCE s OWNED BY posts.old"])
+    assert lines == ["~ sequence s: bigint, start 1, increment 1, min 1, max 9223372036854775807, cache 1"
+                     " -> bigint, start 1, increment 1, min 1, max 9223372036854775807, cache 1, owned by posts.old"]
+
+
+def test_pg_extension_members_are_the_extension(pg):
+    """hstore brings functions, operators and a type; postgis-like extensions bring tables: none of
+    them is listed on its own, and the extension's comment comes with it."""
+    pg.reset()
+    try:
+        before = _fresh(pg, *PG_BASE)
+        pg.run("CREATE EXTENSION IF NOT EXISTS hstore")
+        assert diff(before, pg.snap()) == ["+ extension hstore"]
+    finally:
+        pg.run("DROP EXTENSION IF EXISTS hstore")
+
+
+def test_pg_names_postgresql_numbered_are_normalised(pg):
+    lines, before, after = _change(pg, PG_BASE + ["ALTER TABLE posts ADD UNIQUE (title)"],
+                                   ["ALTER TABLE posts ADD UNIQUE (title)", "ALTER TABLE posts DROP CONSTRAINT posts_title_key"])
+    assert lines == [] and [n for _, n, _ in after.unique_constraints] == ["posts_title_key"]
+
+
+def test_diff_with_sides_says_which_is_which():
+    before = Snapshot(dialect="postgresql", tables=("posts",), columns=(("posts", "title", (("default", "'a'"), ("nullable", "NULL"), ("type", "text"))),))
+    after = Snapshot(dialect="postgresql", tables=("posts", "tags"), columns=(("posts", "title", (("nullable", "NULL"), ("type", "text"))),))
+    assert diff(before, after, sides=("before upgrade", "after downgrade")) == [
+        "only after downgrade: table tags",
+        "~ column posts.title: default\n    before upgrade:  'a'\n    after downgrade: none",
+    ]
+    assert diff(after, before, sides=("first upgrade", "second upgrade"))[0] == "only first upgrade: table tags"

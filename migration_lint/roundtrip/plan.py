@@ -21,6 +21,10 @@ class RoundTripOptions:
     revisions: Optional[frozenset] = None  # only these revisions; None: all in scope
     progress: Optional[Callable] = None  # progress(environment, revision, index, total)
     trace: bool = False  # trace the locks and rewrites of each first upgrade (PostgreSQL; see tracing.py)
+    base_schema: Optional[str] = None  # --base-schema: a .sql file or module:attribute (base_schema.py)
+    base_stamp: Optional[str] = None  # --base-stamp: the revision that schema is
+    app: Optional[str] = None  # --app module:factory (app.py)
+    app_url_env: Tuple[str, ...] = ()  # --app-url-env: variables set to the scratch URL first
 
 
 def url_dialect(spec: str) -> Optional[str]:
@@ -82,6 +86,26 @@ def required_environments(history, config, resolve_dialect) -> Tuple[List[discov
     return ordered, None
 
 
+def starting_points(options: RoundTripOptions, config):
+    """The base schema and the --app application, each from the command line, else the config."""
+    from migration_lint.roundtrip import app as app_module, base_schema
+
+    if options.base_schema:
+        base = base_schema.parse(options.base_schema, options.base_stamp, None, "--base-schema")
+    elif config.roundtrip_base_schema or options.base_stamp or config.roundtrip_base_stamp:
+        source = f"{config.source or 'config'}: roundtrip-base-schema" if config.roundtrip_base_schema else "--base-stamp"
+        base = base_schema.parse(config.roundtrip_base_schema, options.base_stamp or config.roundtrip_base_stamp, config.root, source)
+    else:
+        base = None
+    if options.app:
+        app = app_module.parse(options.app, options.app_url_env, "--app")
+    elif options.app_url_env:
+        app = app_module.parse(None, options.app_url_env, "--app-url-env")
+    else:
+        app = app_module.parse(config.roundtrip_app, config.roundtrip_app_url_env, f"{config.source or 'config'}: roundtrip-app")
+    return base, app
+
+
 def round_trip(history, files, scope, options: RoundTripOptions, resources, notes: List[str]):
     """Run the round trip of one history on its scope; its findings are in ``.hits``."""
     from migration_lint.roundtrip.runner import RoundTripResult, run_roundtrip
@@ -94,6 +118,7 @@ def round_trip(history, files, scope, options: RoundTripOptions, resources, note
     revisions = scope.roundtrip
     if options.revisions is not None:
         revisions = frozenset(options.revisions) if revisions is None else revisions & frozenset(options.revisions)
+    base, app = starting_points(options, resources.config)  # bad values: exit 2 before any database starts
     requires, unusable = required_environments(history, resources.config, resources.dialect_of)
     if unusable:
         notes.append(f"round trip not run: {unusable}")
@@ -120,6 +145,8 @@ def round_trip(history, files, scope, options: RoundTripOptions, resources, note
         requires=requires,
         progress=progress,
         trace=trace,
+        base=base,
+        app=app,
     )
     notes.append(f"round trip: {count_of(trip.tested, 'revision')} on {trip.database}, {trip.environment_mode or 'no'} environment, {trip.seconds:.1f} s")
     notes.extend(trip.notes)
@@ -131,6 +158,28 @@ def round_trip(history, files, scope, options: RoundTripOptions, resources, note
         trip.hits.extend(tracing.trace_findings(trip.traces, paths))
         if trip.traces:  # nothing when the round trip could not run at all (it says why)
             notes.extend(tracing.summary_notes(trip.traces))
-    for revision, why in trip.skipped:
-        notes.append(f"round trip skipped {revision}: {why}")
+    notes.extend(skipped_notes(trip.skipped))
     return trip
+
+
+def skipped_notes(skipped) -> List[str]:
+    """One note per reason: "round trip skipped 3 revisions (c3, e5, f6): an ancestor ..."."""
+    by_reason: Dict[str, List[str]] = {}
+    named: Dict[str, List[str]] = {}  # "an ancestor failed to upgrade (b2, c3)": the ancestors, merged
+    for revision, why in skipped:
+        head, paren, rest = why.partition(" (")
+        key = head if paren and rest.endswith(")") and "ancestor" in head else why
+        by_reason.setdefault(key, []).append(revision)
+        if key != why:
+            names = named.setdefault(key, [])
+            names.extend(n for n in rest[:-1].split(", ") if n not in names)
+    notes = []
+    for why, revisions in by_reason.items():
+        if why in named:
+            why = f"{why} ({', '.join(sorted(named[why]))})"
+        if len(revisions) == 1:
+            notes.append(f"round trip skipped {revisions[0]}: {why}")
+        else:
+            shown = ", ".join(revisions[:10]) + (f", and {len(revisions) - 10} more" if len(revisions) > 10 else "")
+            notes.append(f"round trip skipped {count_of(len(revisions), 'revision')} ({shown}): {why}")
+    return notes

@@ -9,13 +9,15 @@ nothing.  The ScriptDirectory is loaded once; each step is exactly one revision 
 from __future__ import annotations
 
 import os
+import re
 import time
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
-from migration_lint.errors import MigrationLintError
+from migration_lint.errors import ConfigError, MigrationLintError
+from migration_lint.model import count_of
 
 from migration_lint.rule_ids import (  # noqa: E402
     DOWNGRADE_LEAVES_TRACE as LEAVES_TRACE,
@@ -55,21 +57,30 @@ class EnvironmentUnusable(MigrationLintError):
     """env.py could not run against the throwaway database (--env project; exit 2)."""
 
 
-class _WrongDatabase(Exception):
-    pass
+from migration_lint.roundtrip.guard import WrongDatabase as _WrongDatabase  # noqa: E402
 
 
 _SECRETS: List[str] = []  # passwords of the databases in use (userinfo and query string): never in a message
 
 
+_ADDRESS = re.compile(r"\s+at\s+0x[0-9a-fA-F]+|0x[0-9a-fA-F]{6,}")  # "<object at 0x7f...>": differs every run
+_SCRATCH = re.compile(r"migration_lint_[0-9a-f]{12}")  # the scratch database's random name
+
+
 def _first_line(exc: BaseException) -> str:
+    """The exception's own text (the driver's, for SQL errors), and the statement that failed:
+    one line, no password, no memory address, no random scratch name."""
     from migration_lint.roundtrip.db.redact import scrub
 
     orig = getattr(exc, "orig", None)  # SQLAlchemy DBAPIError: the driver's message, without the SQL
     text = str(orig if orig is not None else exc).strip() or type(exc).__name__
-    first = scrub(text.splitlines()[0].strip(), _SECRETS)
+    first = text.splitlines()[0].strip()
     name = type(orig).__name__ if orig is not None else type(exc).__name__
-    return f"{name}: {first}"[:400]
+    statement = getattr(exc, "statement", None) if orig is not None else None
+    if statement:
+        first += f" -- the statement: {' '.join(str(statement).split())[:200]}"
+    first = _SCRATCH.sub("(the scratch database)", _ADDRESS.sub("", scrub(first, _SECRETS)))
+    return f"{name}: {first}"[:500]
 
 
 def _line_in(exc: BaseException, path: Path, default: int) -> int:
@@ -99,9 +110,15 @@ def _same_database(url_a, url_b) -> bool:
 class AlembicDriver:
     """One loaded ScriptDirectory and a way to run single steps against one database."""
 
-    def __init__(self, env, database, *, mode: str = "auto"):
+    def __init__(self, env, database, *, mode: str = "auto", locate: Optional[Callable[[str], object]] = None):
         self.engine = None
         self._importable = None
+        self.locate = locate  # real path of a revision file -> its static MigrationFile (loading.py)
+        self.import_failures: Dict[str, object] = {}  # revision -> loading.ImportFailure
+        from migration_lint.roundtrip.guard import Guard, target_of_url
+
+        # what project code may connect to while it runs: the scratch database only (guard.py)
+        self.guard = Guard(target_of_url(database.url))
         try:
             self._setup(env, database, mode)
         except BaseException:
@@ -140,11 +157,43 @@ class AlembicDriver:
         self.script = ScriptDirectory.from_config(cfg)
         self.version_table = (env.settings or {}).get("version_table") or "alembic_version"
         self.injection: Optional[str] = "connection"
+        self._load_revisions()
         self.mode = self._choose_mode(mode)
 
+    def _load_revisions(self) -> None:
+        """Import every revision file now (Alembic would on first use), each on its own: one that
+        cannot be imported gets a stand-in and a record in ``import_failures`` (loading.py)."""
+        from migration_lint.roundtrip.loading import tolerant_loading
+
+        with self.guarded(), tolerant_loading(self.locate or (lambda path: None), _first_line, self.import_failures):
+            self.script.revision_map.heads  # noqa: B018 - the property loads the map
+
     # -- running ------------------------------------------------------------------------------
+    def guarded(self):
+        """The window in which project code runs: SQLAlchemy connects to the scratch database only."""
+        from migration_lint.roundtrip.guard import only
+
+        return only(self.database.url, self.guard)
+
     def _run(self, steps_for: Callable, mode: Optional[str] = None) -> None:
-        from alembic.runtime.environment import EnvironmentContext
+        refused = self.guard.refusals
+        try:
+            with self.guarded():
+                self._run_guarded(steps_for, mode)
+        except (KeyboardInterrupt, _WrongDatabase):
+            raise
+        except BaseException as exc:
+            if self.guard.refusals > refused:  # the refusal, wrapped or answered by another error
+                raise _WrongDatabase(self._refusal()) from exc
+            raise
+        if self.guard.refusals > refused:  # env.py caught the refusal and went on: still a refusal
+            raise _WrongDatabase(self._refusal())
+
+    def _refusal(self) -> str:
+        return f"refused a connection to {self.guard.last}: project code may only reach the throwaway database"
+
+    def _run_guarded(self, steps_for: Callable, mode: Optional[str] = None) -> None:
+        EnvironmentContext = _guarded_environment(self.guard)
 
         from migration_lint.roundtrip.db.redact import safe_url
 
@@ -207,7 +256,7 @@ class AlembicDriver:
                 raise
             except BaseException as exc:  # env.py may raise anything (ImportError, RuntimeError, SystemExit...)
                 if isinstance(exc, _WrongDatabase):
-                    reason = str(exc)
+                    reason = f"env.py connects to another database than the throwaway one: {exc}; nothing was written there"
                     break  # env.py ignores what it is given: trying other ways will not help
                 reason = reason or _first_line(exc)
         if mode == "project":
@@ -316,8 +365,9 @@ class AlembicDriver:
             return schema_digest(connection, version_table=self.version_table)
 
     def order(self) -> List[str]:
-        """Every revision, parents before children."""
-        return [s.revision for s in reversed(list(self.script.walk_revisions("base", "heads")))]
+        """Every revision, parents before children (loading them runs them: guarded)."""
+        with self.guarded():
+            return [s.revision for s in reversed(list(self.script.walk_revisions("base", "heads")))]
 
     def dispose(self) -> None:
         if self.engine is not None:
@@ -325,6 +375,31 @@ class AlembicDriver:
         if self._importable is not None:
             self._importable.__exit__(None, None, None)
             self._importable = None
+
+
+def _guarded_environment(guard):
+    """Alembic's EnvironmentContext whose ``configure`` refuses a connection to another database
+    before Alembic sees it (``run_migrations`` creates the version table before any step).  The
+    check is put on the instance: Alembic's ``alembic.context`` proxy is set up per class, so a
+    subclass would have none."""
+    from alembic.runtime.environment import EnvironmentContext
+
+    from migration_lint.roundtrip.guard import check_connection
+
+    def make(*args, **kwargs):
+        context = EnvironmentContext(*args, **kwargs)
+        configure = context.configure
+
+        def guarded_configure(*cargs, **ckwargs):
+            connection = ckwargs.get("connection", cargs[0] if cargs else None)
+            if connection is not None:
+                check_connection(guard, connection)
+            return configure(*cargs, **ckwargs)
+
+        context.configure = guarded_configure
+        return context
+
+    return make
 
 
 def _interruptible_wait(connection) -> None:
@@ -388,14 +463,19 @@ def run_roundtrip(
     progress: Optional[Callable[[str, int, int], None]] = None,
     requires: Sequence = (),
     trace: bool = False,
+    base=None,
+    app=None,
 ) -> RoundTripResult:
     """Round-trip ``revisions`` (all when None) of ``env`` on ``database``.
 
     ``static_files`` maps revision id -> MigrationFile from the static parse, used to know which
     downgrades are declared irreversible (they raise on purpose, or do not exist).  ``requires``:
     environments upgraded to their heads on every fresh database before ``env`` runs (a plugin's
-    history that builds on the core schema).  ``trace``: record the locks and rewrites of each
-    revision's first upgrade (PostgreSQL; ``trace.py``) in ``RoundTripResult.traces``.
+    history that builds on the core schema).  ``base``: a ``base_schema.BaseSchema``, the schema
+    every fresh database starts from (config ``roundtrip-base-schema``).  ``app``: an
+    ``app.AppSpec``, a Flask application built against ``database`` whose context wraps the run.
+    ``trace``: record the locks and rewrites of each revision's first upgrade (PostgreSQL;
+    ``trace.py``) in ``RoundTripResult.traces``.
     """
     import warnings
 
@@ -406,7 +486,26 @@ def run_roundtrip(
         # reflection warnings (unsupported index expressions...) are about the project's schema,
         # not actionable here; the snapshot records what it can
         warnings.simplefilter("ignore", category=Warning)
-        return _run_roundtrip(env, database, revisions, mode, static_files, display_path, progress, tuple(requires), trace)
+        with _application(env, database, app):
+            return _run_roundtrip(env, database, revisions, mode, static_files, display_path, progress, tuple(requires), trace, base)
+
+
+def _application(env, database, app):
+    """The --app application's context (the project importable first), or nothing."""
+    import contextlib
+
+    if app is None:
+        return contextlib.nullcontext()
+    from migration_lint.roundtrip.app import app_context
+
+    stack = contextlib.ExitStack()
+    try:
+        stack.enter_context(project_importable(str(env.project_root) if env.project_root else None))
+        stack.enter_context(app_context(app, database.url, _first_line))
+    except BaseException:
+        stack.close()
+        raise
+    return stack
 
 
 class _logging_restored:
@@ -467,8 +566,10 @@ class _Requirements:
     heads on every fresh database before the history itself runs.  Histories that would share a
     version table with another get the built-in environment and a table of their own."""
 
-    def __init__(self, envs, database, mode: str, driver: "AlembicDriver"):
+    def __init__(self, envs, database, mode: str, driver: "AlembicDriver", base=None):
         self.envs, self.database, self.mode = tuple(envs), database, mode
+        self.driver, self.base = driver, base
+        self.applied: set = set()  # revisions of this history a fresh database starts with (a base stamp)
         self.own_tables: Dict[int, str] = {}  # requirement index -> version table we give it
         used = set()
         for index, env in enumerate(self.envs):
@@ -507,23 +608,58 @@ class _Requirements:
             finally:
                 if required is not None:
                     required.dispose()
+        if self.base is not None:
+            try:
+                self._build_base()
+            except KeyboardInterrupt:
+                raise
+            except BaseException as exc:
+                raise RequirementFailed(f"the base schema ({self.base.describe()}, from {self.base.source}) could not be built: {_first_line(exc)}") from None
+
+    def _build_base(self) -> None:
+        from sqlalchemy import create_engine
+        from sqlalchemy.pool import NullPool
+
+        from migration_lint.roundtrip.base_schema import metadata_of, run_sql
+
+        base, url = self.base, self.database.url
+        if base.sql is not None:
+            run_sql(url, base.sql)
+        else:
+            with self.driver.guarded():  # importing the metadata runs project code
+                metadata = metadata_of(base.target)
+                engine = create_engine(url, poolclass=NullPool)
+                try:
+                    with engine.begin() as connection:
+                        metadata.create_all(connection)
+                finally:
+                    engine.dispose()
+        if base.stamp:
+            from alembic.runtime.migration import MigrationContext
+
+            with self.driver.engine.connect() as connection:
+                context = MigrationContext.configure(connection, opts={"version_table": self.driver.version_table})
+                context.stamp(self.driver.script, base.stamp)
+                if connection.in_transaction():
+                    connection.commit()
 
 
-def _run_roundtrip(env, database, revisions, mode, static_files, display_path, progress, requires=(), trace=False) -> RoundTripResult:
+def _run_roundtrip(env, database, revisions, mode, static_files, display_path, progress, requires=(), trace=False, base=None) -> RoundTripResult:
     start = time.perf_counter()
     result = RoundTripResult(database=database.description)
     driver = None
     try:
-        driver = AlembicDriver(env, database, mode=mode)
-        order = driver.order()  # Alembic imports every revision file here
-        setup = _Requirements(requires, database, mode, driver)
+        by_path = {file.path: file for file in (static_files or {}).values() if getattr(file, "path", None)}
+        driver = AlembicDriver(env, database, mode=mode, locate=lambda path: by_path.get(display_path(path)))
+        order = driver.order()  # Alembic imported every revision file it could
+        setup = _Requirements(requires, database, mode, driver, base)
     except (EnvironmentUnusable, KeyboardInterrupt):
         if driver is not None:
             driver.dispose()
         raise
     except BaseException as exc:
-        # Loading the revision files runs them: an import error names the file, and no revision
-        # can be round-tripped (Alembic needs all of them).
+        # Loading the revision files runs them: an import error that no revision file can be
+        # blamed for alone (env.py's, or a file whose headers are computed) stops them all.
         if driver is not None:
             driver.dispose()
         path, line = _origin(exc, env)
@@ -538,6 +674,22 @@ def _run_roundtrip(env, database, revisions, mode, static_files, display_path, p
         result.notes.extend(driver.notes)
         wanted = set(revisions) if revisions is not None else None
         scope = [r for r in order if wanted is None or r in wanted]
+        if base is not None and base.stamp:
+            try:
+                stamped = set(driver.ancestry(driver.script.get_revision(base.stamp).revision))
+            except Exception:  # noqa: BLE001 - Alembic's unknown / ambiguous revision errors
+                raise ConfigError(f"{base.source}: the base stamp {base.stamp!r} is not a revision of {env.name}") from None
+            setup.applied = stamped
+            inside = [r for r in scope if r in stamped]
+            if inside:
+                result.notes.append(f"round trip: {count_of(len(inside), 'revision')} up to {base.stamp} are the base schema ({base.describe()}): not round-tripped")
+            scope = [r for r in scope if r not in stamped]
+        for revision in scope:  # each revision that cannot be imported, with its cause
+            failure = driver.import_failures.get(revision)
+            if failure is not None:
+                result.hits.append(RoundTripHit(
+                    UPGRADE_FAILED, display_path(failure.path), failure.line, revision,
+                    f"cannot import {revision}, so it was not round-tripped: {failure.cause}: {failure.error}", "upgrade"))
         try:
             setup.apply()
         except RequirementFailed as exc:  # nothing of this history can run: say so, per revision
@@ -573,9 +725,11 @@ class _RoundTrip:
     def __init__(self, driver: "AlembicDriver", database, setup: "_Requirements", static_files, display_path, result: RoundTripResult):
         self.driver, self.database, self.setup = driver, database, setup
         self.static_files, self.display_path, self.result = static_files, display_path, result
-        self.failed: set = set()  # revisions whose upgrade failed: their descendants cannot be reached
+        self.not_imported = set(driver.import_failures)  # reported before the first step
+        self.failed: set = set(self.not_imported)  # revisions whose upgrade failed: their descendants cannot be reached
         self.dirty = False
-        self.applied: set = set()
+        self.applied: set = set(setup.applied)
+        self.elsewhere: set = set()  # first revisions that start from a schema made elsewhere
         self.clean = None  # (applied, path) of a SQLite checkpoint after a successful first upgrade
         self.known = None  # (applied revisions, digest) of the last state whose digest was taken
         self.trace = False  # trace the first upgrade's locks and rewrites (result.traces)
@@ -592,7 +746,7 @@ class _RoundTrip:
         script = self.driver.script.get_revision(revision)
         path = Path(script.path)
         parents = self.driver.parents(revision)
-        if self.blocked(revision) or not self.reach_parents(revision, parents):
+        if revision in self.not_imported or self.blocked(revision) or not self.reach_parents(revision, parents):
             return
         self.result.tested += 1
         upgrade_line = _def_line(self.static_files, revision, "upgrade_line")
@@ -618,8 +772,15 @@ class _RoundTrip:
         """An ancestor failed to upgrade: this revision cannot be reached."""
         ancestors = self.ancestry(revision) if self.failed else set()
         blocked = [a for a in ancestors if a in self.failed and a != revision]
+        if any(a in self.elsewhere for a in blocked):
+            return True  # the note about the starting schema says it for the whole history
         if blocked:
-            self.result.skipped.append((revision, f"an ancestor failed to upgrade ({', '.join(sorted(blocked))})"))
+            unimported = sorted(a for a in blocked if a in self.not_imported)
+            if unimported:
+                why = f"an ancestor could not be imported ({', '.join(unimported)})"
+            else:
+                why = f"an ancestor failed to upgrade ({', '.join(sorted(blocked))})"
+            self.result.skipped.append((revision, why))
         return bool(blocked)
 
     def reach_parents(self, revision: str, parents) -> bool:
@@ -647,7 +808,7 @@ class _RoundTrip:
         self.driver.engine.dispose()  # a reset drops the database: no connection may stay open
         self.database.reset()
         self.setup.apply()
-        self.dirty, self.applied, self.known = False, set(), None
+        self.dirty, self.applied, self.known = False, set(self.setup.applied), None
 
     def first_upgrade(self, revision: str, path: Path, upgrade_line: int):
         """(digest, SQLite copy) of the state after the first upgrade; None when it fails.
@@ -664,6 +825,8 @@ class _RoundTrip:
                     self.result.traces.append(tracer.end())
         else:
             exc = _attempt(self.driver.step, revision, up=True)
+        if exc is not None and self.starts_elsewhere(revision, exc):
+            return None
         if exc is not None:
             self.hit(UPGRADE_FAILED, revision, _line_in(exc, path, upgrade_line), f"upgrade() of {revision} failed: {_first_line(exc)}", "upgrade")
             self.failed.add(revision)
@@ -676,6 +839,35 @@ class _RoundTrip:
         if after_copy:  # stays valid until the next successful upgrade replaces it
             self.clean = (set(self.applied), after_copy)
         return after_digest, after_copy
+
+    def starts_elsewhere(self, revision: str, exc: BaseException) -> bool:
+        """A first revision (no parents) that fails and alters a table no revision creates: the
+        history starts from a schema made elsewhere (``db.create_all()``).  One note for the history
+        instead of an error here and a skipped note for every revision after it."""
+        if self.driver.parents(revision) or self.setup.base is not None or self.setup.envs:
+            return False
+        created = _created_tables(self.static_files)
+        missing = _missing_table(exc)
+        file = (self.static_files or {}).get(revision)
+        # the operations it writes (not a raw SQL's mention) must alter a table no revision makes
+        touched = sorted({
+            op.table for op in file.ops("upgrade")
+            if op.table and op.kind in _ALTERS_A_TABLE and op.table.lower() not in created
+        }) if file is not None else []
+        if not touched:
+            return False
+        table = missing if missing in touched else touched[0]
+        self.elsewhere.add(revision)
+        self.failed.add(revision)
+        self.dirty = True
+        self.result.tested -= 1
+        self.result.notes.append(
+            f"round trip not run from {revision}: this first revision alters table {table!r}, which no revision creates, "
+            f"so the history starts from a schema made elsewhere (db.create_all() in many Flask apps) and nothing after it can run; "
+            f"say where that schema comes from: --base-schema (a .sql file, or module:metadata) and --base-stamp, "
+            f"roundtrip-base-schema in the config, or roundtrip-requires when another history makes it (README, 'The round trip')"
+        )
+        return True
 
     def downgrade(self, revision: str, path: Path, downgrade_line: int, before_digest):
         """False when the downgrade fails; else the snapshot after it when it differs from the
@@ -721,14 +913,14 @@ class _RoundTrip:
             before, after = self.rebuild(revision, parents)
         trace = []
         if restored is not None:
-            trace = diff(before, restored) if before is not None else ["(the states could not be rebuilt to list the differences)"]
+            trace = diff(before, restored, sides=("before upgrade", "after downgrade")) if before is not None else ["(the states could not be rebuilt to list the differences)"]
             if trace:
                 hint = _batch_hint(self.static_files, revision, self.database.dialect, trace)
-                self.hit(LEAVES_TRACE, revision, downgrade_line or 1, f"downgrade() of {revision} does not restore the schema before its upgrade:\n" + "\n".join(f"  {line}" for line in trace) + hint, "downgrade")
+                self.hit(LEAVES_TRACE, revision, downgrade_line or 1, f"downgrade() of {revision} does not restore the schema before its upgrade:\n" + _indented(trace) + hint, "downgrade")
         if again is not None and not trace:  # after a trace, a different second upgrade is its echo
-            differs = diff(after, again) if after is not None else ["(the states could not be rebuilt to list the differences)"]
+            differs = diff(after, again, sides=("first upgrade", "second upgrade")) if after is not None else ["(the states could not be rebuilt to list the differences)"]
             if differs:
-                self.hit(REUPGRADE_DIFFERS, revision, upgrade_line or 1, f"upgrading {revision} again gives another schema than the first time:\n" + "\n".join(f"  {line}" for line in differs), "upgrade")
+                self.hit(REUPGRADE_DIFFERS, revision, upgrade_line or 1, f"upgrading {revision} again gives another schema than the first time:\n" + _indented(differs), "upgrade")
 
     def rebuild(self, revision: str, parents):
         """Snapshots of a revision's parent state and of its first upgrade, rebuilt on a fresh
@@ -750,6 +942,10 @@ class _RoundTrip:
         except BaseException as exc:
             self.result.notes.append(f"could not rebuild the states of {revision} to list its differences: {_first_line(exc)}")
         return before, after
+
+
+def _indented(lines: List[str]) -> str:
+    return "\n".join("  " + line.replace("\n", "\n  ") for line in lines)
 
 
 def _attempt(function, *args, **kwargs) -> Optional[BaseException]:
@@ -775,6 +971,60 @@ def _batch_hint(static_files, revision: str, dialect: str, trace: List[str]) -> 
         "expression indexes and some constraint options; restate them in the batch operation, e.g. "
         "batch_alter_table(..., table_args=...) / reflect_args=)"
     )
+
+
+_MISSING_TABLE = (
+    re.compile(r'relation "(?:[^"]+\.)?([^".]+)" does not exist'),  # PostgreSQL
+    re.compile(r"Table '(?:[^'.]+\.)?([^'.]+)' doesn't exist"),  # MySQL / MariaDB
+    re.compile(r"no such table: (?:\w+\.)?([\w$]+)"),  # SQLite
+)
+
+
+def _alters_a_table() -> frozenset:
+    from migration_lint import model as m
+
+    return frozenset({
+        m.DROP_TABLE, m.RENAME_TABLE, m.ADD_COLUMN, m.DROP_COLUMN, m.RENAME_COLUMN, m.ALTER_COLUMN_TYPE,
+        m.SET_NOT_NULL, m.DROP_NOT_NULL, m.SET_DEFAULT, m.DROP_DEFAULT, m.CREATE_INDEX, m.DROP_INDEX,
+        m.CREATE_FOREIGN_KEY, m.CREATE_UNIQUE_CONSTRAINT, m.CREATE_CHECK_CONSTRAINT, m.CREATE_PRIMARY_KEY,
+        m.CREATE_EXCLUDE_CONSTRAINT, m.DROP_CONSTRAINT,
+    })
+
+
+_ALTERS_A_TABLE = _alters_a_table()  # DDL on an existing table (not data: a missing table there is a bug)
+
+
+def _missing_table(exc: BaseException) -> Optional[str]:
+    """The table an error says does not exist, if it says so (the exception or what it wraps)."""
+    from sqlalchemy.exc import NoSuchTableError
+
+    seen = 0
+    while exc is not None and seen < 5:
+        if isinstance(exc, NoSuchTableError):
+            return str(exc).strip().rsplit(".", 1)[-1] or None
+        text = str(getattr(exc, "orig", None) or exc)
+        for pattern in _MISSING_TABLE:
+            match = pattern.search(text)
+            if match:
+                return match.group(1)
+        exc, seen = exc.__cause__ or exc.__context__, seen + 1
+    return None
+
+
+def _created_tables(static_files) -> set:
+    """Tables some revision of the history creates (or renames into), lower-cased."""
+    from migration_lint import model as m
+
+    created = set()
+    for file in (static_files or {}).values():
+        for op in file.operations:
+            if op.phase != m.UPGRADE:
+                continue
+            if op.kind == m.CREATE_TABLE and op.table:
+                created.add(op.table.lower())
+            elif op.kind == m.RENAME_TABLE and (op.attrs or {}).get("new_name"):
+                created.add(str(op.attrs["new_name"]).lower())
+    return created
 
 
 def _revision_at(static_files, shown_path: str) -> str:

@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 import warnings
 from dataclasses import dataclass
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
 import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
@@ -36,8 +36,10 @@ Attrs = Tuple[Tuple[str, str], ...]
 class Snapshot:
     """A normalised schema.  Every field is a sorted tuple of tuples of strings.
 
-    Table names are bare (``posts``) for the default schema, ``schema.table`` when ``take_snapshot``
-    was given explicit ``schemas``.  Names of unnamed constraints (SQLite) are ``""``.
+    Table names are bare (``posts``) in the default schema and ``schema.table`` in the others (on
+    PostgreSQL every schema that is not the system's is read); every name is ``schema.name`` when
+    ``take_snapshot`` was given explicit ``schemas``.  Names of unnamed constraints (SQLite) are
+    ``""``; names the engine chose itself are normalised (``_implicit_names``).
     """
 
     dialect: str
@@ -58,6 +60,18 @@ class Snapshot:
     sequences: Tuple[Tuple[str, str], ...] = ()
     # (name, kind: "view" | "materialized view", normalised definition)
     views: Tuple[Tuple[str, str, str], ...] = ()
+    # schemas besides the default one (PostgreSQL), with their privileges: (name, description)
+    schemas: Tuple[Tuple[str, str], ...] = ()
+    # (kind: "function" | "procedure" | "aggregate" | "event", name or signature, description)
+    routines: Tuple[Tuple[str, str, str], ...] = ()
+    # (table, name, description)
+    triggers: Tuple[Tuple[str, str, str], ...] = ()
+    # (name, description)
+    extensions: Tuple[Tuple[str, str], ...] = ()
+    # comments on anything but columns (those are column attributes): (object, comment)
+    comments: Tuple[Tuple[str, str], ...] = ()
+    # privileges granted on tables, views, sequences, functions and schemas: (object, privileges)
+    grants: Tuple[Tuple[str, str], ...] = ()
 
 
 # --------------------------------------------------------------------------------------------
@@ -213,14 +227,33 @@ class _Reflector:
         default = getattr(self.insp, "default_schema_name", None)
         self.default_schema = default
         # (schema passed to the inspector, schema name for catalog queries)
+        self.extras: List[Tuple[str, str, str, str]] = []  # PostgreSQL: _PG_EXTRAS rows
+        self.members: set = set()  # (schema, relation) that belong to an extension
+        self.schema_acl: Dict[str, str] = {}
         if schemas is None:
             self.schemas: List[Tuple[Optional[str], Optional[str]]] = [(None, default)]
+            if self.name == "postgresql":
+                self._pg_read_extras()
         else:
             self.schemas = [(s, s) for s in schemas]
 
+    def _pg_read_extras(self) -> None:
+        """Every schema that is not the system's, and what the inspector does not reflect (one
+        query): functions, triggers, extensions, comments, privileges, sequence ownership."""
+        old_catalog = (self.dialect.server_version_info or (0,)) < (11,)
+        sql = _PG_EXTRAS.replace("p.prokind", "CASE WHEN p.proisagg THEN 'a' ELSE 'f' END") if old_catalog else _PG_EXTRAS
+        self.extras = [tuple("" if v is None else str(v) for v in row) for row in self._rows(sql)]
+        for kind, schema, name, value in self.extras:
+            if kind == "schema":
+                self.schema_acl[schema] = name
+                if schema != self.default_schema and value == "true":  # only schemas with relations or types
+                    self.schemas.append((schema, schema))
+            elif kind == "member":
+                self.members.add((schema, name))
+
     # -- helpers -------------------------------------------------------------------------------
     def qual(self, schema: Optional[str], name: str) -> str:
-        if self.explicit and schema:
+        if schema and (self.explicit or schema != self.default_schema):
             return f"{schema}.{name}"
         return name
 
@@ -275,7 +308,8 @@ class _Reflector:
         views: List[Tuple[str, str, str]] = []
 
         for schema, catalog_schema in self.schemas:
-            names = [t for t in self.insp.get_table_names(schema=schema) if t != self.version_table]
+            names = [t for t in self.insp.get_table_names(schema=schema)
+                     if t != self.version_table and (catalog_schema, t) not in self.members]
             tables.extend(self.qual(schema, t) for t in names)
             columns.extend(self._columns(schema, catalog_schema, names))
             pks.extend(self._pks(schema, names))
@@ -288,6 +322,10 @@ class _Reflector:
             sequences.extend(self._sequences(schema, catalog_schema))
             views.extend(self._views(schema, catalog_schema))
 
+        extra = self._extras()
+        if self.name == "postgresql":  # names PostgreSQL chose itself, numbered on a clash
+            pks, indexes, uniques, checks, fks = (
+                [(t, _pg_implicit_name(t, n), d) for t, n, d in items] for items in (pks, indexes, uniques, checks, fks))
         return Snapshot(
             dialect=self.name,
             tables=tuple(sorted(tables)),
@@ -301,7 +339,49 @@ class _Reflector:
             domains=tuple(sorted(domains)),
             sequences=tuple(sorted(sequences)),
             views=tuple(sorted(views)),
+            **{key: tuple(sorted(value)) for key, value in extra.items()},
         )
+
+    def _extras(self) -> Dict[str, List[Any]]:
+        """Schemas, routines, triggers, extensions, comments and privileges."""
+        out: Dict[str, List[Any]] = {"schemas": [], "routines": [], "triggers": [], "extensions": [], "comments": [], "grants": []}
+        if self.name == "postgresql" and not self.explicit:
+            kinds = {"f": "function", "p": "procedure", "a": "aggregate", "w": "function"}
+            for kind, schema, name, value in self.extras:
+                if kind == "schema":
+                    if schema != self.default_schema:
+                        out["schemas"].append((schema, ""))
+                    if name:
+                        out["grants"].append((f"schema {schema}", name))
+                elif kind == "extension":
+                    out["extensions"].append((schema, f"in schema {name}"))
+                elif kind == "routine":
+                    signature, _, prokind = name.rpartition(" ")
+                    out["routines"].append((kinds.get(prokind, "function"), self.qual(schema, signature), value))
+                elif kind == "trigger":
+                    table, _, trigger = name.partition(" ")
+                    out["triggers"].append((self.qual(schema, table), trigger, _trigger_desc(value)))
+                elif kind == "comment":
+                    out["comments"].append((name, value))
+                elif kind == "grant":
+                    relkind, _, relation = name.partition(" ")
+                    label = {"S": "sequence", "v": "view", "m": "materialized view"}.get(relkind, "table")
+                    out["grants"].append((f"{label} {self.qual(schema, relation)}", value))
+        elif self.name in ("mysql", "mariadb"):
+            for kind, name, table, value in self._rows(_MYSQL_EXTRAS):
+                kind, name, table, value = (str(v) if v is not None else "" for v in (kind, name, table, value))
+                if kind == "trigger":
+                    out["triggers"].append((table, name, _norm_sql(value)))
+                elif kind == "comment":
+                    if value and name != self.version_table:
+                        out["comments"].append((f"table {name}", value))
+                else:
+                    out["routines"].append((kind.lower(), name, value))
+        elif self.name == "sqlite":
+            master = "sqlite_master"
+            for name, table, sql in self._rows(f"SELECT name, tbl_name, sql FROM {master} WHERE type = 'trigger'"):
+                out["triggers"].append((table, name, _norm_sql(_strip_create_trigger(sql or ""))))
+        return out
 
     def _columns(self, schema, catalog_schema, names) -> Iterable[Tuple[str, str, Attrs]]:
         reflected = self._multi("columns", schema, names)
@@ -365,11 +445,30 @@ class _Reflector:
             # SQLAlchemy 1.4 skips expression indexes on PostgreSQL: read the catalog instead
             yield from self._pg_indexes(schema, catalog_schema, names)
             return
+        implicit = self._mysql_fk_indexes(schema, names) if self.name in ("mysql", "mariadb") else {}
         for table, ixs in self._multi("indexes", schema, names).items():
             for ix in ixs:
                 if ix.get("duplicates_constraint"):
                     continue  # the unique constraint it backs is reported as such
+                if (table, ix.get("name")) in implicit and not ix.get("unique") and tuple(ix.get("column_names") or ()) == implicit[(table, ix.get("name"))]:
+                    continue  # made by the engine for a foreign key, which is reported as such
                 yield (self.qual(schema, table), ix.get("name") or "", _index_desc(ix))
+
+    def _mysql_fk_indexes(self, schema, names) -> Dict[Tuple[str, str], Tuple[str, ...]]:
+        """The indexes InnoDB made for foreign keys that had none: named after the constraint, or
+        (a key declared inline in CREATE TABLE) after its first column, ``_2``... on a clash.
+        Dropping and adding the key again renames it (``team_id`` -> ``awards_ibfk_1``): the name
+        is the engine's, not the schema's.  ``{(table, index name): columns}``."""
+        out: Dict[Tuple[str, str], Tuple[str, ...]] = {}
+        for table, fks in self._multi("foreign_keys", schema, names).items():  # cached by the inspector
+            for fk in fks:
+                cols = tuple(fk.get("constrained_columns") or ())
+                if not cols:
+                    continue
+                for candidate in (fk.get("name"), cols[0], *(f"{cols[0]}_{n}" for n in range(2, 10))):
+                    if candidate:
+                        out.setdefault((table, candidate), cols)
+        return out
 
     def _sqlite_indexes(self, schema, names) -> Iterable[Tuple[str, str, str]]:
         master = f'"{schema}".sqlite_master' if schema else "sqlite_master"
@@ -563,10 +662,12 @@ class _Reflector:
                 "cache_size, cycle FROM pg_catalog.pg_sequences WHERE schemaname = :schema",
                 schema=catalog_schema,
             )
+            owners = {name: owner for kind, s, name, owner in self.extras if kind == "owned" and s == catalog_schema}
             return [
-                (self.qual(schema, r[0]),
+                (self.qual(schema, _pg_implicit_name("", r[0])),
                  f"{r[1]}, start {r[2]}, increment {r[3]}, min {r[4]}, max {r[5]}, cache {r[6]}"
-                 + (", cycle" if r[7] else ""))
+                 + (", cycle" if r[7] else "")
+                 + (f", owned by {owners[r[0]]}" if r[0] in owners else ""))
                 for r in rows
             ]
         try:
@@ -608,6 +709,104 @@ class _Reflector:
                 definition = ""
             out.append((self.qual(schema, name), "view", _norm_sql(_strip_create_view(str(definition or "")))))
         return out
+
+
+_PG_SYSTEM_SCHEMAS = (
+    r"nspname NOT IN ('pg_catalog', 'information_schema') AND nspname NOT LIKE 'pg\_toast%' AND nspname NOT LIKE 'pg\_temp\_%'"
+)
+
+# an object that belongs to an extension (an index lookup in pg_depend, per object)
+_PG_MEMBER = "EXISTS (SELECT 1 FROM pg_depend e WHERE e.classid = '{catalog}'::regclass AND e.objid = {oid} AND e.deptype = 'e')"
+
+# One query for what the inspector does not reflect, in every schema that is not the system's
+# (objects made after initdb have oids from 16384 on: the oid indexes find them).
+# Objects that belong to an extension are the extension's (listed once, as the extension).
+# Rows: (kind, schema, name, value).
+_PG_EXTRAS = """
+WITH ns AS (SELECT oid, nspname, nspacl FROM pg_namespace WHERE """ + _PG_SYSTEM_SCHEMAS + """)
+SELECT 'schema', n.nspname, coalesce(n.nspacl::text, ''),
+       (EXISTS (SELECT 1 FROM pg_class c WHERE c.relnamespace = n.oid)
+        OR EXISTS (SELECT 1 FROM pg_type t WHERE t.typnamespace = n.oid AND t.typtype IN ('e', 'd')))::text
+FROM ns n WHERE NOT """ + _PG_MEMBER.format(catalog="pg_namespace", oid="n.oid") + """
+UNION ALL
+SELECT 'member', n.nspname, c.relname, '' FROM pg_class c JOIN ns n ON n.oid = c.relnamespace
+WHERE c.oid >= 16384 AND """ + _PG_MEMBER.format(catalog="pg_class", oid="c.oid") + """
+UNION ALL
+SELECT 'extension', e.extname, n.nspname, '' FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace
+UNION ALL
+SELECT 'routine', n.nspname, p.proname || '(' || pg_get_function_identity_arguments(p.oid) || ') ' || p.prokind::text,
+       concat_ws(', ', CASE WHEN p.prokind <> 'p' THEN 'returns ' || pg_get_function_result(p.oid) END, 'language ' || l.lanname,
+                 'definition ' || left(md5(CASE WHEN p.prokind = 'a' THEN p.prosrc ELSE pg_get_functiondef(p.oid) END), 12),
+                 CASE WHEN p.proacl IS NOT NULL THEN 'privileges ' || p.proacl::text END)
+FROM pg_proc p JOIN ns n ON n.oid = p.pronamespace JOIN pg_language l ON l.oid = p.prolang
+WHERE p.oid >= 16384 AND NOT """ + _PG_MEMBER.format(catalog="pg_proc", oid="p.oid") + """
+UNION ALL
+SELECT 'trigger', n.nspname, c.relname || ' ' || t.tgname, pg_get_triggerdef(t.oid)
+FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN ns n ON n.oid = c.relnamespace WHERE t.oid >= 16384 AND NOT t.tgisinternal
+UNION ALL
+SELECT 'comment', '', pg_describe_object(d.classoid, d.objoid, 0), d.description FROM pg_description d
+WHERE d.objsubid = 0 AND d.objoid >= 16384  -- objects created after initdb; column comments are column attributes
+  AND d.classoid <> 'pg_extension'::regclass  -- an extension's own comment comes with it
+  AND NOT EXISTS (SELECT 1 FROM pg_depend e WHERE e.classid = d.classoid AND e.objid = d.objoid AND e.deptype = 'e')
+UNION ALL
+SELECT 'grant', n.nspname, c.relkind::text || ' ' || c.relname, c.relacl::text FROM pg_class c JOIN ns n ON n.oid = c.relnamespace
+WHERE c.oid >= 16384 AND c.relacl IS NOT NULL AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f')
+UNION ALL
+SELECT 'owned', n.nspname, s.relname, t.relname || '.' || a.attname
+FROM pg_class s JOIN ns n ON n.oid = s.relnamespace
+JOIN pg_depend d ON d.classid = 'pg_class'::regclass AND d.objid = s.oid AND d.refclassid = 'pg_class'::regclass AND d.deptype IN ('a', 'i')
+JOIN pg_class t ON t.oid = d.refobjid JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = d.refobjsubid
+WHERE s.oid >= 16384 AND s.relkind = 'S'
+"""
+
+# MySQL / MariaDB: triggers, routines, events and table comments of the current database.
+# Rows: (kind, name, table, value).
+_MYSQL_EXTRAS = """
+SELECT 'trigger', TRIGGER_NAME, EVENT_OBJECT_TABLE,
+       CONCAT(ACTION_TIMING, ' ', EVENT_MANIPULATION, ' for each ', ACTION_ORIENTATION, ' ', ACTION_STATEMENT)
+FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = DATABASE()
+UNION ALL
+SELECT ROUTINE_TYPE, ROUTINE_NAME, '',
+       CONCAT_WS(', ', CONCAT('returns ', DTD_IDENTIFIER), CONCAT('definition ', LEFT(MD5(COALESCE(ROUTINE_DEFINITION, '')), 12)))
+FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = DATABASE()
+  AND ROUTINE_NAME <> 'migration_lint_owner'  -- the scratch database's owner mark (db/dialect_sql.py)
+UNION ALL
+SELECT 'event', EVENT_NAME, '',
+       CONCAT_WS(', ', EVENT_TYPE, CONCAT('every ', INTERVAL_VALUE, ' ', INTERVAL_FIELD), STATUS,
+                 CONCAT('definition ', LEFT(MD5(COALESCE(EVENT_DEFINITION, '')), 12)))
+FROM information_schema.EVENTS WHERE EVENT_SCHEMA = DATABASE()
+UNION ALL
+SELECT 'comment', TABLE_NAME, '', TABLE_COMMENT FROM information_schema.TABLES
+WHERE TABLE_SCHEMA = DATABASE() AND TABLE_COMMENT <> '' AND TABLE_TYPE = 'BASE TABLE'
+"""
+
+_PG_AUTO_SUFFIX = re.compile(r"(?P<name>.+_(?:pkey|key|fkey|check|excl|idx|seq))\d+\Z")
+
+
+def _pg_implicit_name(table: str, name: str) -> str:
+    """PostgreSQL names what was left unnamed ``<table>_<columns>_<pkey|key|fkey|check|excl|idx>``
+    and sequences ``<table>_<column>_seq``, adding a number when the name is taken
+    (``posts_title_key1``).  That number depends on history, not on the schema: dropped here."""
+    m = _PG_AUTO_SUFFIX.match(name or "")
+    if not m:
+        return name
+    bare = table.rsplit(".", 1)[-1]
+    if bare and not name.startswith(bare + "_"):
+        return name
+    if not bare and not m.group("name").endswith("_seq"):
+        return name
+    return m.group("name")
+
+
+def _trigger_desc(definition: str) -> str:
+    """pg_get_triggerdef without "CREATE TRIGGER name", normalised."""
+    m = re.match(r"(?is)\s*create\s+(?:constraint\s+)?trigger\s+(?:\"(?:[^\"]|\"\")*\"|\S+)\s+(.*)\Z", definition)
+    return _norm_sql(m.group(1) if m else definition)
+
+
+def _strip_create_trigger(sql: str) -> str:
+    m = re.match(r"(?is)\s*create\s+(?:temp\w*\s+)?trigger\s+(?:if\s+not\s+exists\s+)?(?:\"(?:[^\"]|\"\")*\"|`[^`]*`|\[[^\]]*\]|\S+)\s+(.*)\Z", sql)
+    return m.group(1) if m else sql
 
 
 def _identity_desc(identity: Dict[str, Any]) -> str:
@@ -788,9 +987,13 @@ def _join(table: str, desc: str, sep: str = " ") -> str:
     return f"on {table}{sep}{desc}"
 
 
+# A difference: (sort key, sign, text) for "+" / "-", (sort key, "~", (subject, old, new)) for "~".
+_Entry = Tuple[Any, str, Any]
+
+
 def _table_objects(
     kind: str, before: Sequence[Tuple[str, str, str]], after: Sequence[Tuple[str, str, str]],
-    skip_tables: set, out: List[Tuple[Any, str]], rank: int, colon: bool = False,
+    skip_tables: set, out: List[_Entry], rank: float, colon: bool = False,
 ) -> None:
     """Compare (table, name, description) triples: named ones by name, unnamed ones as a multiset."""
     sep = ": " if colon else " "
@@ -798,9 +1001,9 @@ def _table_objects(
     def show(desc: str) -> str:
         return f"({desc})" if colon else desc
 
-    def line(sign: str, table: str, name: str, desc: str) -> Tuple[Any, str]:
+    def line(sign: str, table: str, name: str, desc: str) -> _Entry:
         label = f"{kind} {name} " if name else f"{kind} "
-        return ((rank, table, name, desc, sign), f"{sign} {label}{_join(table, show(desc), sep)}")
+        return ((rank, table, name, desc, sign), sign, f"{label}{_join(table, show(desc), sep)}")
 
     b_named = {(t, n): d for t, n, d in before if n}
     a_named = {(t, n): d for t, n, d in after if n}
@@ -813,8 +1016,7 @@ def _table_objects(
         elif key not in b_named:
             out.append(line("+", table, name, a_named[key]))
         elif b_named[key] != a_named[key]:
-            out.append(((rank, table, name, "", "~"),
-                        f"~ {kind} {name} on {table}: {show(b_named[key])} -> {show(a_named[key])}"))
+            out.append(((rank, table, name, "", "~"), "~", (f"{kind} {name} on {table}:", show(b_named[key]), show(a_named[key]))))
     b_unnamed = sorted((t, d) for t, n, d in before if not n)
     a_unnamed = sorted((t, d) for t, n, d in after if not n)
     remaining = list(a_unnamed)
@@ -831,25 +1033,49 @@ def _table_objects(
             out.append(line("+", item[0], "", item[1]))
 
 
-def diff(before: Snapshot, after: Snapshot) -> List[str]:
-    """Readable differences from ``before`` to ``after``: ``+`` added, ``-`` removed, ``~`` changed.
+def _named_objects(kind: Any, before: Sequence[Tuple[str, str]], after: Sequence[Tuple[str, str]], out: List[_Entry],
+                   rank: float, show_value: bool = False, skip: Callable[[str], bool] = lambda name: False) -> None:
+    """Compare (name, description) pairs by name; ``kind`` is a word or a function of the name."""
+    b_map, a_map = dict(before), dict(after)
+    for name in sorted(set(b_map) | set(a_map)):
+        if skip(name):
+            continue
+        label = kind(name) if callable(kind) else f"{kind} {name}"
+        if name not in a_map:
+            out.append(((rank, name, "", "", "-"), "-", label + (f" {b_map[name]}" if show_value and b_map[name] else "")))
+        elif name not in b_map:
+            out.append(((rank, name, "", "", "+"), "+", label + (f" {a_map[name]}" if show_value and a_map[name] else "")))
+        elif b_map[name] != a_map[name]:
+            out.append(((rank, name, "", "", "~"), "~", (label + ":", b_map[name], a_map[name])))
 
-    One line per difference, sorted by kind of object (tables, columns, primary keys, indexes, unique
-    constraints, check constraints, foreign keys, enum types, domains, sequences, views), then name.
-    A table present on one side only is reported alone, without its columns and constraints.  Empty
-    when the snapshots are equal.
+
+def diff(before: Snapshot, after: Snapshot, sides: Optional[Tuple[str, str]] = None) -> List[str]:
+    """Readable differences from ``before`` to ``after``, one per difference, sorted by kind of
+    object (schemas, tables, columns, primary keys, indexes, unique constraints, check constraints,
+    foreign keys, triggers, enum types, domains, sequences, views, routines, extensions, comments,
+    privileges), then name.  A table present on one side only is reported alone, without its
+    columns, constraints and triggers.  Empty when the snapshots are equal.
+
+    Without ``sides``: ``+`` added, ``-`` removed, ``~ what: old -> new``.  With ``sides`` (the
+    names of the two states, e.g. ``("before upgrade", "after downgrade")``), every line says which
+    side is which: ``only after downgrade: table tags``, and a change names both values::
+
+        ~ column posts.title: default
+            before upgrade: none
+            after downgrade: 'untitled'
     """
     if before == after:
         return []
-    out: List[Tuple[Any, str]] = []
+    out: List[_Entry] = []
     if before.dialect != after.dialect:
-        out.append(((0, "", "", "", "~"), f"~ dialect {before.dialect} -> {after.dialect}"))
+        out.append(((0, "", "", "", "~"), "~", ("dialect", before.dialect, after.dialect)))
 
+    _named_objects("schema", before.schemas, after.schemas, out, 0.5)
     b_tables, a_tables = set(before.tables), set(after.tables)
     for t in sorted(b_tables - a_tables):
-        out.append(((1, t, "", "", "-"), f"- table {t}"))
+        out.append(((1, t, "", "", "-"), "-", f"table {t}"))
     for t in sorted(a_tables - b_tables):
-        out.append(((1, t, "", "", "+"), f"+ table {t}"))
+        out.append(((1, t, "", "", "+"), "+", f"table {t}"))
     one_sided = b_tables ^ a_tables
 
     b_cols = {(t, c): dict(a) for t, c, a in before.columns}
@@ -859,9 +1085,9 @@ def diff(before: Snapshot, after: Snapshot) -> List[str]:
         if table in one_sided:
             continue
         if key not in a_cols:
-            out.append(((2, table, col, "", "-"), f"- column {table}.{col} {_column_summary(b_cols[key])}"))
+            out.append(((2, table, col, "", "-"), "-", f"column {table}.{col} {_column_summary(b_cols[key])}"))
         elif key not in b_cols:
-            out.append(((2, table, col, "", "+"), f"+ column {table}.{col} {_column_summary(a_cols[key])}"))
+            out.append(((2, table, col, "", "+"), "+", f"column {table}.{col} {_column_summary(a_cols[key])}"))
         else:
             old, new = b_cols[key], a_cols[key]
             attrs = [k for k in _COLUMN_ATTR_ORDER if k in old or k in new]
@@ -870,7 +1096,7 @@ def diff(before: Snapshot, after: Snapshot) -> List[str]:
                 o = old.get(attr, _ABSENT.get(attr, "none"))
                 n = new.get(attr, _ABSENT.get(attr, "none"))
                 if o != n:
-                    out.append(((2, table, col, f"{i:02d}", "~"), f"~ column {table}.{col}: {attr} {o} -> {n}"))
+                    out.append(((2, table, col, f"{i:02d}", "~"), "~", (f"column {table}.{col}: {attr}", o, n)))
 
     _table_objects("primary key", before.primary_keys, after.primary_keys, one_sided, out, 3)
     _table_objects("index", before.indexes, after.indexes, one_sided, out, 4)
@@ -878,6 +1104,7 @@ def diff(before: Snapshot, after: Snapshot) -> List[str]:
     _table_objects("check constraint", before.check_constraints, after.check_constraints, one_sided, out, 6,
                    colon=True)
     _table_objects("foreign key", before.foreign_keys, after.foreign_keys, one_sided, out, 7)
+    _table_objects("trigger", before.triggers, after.triggers, one_sided, out, 7.5, colon=True)
 
     def labels(ls: Sequence[str]) -> str:
         return "(" + ", ".join(_quote(x) for x in ls) + ")"
@@ -885,39 +1112,50 @@ def diff(before: Snapshot, after: Snapshot) -> List[str]:
     b_enums, a_enums = dict(before.enums), dict(after.enums)
     for name in sorted(set(b_enums) | set(a_enums)):
         if name not in a_enums:
-            out.append(((8, name, "", "", "-"), f"- enum type {name} {labels(b_enums[name])}"))
+            out.append(((8, name, "", "", "-"), "-", f"enum type {name} {labels(b_enums[name])}"))
         elif name not in b_enums:
-            out.append(((8, name, "", "", "+"), f"+ enum type {name} {labels(a_enums[name])}"))
+            out.append(((8, name, "", "", "+"), "+", f"enum type {name} {labels(a_enums[name])}"))
         elif b_enums[name] != a_enums[name]:
-            out.append(((8, name, "", "", "~"),
-                        f"~ enum type {name}: labels {labels(b_enums[name])} -> {labels(a_enums[name])}"))
+            out.append(((8, name, "", "", "~"), "~", (f"enum type {name}: labels", labels(b_enums[name]), labels(a_enums[name]))))
 
-    for rank, kind, b_items, a_items in (
-        (9, "domain", before.domains, after.domains),
-        (10, "sequence", before.sequences, after.sequences),
-    ):
-        b_map, a_map = dict(b_items), dict(a_items)
-        for name in sorted(set(b_map) | set(a_map)):
-            if name not in a_map:
-                out.append(((rank, name, "", "", "-"), f"- {kind} {name}"))
-            elif name not in b_map:
-                out.append(((rank, name, "", "", "+"), f"+ {kind} {name}"))
-            elif b_map[name] != a_map[name]:
-                out.append(((rank, name, "", "", "~"), f"~ {kind} {name}: {b_map[name]} -> {a_map[name]}"))
+    _named_objects("domain", before.domains, after.domains, out, 9)
+    _named_objects("sequence", before.sequences, after.sequences, out, 10)
 
     b_views = {(n, k): d for n, k, d in before.views}
     a_views = {(n, k): d for n, k, d in after.views}
     for key in sorted(set(b_views) | set(a_views)):
         name, kind = key
         if key not in a_views:
-            out.append(((11, name, kind, "", "-"), f"- {kind} {name}"))
+            out.append(((11, name, kind, "", "-"), "-", f"{kind} {name}"))
         elif key not in b_views:
-            out.append(((11, name, kind, "", "+"), f"+ {kind} {name}"))
+            out.append(((11, name, kind, "", "+"), "+", f"{kind} {name}"))
         elif b_views[key] != a_views[key]:
-            out.append(((11, name, kind, "", "~"), f"~ {kind} {name}: definition {b_views[key]} -> {a_views[key]}"))
+            out.append(((11, name, kind, "", "~"), "~", (f"{kind} {name}: definition", b_views[key], a_views[key])))
+
+    routine_kind = {f"{name}": kind for kind, name, _ in (*before.routines, *after.routines)}
+    _named_objects(lambda name: f"{routine_kind[name]} {name}", [(n, d) for _, n, d in before.routines],
+                   [(n, d) for _, n, d in after.routines], out, 12, show_value=True)
+    _named_objects("extension", before.extensions, after.extensions, out, 13)
+    gone = {f"{kind} {t}" for t in one_sided for kind in ("table", "view", "materialized view")}
+    _named_objects(lambda name: f"comment on {name}", before.comments, after.comments, out, 14, show_value=True,
+                   skip=lambda name: name in gone)
+    _named_objects(lambda name: f"privileges on {name}", before.grants, after.grants, out, 15, show_value=True,
+                   skip=lambda name: name in gone)
 
     out.sort(key=lambda item: item[0])
-    return [text for _, text in out]
+    return [_render(sign, body, sides) for _, sign, body in out]
+
+
+def _render(sign: str, body: Any, sides: Optional[Tuple[str, str]]) -> str:
+    if sides is None:
+        return f"~ {body[0]} {body[1]} -> {body[2]}" if sign == "~" else f"{sign} {body}"
+    first, second = sides
+    if sign == "+":
+        return f"only {second}: {body}"
+    if sign == "-":
+        return f"only {first}: {body}"
+    width = max(len(first), len(second)) + 1
+    return f"~ {body[0].rstrip(':')}\n    {first + ':':<{width}} {body[1]}\n    {second + ':':<{width}} {body[2]}"
 
 
 def _quote(label: str) -> str:
@@ -932,10 +1170,11 @@ def _quote(label: str) -> str:
 # the snapshot would send every such revision down the slow path (full snapshots, rebuilt states).
 
 _PG_DIGEST = """
-WITH ns AS (SELECT oid FROM pg_namespace WHERE nspname = current_schema()),
+WITH ns AS (SELECT oid, nspname FROM pg_namespace WHERE """ + _PG_SYSTEM_SCHEMAS + """),
 rels AS (
-    SELECT c.oid, c.relname, c.relkind, c.relam FROM pg_class c
-    WHERE c.relnamespace = (SELECT oid FROM ns) AND c.relname <> :version_table
+    SELECT c.oid, n.nspname || '.' || c.relname AS relname, c.relkind, c.relam FROM pg_class c JOIN ns n ON n.oid = c.relnamespace
+    WHERE c.relname <> :version_table
+      AND NOT EXISTS (SELECT 1 FROM pg_depend e WHERE e.deptype = 'e' AND e.classid = 'pg_class'::regclass AND e.objid = c.oid)
 ),
 parts AS (
     SELECT concat_ws(' ', 'r', relkind::text, relname) AS line FROM rels WHERE relkind NOT IN ('i', 'I')  -- indexes: below
@@ -956,10 +1195,11 @@ parts AS (
     SELECT concat_ws(' ', 'k', r.relname, con.conname, pg_get_constraintdef(con.oid))
     FROM pg_constraint con JOIN rels r ON r.oid = con.conrelid
     UNION ALL
-    SELECT concat_ws(' ', 't', t.typname, t.typtype::text, t.typbasetype::regtype::text, t.typtypmod, t.typnotnull::text,
+    SELECT concat_ws(' ', 't', n.nspname, t.typname, t.typtype::text, t.typbasetype::regtype::text, t.typtypmod, t.typnotnull::text,
            (SELECT string_agg(e.enumlabel, ',' ORDER BY e.enumsortorder) FROM pg_enum e WHERE e.enumtypid = t.oid),
            (SELECT string_agg(pg_get_constraintdef(dc.oid), ',' ORDER BY dc.conname) FROM pg_constraint dc WHERE dc.contypid = t.oid))
-    FROM pg_type t WHERE t.typnamespace = (SELECT oid FROM ns) AND t.typtype IN ('e', 'd')
+    FROM pg_type t JOIN ns n ON n.oid = t.typnamespace WHERE t.typtype IN ('e', 'd')
+      AND NOT EXISTS (SELECT 1 FROM pg_depend e WHERE e.deptype = 'e' AND e.classid = 'pg_type'::regclass AND e.objid = t.oid)
     UNION ALL
     SELECT concat_ws(' ', 's', r.relname, q.seqtypid::regtype::text, q.seqstart, q.seqincrement, q.seqmin, q.seqmax, q.seqcycle::text)
     FROM rels r JOIN pg_sequence q ON q.seqrelid = r.oid
@@ -970,23 +1210,68 @@ SELECT count(*), md5(coalesce(string_agg(line, E'\\n' ORDER BY line COLLATE "C")
 """
 
 
+_PG_EXTRAS_DIGEST = (
+    "SELECT count(*), md5(coalesce(string_agg(concat_ws(' ', kind, schema, name, value), E'\\n' "
+    "ORDER BY concat_ws(' ', kind, schema, name, value) COLLATE \"C\"), '')) FROM (" + _PG_EXTRAS + ") AS x(kind, schema, name, value)"
+)
+
+
 def schema_digest(connection, *, version_table: str = "alembic_version"):
     """Equal digests mean equal snapshots; different digests mean: take snapshots and diff them.
 
-    PostgreSQL: one catalog query; SQLite: the definitions in sqlite_master; MySQL/MariaDB: a few
-    information_schema queries.  Anything else: the snapshot itself.
+    PostgreSQL: two catalog queries, prepared once per connection; SQLite: the definitions in
+    sqlite_master; MySQL/MariaDB: a few information_schema queries.  Anything else: the snapshot.
     """
     name = connection.dialect.name
-    queries = {"postgresql": [_PG_DIGEST], "sqlite": [_SQLITE_DIGEST], "mysql": _MYSQL_DIGEST, "mariadb": _MYSQL_DIGEST}.get(name)
-    if queries is None:
+    queries = {"sqlite": [_SQLITE_DIGEST], "mysql": _MYSQL_DIGEST, "mariadb": _MYSQL_DIGEST}.get(name)
+    if queries is None and name != "postgresql":
         return take_snapshot(connection, version_table=version_table)
     in_transaction = connection.in_transaction()
     try:
+        if name == "postgresql":
+            try:
+                return (name, _pg_digest_rows(connection, version_table))
+            except sa_exc.DBAPIError:
+                if in_transaction:
+                    raise
+                # the statements were dropped meanwhile (DISCARD ALL by the project's code): again
+                if connection.in_transaction() and hasattr(connection, "rollback"):
+                    connection.rollback()
+                connection.info.pop("migration_lint_prepared", None)
+                return (name, _pg_digest_rows(connection, version_table))
         rows = tuple(tuple(connection.execute(sa.text(query), {"version_table": version_table}).all()) for query in queries)
         return (name, rows)
     finally:
         if not in_transaction and connection.in_transaction():
             connection.rollback()
+
+
+# PostgreSQL: the tables' digest, and a second one of schemas, extensions, functions, triggers,
+# comments, privileges and sequence owners (as one query the planner makes both slower).  Planning
+# them costs more than running them, and the round trip takes three digests per revision on the
+# same pooled connection: each is PREPAREd once per DBAPI connection (noted in its ``info``).
+_PG_PREPARED = (
+    ("migration_lint_digest_tables", _PG_DIGEST.replace(":version_table", "$1")),
+    ("migration_lint_digest_extras", _PG_EXTRAS_DIGEST),
+)
+
+
+def _pg_digest_rows(connection, version_table: str) -> tuple:
+    info = connection.info
+    if info.get("migration_lint_prepared") is None:
+        if (connection.dialect.server_version_info or (0,)) < (11,):
+            extras = _PG_EXTRAS_DIGEST.replace("p.prokind", "CASE WHEN p.proisagg THEN 'a' ELSE 'f' END")
+            statements = ((_PG_PREPARED[0]), (_PG_PREPARED[1][0], extras))
+        else:
+            statements = _PG_PREPARED
+        for statement_name, sql in statements:
+            params = "(name)" if "$1" in sql else ""
+            connection.execute(sa.text(f"PREPARE {statement_name}{params} AS {sql}"))
+        info["migration_lint_prepared"] = True
+    return (
+        tuple(connection.execute(sa.text("EXECUTE migration_lint_digest_tables(:v)"), {"v": version_table}).all()),
+        tuple(connection.execute(sa.text("EXECUTE migration_lint_digest_extras")).all()),
+    )
 
 
 # SQLite keeps each object's definition as SQL text: that text is the schema.
@@ -1014,4 +1299,5 @@ _MYSQL_DIGEST = [
     """SELECT TABLE_NAME, VIEW_DEFINITION FROM information_schema.VIEWS WHERE TABLE_SCHEMA = DATABASE() ORDER BY TABLE_NAME""",
     """SELECT TABLE_NAME, TABLE_TYPE FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME <> :version_table
        ORDER BY TABLE_NAME""",
+    "SELECT * FROM (" + _MYSQL_EXTRAS + ") x ORDER BY 1, 2, 3",  # triggers, routines, events, table comments
 ]
