@@ -242,7 +242,7 @@ def _group(value, declarative: bool, fail) -> dict:
         return {}
     if not declarative:
         fail("group: is for rules with a match (a check groups its own findings)")
-    if not isinstance(value, dict) or set(value) != {"by", "item", "message"} or value["by"] not in ("phase", "table"):
+    if not isinstance(value, dict) or set(value) != {"by", "item", "message"} or value["by"] not in ("phase", "table") or not all(isinstance(value[k], str) for k in ("item", "message")):
         fail("group must be {by: phase|table, item: <template>, message: <template with {count} and {items}>}")
     for key in ("item", "message"):
         try:
@@ -272,6 +272,8 @@ def _advice(value, dialects, fail) -> dict:
             fail("advice: dialects must be a non-empty list of the rule's dialects")
         if set(narrowed) != set(dialects or ("postgresql", "mysql", "sqlite")) and not value.get("why"):
             fail("advice: advice for fewer dialects than the rule's needs a why (and its docs must say so)")
+    if not isinstance(value.get("env_py") or [], list):
+        fail("advice: env_py must be a list of names of files in rules/env/")
     for name in value.get("env_py") or []:
         if not isinstance(name, str) or not NAME.match(name.replace("_", "-")) or not env_snippet(name).is_file():
             fail(f"advice: env_py {name!r} is not a file in rules/env/")

@@ -273,14 +273,30 @@ def _check(args) -> int:
             args.output.write_text(text + "\n", encoding="utf-8")
         except OSError as exc:
             raise MigrationLintError(f"{args.output}: cannot write report: {exc.strerror}") from None
-    elif text:
-        print(text)
     if result.cleanup_failures:  # something the round trip started is still there: never a pass
+        code = EXIT_ERROR
+    elif args.exit_zero:
+        code = EXIT_OK
+    else:
+        code = EXIT_FINDINGS if any(reaches(f.severity, fail_on) for f in result.findings) else EXIT_OK
+    if text and not args.output:
+        try:
+            print(text)
+            sys.stdout.flush()
+        except BrokenPipeError:  # `| head`: the reader left; the verdict stands
+            _quiet_stdout()
+    if result.cleanup_failures:
         print(f"migration-lint: error: {_cleanup_failed(result.cleanup_failures)}", file=sys.stderr)
-        return EXIT_ERROR
-    if args.exit_zero:
-        return EXIT_OK
-    return EXIT_FINDINGS if any(reaches(f.severity, fail_on) for f in result.findings) else EXIT_OK
+    return code
+
+
+def _quiet_stdout() -> None:
+    """After a broken pipe: send what Python still flushes at exit to /dev/null, not a traceback."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except OSError:
+        pass
 
 
 class _progress:

@@ -149,6 +149,8 @@ def _declarative(rule: Rule, migration: MigrationContext, settings: Settings, ca
                 continue  # the config lists the large tables, and this is not one of them
             if matches(rule.match, facts):
                 template = next((v["message"] for v in rule.messages if matches(v["when"], facts)), rule.message)
+                # a member suppressed on its own line is reported alone (and suppressed there, its
+                # comment used); the others form the group
                 if rule.group and template == rule.message and not _suppressed(migration.file, rule.name, op.line, op.end_line, catalogue):
                     key = (phase,) if rule.group["by"] == "phase" else (phase, facts.get("schema_key"), facts.get("table"))
                     groups.setdefault(key, []).append((op, facts))
@@ -160,9 +162,13 @@ def _declarative(rule: Rule, migration: MigrationContext, settings: Settings, ca
                 yield migration.at(rule, op, format_message(rule.message, facts, settings), phase=phase)
                 continue
             items = list(dict.fromkeys(format_message(rule.group["item"], f, settings) for _, f in members))
-            values = Facts(facts.op, {**facts.extra, "count": len(members), "items": listing(items)})
-            finding = migration.at(rule, op, format_message(rule.group["message"], values, settings), phase=phase, subject=("group", *items[:LIST_LIMIT]))
-            yield dataclasses.replace(finding, end_line=max(o.end_line or o.line for o, _ in members))
+            if len(items) == 1:  # one object reached several ways (in two branches): one finding
+                yield migration.at(rule, op, format_message(rule.message, facts, settings), phase=phase)
+                continue
+            values = Facts(facts.op, {**facts.extra, "count": len(items), "items": listing(items)})
+            # at the first member, spanning only its own lines: a comment on a later member's line
+            # is that member's, not the group's
+            yield migration.at(rule, op, format_message(rule.group["message"], values, settings), phase=phase, subject=("group", *items[:LIST_LIMIT]))
 
 
 def rules_in_force(catalogue: Catalogue, settings: Settings) -> List[Rule]:

@@ -346,7 +346,12 @@ def _recreated(ops: List[m.Operation], tables: List[tuple]) -> Dict[int, bool]:
             continue
         created = next((i for i in range(index + 1, len(ops)) if ops[i].kind == m.CREATE_TABLE and tables[i] == tables[index]), None)
         if created is not None:
-            out[index] = any(ops[i].kind == m.INSERT_ROWS and tables[i] == tables[index] for i in range(created + 1, len(ops)))
+            name = (tables[index][1] or "").lower()
+            read_before = any(_only_selects(ops[i]) and name in _words(ops[i]) for i in range(index))
+            inserts = [ops[i] for i in range(created + 1, len(ops)) if ops[i].kind == m.INSERT_ROWS and tables[i] == tables[index]]
+            # refilled: rows read before the drop and inserted again, or INSERT ... SELECT from elsewhere
+            # (seed rows inserted into the new table do not bring the old ones back)
+            out[index] = any(read_before or i.get("from_select") for i in inserts)
     return out
 
 
@@ -362,76 +367,111 @@ def _dropped_later(ops: List[m.Operation], tables: List[tuple]) -> set:
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_$]*")
 
 
+_STRING = re.compile(r"'(?:[^']|'')*'")
+_SET_CLAUSE = re.compile(r"\bSET\b(.*?)(?:\bWHERE\b|\bFROM\b|\bRETURNING\b|$)", re.I | re.S)
+
+
+def _words(op: m.Operation) -> set:
+    """The names an operation's SQL (string literals left out) and Core reads mention."""
+    return {w.lower() for w in _WORD.findall(_STRING.sub("''", op.sql or ""))} | {str(r).lower() for r in op.get("reads") or ()}
+
+
+def copies_column(op: m.Operation, column: str, table: str) -> bool:
+    """Whether a write (UPDATE / INSERT) takes values from ``table.column``: it names the column
+    on the right of an assignment (``SET new = old``), selects it into another table (``INSERT
+    INTO other SELECT old FROM table``), or (Core) writes it elsewhere or into another column.
+    Setting the column itself (``SET a = 0 WHERE a IS NULL``) is a backfill, not a copy."""
+    if op.kind not in (m.UPDATE_ROWS, m.INSERT_ROWS):
+        return False
+    target = (op.table or "").lower()
+    elsewhere = bool(target) and target != table
+    if op.sql:
+        sql = _STRING.sub("''", op.sql)
+        words = {w.lower() for w in _WORD.findall(sql)}
+        if column not in words:
+            return False
+        if op.kind == m.INSERT_ROWS:
+            return elsewhere and (table in words or not table)
+        clause = _SET_CLAUSE.search(sql)
+        if clause is None:
+            return False
+        for assignment in clause.group(1).split(","):
+            left, equals, right = assignment.partition("=")
+            names = {w.lower() for w in _WORD.findall(left)}
+            if equals and column in {w.lower() for w in _WORD.findall(right)} and (elsewhere or column not in names):
+                return True
+        return elsewhere and table in words  # UPDATE other SET ... FROM table WHERE ...: joined in
+    reads = {str(r).lower() for r in op.get("reads") or ()}
+    writes = {str(w).lower() for w in op.get("writes") or ()}
+    if elsewhere:
+        return column in reads | writes and (table in reads or not table or column in writes)
+    return column in reads and column not in writes
+
+
 def _copied(ops: List[m.Operation], tables: List[tuple], dialect: str) -> set:
     """Indexes of drop_column / drop_table operations whose values an earlier statement of the
-    phase read: its SQL names the column (and its table, or runs on it), or a Core statement reads
-    ``table.c.column``; for a table, an INSERT or UPDATE of another table that reads it.  A read
-    that only selects (SQL ``SELECT``, ``sa.select(...)``) counts when rows are written after it and
-    before the drop: the values were read to be written somewhere (a copy made in Python)."""
+    phase copied: a write that takes the column's values (``copies_column``); for a table, an
+    INSERT or UPDATE of another table that reads it.  Rows read by a select (SQL ``SELECT``,
+    ``sa.select(...)``, ``session.query(...)``) count when rows are written after the read and
+    before the drop, naming the column (a copy made in Python)."""
     out = set()
     readers = []
     for index, op in enumerate(ops):
-        if op.kind in (m.UPDATE_ROWS, m.INSERT_ROWS, m.OTHER_SQL, m.RAW_SQL) and (op.sql or op.get("reads") or op.get("writes")):
-            words = {w.lower() for w in _WORD.findall(op.sql or "")} | {str(r).lower() for r in op.get("reads") or ()}
-            readers.append((index, op, words))
+        if op.kind in (m.UPDATE_ROWS, m.INSERT_ROWS) or _only_selects(op):
+            readers.append((index, op, _words(op)))
         if op.kind not in (m.DROP_COLUMN, m.DROP_TABLE):
             continue
         for reader_index, reader, words in readers:
-            if _only_selects(reader) and not any(ops[i].kind in (m.UPDATE_ROWS, m.INSERT_ROWS) for i in range(reader_index + 1, index)):
+            selects = _only_selects(reader)
+            if selects and not any(ops[i].kind in (m.UPDATE_ROWS, m.INSERT_ROWS) for i in range(reader_index + 1, index)):
                 continue  # read but nothing written since: not a copy
             if op.kind == m.DROP_COLUMN and op.columns:
                 column = op.columns[0].lower()
                 table = (tables[index][1] or "").lower()
-                runs_on = (tables[reader_index][1] or "").lower() == table
-                if column in words and (runs_on or table in words or not table):
+                if not selects and copies_column(reader, column, table):
                     out.add(index)
                     break
-                # rows of the table read in Python, then a write that takes the column's name
+                # rows of the table read, then a write that takes the column's name or value
                 # (values(description=row["description"])): the values moved elsewhere
-                if _only_selects(reader) and table and table in words and any(
-                    w_kind in (m.UPDATE_ROWS, m.INSERT_ROWS) and column in w_words for w_index, w_kind, w_words in _writes(readers, ops, reader_index, index)
-                ):
+                if selects and (table in words or not table) and (column in words or any(
+                    column in w_words for _i, _kind, w_words in _writes(readers, ops, reader_index, index)
+                )):
                     out.add(index)
                     break
             elif op.kind == m.DROP_TABLE and tables[index][1]:
                 table = tables[index][1].lower()
                 writes_elsewhere = reader.kind in (m.UPDATE_ROWS, m.INSERT_ROWS) and (tables[reader_index][1] or "").lower() != table
-                if table in words and (writes_elsewhere or _only_selects(reader)):
+                if table in words and (writes_elsewhere or selects):
                     out.add(index)
                     break
     return out
 
 
 def mark_copied_earlier(migrations, graph) -> None:
-    """Set ``copied_earlier`` on drops whose values an ancestor revision copied: an UPDATE or
-    INSERT that reads the column (naming its table, or running on it), or reads the table into
-    another one.  The drop is then the contract step of an expand/backfill/contract change."""
+    """Set ``copied_earlier`` on drops whose values an ancestor revision copied: a write that takes
+    the column's values (``copies_column``), or an INSERT / UPDATE of another table that reads
+    the dropped table.  The drop is then the contract step of an expand/backfill/contract change.
+    Only revisions read in full count (outside start-after or --diff-base, headers only)."""
     writers = {}
     for migration in migrations:
         for op in migration.ops.get(m.UPGRADE, ()):
-            if op.kind in (m.UPDATE_ROWS, m.INSERT_ROWS) and (op.sql or op.get("reads")):
-                words = {w.lower() for w in _WORD.findall(op.sql or "")} | {str(r).lower() for r in op.get("reads") or ()}
-                writers.setdefault(migration.revision, []).append(((op.table or "").lower(), words))
+            if op.kind in (m.UPDATE_ROWS, m.INSERT_ROWS) and (op.sql or op.get("reads") or op.get("writes")):
+                writers.setdefault(migration.revision, []).append(op)
     if not writers:
         return
     for migration in migrations:
         drops = [op for op in migration.ops.get(m.UPGRADE, ()) if op.kind in (m.DROP_COLUMN, m.DROP_TABLE) and op.table]
         if not drops or not migration.revision or migration.revision not in graph.revisions:
             continue
-        earlier = [writers[r] for r in graph.ancestors(migration.revision) if r in writers]
-        if not earlier:
-            continue
+        earlier = [op for r in graph.ancestors(migration.revision) for op in writers.get(r, ())]
         for op in drops:
             table = op.table.lower()
-            for written in earlier:
-                if op.kind == m.DROP_COLUMN and op.columns:
-                    column = op.columns[0].lower()
-                    hit = any(column in words and (target == table or table in words) for target, words in written)
-                else:
-                    hit = any(table in words and target != table for target, words in written)
-                if hit:
-                    migration.facts[id(op)]["copied_earlier"] = True
-                    break
+            if op.kind == m.DROP_COLUMN and op.columns:
+                hit = any(copies_column(w, op.columns[0].lower(), table) for w in earlier)
+            else:
+                hit = any(table in _words(w) and (w.table or "").lower() != table for w in earlier)
+            if hit:
+                migration.facts[id(op)]["copied_earlier"] = True
 
 
 def _writes(readers, ops, start: int, end: int):

@@ -136,7 +136,13 @@ def check_history(history: History, catalogue, resources) -> EnvironmentResult:
     diff = resources.diff_for(history.env)
     trip_options = resources.roundtrip_for(history)
     drift_options = resources.drift_for(history)
-    key = result_key(history.cache_scope, settings.fingerprint(), catalogue_signature(settings.rule_packs), list(zip(history.display, history.sources.digests)))
+    # everything the result depends on besides the files: the settings, the catalogue, the size
+    # cap (a file over it is read for its headers only), and whether start-after may name another
+    # history's revision (with one history that is an error, with several a note)
+    key = result_key(
+        history.cache_scope, settings.fingerprint(), catalogue_signature(settings.rule_packs), list(zip(history.display, history.sources.digests)),
+        resources.config.max_file_size or DEFAULT_MAX_FILE_SIZE, bool(settings.start_after) and resources.several_histories,
+    )
     reusable = trip_options is None and drift_options is None and diff is None and resources.use_cache  # they depend on more than the files
     stored = cached_result(history.cache_scope, key) if reusable else None
     notes = [*settings.notes, *history.notes]

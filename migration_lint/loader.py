@@ -213,8 +213,8 @@ class FileLoader:
         for i, digest in enumerate(self.digests):
             if digest is None or digest in queued:
                 continue
-            if i in self.too_large:
-                if digest not in self.known:
+            if i in self.too_large:  # (a full parse cached under a larger max-file-size does not count)
+                if digest not in self.known or not self.known[digest].too_large:
                     self.known[digest] = self._headers_of_too_large(i)
                     self.changed = True
                 continue

@@ -187,7 +187,9 @@ def resolve(
         (config.deploy, config_source),
         # SQLite is embedded: the application that opens the file migrates it, at start-up, before
         # it serves; no old release keeps running against the new schema
-        ("offline", SQLITE_OFFLINE) if dialect == "sqlite" else (None, ""),
+        # (only when SQLite is stated -- flag, config, URL, folder -- not inferred from batch mode,
+        # which PostgreSQL projects use too: two inferences in a row would turn rules off on a guess)
+        ("offline", SQLITE_OFFLINE) if dialect == "sqlite" and not dialect_source.startswith("inferred") else (None, ""),
         ("online", DEFAULT),
     )
     select = tuple(invocation.select) or tuple(config.select)

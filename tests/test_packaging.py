@@ -148,6 +148,9 @@ def readme_commands():
         "migration-lint check --drift --metadata myapp.models:db.metadata": (["check", "--drift", "--metadata", "myapp.models:db.metadata"], {1, 2}),
         # the example is committed, origin/main is that commit: nothing changed, nothing to report
         "migration-lint check --diff-base origin/main": (["check", "--diff-base", "origin/main"], {0}),
+        # placeholders for a project's own starting schema: the example has neither, so one line, exit 2
+        "migration-lint check --roundtrip --base-schema schema/before-first-revision.sql": (["check", "--roundtrip", "--base-schema", "schema/before-first-revision.sql"], {2}),
+        "migration-lint check --roundtrip --base-schema myapp.models:db --base-stamp ab12cd34ef56": (["check", "--roundtrip", "--base-schema", "myapp.models:db", "--base-stamp", "ab12cd34ef56"], {2}),
         "migration-lint baseline": (["baseline"], {0}),
         "migration-lint check --baseline .migration-lint-baseline.json": (["check", "--baseline", ".migration-lint-baseline.json"], {0}),
     }

@@ -53,7 +53,16 @@ def imports_application_code(rule, run):
                 found.append((line, module))
         if not found:
             continue
+        from migration_lint.engine import _suppressed  # the engine runs this check: it is loaded
+
         found.sort()
+        # an import suppressed on its own line is reported alone (and suppressed there, its comment
+        # used); the others form the file's one finding
+        for line, module in [f for f in found if _suppressed(migration.file, rule.name, f[0])]:
+            yield migration.finding(rule, line, f"imports `{module}` from the application; when that code changes, this old migration changes meaning or breaks", subject=("import", module))
+        found = [f for f in found if not _suppressed(migration.file, rule.name, f[0])]
+        if not found:
+            continue
         modules = list(dict.fromkeys(module for _, module in found))
         if len(modules) == 1:
             message = f"imports `{modules[0]}` from the application; when that code changes, this old migration changes meaning or breaks"

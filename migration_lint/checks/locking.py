@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 
 from migration_lint import model as m
 from migration_lint.facts import object_key, shown_table
@@ -116,10 +115,9 @@ def _backfills(rule, migration, ops, settings):
                 f"{what} {runs} before {ddl_text} in the same transaction: the rows it changes stay locked until the DDL has its lock "
                 "and the migration commits (less harmful than after the DDL; fine for a small table)"
             )
-        finding = migration.at(rule, op, message, phase=m.UPGRADE)
-        if len(backfills) > 1:
-            finding = dataclasses.replace(finding, end_line=max(b.end_line or b.line for b in backfills))
-        yield finding
+        # two findings can start on one line (several statements in one op.execute): what they
+        # say about the DDL tells them apart
+        yield migration.at(rule, op, message, phase=m.UPGRADE, subject=("backfill", "after" if after else "before", locked.table or ""))
 
 
 def validate_in_same_transaction(rule, run):

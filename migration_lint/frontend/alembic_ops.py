@@ -457,7 +457,8 @@ class _FileReader:
             fn = self.parsed_functions[node.name] = self._cst_statement(node)
         self.visiting.append(node.name)
         op_names = set(ctx.op_names)
-        params = [p.name.value for p in fn.params.params]
+        positional = [p.name.value for p in (*fn.params.posonly_params, *fn.params.params)]
+        params = positional + [p.name.value for p in fn.params.kwonly_params]
         for name in params:
             if name == "op":
                 op_names.add(name)
@@ -466,21 +467,26 @@ class _FileReader:
                 op_names.add(params[index])
         ctx = dataclasses.replace(ctx, op_names=frozenset(op_names))
         # a parameter given a literal at this call site has that value inside (migrate("server")
-        # names its table); every other parameter shadows a module constant of the same name
-        saved = {name: self.constants.pop(name) for name in params if name in self.constants}
-        self.constants.update(self._literal_arguments(call, fn, params) if call is not None else {})
+        # names its table); every other parameter shadows a module constant of the same name.
+        # The arguments are read in the caller's names first; what the function binds stays in it.
+        arguments = self._literal_arguments(call, fn, positional) if call is not None else {}
+        saved = dict(self.constants)
+        for name in params:
+            self.constants.pop(name, None)
+        self.constants.update(arguments)
         try:
             body, _ = _block(fn)
             self._statements(body, node.body, ctx, _Scope(scope))
         finally:
-            for name in params:
-                self.constants.pop(name, None)
+            self.constants.clear()
             self.constants.update(saved)
             self.visiting.pop()
 
     def _literal_arguments(self, call: cst.Call, fn, params: list) -> dict:
+        """Parameter -> literal string value at a call site (``params``: the positional ones, in order)."""
         values = {}
-        defaults = {p.name.value: p.default for p in fn.params.params if p.default is not None}
+        every = (*fn.params.posonly_params, *fn.params.params, *fn.params.kwonly_params)
+        defaults = {p.name.value: p.default for p in every if p.default is not None}
         for name, default in defaults.items():
             value = self.evaluator.literal(default)
             if isinstance(value, str):
@@ -534,6 +540,10 @@ class _FileReader:
         elif isinstance(stmt, (cst.For, cst.While)):
             if isinstance(stmt, cst.For):  # for row in session.query(t): what the loop reads
                 self._expression(stmt.iter, node, ctx, scope)
+                for target in _walk(stmt.target):  # the loop binds its targets: no longer literals
+                    if isinstance(target, cst.Name):
+                        self.constants.pop(target.value, None)
+                        scope.selects.pop(target.value, None)
                 if self._is_result(stmt.iter, ctx, scope):
                     self._read("rows", node, ctx, "iterating a query's result")
                 self._reads_within(stmt.iter, node, ctx, scope)
@@ -668,6 +678,10 @@ class _FileReader:
         for name in names:
             if isinstance(literal, str):
                 self.constants[name] = literal
+            else:
+                self.constants.pop(name, None)  # name = compute(): no longer the literal it was
+            if not (isinstance(value, cst.Call) and _head_name(value) == "select"):
+                scope.selects.pop(name, None)
             if tail == "get_bind" or (isinstance(value, cst.Attribute) and value.attr.value in ("bind", "connection")):
                 scope.binds.add(name)
             elif _is_session(value):

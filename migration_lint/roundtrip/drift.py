@@ -86,6 +86,10 @@ def models_drift(history, files, scope, options: DriftOptions, resources, notes:
     if unusable:
         notes.append(f"models-drift not checked: {unusable}")
         return DriftResult()
+    from migration_lint.roundtrip.plan import RoundTripOptions, starting_points
+
+    # the schema a fresh database starts from (create_all() histories), as for the round trip
+    base, _app = starting_points(resources.roundtrip or RoundTripOptions(), resources.config)
     settings = history.settings
     after_trip = trip is not None and trip.database != "(not started)"
     if after_trip:
@@ -105,6 +109,7 @@ def models_drift(history, files, scope, options: DriftOptions, resources, notes:
         static_files={f.revision: f for f in files if f.revision},
         display_path=lambda p: discovery.display_path(Path(p)),
         report_upgrade_failures=not after_trip,  # after the round trip, it has said so already
+        base=base,
     )
     if result.checked:
         dropped = f"; {len(result.normalised)} autogenerate difference(s) not reported (known false alarms, see models-drift)" if result.normalised else ""
@@ -127,6 +132,7 @@ def run_drift(
     static_files: Optional[dict] = None,
     display_path: Callable[[str], str] = lambda p: p,
     report_upgrade_failures: bool = True,
+    base=None,
 ) -> DriftResult:
     """Bring ``database`` to the heads of ``env`` and compare it with the models.
 
@@ -141,12 +147,13 @@ def run_drift(
     runner._SECRETS.extend(secret for secret in url_secrets(database.url) if secret not in runner._SECRETS)
     with runner._interruptible(), runner._logging_restored(), warnings.catch_warnings():
         warnings.simplefilter("ignore", category=Warning)  # reflection warnings: not actionable here
-        return _Drift(env, database, metadata, mode, tuple(requires), state, static_files or {}, display_path, report_upgrade_failures).run()
+        return _Drift(env, database, metadata, mode, tuple(requires), state, static_files or {}, display_path, report_upgrade_failures, base).run()
 
 
 class _Drift:
-    def __init__(self, env, database, metadata, mode, requires, state, static_files, display_path, report_upgrade_failures):
+    def __init__(self, env, database, metadata, mode, requires, state, static_files, display_path, report_upgrade_failures, base=None):
         self.env, self.database, self.metadata_spec, self.mode = env, database, metadata, mode
+        self.base = base
         self.requires, self.state, self.static_files = requires, state, static_files
         self.display_path, self.report_upgrade_failures = display_path, report_upgrade_failures
         self.result = DriftResult(database=database.description)
@@ -183,7 +190,7 @@ class _Drift:
 
         try:
             if self.state != "trip-clean":
-                setup = runner._Requirements(self.requires, self.database, self.mode, driver)
+                setup = runner._Requirements(self.requires, self.database, self.mode, driver, self.base)
                 try:
                     setup.apply()
                 except runner.RequirementFailed as exc:

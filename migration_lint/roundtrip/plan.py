@@ -155,7 +155,7 @@ def round_trip(history, files, scope, options: RoundTripOptions, resources, note
 
         paths = {f.revision: f.path for f in files if f.revision}
         tracing.for_display(trip.traces, paths, lambda p: discovery.display_path(Path(p)))
-        trip.hits.extend(tracing.trace_findings(trip.traces, paths))
+        trip.hits.extend(tracing.trace_findings(trip.traces, paths, settings))
         if trip.traces:  # nothing when the round trip could not run at all (it says why)
             notes.extend(tracing.summary_notes(trip.traces))
     notes.extend(skipped_notes(trip.skipped))

@@ -856,7 +856,18 @@ class _RoundTrip:
         }) if file is not None else []
         if not touched:
             return False
-        table = missing if missing in touched else touched[0]
+        # and it must have failed for want of one of them: any other failure is the revision's own.
+        # An error the revision swallowed (PostgreSQL then refuses every later statement) names no
+        # table: then none of them may exist in the database
+        if missing is not None:
+            if missing.lower() not in {t.lower() for t in touched}:
+                return False
+            table = missing
+        else:
+            present = self.existing_tables()
+            if present is None or any(t.lower() in present for t in touched):
+                return False
+            table = touched[0]
         self.elsewhere.add(revision)
         self.failed.add(revision)
         self.dirty = True
@@ -868,6 +879,17 @@ class _RoundTrip:
             f"roundtrip-base-schema in the config, or roundtrip-requires when another history makes it (README, 'The round trip')"
         )
         return True
+
+    def existing_tables(self) -> Optional[set]:
+        """Lower-cased names of the tables in the scratch database's default schema; None when they
+        cannot be read."""
+        import sqlalchemy as sa
+
+        try:
+            with self.driver.engine.connect() as connection:
+                return {name.lower() for name in sa.inspect(connection).get_table_names()}
+        except Exception:
+            return None
 
     def downgrade(self, revision: str, path: Path, downgrade_line: int, before_digest):
         """False when the downgrade fails; else the snapshot after it when it differs from the

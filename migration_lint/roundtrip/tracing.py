@@ -53,9 +53,10 @@ def _split(table: str) -> Tuple[str, str]:
     return schema, name
 
 
-def trace_findings(traces: Sequence, paths: Dict[str, str]) -> List[Finding]:
+def trace_findings(traces: Sequence, paths: Dict[str, str], settings=None) -> List[Finding]:
     """The findings of every traced revision: a strong lock on, or a rewrite of, a table that
-    existed before the revision.  ``paths``: revision -> the revision file as findings show it."""
+    existed before the revision (and, when the config lists its large tables, is one of them).
+    ``paths``: revision -> the revision file as findings show it."""
     out = []
     for trace in traces:
         if trace is None:
@@ -72,6 +73,8 @@ def trace_findings(traces: Sequence, paths: Dict[str, str]) -> List[Finding]:
             if lock is not None and "): " in lock.message:
                 message += f", under {lock.mode}: " + lock.message.split("): ", 1)[1]
             schema, name = _split(item.table)
+            if settings is not None and not settings.is_large(schema, name):
+                continue  # lock rules look only at the tables the config lists as large
             out.append(Finding(
                 item.rule, paths.get(item.revision) or item.path, item.line, message,
                 revision=item.revision or None, phase=m.UPGRADE, subject=("table", schema, name),
