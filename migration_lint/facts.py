@@ -77,6 +77,7 @@ FACTS: Dict[str, Fact] = {
     "if_exists": Fact("bool", "IF EXISTS"),
     "where": Fact("bool", "create_index: a partial index (postgresql_where / WHERE)"),
     "temporary": Fact("bool", "create_table: a TEMPORARY table (it goes away with the session)"),
+    "foreign_keys": Fact("any", "create_table: its table-level ForeignKeyConstraint((columns), referenced table) pairs"),
     "inline": Fact("bool", "created by a Column's own arguments (unique=True, index=True, ForeignKey) in add_column"),
     "type": Fact("any", "alter_column_type: the new type; drop_constraint: foreignkey, unique, check or primary"),
     "existing_type": Fact("type", "alter_column: existing_type"),
@@ -122,6 +123,8 @@ FACTS: Dict[str, Fact] = {
     "column_is_copied": Fact("bool", "drop_column: an earlier statement of the phase reads the column (UPDATE ... SET x = col, INSERT ... SELECT col): its values were copied"),
     "table_is_recreated": Fact("bool", "drop_table: the same phase creates a table of that name again afterwards (its rows are gone unless put back)"),
     "copied_earlier": Fact("bool", "drop_column / drop_table: an earlier revision of this line of history copied the values (the drop is the contract step of an expand/backfill/contract change)"),
+    "references": Fact("names", "drop_column: the tables the column's foreign keys point at, as this revision and its ancestors declare them (lower case)"),
+    "references_dropped_table": Fact("bool", "drop_column: the column's foreign key points at a table the same upgrade drops: its values are references to rows that go with that table"),
     "table_is_copied": Fact("bool", "drop_table: an earlier statement of the phase reads the table into another one (INSERT ... SELECT ... FROM it)"),
     "deploy": Fact("str", "the project's deploy model: online (the old code runs while it migrates) or offline"),
     "table_is_large": Fact("bool", "a lock on the table matters: the config lists no large-tables, or lists this one (or its name is not known)"),
@@ -294,6 +297,8 @@ def place_facts(operations: Iterable[m.Operation], settings) -> Dict[str, List[m
                         "column_is_copied": op.kind == m.DROP_COLUMN and index in copied,
                         "table_is_copied": op.kind == m.DROP_TABLE and index in copied,
                         "copied_earlier": False,  # set across revisions by mark_copied_earlier
+                        "references": (),  # and these two by mark_foreign_keys
+                        "references_dropped_table": False,
                         "table_is_recreated": index in recreated,
                         "deploy": settings.deploy,
                         "and_running_code": "; running code that still uses the old schema fails" if settings.deploy == "online" else "",
@@ -472,6 +477,53 @@ def mark_copied_earlier(migrations, graph) -> None:
                 hit = any(table in _words(w) and (w.table or "").lower() != table for w in earlier)
             if hit:
                 migration.facts[id(op)]["copied_earlier"] = True
+
+
+def _declared_foreign_keys(ops) -> Iterable[tuple]:
+    """(table, column, referenced table), lower case, for each foreign key the operations declare:
+    create_foreign_key (and add_column's inline ForeignKey, which the front end gives as one), a
+    create_table Column's ForeignKey or its ForeignKeyConstraint."""
+    for op in ops:
+        if not op.table:
+            continue
+        if op.kind == m.CREATE_FOREIGN_KEY and op.get("ref_table"):
+            for column in op.columns:
+                yield op.table.lower(), str(column).lower(), str(op.get("ref_table")).lower()
+        elif op.kind == m.CREATE_TABLE:
+            for spec in op.table_columns:
+                if spec.name and spec.foreign_key and "." in spec.foreign_key:
+                    yield op.table.lower(), spec.name.lower(), spec.foreign_key.rpartition(".")[0].rpartition(".")[2].lower()
+            for columns, referenced in op.get("foreign_keys") or ():
+                for column in columns if referenced else ():
+                    yield op.table.lower(), str(column).lower(), referenced.rpartition(".")[2].lower()
+
+
+def mark_foreign_keys(migrations, graph) -> None:
+    """Set ``references`` on column drops (the tables the column's foreign keys point at, declared
+    by the revision or an ancestor read in full) and ``references_dropped_table`` when the same
+    upgrade drops one of them: the column's values point at rows that go with that table, whose
+    drop is reported on its own."""
+    declared = {}
+    for migration in migrations:
+        found = list(_declared_foreign_keys(migration.ops.get(m.UPGRADE, ())))
+        if found and migration.revision:
+            declared[migration.revision] = found
+    for migration in migrations:
+        ops = migration.ops.get(m.UPGRADE, ())
+        drops = [op for op in ops if op.kind == m.DROP_COLUMN and op.table and op.columns]
+        if not drops:
+            continue
+        known = {}
+        earlier = list(graph.ancestors(migration.revision)) if migration.revision and migration.revision in graph.revisions else []
+        for revision in [*earlier, migration.revision]:
+            for table, column, referenced in declared.get(revision, ()):
+                known.setdefault((table, column), set()).add(referenced)
+        dropped_tables = {op.table.lower() for op in ops if op.kind == m.DROP_TABLE and op.table}
+        for op in drops:
+            references = known.get((op.table.lower(), str(op.columns[0]).lower()), set())
+            facts = migration.facts[id(op)]
+            facts["references"] = tuple(sorted(references))
+            facts["references_dropped_table"] = bool(references & dropped_tables)
 
 
 def _writes(readers, ops, start: int, end: int):

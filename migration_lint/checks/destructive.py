@@ -97,10 +97,18 @@ def drop_add_column(rule, run):
             if op.kind == m.ADD_COLUMN and op.column is not None and op.column.name
         }
         drops = {}  # table -> [(index, column)]
+        referenced = {}  # (table, column) -> the tables its foreign keys point at, where known
         for index, op in enumerate(ops):
             table = table_key(op, settings)
-            if op.kind == m.DROP_COLUMN and table[1] and op.columns and not migration.facts[id(op)]["table_is_new"]:
+            facts = migration.facts[id(op)]
+            if op.kind == m.DROP_COLUMN and table[1] and op.columns and not facts["table_is_new"]:
+                if facts["references_dropped_table"]:
+                    continue  # it points at rows the same upgrade drops: nothing to carry over
                 drops.setdefault(table, []).append((index, op.columns[0]))
+                referenced[(table, op.columns[0].lower())] = set(facts["references"])
+            elif op.kind == m.CREATE_FOREIGN_KEY and op.get("ref_table"):
+                for column in op.columns:
+                    referenced.setdefault((table, str(column).lower()), set()).add(str(op.get("ref_table")).lower())
         if not drops:
             continue
         added = {}
@@ -114,6 +122,10 @@ def drop_add_column(rule, run):
                 for drop_index, column in drops[table]:
                     spec = readded.get((table, name_key(column, settings.dialect, "column")))
                     if not _could_hold(column, spec, add):
+                        continue
+                    # both point somewhere, at different tables: a new reference, not the old one renamed
+                    before, after = referenced.get((table, column.lower())), referenced.get((table, add.column.name.lower()))
+                    if before and after and not before & after:
                         continue
                     # A dropped column's values survive if something writes rows after the new
                     # column exists and before that column is dropped (a drop before the add loses them).

@@ -930,14 +930,19 @@ class _FileReader:
             return {"name": value if isinstance(value, str) else None, "name_unknown": value is not None and not isinstance(value, str)}
 
         if method == "create_table":
-            columns = []
+            columns, foreign_keys = [], []
             for value in args["*"]:
                 spec = ev.column(value)
                 if spec is not None:
                     columns.append(spec)
+                elif isinstance(value, cst.Call) and last_name(value.func) == "ForeignKeyConstraint" and len(value.args) >= 2:
+                    # sa.ForeignKeyConstraint(["owner_id"], ["user.id"]): which columns point where
+                    local, remote = ev.strings(value.args[0].value), ev.strings(value.args[1].value)
+                    if local and remote:
+                        foreign_keys.append((tuple(local), remote[0].rpartition(".")[0] or None))
             prefixes = ev.strings(args.get("prefixes"))
             temporary = any(p.upper() in ("TEMP", "TEMPORARY") for p in prefixes)
-            emit(m.CREATE_TABLE, table_columns=tuple(columns), attrs={"if_not_exists": flag("if_not_exists"), "temporary": temporary})
+            emit(m.CREATE_TABLE, table_columns=tuple(columns), attrs={"if_not_exists": flag("if_not_exists"), "temporary": temporary, "foreign_keys": tuple(foreign_keys)})
             self._implied_types(columns, emit)
         elif method == "drop_table":
             emit(m.DROP_TABLE, attrs={"if_exists": flag("if_exists")})
