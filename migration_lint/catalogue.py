@@ -34,8 +34,9 @@ PRODUCERS = ("frontend", "git", "roundtrip", "engine")
 DOC_KEYS = {"what", "why", "example", "use_instead", "notes", "references"}
 # How the suite runs a rule's `use_instead` on real databases (tests/test_advice.py): the schema it
 # starts from, the dialects it is for when narrower than the rule's, env.py snippets the docs show
-# (files in rules/env/), data files it reads; or runs: false with why it is not migration code.
-ADVICE_KEYS = {"setup", "dialects", "env_py", "files", "runs", "why"}
+# (files in rules/env/), data files it reads, queries that must return no row once it has run
+# (expect); or runs: false with why it is not migration code.
+ADVICE_KEYS = {"setup", "dialects", "env_py", "files", "runs", "why", "expect"}
 
 
 @dataclass
@@ -277,6 +278,9 @@ def _advice(value, dialects, fail) -> dict:
     for name in value.get("env_py") or []:
         if not isinstance(name, str) or not NAME.match(name.replace("_", "-")) or not env_snippet(name).is_file():
             fail(f"advice: env_py {name!r} is not a file in rules/env/")
+    expect = value.get("expect") or []
+    if not isinstance(expect, list) or not all(isinstance(q, str) and q.strip() for q in expect):
+        fail("advice: expect is a list of SQL queries that must return no row after the advice's upgrade")
     files = value.get("files") or {}
     if not isinstance(files, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in files.items()):
         fail("advice: files maps relative paths to their text")

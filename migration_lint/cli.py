@@ -46,7 +46,7 @@ def _positive(value: str) -> int:
 
 
 PATHS_HELP = "repo root, alembic.ini, pyproject.toml, migrations/ or versions/ (default: .)"
-DIALECT_HELP = "postgresql, mysql or sqlite (default: config, then what the project's files show, then postgresql)"
+DIALECT_HELP = "postgresql, mysql or sqlite (default: the config's dialect, then a versions/<dialect>/ folder, the --db URL, alembic.ini's URL, what the history's code shows, then postgresql; the report's header says which and why)"
 SERVER_VERSION_HELP = "database server version, e.g. 14 or 10.11 (default: config, else PostgreSQL 14 / MySQL 8.0 / SQLite 3.35)"
 CONFIG_HELP = "a pyproject.toml or .migration-lint.yaml (default: the nearest one)"
 TRUST_HELP = "let rule packs name Python checks (runs their code; never set by a config file)"
@@ -85,8 +85,8 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--trust-rule-packs", action="store_true", help=TRUST_HELP)
     trip = check.add_argument_group("round trip (upgrade -> downgrade -> upgrade of every revision on a throwaway database)")
     trip.add_argument("--roundtrip", action="store_true", help="run the round trip after the static checks")
-    trip.add_argument("--db", default="auto", metavar="auto|docker|local|sqlite|URL", help="where: a container, a throwaway local server, SQLite, or a scratch database on the server at URL (default: auto)")
-    trip.add_argument("--env", dest="env_mode", choices=("auto", "project", "builtin"), default="auto", help="run migrations through the project's env.py or a built-in environment (default: env.py when it can run)")
+    trip.add_argument("--db", metavar="auto|docker|local|sqlite|URL", help="where: a container, a throwaway local server, SQLite, or a scratch database on the server at URL (default: auto)")
+    trip.add_argument("--env", dest="env_mode", choices=("auto", "project", "builtin"), help="run migrations through the project's env.py or a built-in environment (default: env.py when it can run)")
     trip.add_argument("--drift", action="store_true", help="upgrade to the heads on the same throwaway database and compare with the models (env.py's target_metadata), as `alembic check` does (models-drift)")
     trip.add_argument("--metadata", metavar="MODULE:ATTR", help="the models for --drift when env.py cannot run on its own, e.g. myapp.models:Base.metadata (the project must be importable)")
     trip.add_argument("--trace", action="store_true", help="with --roundtrip on PostgreSQL: trace the locks and table rewrites of each revision's first upgrade, confirm or refute the static locking findings, and report strong locks they missed")
@@ -239,10 +239,21 @@ def _check(args) -> int:
     fail_on = args.fail_on or config.fail_on
     if args.metadata is not None and not args.drift:
         raise MigrationLintError("--metadata is for --drift (the models to compare with the migrations); add --drift")
-    drift = api.DriftOptions(metadata=args.metadata, db=args.db, env=args.env_mode, image=args.image) if args.drift else None
+    # an option of the round trip given without it would be ignored in silence: say so instead
+    given = lambda *flags: [flag for flag in flags if getattr(args, flag.lstrip("-").replace("-", "_"))]  # noqa: E731
+    if not args.roundtrip:
+        unused = given("--base-schema", "--base-stamp", "--app", "--app-url-env")
+        if unused:
+            raise MigrationLintError(f"{unused[0]} is for the round trip: add --roundtrip")
+        if not args.drift:
+            unused = given("--db", "--image") + (["--env"] if args.env_mode else [])
+            if unused:
+                raise MigrationLintError(f"{unused[0]} is for the round trip or --drift: add --roundtrip or --drift")
+    db, env_mode = args.db or "auto", args.env_mode or "auto"
+    drift = api.DriftOptions(metadata=args.metadata, db=db, env=env_mode, image=args.image) if args.drift else None
     with _progress(args.roundtrip) as progress:
         roundtrip = api.RoundTripOptions(
-            db=args.db, env=args.env_mode, image=args.image, progress=progress, trace=args.trace,
+            db=db, env=env_mode, image=args.image, progress=progress, trace=args.trace,
             base_schema=args.base_schema, base_stamp=args.base_stamp, app=args.app, app_url_env=tuple(_split(args.app_url_env)),
         ) if args.roundtrip else None
         result = api.check(
@@ -266,7 +277,10 @@ def _check(args) -> int:
     catalogue = api.catalogue_for(config, trusted) if args.format in ("sarif", "markdown") else None
     color = args.color == "always" or (args.color == "auto" and args.output is None and sys.stdout.isatty() and not os.environ.get("NO_COLOR"))
     width = max(shutil.get_terminal_size((100, 24)).columns, 40)  # honours COLUMNS
-    text = render(result, args.format, catalogue, color=color, width=width, terminal=color) if args.format == "text" else render(result, args.format, catalogue)
+    # lines fit a width only on a terminal or when COLUMNS asks for one; in a CI log or a file a
+    # path or a header line stays whole (grep and clickable paths need it)
+    fitted = args.output is None and (sys.stdout.isatty() or bool(os.environ.get("COLUMNS")))
+    text = render(result, args.format, catalogue, color=color, width=width, terminal=fitted) if args.format == "text" else render(result, args.format, catalogue)
     text = _inert(text, args.format)
     if args.output:
         try:
@@ -389,16 +403,20 @@ def _rules(args) -> int:
         columns = max(shutil.get_terminal_size((100, 24)).columns, 60)
         for r in catalogue:
             dialects = ",".join(r.dialects) if r.dialects else "all"
+            summary = f"(opt-in) {r.summary}" if r.opt_in else r.summary
             head = f"{r.name:<{width}}  {r.severity:<7}  {dialects:<18}  "
             room = columns - len(head)
             if room < 30:  # too narrow for a table: name line, then the summary indented
                 print(f"{r.name}  ({r.severity}, {dialects})")
-                print(textwrap.fill(r.summary, columns, initial_indent="    ", subsequent_indent="    "))
+                print(textwrap.fill(summary, columns, initial_indent="    ", subsequent_indent="    "))
                 continue
-            lines = textwrap.wrap(r.summary, room) or [""]
+            lines = textwrap.wrap(summary, room) or [""]
             print(head + lines[0])
             for line in lines[1:]:
                 print(" " * len(head) + line)
+        if any(r.opt_in for r in catalogue):
+            print()
+            print(textwrap.fill("(opt-in): runs only when selected, e.g. `--select RULE` or `select = [...]` in the config; `migration-lint explain RULE` says why.", columns))
     return EXIT_OK
 
 

@@ -146,7 +146,7 @@ class Scratch:
         self.server.dispose()
 
 
-def run_alembic(root: Path, url: str, revisions: list, steps: list):
+def run_alembic(root: Path, url: str, revisions: list, steps: list, expect: tuple = ()):
     import sqlalchemy as sa
     from alembic import command
     from alembic.config import Config
@@ -160,6 +160,10 @@ def run_alembic(root: Path, url: str, revisions: list, steps: list):
             config.attributes["connection"] = connection
             command.upgrade(config, "head")
             connection.commit()
+            for query in expect:  # what the advice promises, checked on the data
+                rows = connection.exec_driver_sql(query).fetchall()
+                connection.commit()
+                assert not rows, f"after the advice, {query!r} returned {len(rows)} rows"
             # downgrade through the trailing steps that have a downgrade
             keep = len(steps)
             while keep > 0 and steps[keep - 1][1] is not None:
@@ -191,7 +195,7 @@ def test_use_instead_runs_on_a_real_database(name, dialect, tmp_path):
         revisions = write_history(root, rule.advice.get("setup", ""), context, steps, rule.advice.get("files") or {})
         scratch = Scratch(dialect, root)
         try:
-            run_alembic(root, scratch.url, revisions, steps)
+            run_alembic(root, scratch.url, revisions, steps, tuple(rule.advice.get("expect") or ()))
         except Exception as exc:
             pytest.fail(f"{name} on {dialect}, alternative {number + 1} fails: {type(exc).__name__}: {str(exc).splitlines()[0]}\n{block}")
         finally:

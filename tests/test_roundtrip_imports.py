@@ -49,6 +49,8 @@ def _assert_each_cause(env, failed):
     assert trip.tested == 2  # a1 and f6; the three that cannot be imported were not run
     assert dict(trip.skipped) == {"c3": "an ancestor could not be imported (b2)"}
     assert not [f for f in failed.values() if "no revision was round-tripped" in f.message]
+    # the fix is about the environment, not "fix the failing statement" of a broken migration
+    assert all("dependencies are installed" in f.help and "failing statement" not in f.help for f in failed.values())
 
 
 def test_each_revision_that_cannot_be_imported_is_reported_and_the_rest_run(in_tmp):

@@ -481,6 +481,10 @@ op.create_index("ix_never", "post", ["author_id"])
     assert (lock.mode, lock.released) == ("SHARE", "rollback")
     assert failed.notes == []  # the trace never queried the failed transaction
     assert check_prediction(failed, project.line("b1", "fails"), expect="rewrite").text.startswith("not observed (the statement failed")
+    # the line after the failure never ran: the verdict says why, not just "no statement"
+    never = check_prediction(failed, project.line("b1", "fails") + 1, expect="strong", table="post")
+    assert never.status == "not-run" and never.text.startswith(f"not observed: the upgrade failed at line {project.line('b1', 'fails')} (")
+    assert check_prediction(failed, project.line("b1", "index") - 1, expect="strong").text == "not observed (no statement ran from this line)"
     assert locks_at(after, project.line("c1", "index")) == [("public.post", "SHARE", "writes", False)]
     assert after.notes == [] and tracer.results == [failed, after]
 

@@ -289,10 +289,11 @@ def _lock_timeline(summary: dict, blob: Optional[str], limit: int) -> List[str]:
 
 def _environments(summary: dict) -> Iterable[str]:
     for env in summary.get("environments") or []:
-        heads = ", ".join(env.get("heads") or []) or "none"
+        names = env.get("heads") or []
+        heads = f"head {_text(names[0])}" if len(names) == 1 else f"heads {_text(', '.join(names))}" if names else "no head"
         yield (
             f"{_code(str(env.get('name', '')))}: {count_of(env['revisions'], 'revision') if isinstance(env.get('revisions'), int) else '? revisions'}, "
-            f"{env.get('dialect', '?')} {env.get('server_version', '')}, head {_text(heads)}"
+            f"{env.get('dialect', '?')} {env.get('server_version', '')}, {heads}"
         )
 
 

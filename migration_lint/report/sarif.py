@@ -38,7 +38,7 @@ def render_sarif(result, catalogue) -> str:
         region = {"startLine": finding.line, "startColumn": max(finding.column, 1)}
         if finding.end_line and finding.end_line >= finding.line:
             region["endLine"] = finding.end_line
-        text = finding.message + (f" [{finding.trace}]" if finding.trace else "") + (f" Fix: {finding.help}" if finding.help else "")
+        text = _sentence(finding.message) + (f" [{finding.trace}]" if finding.trace else "") + (f" Fix: {_sentence(finding.help)}" if finding.help else "")
         reference = {"ruleIndex": index[finding.rule]} if finding.rule in index else {}  # unknown rules: id only
         results.append(
             {
@@ -81,3 +81,10 @@ def render_sarif(result, catalogue) -> str:
         ],
     }
     return json.dumps(log, indent=2, ensure_ascii=False)
+
+
+def _sentence(text: str) -> str:
+    """Messages and fixes are written without a final full stop; joined into one SARIF text they
+    need one, or the fix reads as part of the message."""
+    text = text.rstrip()
+    return text if not text or text[-1] in ".!?:)]`'\"" else text + "."

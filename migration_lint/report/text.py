@@ -37,16 +37,18 @@ def render_text(result, color: bool = False, width: int = 100, show_source: bool
     report keeps everything): rendering stays linear in the number of findings."""
     buffer = io.StringIO()
     console = Console(file=buffer, force_terminal=color, no_color=not color, width=width, highlight=False, soft_wrap=False)
+    # off a terminal a header line or a path is never cut in two: grep and editors find it whole
+    whole = {} if terminal else {"no_wrap": True, "overflow": "ignore", "crop": False}
     for env in result.environments:
         facts = environment_facts(env, "--dialect or `dialect` in config", "--server-version")
-        console.print(f"[dim]{escape(env.name)}: {escape(facts)}[/dim]")
+        console.print(f"[dim]{escape(env.name)}: {escape(facts)}[/dim]", **whole)
         for line in getattr(env, "notes", ()):
-            console.print(f"[dim]  {escape(line)}[/dim]")
+            console.print(f"[dim]  {escape(line)}[/dim]", **whole)
     findings = result.findings
     sources: dict = {}
     for path, group in groupby(sorted(findings, key=lambda f: f.sort_key()), key=lambda f: f.path):
         console.print()
-        console.print(Text(path, style="bold underline"))
+        console.print(Text(path, style="bold underline"), **whole)
         for f in group:
             where = f"{f.line}:{f.column}"
             rev = f" [dim](revision {escape(f.revision)}{', ' + f.phase if f.phase else ''})[/dim]" if f.revision else ""

@@ -33,9 +33,18 @@ from migration_lint.model import Finding  # noqa: E402
 from migration_lint.process import project_importable  # noqa: E402
 
 
-def RoundTripHit(rule: str, path: str, line: int, revision: str, message: str, phase: Optional[str] = None) -> Finding:
-    """A round-trip finding: about its revision as a whole (the object is the revision)."""
-    return Finding(rule, path, line, message, revision=revision or None, phase=phase, subject=("revision", revision or ""))
+def RoundTripHit(rule: str, path: str, line: int, revision: str, message: str, phase: Optional[str] = None, help: str = "") -> Finding:
+    """A round-trip finding: about its revision as a whole (the object is the revision).  ``help``
+    replaces the rule's fix when the finding's cause needs another one."""
+    return Finding(rule, path, line, message, revision=revision or None, phase=phase, subject=("revision", revision or ""), help=help)
+
+
+# an import failure is not a broken migration: the rule's fix (fix the failing statement) is wrong for it
+NOT_IMPORTED_HELP = (
+    "The round trip imports every revision file: run migration-lint where the project's dependencies "
+    "are installed and its configuration is set (the environment its tests run in), or pass --app for "
+    "a Flask app; the README's 'The round trip' says more"
+)
 
 
 @dataclass
@@ -665,7 +674,7 @@ def _run_roundtrip(env, database, revisions, mode, static_files, display_path, p
         path, line = _origin(exc, env)
         where = display_path(path) if path else ""
         revision = _revision_at(static_files, where)
-        result.hits.append(RoundTripHit(UPGRADE_FAILED, where, line, revision, f"cannot import the revision files, so no revision was round-tripped: {_first_line(exc)} (the round trip runs them: install what they import)", "upgrade"))
+        result.hits.append(RoundTripHit(UPGRADE_FAILED, where, line, revision, f"cannot import the revision files, so no revision was round-tripped: {_first_line(exc)} (the round trip runs them: install what they import)", "upgrade", help=NOT_IMPORTED_HELP))
         result.notes.append(f"round trip not run: importing the revision files failed ({_first_line(exc)})")
         result.seconds = time.perf_counter() - start
         return result
@@ -689,7 +698,7 @@ def _run_roundtrip(env, database, revisions, mode, static_files, display_path, p
             if failure is not None:
                 result.hits.append(RoundTripHit(
                     UPGRADE_FAILED, display_path(failure.path), failure.line, revision,
-                    f"cannot import {revision}, so it was not round-tripped: {failure.cause}: {failure.error}", "upgrade"))
+                    f"cannot import {revision}, so it was not round-tripped: {failure.cause}: {failure.error}", "upgrade", help=NOT_IMPORTED_HELP))
         try:
             setup.apply()
         except RequirementFailed as exc:  # nothing of this history can run: say so, per revision

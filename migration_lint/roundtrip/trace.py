@@ -372,6 +372,15 @@ def _same_table(traced: str, wanted: Optional[str]) -> bool:
     return traced == wanted or ("." not in wanted and traced.rsplit(".", 1)[-1] == wanted)
 
 
+def not_run_text(trace: RevisionTrace, line: int) -> str:
+    """Why no statement ran from a line: the upgrade stopped at a failed statement above it, or the
+    line issues none (a branch not taken, an operation that is a no-op on this database)."""
+    failed = next((s for s in trace.statements if s.error), None)
+    if failed is not None and failed.line < line:
+        return f"not observed: the upgrade failed at line {failed.line} ({failed.error}) before this line ran"
+    return "not observed (no statement ran from this line)"
+
+
 def check_prediction(trace: RevisionTrace, line: int, end_line: Optional[int] = None, expect: str = "strong", table: Optional[str] = None) -> Verdict:
     """Compare a static prediction for the operation at ``line``..``end_line`` with the trace.
 
@@ -383,7 +392,7 @@ def check_prediction(trace: RevisionTrace, line: int, end_line: Optional[int] = 
     """
     statements = trace.at_lines(line, end_line)
     if not statements:
-        return Verdict("not-run", "not observed (no statement ran from this line)")
+        return Verdict("not-run", not_run_text(trace, line))
     failed = [s for s in statements if s.error]
     if expect == "rewrite":
         renamed = {lock.table: lock.renamed for s in trace.statements for lock in s.locks if lock.renamed}

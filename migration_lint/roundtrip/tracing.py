@@ -162,9 +162,11 @@ def _same_transaction(trace, line: int, end: int, table: Optional[str]) -> str:
     ran in (before or after them): it is held until that transaction ends, so the two share it."""
     from migration_lint.roundtrip import locks as lk
 
+    from migration_lint.roundtrip.trace import not_run_text
+
     statements = trace.at_lines(line, end)
     if not statements:
-        return "not observed (no statement ran from this line)"
+        return not_run_text(trace, line)
     transactions = {s.transaction for s in statements if not s.autocommit}
     best = None
     for statement in trace.statements:
