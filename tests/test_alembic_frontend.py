@@ -424,3 +424,79 @@ def test_a_file_python_cannot_parse_still_names_its_revision():
     result = parse_migration(broken, "b.py")
     assert result.syntax_error and [p.rule for p in result.problems] == ["syntax-error"]
     assert (result.revision, result.down_revision, result.down_revision_given) == ("b", ("a",), True)
+
+
+def test_sql_returned_by_helpers_is_read_where_it_is_executed():
+    """prefect's data migrations: SQL-returning functions defined inside upgrade(), taken in turn
+    by a loop, their statement bound to a name before it is executed."""
+    r = parse('''
+        def upgrade():
+            def insert_artifacts(batch_size, offset):
+                return f"""
+                    INSERT INTO artifact (task_run_state_id, data)
+                    SELECT id, data FROM task_run_state LIMIT {batch_size} OFFSET {offset}
+                """
+
+            def link_states(batch_size, offset):
+                return f"UPDATE task_run_state SET result_artifact_id = (SELECT id FROM artifact WHERE task_run_state.id = task_run_state_id) WHERE id IN (SELECT id FROM task_run_state LIMIT {batch_size})"
+
+            queries = [insert_artifacts, link_states]
+            with op.get_context().autocommit_block():
+                conn = op.get_bind()
+                for query in queries:
+                    offset = 0
+                    while True:
+                        sql_stmt = sa.text(query(500, offset))
+                        if conn.execute(sql_stmt).rowcount <= 0:
+                            break
+                        offset += 500
+    ''')
+    ops = [(op.kind, op.table, op.line) for op in r.operations]
+    assert ops == [(m.INSERT_ROWS, "artifact", 19), (m.UPDATE_ROWS, "task_run_state", 19)]
+    assert all(op.get("formatted") for op in r.operations)  # the holes are unknown
+    assert not [op for op in r.operations if op.kind == m.RAW_SQL]
+
+
+def test_a_helper_called_with_a_literal_fills_its_hole():
+    r = parse('''
+        def add_deleted_at(table):
+            """One statement per table."""
+            return f"ALTER TABLE {table} ADD COLUMN deleted_at timestamptz"
+
+        def upgrade():
+            op.execute(add_deleted_at("account"))
+            statement = add_deleted_at(name_from_elsewhere())
+            op.execute(statement)
+    ''')
+    (first, second) = r.operations
+    assert (first.kind, first.table, first.columns) == (m.ADD_COLUMN, "account", ("deleted_at",))
+    assert second.kind == m.ADD_COLUMN and second.get("formatted")  # the table is a hole there
+
+
+def test_a_helper_with_more_than_a_return_stays_unanalysed():
+    r = parse('''
+        def build(table):
+            columns = ", ".join(COLUMNS)
+            return f"INSERT INTO {table} SELECT {columns} FROM staging"
+
+        def upgrade():
+            op.execute(build("account"))
+    ''')
+    (op,) = r.operations
+    assert op.kind == m.RAW_SQL and op.get("reason") == "SQL is not a string literal"
+
+
+def test_an_f_string_inside_text_is_read_by_its_literal_part():
+    r = parse('''
+        def _drop_invalid(bind, index_name):
+            bind.execute(sa.text(f"DROP INDEX IF EXISTS {index_name}"))
+            return True
+
+        def upgrade():
+            bind = op.get_bind()
+            for name in ("ix_a", "ix_b"):
+                if name in existing and _drop_invalid(bind, name):
+                    existing.discard(name)
+    ''')
+    (op,) = r.operations
+    assert op.kind == m.DROP_INDEX and op.get("formatted") and op.get("if_exists")

@@ -21,7 +21,7 @@ from migration_lint import model as m
 from migration_lint.frontend.headers import HEADER_NAMES, header_values, set_header
 from migration_lint.frontend import reads as R
 from migration_lint.frontend.sql import sql_to_operations
-from migration_lint.frontend.values import FSTRING, UNKNOWN, SQLText, Evaluator, dotted, last_name, skeleton
+from migration_lint.frontend.values import FSTRING, SQL_WRAPPERS, UNKNOWN, SQLText, Evaluator, dotted, last_name, skeleton
 from migration_lint.model import MigrationFile, Operation, Problem, Suppression, source_lines
 from migration_lint.process import libcst_validation_skipped
 from migration_lint import rule_ids
@@ -107,6 +107,12 @@ class _Scope:
         self.selects = dict(parent.selects) if parent else {}  # name -> sa.select(...) expression
         self.sessions = set(parent.sessions) if parent else set()  # names bound to an ORM session on the connection
         self.results = set(parent.results) if parent else set()  # names bound to the result of a query on it
+        # SQL built out of line: a name bound to an f-string, text(...) or a call of a function
+        # that returns one; functions defined inside the function being walked; loop variables
+        # that take each of a list of such functions in turn
+        self.sql_exprs = dict(parent.sql_exprs) if parent else {}  # name -> expression
+        self.local_functions = dict(parent.local_functions) if parent else {}  # name -> cst.FunctionDef
+        self.function_lists = dict(parent.function_lists) if parent else {}  # name -> (function names)
 
 
 def parse_migration(source: bytes, path: str, dialect: str = "postgresql", operations: bool = True) -> MigrationFile:
@@ -521,7 +527,12 @@ class _FileReader:
                     ctx = self._guard(stmt.test, ctx, scope)[1]
 
     def _compound(self, stmt, node, ctx: Ctx, scope: _Scope) -> None:
+        if isinstance(stmt, cst.FunctionDef):  # a helper defined inside upgrade(): SQL it returns is read where it is used
+            scope.local_functions[stmt.name.value] = stmt
+            scope.sql_exprs.pop(stmt.name.value, None)
+            return
         if isinstance(stmt, cst.If):
+            self._expression(stmt.test, node, ctx, scope)  # if conn.execute(...).rowcount == 0: it runs
             guard = self._guard(stmt.test, ctx, scope)
             body, _ = _block(stmt)
             self._statements(body, node.body, guard[0], scope)
@@ -544,9 +555,17 @@ class _FileReader:
                     if isinstance(target, cst.Name):
                         self.constants.pop(target.value, None)
                         scope.selects.pop(target.value, None)
+                        scope.sql_exprs.pop(target.value, None)
+                        scope.function_lists.pop(target.value, None)
+                # for query in [backfill_a, backfill_b]: query(...) is each of them in turn
+                functions = self._function_list(stmt.iter, scope)
+                if functions and isinstance(stmt.target, cst.Name):
+                    scope.function_lists[stmt.target.value] = functions
                 if self._is_result(stmt.iter, ctx, scope):
                     self._read("rows", node, ctx, "iterating a query's result")
                 self._reads_within(stmt.iter, node, ctx, scope)
+            if isinstance(stmt, cst.While):  # while conn.execute(batch).rowcount: each pass runs it
+                self._expression(stmt.test, node, ctx.add("loop"), scope)
             body, _ = _block(stmt)
             self._statements(body, node.body, ctx.add("loop"), scope)
             if stmt.orelse is not None:
@@ -682,6 +701,14 @@ class _FileReader:
                 self.constants.pop(name, None)  # name = compute(): no longer the literal it was
             if not (isinstance(value, cst.Call) and _head_name(value) == "select"):
                 scope.selects.pop(name, None)
+            scope.function_lists.pop(name, None)
+            if not isinstance(literal, str) and self._builds_sql(value, scope):
+                scope.sql_exprs[name] = value  # stmt = sa.text(f"..."); conn.execute(stmt)
+            else:
+                scope.sql_exprs.pop(name, None)
+            functions = self._function_list(value, scope)
+            if functions:
+                scope.function_lists[name] = functions  # queries = [backfill_a, backfill_b]
             if tail == "get_bind" or (isinstance(value, cst.Attribute) and value.attr.value in ("bind", "connection")):
                 scope.binds.add(name)
             elif _is_session(value):
@@ -728,6 +755,15 @@ class _FileReader:
                 self._read("rows", node, ctx, "iterating a query's result")
             self._expression(expr.elt, node, ctx.add("loop"), scope)
         elif isinstance(expr, cst.Await):
+            self._expression(expr.expression, node, ctx, scope)
+        elif isinstance(expr, cst.Comparison):  # conn.execute(batch).rowcount == 0
+            self._expression(expr.left, node, ctx, scope)
+            for target in expr.comparisons:
+                self._expression(target.comparator, node, ctx, scope)
+        elif isinstance(expr, (cst.BooleanOperation, cst.BinaryOperation)):
+            self._expression(expr.left, node, ctx, scope)
+            self._expression(expr.right, node, ctx, scope)
+        elif isinstance(expr, cst.UnaryOperation):
             self._expression(expr.expression, node, ctx, scope)
 
     def _is_op(self, func: cst.BaseExpression, ctx: Ctx) -> bool:
@@ -1068,12 +1104,34 @@ class _FileReader:
         if new_name:
             emit(m.RENAME_COLUMN, columns=columns, attrs={**common, "new_name": new_name})
 
-    def _execute(self, sql_node, node, ctx: Ctx, call_name: str, scope: _Scope) -> None:
+    def _execute(self, sql_node, node, ctx: Ctx, call_name: str, scope: _Scope, depth: int = 0) -> None:
         if sql_node is None:
             return
         ev = self.evaluator
         if isinstance(sql_node, cst.Name) and sql_node.value in scope.selects:
             sql_node = scope.selects[sql_node.value]
+        # SQL built out of line: a name bound to it, or a call of a function that returns it (each
+        # function a loop variable takes in turn); read with the call's literal arguments
+        if depth < 4 and not isinstance(ev.literal(sql_node), str):
+            inner = _unwrap_text(sql_node)
+            if isinstance(inner, cst.Name) and inner.value in scope.sql_exprs:
+                self._execute(scope.sql_exprs[inner.value], node, ctx, call_name, scope, depth + 1)
+                return
+            returned = self._returned_sql(inner, scope)
+            if returned:
+                for function, expression in returned:
+                    saved = dict(self.constants)
+                    params = [p.name.value for p in (*function.params.posonly_params, *function.params.params)]
+                    arguments = self._literal_arguments(inner, function, params)
+                    for param in (*params, *(p.name.value for p in function.params.kwonly_params)):
+                        self.constants.pop(param, None)
+                    self.constants.update(arguments)
+                    try:
+                        self._execute(expression, node, ctx, call_name, scope, depth + 1)
+                    finally:
+                        self.constants.clear()
+                        self.constants.update(saved)
+                return
         value = ev.literal(sql_node)
         base = self._new(m.RAW_SQL, node, ctx, call=call_name)
         if isinstance(value, str):
@@ -1090,7 +1148,7 @@ class _FileReader:
             self.result.operations.append(dataclasses.replace(base, kind=kind[0], table=kind[1], attrs={"has_where": kind[2], **extra, **(kind[3] if len(kind) > 3 else {})}))
             return
         # An f-string or formatted string: its literal part says what it does, the holes which names
-        shape = skeleton(sql_node, ev.literal)
+        shape = skeleton(_unwrap_text(sql_node), ev.literal)  # sa.text(f"...") too
         if shape is not None:
             text, holes = shape
             operations = self._sql(text, base)
@@ -1101,6 +1159,56 @@ class _FileReader:
         if isinstance(sql_node, cst.BinaryOperation) or (isinstance(sql_node, cst.Call) and last_name(sql_node.func) == "format"):
             reason = "SQL built by string formatting"
         self.result.operations.append(dataclasses.replace(base, attrs={"reason": reason}))
+
+    def _builds_sql(self, value, scope: _Scope) -> bool:
+        """An expression that makes SQL text: an f-string or formatting, text(...) of one, or a
+        call of a function (defined here) that returns one."""
+        inner = _unwrap_text(value)
+        if isinstance(inner, cst.FormattedString) or skeleton(inner, self.evaluator.literal) is not None:
+            return True
+        if isinstance(inner, cst.Name) and inner.value in scope.sql_exprs:
+            return True
+        return bool(self._returned_sql(inner, scope))
+
+    def _function_list(self, value, scope: _Scope) -> tuple:
+        """The functions a list or tuple of function names holds (or a name bound to one)."""
+        if isinstance(value, cst.Name):
+            return scope.function_lists.get(value.value, ())
+        if not isinstance(value, (cst.List, cst.Tuple)) or not value.elements or len(value.elements) > 12:
+            return ()
+        names = []
+        for element in value.elements:
+            if not isinstance(element.value, cst.Name) or self._function_def(element.value.value, scope) is None:
+                return ()
+            names.append(element.value.value)
+        return tuple(names)
+
+    def _function_def(self, name: str, scope: _Scope):
+        if name in scope.local_functions:
+            return scope.local_functions[name]
+        if name in self.functions and name not in (m.UPGRADE, m.DOWNGRADE):
+            if not self.parsed_functions:
+                self._parse_functions()
+            if name not in self.parsed_functions:
+                self.parsed_functions[name] = self._cst_statement(self.functions[name])
+            return self.parsed_functions[name]
+        return None
+
+    def _returned_sql(self, call, scope: _Scope) -> list:
+        """[(function, the expression it returns)] for ``f(...)`` where f (or each function a loop
+        variable f takes) has one statement, ``return <expr>`` (after a docstring)."""
+        if not isinstance(call, cst.Call) or not isinstance(call.func, cst.Name):
+            return []
+        name = call.func.value
+        names = scope.function_lists.get(name) or (name,)
+        found = []
+        for candidate in names:
+            function = self._function_def(candidate, scope)
+            expression = _single_return(function) if function is not None else None
+            if expression is None:
+                return []
+            found.append((function, expression))
+        return found
 
     def _sql(self, text: str, base: Operation) -> list:
         """Operations of SQL text; bind parameters (``:name``, DB-API ``%s`` / ``%(name)s``) stand
@@ -1195,6 +1303,28 @@ def _values_keywords(expr) -> tuple:
         if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and node.func.attr.value == "values":
             found += [arg.keyword.value for arg in node.args if arg.keyword is not None]
     return tuple(dict.fromkeys(found))
+
+
+def _unwrap_text(node):
+    """The argument of ``text(...)`` / ``sa.text(...)`` (and of its .bindparams() and the like)."""
+    while isinstance(node, cst.Call):
+        if isinstance(node.func, cst.Attribute) and node.func.attr.value in SQL_WRAPPERS:
+            node = node.func.value
+        elif last_name(node.func) == "text" and node.args:
+            node = node.args[0].value
+        else:
+            break
+    return node
+
+
+def _single_return(function) -> Optional[cst.BaseExpression]:
+    """The expression of a function whose body is ``return <expr>`` (after a docstring)."""
+    body = list(function.body.body) if isinstance(function.body, cst.IndentedBlock) else [function.body]
+    statements = [s for s in body if not (isinstance(s, cst.SimpleStatementLine) and len(s.body) == 1 and isinstance(s.body[0], cst.Expr) and isinstance(s.body[0].value, (cst.SimpleString, cst.ConcatenatedString)))]
+    if len(statements) != 1 or not isinstance(statements[0], cst.SimpleStatementLine) or len(statements[0].body) != 1:
+        return None
+    statement = statements[0].body[0]
+    return statement.value if isinstance(statement, cst.Return) and statement.value is not None else None
 
 
 def _walk(node):
