@@ -131,6 +131,7 @@ FACTS: Dict[str, Fact] = {
     "and_running_code": Fact("str", "for messages: '; running code that still uses the old schema fails' when deploy = online, else '' (nothing runs while an offline project migrates)"),
     "lock_timeout_set": Fact("bool", "a lock_timeout is in force here: env.py sets one, or a SET lock_timeout comes earlier in the phase"),
     "column_is_new": Fact("bool", "the column is added earlier in the same phase of the same migration"),
+    "lock_window_open": Fact("bool", "an earlier statement of the same transaction already holds an ACCESS EXCLUSIVE lock on the table (ALTER TABLE) and has scanned or rewritten all of it (an UPDATE, a type change, SET NOT NULL, an index or key build): this one only lengthens a window that is already reported"),
     "in_batch": Fact("bool", "inside batch_alter_table (SQLite's recreate-and-copy)"),
     "in_autocommit": Fact("bool", "outside the migration's transaction: autocommit_block, or transactional_ddl=False in env.py"),
     "in_loop": Fact("bool", "inside a for/while loop or a comprehension"),
@@ -267,6 +268,7 @@ def place_facts(operations: Iterable[m.Operation], settings) -> Dict[str, List[m
         # dropped, created again and refilled in the same phase: a rebuild of the table
         rebuilt |= {id(ops[index]) for index, refilled in recreated.items() if refilled}
         dropped_later = _dropped_later(ops, tables)
+        window_open = _lock_windows(ops, tables, autocommit_everywhere)
         swapped = _swapped(ops, tables, dialect)
         copied = _copied(ops, tables, dialect)
         new_tables = set()
@@ -293,6 +295,7 @@ def place_facts(operations: Iterable[m.Operation], settings) -> Dict[str, List[m
                         "table_is_dropped": index in dropped_later,
                         "in_rebuild": id(op) in rebuilt,
                         "column_is_new": (table, column) in new_columns and op.kind != m.ADD_COLUMN,
+                        "lock_window_open": index in window_open,
                         "column_is_swapped": index in swapped,
                         "column_is_copied": op.kind == m.DROP_COLUMN and index in copied,
                         "table_is_copied": op.kind == m.DROP_TABLE and index in copied,
@@ -358,6 +361,46 @@ def _recreated(ops: List[m.Operation], tables: List[tuple]) -> Dict[int, bool]:
             # (seed rows inserted into the new table do not bring the old ones back)
             out[index] = any(read_before or i.get("from_select") for i in inserts)
     return out
+
+
+# ALTER TABLE forms: each takes ACCESS EXCLUSIVE on the table, held to the end of the transaction
+_EXCLUSIVE_DDL = frozenset({
+    m.ADD_COLUMN, m.DROP_COLUMN, m.RENAME_COLUMN, m.ALTER_COLUMN_TYPE, m.SET_NOT_NULL, m.DROP_NOT_NULL,
+    m.SET_DEFAULT, m.DROP_DEFAULT, m.CREATE_FOREIGN_KEY, m.CREATE_UNIQUE_CONSTRAINT, m.CREATE_CHECK_CONSTRAINT,
+    m.CREATE_PRIMARY_KEY, m.CREATE_EXCLUDE_CONSTRAINT, m.DROP_CONSTRAINT, m.VALIDATE_CONSTRAINT,
+})
+# statements that read or write every row of the table
+_WHOLE_TABLE = frozenset({
+    m.UPDATE_ROWS, m.DELETE_ROWS, m.ALTER_COLUMN_TYPE, m.SET_NOT_NULL, m.CREATE_INDEX, m.CREATE_PRIMARY_KEY,
+    m.CREATE_UNIQUE_CONSTRAINT, m.CREATE_CHECK_CONSTRAINT, m.CREATE_EXCLUDE_CONSTRAINT, m.VALIDATE_CONSTRAINT,
+})
+
+
+def _lock_windows(ops: List[m.Operation], tables: List[tuple], autocommit_everywhere: bool) -> set:
+    """Indexes of the statements that run while their table is already locked ACCESS EXCLUSIVE
+    by an earlier ALTER TABLE of the same transaction and already scanned or rewritten in full
+    (``lock_window_open``): the readers and writers of that table have been waiting since then,
+    and the earlier statement's finding says so.  A COMMIT or an autocommit block ends it."""
+    if autocommit_everywhere:
+        return set()
+    exclusive, scanned, inside = set(), set(), set()
+    for index, op in enumerate(ops):
+        table = tables[index]
+        if op.kind == m.COMMIT or "autocommit" in op.context:
+            exclusive.clear()
+            scanned.clear()
+            continue
+        if not table[1]:
+            continue
+        if table in scanned:
+            inside.add(index)
+        if op.kind in _EXCLUSIVE_DDL:
+            exclusive.add(table)
+        full = op.kind in _WHOLE_TABLE and not (op.kind == m.CREATE_INDEX and op.get("concurrently"))
+        rewrite = op.kind == m.ADD_COLUMN and op.column is not None and op.column.server_default is not None and op.column.server_default.volatile
+        if table in exclusive and (full or rewrite):
+            scanned.add(table)
+    return inside
 
 
 def _dropped_later(ops: List[m.Operation], tables: List[tuple]) -> set:
