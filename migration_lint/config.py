@@ -34,6 +34,9 @@ class Config:
     # the tables big or busy enough for a lock to hurt; when given, lock rules look only at these
     # (names or globs, optionally schema-qualified): GitLab's migration cops keep such a list
     large_tables: Optional[Tuple[str, ...]] = None
+    # revision files (globs on their paths, e.g. '*/contract/*') migrated with the application
+    # stopped while the rest are migrated online: OpenStack's expand/contract branches
+    offline_paths: Optional[Tuple[str, ...]] = None
     rule_packs: Tuple[str, ...] = ()
     fail_on: str = "error"
     baseline: Optional[str] = None  # a baseline file (relative to the config's folder)
@@ -156,6 +159,12 @@ def config_from_mapping(data: dict, source: str = "<config>", root: Optional[str
             if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
                 raise ConfigError(f"{source}: large-tables must be a list of table names (globs allowed, e.g. 'event_*')")
             values["large_tables"] = tuple(v.strip() for v in value)
+        elif name == "offline_paths":
+            if isinstance(value, str):
+                value = [value]
+            if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+                raise ConfigError(f"{source}: offline-paths must be a list of globs on revision file paths, e.g. '*/contract/*'")
+            values["offline_paths"] = tuple(v.strip() for v in value)
         elif name in ("select", "ignore", "exclude", "rule_packs"):
             if isinstance(value, str):
                 value = [value]

@@ -193,7 +193,9 @@ def lint(files: Sequence[MigrationFile], scope, settings: Settings, catalogue: C
     """Findings for one history.  ``scope`` says which files per-migration rules look at (graph
     rules always see the whole history); ``produced``: findings established elsewhere (front end,
     git, round trip), judged here like any other."""
-    migrations = [prepare(f, settings) for f in files if scope.is_checked(f.path)]
+    # a revision under offline-paths (a contract branch) is judged as deploy = offline
+    offline = dataclasses.replace(settings, deploy="offline") if settings.offline_paths else settings
+    migrations = [prepare(f, offline if settings.offline_at(f.path) else settings) for f in files if scope.is_checked(f.path)]
     mark_copied_earlier(migrations, scope.graph)
     mark_foreign_keys(migrations, scope.graph)
     run = Run(settings=settings, scope=scope, migrations=migrations, files=list(files))
@@ -218,6 +220,8 @@ def lint(files: Sequence[MigrationFile], scope, settings: Settings, catalogue: C
         if key in seen:
             continue  # one operation gives at most one finding per rule
         seen.add(key)
+        if rule.effect in OFFLINE_SAFE and settings.offline_paths and settings.offline_at(finding.path):
+            continue  # migrated with the old release stopped: nobody waits on its locks or runs old code
         if scope.is_excluded(finding.path) and rule.category != "roundtrip":
             # Excluded files report nothing static.  What the round trip found still counts: an
             # excluded revision that fails to upgrade leaves everything after it untested.

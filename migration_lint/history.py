@@ -27,7 +27,7 @@ from migration_lint.config import Config
 from migration_lint.engine import lint, problem_findings
 from migration_lint.errors import DiscoveryError
 from migration_lint.gitdiff import changes_for
-from migration_lint.infer import dialects_seen, infer_dialect, infer_downgrades, read_mako
+from migration_lint.infer import dialects_seen, infer_dialect, infer_downgrades, infer_offline_paths, read_mako
 from migration_lint.loader import DEFAULT_MAX_FILE_SIZE, FileLoader, Sources, cached_result, read_sources, result_key, store_result
 from migration_lint.process import quiet_gc
 from migration_lint.results import EnvironmentResult
@@ -121,6 +121,7 @@ def resolve_history(env: discovery.Environment, config: Config, invocation: Invo
         invocation,
         inferred_dialect=infer_dialect(texts, env_py),
         inferred_downgrades=infer_downgrades(read_mako(env.script_location), with_downgrade, len(texts)),
+        inferred_offline_paths=infer_offline_paths(display),
         dialects_seen=dialects_seen(texts, env_py),
         project_packages=packages,
         own_packages=own_modules(env),

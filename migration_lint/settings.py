@@ -68,6 +68,7 @@ class Settings:
     downgrades: str  # 'required' | 'optional'
     deploy: str = "online"  # 'online' (the old code runs while it migrates) | 'offline' (stopped first)
     large_tables: Optional[Tuple[str, ...]] = None  # lock rules look only at these tables (None: all)
+    offline_paths: Tuple[str, ...] = ()  # revision paths migrated with the application stopped (under deploy = online)
     offline_sql: bool = False  # the project runs `alembic upgrade --sql` (config offline-sql)
     select: Tuple[str, ...] = ()
     ignore: Tuple[str, ...] = ()
@@ -98,6 +99,18 @@ class Settings:
 
         names = (table, f"{schema}.{table}") if schema else (table,)
         return any(fnmatch.fnmatchcase(name, pattern) for pattern in self.large_tables for name in names)
+
+    def offline_at(self, path: str) -> bool:
+        """A revision migrated with the application stopped: deploy = offline, or its path is one
+        of offline-paths (a contract branch)."""
+        if self.deploy == "offline":
+            return True
+        if not self.offline_paths:
+            return False
+        import fnmatch
+
+        path = path.replace("\\", "/")
+        return any(fnmatch.fnmatch(path, pattern) or fnmatch.fnmatch("/" + path, pattern) for pattern in self.offline_paths)
 
     def source_of(self, name: str) -> str:
         return dict(self.sources).get(name, DEFAULT)
@@ -134,6 +147,7 @@ def resolve(
     *,
     inferred_dialect: Optional[Tuple[str, str]] = None,
     inferred_downgrades: Optional[Tuple[str, str]] = None,
+    inferred_offline_paths: Optional[Tuple[Tuple[str, ...], str]] = None,
     dialects_seen: Sequence[str] = (),
     project_packages: Sequence[str] = (),
     own_packages: Sequence[str] = (),
@@ -192,6 +206,11 @@ def resolve(
         ("offline", SQLITE_OFFLINE) if dialect == "sqlite" and not dialect_source.startswith("inferred") else (None, ""),
         ("online", DEFAULT),
     )
+    offline_paths, offline_paths_source = _first(
+        (config.offline_paths, config_source),
+        inferred_offline_paths or (None, ""),
+        ((), DEFAULT),
+    )
     select = tuple(invocation.select) or tuple(config.select)
     ignore = tuple(config.ignore) + tuple(invocation.ignore)
     start_after = invocation.start_after or config.start_after
@@ -203,6 +222,7 @@ def resolve(
         downgrades=downgrades,
         deploy=deploy,
         large_tables=config.large_tables,
+        offline_paths=tuple(offline_paths) if deploy == "online" else (),
         offline_sql=bool(config.offline_sql),
         select=select,
         ignore=ignore,
@@ -226,6 +246,7 @@ def resolve(
             ("default_schema", schema_source),
             ("downgrades", downgrades_source),
             ("deploy", deploy_source),
+            ("offline_paths", offline_paths_source),
         ),
         notes=tuple(notes),
     )

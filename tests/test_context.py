@@ -330,3 +330,44 @@ def test_offline_projects_are_not_told_that_running_code_fails():
     assert online["drop-column"] == "drops column user.legacy: its data is lost; running code that still uses the old schema fails"
     assert offline["drop-column"] == "drops column user.legacy: its data is lost"
     assert offline["drop-table"] == "drops 2 tables (old_a, old_b): their data is lost for good"
+
+
+def expand_contract(root: Path, extra: dict = None) -> Path:
+    """OpenStack's layout: versions/<release>/expand and versions/<release>/contract."""
+    expand = revision_file("e1", upgrade='op.add_column("port", sa.Column("project_id", sa.String(255)))\nop.create_index("ix_port_project_id", "port", ["project_id"])')
+    contract = revision_file("c1", "e1", upgrade='op.alter_column("port", "tenant_id", new_column_name="owner_id", existing_type=sa.String(255))\nop.rename_table("ml2_segments", "network_segments")')
+    files = {"alembic.ini": INI, "migrations/env.py": ENV_PY, "migrations/versions/newton/expand/e1.py": expand, "migrations/versions/newton/contract/c1.py": contract, **(extra or {})}
+    return write_tree(root, files)
+
+
+def test_contract_revisions_of_an_expand_contract_history_run_with_the_old_release_stopped(tmp_path, capsys):
+    from migration_lint.cli import main
+
+    expand_contract(tmp_path)
+    result = api.check([tmp_path], use_cache=False)
+    (env,) = result.environments
+    assert env.settings.offline_paths == ("*/contract/*",)
+    assert env.settings.source_of("offline_paths").startswith("inferred: the history has expand/ and contract/ folders")
+    found = {(f.rule, f.path.rsplit("/", 2)[-2]) for f in result.findings}
+    assert ("create-index-not-concurrently", "expand") in found  # expand runs while the old release serves
+    assert not {rule for rule, folder in found if folder == "contract"} & {"rename-column", "rename-table"}
+    assert main(["check", str(tmp_path), "--no-cache", "--exit-zero"]) == 0
+    assert "lock and running-code rules off for */contract/* (inferred:" in capsys.readouterr().out.splitlines()[0]
+
+
+def test_offline_paths_from_the_config_and_deploy_offline_over_them(tmp_path):
+    expand_contract(tmp_path)
+
+    def found(**config):
+        result = api.check([tmp_path], use_cache=False, config=config_from_mapping(config))
+        return {(f.rule, f.path.rsplit("/", 2)[-2]) for f in result.findings}, result.environments[0].settings
+
+    rules, settings = found(**{"offline-paths": ["*/expand/*"]})
+    assert ("rename-table", "contract") in rules and ("create-index-not-concurrently", "expand") not in rules
+    assert settings.source_of("offline_paths").startswith("config")
+    rules, settings = found(deploy="offline")
+    assert settings.offline_paths == () and ("create-index-not-concurrently", "expand") not in rules  # all offline already
+    rules, _ = found(**{"offline-paths": "contract"})
+    assert ("rename-table", "contract") in rules  # a glob that matches no path turns nothing off
+    rules, settings = found(**{"offline-paths": []})  # the inference switched off
+    assert settings.offline_paths == () and ("rename-table", "contract") in rules

@@ -47,6 +47,8 @@ def environment_facts(env, set_dialect: str, set_version: str) -> str:
         decided.append(f"downgrades optional ({settings.source_of('downgrades')})")
     if settings.deploy == "offline":
         decided.append(f"lock rules off: deploy = offline ({settings.source_of('deploy')})")
+    elif settings.offline_paths:
+        decided.append(f"lock and running-code rules off for {', '.join(settings.offline_paths)} ({settings.source_of('offline_paths')})")
     elif settings.large_tables is not None:
         decided.append(f"lock rules only on the {count_of(len(settings.large_tables), 'large table')} the config lists")
     return f"{count_of(env.revision_count, 'revision')}, {count_of(len(env.heads), 'head')}, checked for {settings.dialect} {version} ({'; '.join(decided)})"
