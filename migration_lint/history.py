@@ -113,6 +113,14 @@ def resolve_history(env: discovery.Environment, config: Config, invocation: Invo
     with_downgrade = sum(1 for _, text in texts if re.search(r"^def downgrade\b", text, re.M))
     packages = discovery.project_packages(env.project_root)
     imported = {module for _, text in texts for module in re.findall(r"^\s*from\s+([\w.]+)\s+import\b", text, re.M) if module.split(".")[0] in packages}
+    # and submodules imported by name (from app.models import guid; guid.GUID)
+    imported |= {
+        f"{module}.{name.strip()}"
+        for _, text in texts
+        for module, names in re.findall(r"^\s*from\s+([\w.]+)\s+import\s+\(?([\w ,]+)", text, re.M)
+        if module.split(".")[0] in packages
+        for name in names.split(",") if name.strip().isidentifier()
+    }
     # and modules used by their dotted path after `import package`: package.sub.module.Name
     imported |= {path.rsplit(".", 1)[0] for _, text in texts for path in re.findall(r"\b((?:%s)(?:\.\w+)+)" % "|".join(map(re.escape, packages)), text) if "." in path} if packages else set()
     settings = resolve(

@@ -225,7 +225,7 @@ class MigrationFile:
     upgrade_line: int = 0
     downgrade_line: int = 0
     downgrade_is_empty: bool = False  # only ``pass`` / docstring
-    imports: list = field(default_factory=list)  # [(module, line, names[, benign names])]
+    imports: list = field(default_factory=list)  # [(module, line, names[, benign names, ((name, its member paths), ...)])]
     suppressions: list = field(default_factory=list)  # [Suppression]
     problems: list = field(default_factory=list)  # [Problem]
     syntax_error: bool = False

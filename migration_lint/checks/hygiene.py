@@ -29,11 +29,25 @@ def _harmless(module: str, names, settings) -> bool:
 def _uses_only_types(module: str, paths, settings) -> bool:
     """``import prefect`` used only as ``prefect.server.utilities.database.UUID``: types (and the
     parameters given to them: ``...database.Pydantic(prefect.server.schemas.core.QueueFilter)``)."""
+    def a_type(path: str) -> bool:  # the type itself or a member of it (guid.GUID.generate as a default)
+        parts = path.split(".")
+        return any(f"{module}.{'.'.join(parts[:n])}" in settings.project_types for n in range(len(parts), 0, -1))
+
     def typed(entry: str) -> bool:
         path, _, called = entry.partition("@")
-        return f"{module}.{path}" in settings.project_types or bool(called and f"{module}.{called}" in settings.project_types)
+        return a_type(path) or bool(called and a_type(called))
 
     return bool(paths) and all(typed(entry) for entry in paths)
+
+
+def _submodules_of_types(module: str, names, members, settings) -> bool:
+    """``from app.models import guid`` used only as ``guid.GUID``: each imported name is a type
+    of the project, or a module whose members used here all are."""
+    uses = dict(members)
+    return bool(names) and all(
+        f"{module}.{name}" in settings.project_types or _uses_only_types(f"{module}.{name}", uses.get(name) or (), settings)
+        for name in names
+    )
 
 
 def imports_application_code(rule, run):
@@ -46,6 +60,8 @@ def imports_application_code(rule, run):
         for module, line, names, *benign in migration.file.imports:
             top = module.split(".", 1)[0]
             if _harmless(module, names, run.settings) or _uses_only_types(module, names, run.settings):
+                continue
+            if len(benign) > 1 and _submodules_of_types(module, names, benign[1], run.settings):
                 continue
             if benign and names and set(names) <= set(benign[0]):
                 continue  # only SQLAlchemy names through the app's db object, a logger, gettext

@@ -369,7 +369,9 @@ class _FileReader:
             elif isinstance(sub, ast.ImportFrom) and sub.level == 0 and sub.module:
                 names = tuple(alias.name for alias in sub.names)
                 benign = tuple(alias.name for alias in sub.names if self._benign_use(alias.asname or alias.name))
-                self.result.imports.append((sub.module, sub.lineno, names, benign))
+                # a submodule imported by name and used by its members (guid.GUID): those members
+                members = tuple((alias.name, self._uses(alias.asname or alias.name, None)) for alias in sub.names)
+                self.result.imports.append((sub.module, sub.lineno, names, benign, members))
 
     def _benign_use(self, bound: str) -> bool:
         """Whether every use of an imported name ties the migration to nothing that changes with
