@@ -131,6 +131,7 @@ FACTS: Dict[str, Fact] = {
     "and_running_code": Fact("str", "for messages: '; running code that still uses the old schema fails' when deploy = online, else '' (nothing runs while an offline project migrates)"),
     "lock_timeout_set": Fact("bool", "a lock_timeout is in force here: env.py sets one, or a SET lock_timeout comes earlier in the phase"),
     "column_is_new": Fact("bool", "the column is added earlier in the same phase of the same migration"),
+    "table_is_renamed": Fact("bool", "the same phase renames the table (to or from this name): old code fails on the table already, and that rename's finding says so"),
     "lock_window_open": Fact("bool", "an earlier statement of the same transaction already holds an ACCESS EXCLUSIVE lock on the table (ALTER TABLE) and has scanned or rewritten all of it (an UPDATE, a type change, SET NOT NULL, an index or key build): this one only lengthens a window that is already reported"),
     "in_batch": Fact("bool", "inside batch_alter_table (SQLite's recreate-and-copy)"),
     "in_autocommit": Fact("bool", "outside the migration's transaction: autocommit_block, or transactional_ddl=False in env.py"),
@@ -269,6 +270,8 @@ def place_facts(operations: Iterable[m.Operation], settings) -> Dict[str, List[m
         rebuilt |= {id(ops[index]) for index, refilled in recreated.items() if refilled}
         dropped_later = _dropped_later(ops, tables)
         window_open = _lock_windows(ops, tables, autocommit_everywhere)
+        renamed_tables = {tables[i] for i, op in enumerate(ops) if op.kind == m.RENAME_TABLE and tables[i][1]}
+        renamed_tables |= {(tables[i][0], name_key(op.get("new_name"), dialect, "table")) for i, op in enumerate(ops) if op.kind == m.RENAME_TABLE and op.get("new_name")}
         swapped = _swapped(ops, tables, dialect)
         copied = _copied(ops, tables, dialect)
         new_tables = set()
@@ -296,6 +299,7 @@ def place_facts(operations: Iterable[m.Operation], settings) -> Dict[str, List[m
                         "in_rebuild": id(op) in rebuilt,
                         "column_is_new": (table, column) in new_columns and op.kind != m.ADD_COLUMN,
                         "lock_window_open": index in window_open,
+                        "table_is_renamed": table in renamed_tables,
                         "column_is_swapped": index in swapped,
                         "column_is_copied": op.kind == m.DROP_COLUMN and index in copied,
                         "table_is_copied": op.kind == m.DROP_TABLE and index in copied,
