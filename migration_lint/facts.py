@@ -132,7 +132,7 @@ FACTS: Dict[str, Fact] = {
     "lock_timeout_set": Fact("bool", "a lock_timeout is in force here: env.py sets one, or a SET lock_timeout comes earlier in the phase"),
     "column_is_new": Fact("bool", "the column is added earlier in the same phase of the same migration"),
     "table_is_renamed": Fact("bool", "the same phase renames the table (to or from this name): old code fails on the table already, and that rename's finding says so"),
-    "lock_window_open": Fact("bool", "an earlier statement of the same transaction already holds an ACCESS EXCLUSIVE lock on the table (ALTER TABLE) and has scanned or rewritten all of it (an UPDATE, a type change, SET NOT NULL, an index or key build): this one only lengthens a window that is already reported"),
+    "lock_window_open": Fact("bool", "an earlier ALTER TABLE of the same transaction holds ACCESS EXCLUSIVE on the table and an earlier statement wrote its rows under it (an UPDATE or DELETE, a type change, a volatile default): this one only lengthens a window that is already reported"),
     "in_batch": Fact("bool", "inside batch_alter_table (SQLite's recreate-and-copy)"),
     "in_autocommit": Fact("bool", "outside the migration's transaction: autocommit_block, or transactional_ddl=False in env.py"),
     "in_loop": Fact("bool", "inside a for/while loop or a comprehension"),
@@ -373,17 +373,17 @@ _EXCLUSIVE_DDL = frozenset({
     m.SET_DEFAULT, m.DROP_DEFAULT, m.CREATE_FOREIGN_KEY, m.CREATE_UNIQUE_CONSTRAINT, m.CREATE_CHECK_CONSTRAINT,
     m.CREATE_PRIMARY_KEY, m.CREATE_EXCLUDE_CONSTRAINT, m.DROP_CONSTRAINT, m.VALIDATE_CONSTRAINT,
 })
-# statements that read or write every row of the table
-_WHOLE_TABLE = frozenset({
-    m.UPDATE_ROWS, m.DELETE_ROWS, m.ALTER_COLUMN_TYPE, m.SET_NOT_NULL, m.CREATE_INDEX, m.CREATE_PRIMARY_KEY,
-    m.CREATE_UNIQUE_CONSTRAINT, m.CREATE_CHECK_CONSTRAINT, m.CREATE_EXCLUDE_CONSTRAINT, m.VALIDATE_CONSTRAINT,
-})
+# statements that write the table's rows (a backfill, a rewrite): their fix is to move them out of
+# the transaction or the migration, which the finding on them says. Scans whose own fix is a
+# non-blocking form (an index built CONCURRENTLY, a constraint NOT VALID) do not count: a
+# constraint added after them still needs its own fix, so it keeps its finding.
+_WHOLE_TABLE = frozenset({m.UPDATE_ROWS, m.DELETE_ROWS, m.ALTER_COLUMN_TYPE})
 
 
 def _lock_windows(ops: List[m.Operation], tables: List[tuple], autocommit_everywhere: bool) -> set:
     """Indexes of the statements that run while their table is already locked ACCESS EXCLUSIVE
-    by an earlier ALTER TABLE of the same transaction and already scanned or rewritten in full
-    (``lock_window_open``): the readers and writers of that table have been waiting since then,
+    by an earlier ALTER TABLE of the same transaction and its rows already written (an UPDATE or
+    DELETE, a type change or a volatile default that rewrites it) (``lock_window_open``): the readers and writers of that table have been waiting since then,
     and the earlier statement's finding says so.  A COMMIT or an autocommit block ends it."""
     if autocommit_everywhere:
         return set()
@@ -400,7 +400,7 @@ def _lock_windows(ops: List[m.Operation], tables: List[tuple], autocommit_everyw
             inside.add(index)
         if op.kind in _EXCLUSIVE_DDL:
             exclusive.add(table)
-        full = op.kind in _WHOLE_TABLE and not (op.kind == m.CREATE_INDEX and op.get("concurrently"))
+        full = op.kind in _WHOLE_TABLE
         rewrite = op.kind == m.ADD_COLUMN and op.column is not None and op.column.server_default is not None and op.column.server_default.volatile
         if table in exclusive and (full or rewrite):
             scanned.add(table)

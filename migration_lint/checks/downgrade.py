@@ -55,7 +55,16 @@ def empty_downgrade(rule, run):
         if not file.has_downgrade or not file.downgrade_is_empty or _skipped(migration):
             continue
         temporary = {table_key(op, run.settings) for op in migration.ops[m.UPGRADE] if op.kind == m.CREATE_TABLE and _temporary(op)}
-        reversible = [op for op in migration.ops[m.UPGRADE] if op.kind in REVERSIBLE and table_key(op, run.settings) not in temporary]
+        # a table the upgrade drops and creates again is rebuilt, not new: it exists before the
+        # upgrade and after this downgrade, and the upgrade runs again over it (quay 13411de1c0ff)
+        dropped, rebuilt = set(), set()
+        for op in migration.ops[m.UPGRADE]:
+            key = table_key(op, run.settings)
+            if op.kind == m.DROP_TABLE:
+                dropped.add(key)
+            elif op.kind == m.CREATE_TABLE and key in dropped:
+                rebuilt.add(key)
+        reversible = [op for op in migration.ops[m.UPGRADE] if op.kind in REVERSIBLE and table_key(op, run.settings) not in temporary | rebuilt]
         if reversible:
             first = reversible[0]
             yield migration.finding(
