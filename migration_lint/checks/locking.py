@@ -92,8 +92,11 @@ def _backfills(rule, migration, ops, settings):
         return
     tied: dict = {}
     for index, op in enumerate(ops):
-        if op.kind not in (m.UPDATE_ROWS, m.DELETE_ROWS) or migration.facts[id(op)]["table_is_new"]:
+        facts = migration.facts[id(op)]
+        if op.kind not in (m.UPDATE_ROWS, m.DELETE_ROWS) or facts["table_is_new"]:
             continue
+        if not facts["table_is_large"]:
+            continue  # a backfill of a table the config does not list as large is short
         before = [i for i in ddl if i < index]
         same = [i for i in ddl if op.table and ops[i].table == op.table and ops[i].schema == op.schema]
         if before:
@@ -101,6 +104,8 @@ def _backfills(rule, migration, ops, settings):
             locked = next((i for i in before if i in same), before[0])
         else:
             locked = same[0] if same else ddl[0]
+            if _needed_by(op, ops[locked]) and locked in same:
+                continue  # the DDL needs it (and its own finding covers the window): not a separate backfill
         tied.setdefault((locked, bool(before)), []).append(op)
     for (locked_index, after), backfills in tied.items():
         op, locked = backfills[0], ops[locked_index]
@@ -118,6 +123,17 @@ def _backfills(rule, migration, ops, settings):
         # two findings can start on one line (several statements in one op.execute): what they
         # say about the DDL tells them apart
         yield migration.at(rule, op, message, phase=m.UPGRADE, subject=("backfill", "after" if after else "before", locked.table or ""))
+
+
+def _needed_by(backfill: m.Operation, ddl: m.Operation) -> bool:
+    """A backfill the DDL after it depends on: duplicates deleted before a UNIQUE constraint,
+    index or primary key. Moved out of the transaction, new duplicates could come in between and
+    the DDL would fail; the rows it deletes are gone, nobody waits on them. (An UPDATE that fills a
+    column before SET NOT NULL is still reported: on a large table it is the long part, and the
+    recipe is a batched backfill and a NOT VALID check.)"""
+    if backfill.kind != m.DELETE_ROWS:
+        return False
+    return ddl.kind in (m.CREATE_UNIQUE_CONSTRAINT, m.CREATE_PRIMARY_KEY) or (ddl.kind == m.CREATE_INDEX and bool(ddl.get("unique")))
 
 
 def validate_in_same_transaction(rule, run):
