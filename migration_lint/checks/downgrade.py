@@ -24,6 +24,8 @@ REVERSIBLE = {
     m.RENAME_TABLE, m.RENAME_COLUMN, m.ALTER_COLUMN_TYPE, m.SET_NOT_NULL, m.DROP_NOT_NULL,
     m.SET_DEFAULT, m.DROP_DEFAULT, m.CREATE_SEQUENCE, m.CREATE_VIEW,
 }
+# changes that only loosen a column: old code runs on it, and the upgrade runs again over it
+LOOSENING = {m.DROP_NOT_NULL, m.DROP_DEFAULT}
 CONSTRAINTS = {m.CREATE_FOREIGN_KEY, m.CREATE_UNIQUE_CONSTRAINT, m.CREATE_CHECK_CONSTRAINT, m.CREATE_PRIMARY_KEY, m.CREATE_EXCLUDE_CONSTRAINT}
 PREFIXES = {m.CREATE_INDEX: "ix", m.CREATE_FOREIGN_KEY: "fk", m.CREATE_UNIQUE_CONSTRAINT: "uq", m.CREATE_CHECK_CONSTRAINT: "ck", m.CREATE_PRIMARY_KEY: "pk"}
 # Downgrade operations whose target we cannot see: anything may have been dropped by them.
@@ -64,7 +66,10 @@ def empty_downgrade(rule, run):
                 dropped.add(key)
             elif op.kind == m.CREATE_TABLE and key in dropped:
                 rebuilt.add(key)
-        reversible = [op for op in migration.ops[m.UPGRADE] if op.kind in REVERSIBLE and table_key(op, run.settings) not in temporary | rebuilt]
+        reversible = [
+            op for op in migration.ops[m.UPGRADE]
+            if op.kind in REVERSIBLE and op.kind not in LOOSENING and table_key(op, run.settings) not in temporary | rebuilt
+        ]
         if reversible:
             first = reversible[0]
             yield migration.finding(

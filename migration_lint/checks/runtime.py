@@ -257,7 +257,11 @@ def downgrade_restores_unique(rule, run):
         if not dropped:
             continue
         added = set()  # columns the downgrade adds back: NULL in every old row, and NULLs never collide
+        cleaned = set()  # tables the downgrade deletes or updates rows of: it removes or merges them itself
         for op in migration.ops[m.DOWNGRADE]:
+            if op.kind in (m.DELETE_ROWS, m.UPDATE_ROWS) and op.table:
+                cleaned.add(table_key(op, settings))
+                continue
             if op.kind == m.ADD_COLUMN and op.column is not None and op.column.name and op.column.server_default is None:
                 added.add((table_key(op, settings), name_key(op.column.name, settings.dialect, "column")))
                 continue
@@ -273,6 +277,8 @@ def downgrade_restores_unique(rule, run):
                 continue  # recreated on a table the downgrade makes anew: no old rows
             if any((table_key(op, settings), name_key(c, settings.dialect, "column")) in added for c in op.columns):
                 continue
+            if table_key(op, settings) in cleaned:
+                continue  # what the fix asks: the downgrade removes or merges rows of the table first
             if _kept_by_upgrade(op, upgrade_ops, settings):
                 continue  # the upgrade's own UNIQUE already kept rows from repeating these values
             upgrade_op = dropped[key]
