@@ -59,6 +59,13 @@ class Config:
     root: Optional[str] = None  # the folder of that file: relative paths in it start there
 
 
+# settings that are lists of names or globs: what the list holds, for the error message
+GLOB_LISTS = {
+    "large_tables": "table names (globs allowed, e.g. 'event_*')",
+    "offline_paths": "globs on revision file paths, e.g. '*/contract/*'",
+}
+
+
 def trust_from_environment(environ=None) -> bool:
     """Trust given by whoever runs migration-lint (a workflow's ``env:``), never by the checkout."""
     value = (os.environ if environ is None else environ).get(TRUST_VARIABLE, "")
@@ -153,18 +160,12 @@ def config_from_mapping(data: dict, source: str = "<config>", root: Optional[str
             if not isinstance(value, str) or not value.strip():
                 raise ConfigError(f"{source}: default-schema must be a schema name")
             values["default_schema"] = value.strip()
-        elif name == "large_tables":
+        elif name in GLOB_LISTS:
             if isinstance(value, str):
                 value = [value]
             if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
-                raise ConfigError(f"{source}: large-tables must be a list of table names (globs allowed, e.g. 'event_*')")
-            values["large_tables"] = tuple(v.strip() for v in value)
-        elif name == "offline_paths":
-            if isinstance(value, str):
-                value = [value]
-            if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
-                raise ConfigError(f"{source}: offline-paths must be a list of globs on revision file paths, e.g. '*/contract/*'")
-            values["offline_paths"] = tuple(v.strip() for v in value)
+                raise ConfigError(f"{source}: {name.replace('_', '-')} must be a list of {GLOB_LISTS[name]}")
+            values[name] = tuple(v.strip() for v in value)
         elif name in ("select", "ignore", "exclude", "rule_packs"):
             if isinstance(value, str):
                 value = [value]

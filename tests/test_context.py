@@ -371,3 +371,13 @@ def test_offline_paths_from_the_config_and_deploy_offline_over_them(tmp_path):
     assert ("rename-table", "contract") in rules  # a glob that matches no path turns nothing off
     rules, settings = found(**{"offline-paths": []})  # the inference switched off
     assert settings.offline_paths == () and ("rename-table", "contract") in rules
+
+
+def test_offline_paths_must_be_globs():
+    import pytest
+
+    from migration_lint.errors import ConfigError
+
+    for bad in (3, [""], [["*/contract/*"]]):
+        with pytest.raises(ConfigError, match="offline-paths must be a list of globs"):
+            config_from_mapping({"offline-paths": bad})
