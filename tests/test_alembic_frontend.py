@@ -500,3 +500,20 @@ def test_an_f_string_inside_text_is_read_by_its_literal_part():
     ''')
     (op,) = r.operations
     assert op.kind == m.DROP_INDEX and op.get("formatted") and op.get("if_exists")
+
+
+def test_sql_built_in_circles_ends_unanalysed_not_in_a_loop():
+    r = parse('''
+        def again(n):
+            return again(n)
+
+        def upgrade():
+            a = sa.text(b)
+            b = sa.text(a)
+            op.execute(a)
+            op.execute(again(1))
+            queries = [again, again]
+            for q in queries:
+                op.get_bind().execute(sa.text(q(2)))
+    ''')
+    assert [op.kind for op in r.operations] == [m.RAW_SQL] * 4
