@@ -206,3 +206,23 @@ def test_a_first_revision_failing_for_its_own_reasons_is_a_failure_not_a_schema_
     (failed,) = rules(result.findings, "roundtrip-upgrade-failed")
     assert "not_there" in failed.message
     assert not any("starts from a schema made elsewhere" in n for n in result.environments[0].notes)
+
+
+def test_an_interrupt_keeps_logging_silenced_past_the_round_trips_restore():
+    """The CLI silences logging when a signal lands (connections cut mid-statement make the pool
+    log tracebacks as they close); the round trip's logging restore must not undo that."""
+    import logging
+
+    from migration_lint.roundtrip.runner import _logging_restored
+
+    before = logging.root.manager.disable
+    try:
+        with _logging_restored():
+            logging.disable(logging.CRITICAL)  # what cli._terminate does
+        assert logging.root.manager.disable == logging.CRITICAL
+        logging.disable(before)
+        with _logging_restored():
+            assert logging.root.manager.disable >= logging.INFO
+        assert logging.root.manager.disable == before  # a normal run restores what it found
+    finally:
+        logging.disable(before)

@@ -552,7 +552,10 @@ class _logging_restored:
                 logger.handlers[:] = []
                 logger.setLevel(logging.NOTSET)
                 logger.disabled = False
-        logging.disable(self.disabled)
+        # an interrupt silenced everything while the run unwinds (connections cut mid-statement
+        # log tracebacks from the pool as they are closed): the CLI restores that level, not us
+        if logging.root.manager.disable < logging.CRITICAL:
+            logging.disable(self.disabled)
         return False
 
 
