@@ -82,7 +82,12 @@ class Run:
 
 
 def prepare(file: MigrationFile, settings: Settings) -> MigrationContext:
-    placed = place_facts(file.operations, settings)
+    def shown(rule: str, op) -> bool:  # a finding of that rule on op would reach the report
+        if rule in settings.ignore or (settings.select and rule not in settings.select and "ALL" not in settings.select):
+            return False
+        return _suppressed(file, rule, op.line, op.end_line) is None
+
+    placed = place_facts(file.operations, settings, shown)
     ops = {phase: [op for op, _ in pairs] for phase, pairs in placed.items()}
     facts = {id(op): place for pairs in placed.values() for op, place in pairs}
     return MigrationContext(file=file, ops=ops, facts=facts)
@@ -194,10 +199,10 @@ def lint(files: Sequence[MigrationFile], scope, settings: Settings, catalogue: C
     rules always see the whole history); ``produced``: findings established elsewhere (front end,
     git, round trip), judged here like any other."""
     # a revision under offline-paths (a contract branch) is judged as deploy = offline
-    offline = dataclasses.replace(settings, deploy="offline") if settings.offline_paths else settings
+    offline = dataclasses.replace(settings, deploy="offline") if settings.offline_files else settings
     migrations = [prepare(f, offline if settings.offline_at(f.path) else settings) for f in files if scope.is_checked(f.path)]
     mark_copied_earlier(migrations, scope.graph)
-    mark_foreign_keys(migrations, scope.graph)
+    mark_foreign_keys(migrations, scope.graph, settings)
     run = Run(settings=settings, scope=scope, migrations=migrations, files=list(files))
     rules = rules_in_force(catalogue, settings)
     raw: List[Tuple[Rule, Finding]] = []
@@ -220,7 +225,7 @@ def lint(files: Sequence[MigrationFile], scope, settings: Settings, catalogue: C
         if key in seen:
             continue  # one operation gives at most one finding per rule
         seen.add(key)
-        if rule.effect in OFFLINE_SAFE and settings.offline_paths and settings.offline_at(finding.path):
+        if rule.effect in OFFLINE_SAFE and settings.offline_files and finding.path in settings.offline_files:
             continue  # migrated with the old release stopped: nobody waits on its locks or runs old code
         if scope.is_excluded(finding.path) and rule.category != "roundtrip":
             # Excluded files report nothing static.  What the round trip found still counts: an

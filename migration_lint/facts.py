@@ -132,7 +132,7 @@ FACTS: Dict[str, Fact] = {
     "lock_timeout_set": Fact("bool", "a lock_timeout is in force here: env.py sets one, or a SET lock_timeout comes earlier in the phase"),
     "column_is_new": Fact("bool", "the column is added earlier in the same phase of the same migration"),
     "table_is_renamed": Fact("bool", "the same phase renames the table (to or from this name): old code fails on the table already, and that rename's finding says so"),
-    "lock_window_open": Fact("bool", "an earlier ALTER TABLE of the same transaction holds ACCESS EXCLUSIVE on the table and an earlier statement wrote its rows under it (an UPDATE or DELETE, a type change, a volatile default): this one only lengthens a window that is already reported"),
+    "lock_window_open": Fact("bool", "PostgreSQL: an earlier ALTER TABLE of the same transaction holds ACCESS EXCLUSIVE on the table and an earlier statement, reported itself, wrote its rows under it (an UPDATE or DELETE, a volatile default): this one only lengthens a window that is already reported"),
     "in_batch": Fact("bool", "inside batch_alter_table (SQLite's recreate-and-copy)"),
     "in_autocommit": Fact("bool", "outside the migration's transaction: autocommit_block, or transactional_ddl=False in env.py"),
     "in_loop": Fact("bool", "inside a for/while loop or a comprehension"),
@@ -247,7 +247,7 @@ def unread(key: str) -> str:
 _OPERATION_FIELDS = frozenset({"kind", "phase", "table", "schema", "name", "name_unknown", "columns", "column", "table_columns", "context", "source", "sql", "call"})
 
 
-def place_facts(operations: Iterable[m.Operation], settings) -> Dict[str, List[m.Operation]]:
+def place_facts(operations: Iterable[m.Operation], settings, shown=None) -> Dict[str, List[m.Operation]]:
     """The operations of each phase that run on the target dialect, each with the facts of its
     place: (phase -> [(op, facts)]).  Objects are told apart by schema and name: a table created
     in one schema does not make a table of the same name in another one new.  Unqualified names
@@ -255,6 +255,9 @@ def place_facts(operations: Iterable[m.Operation], settings) -> Dict[str, List[m
     chose for what follows it."""
     dialect = settings.dialect
     autocommit_everywhere = settings.env("transactional_ddl") is False  # every statement commits on its own
+    # shown(rule, op): whether that rule's finding on op reaches the report (not ignored, not
+    # suppressed): a fact that folds one finding into another needs the other one shown
+    shown = shown or (lambda rule, op: True)
     placed: Dict[str, list] = {m.UPGRADE: [], m.DOWNGRADE: []}
     operations = list(operations)
     for phase in (m.UPGRADE, m.DOWNGRADE):
@@ -269,9 +272,10 @@ def place_facts(operations: Iterable[m.Operation], settings) -> Dict[str, List[m
         # dropped, created again and refilled in the same phase: a rebuild of the table
         rebuilt |= {id(ops[index]) for index, refilled in recreated.items() if refilled}
         dropped_later = _dropped_later(ops, tables)
-        window_open = _lock_windows(ops, tables, autocommit_everywhere)
-        renamed_tables = {tables[i] for i, op in enumerate(ops) if op.kind == m.RENAME_TABLE and tables[i][1]}
-        renamed_tables |= {(tables[i][0], name_key(op.get("new_name"), dialect, "table")) for i, op in enumerate(ops) if op.kind == m.RENAME_TABLE and op.get("new_name")}
+        window_open = _lock_windows(ops, tables, autocommit_everywhere or dialect != "postgresql", shown) if phase == m.UPGRADE else set()
+        renames = [(i, op) for i, op in enumerate(ops) if op.kind == m.RENAME_TABLE and tables[i][1] and shown("rename-table", op)]
+        renamed_tables = {tables[i] for i, _ in renames}
+        renamed_tables |= {(tables[i][0], name_key(op.get("new_name"), dialect, "table")) for i, op in renames if op.get("new_name")}
         swapped = _swapped(ops, tables, dialect)
         copied = _copied(ops, tables, dialect)
         new_tables = set()
@@ -367,25 +371,27 @@ def _recreated(ops: List[m.Operation], tables: List[tuple]) -> Dict[int, bool]:
     return out
 
 
-# ALTER TABLE forms: each takes ACCESS EXCLUSIVE on the table, held to the end of the transaction
+# ALTER TABLE forms that take ACCESS EXCLUSIVE on the table, held to the end of the transaction
+# (PostgreSQL: ADD FOREIGN KEY takes SHARE ROW EXCLUSIVE, VALIDATE CONSTRAINT SHARE UPDATE EXCLUSIVE)
 _EXCLUSIVE_DDL = frozenset({
     m.ADD_COLUMN, m.DROP_COLUMN, m.RENAME_COLUMN, m.ALTER_COLUMN_TYPE, m.SET_NOT_NULL, m.DROP_NOT_NULL,
-    m.SET_DEFAULT, m.DROP_DEFAULT, m.CREATE_FOREIGN_KEY, m.CREATE_UNIQUE_CONSTRAINT, m.CREATE_CHECK_CONSTRAINT,
-    m.CREATE_PRIMARY_KEY, m.CREATE_EXCLUDE_CONSTRAINT, m.DROP_CONSTRAINT, m.VALIDATE_CONSTRAINT,
+    m.SET_DEFAULT, m.DROP_DEFAULT, m.CREATE_UNIQUE_CONSTRAINT, m.CREATE_CHECK_CONSTRAINT,
+    m.CREATE_PRIMARY_KEY, m.CREATE_EXCLUDE_CONSTRAINT, m.DROP_CONSTRAINT,
 })
-# statements that write the table's rows (a backfill, a rewrite): their fix is to move them out of
-# the transaction or the migration, which the finding on them says. Scans whose own fix is a
-# non-blocking form (an index built CONCURRENTLY, a constraint NOT VALID) do not count: a
-# constraint added after them still needs its own fix, so it keeps its finding.
-_WHOLE_TABLE = frozenset({m.UPDATE_ROWS, m.DELETE_ROWS, m.ALTER_COLUMN_TYPE})
+# statements that write the table's rows, with the rule that reports them and asks to move them
+# out of the transaction (backfill-with-ddl, add-column-volatile-default). Scans whose own fix is a
+# non-blocking form (an index built CONCURRENTLY, a constraint NOT VALID) and type changes (many
+# rewrite nothing) do not count: what comes after them keeps its own finding.
+_WINDOW_OPENERS = {m.UPDATE_ROWS: "backfill-with-ddl", m.DELETE_ROWS: "backfill-with-ddl"}
 
 
-def _lock_windows(ops: List[m.Operation], tables: List[tuple], autocommit_everywhere: bool) -> set:
+def _lock_windows(ops: List[m.Operation], tables: List[tuple], no_windows: bool, shown) -> set:
     """Indexes of the statements that run while their table is already locked ACCESS EXCLUSIVE
-    by an earlier ALTER TABLE of the same transaction and its rows already written (an UPDATE or
-    DELETE, a type change or a volatile default that rewrites it) (``lock_window_open``): the readers and writers of that table have been waiting since then,
+    by an earlier ALTER TABLE of the same transaction and its rows already written by a statement
+    whose own finding is shown (an UPDATE or DELETE, a volatile default that rewrites it)
+    (``lock_window_open``): the readers and writers of that table have been waiting since then,
     and the earlier statement's finding says so.  A COMMIT or an autocommit block ends it."""
-    if autocommit_everywhere:
+    if no_windows:  # every statement commits on its own (or not PostgreSQL: DDL commits there)
         return set()
     exclusive, scanned, inside = set(), set(), set()
     for index, op in enumerate(ops):
@@ -400,9 +406,10 @@ def _lock_windows(ops: List[m.Operation], tables: List[tuple], autocommit_everyw
             inside.add(index)
         if op.kind in _EXCLUSIVE_DDL:
             exclusive.add(table)
-        full = op.kind in _WHOLE_TABLE
         rewrite = op.kind == m.ADD_COLUMN and op.column is not None and op.column.server_default is not None and op.column.server_default.volatile
-        if table in exclusive and (full or rewrite):
+        opener = "add-column-volatile-default" if rewrite else _WINDOW_OPENERS.get(op.kind)
+        # the window is reported only if the statement that opened it is: else nothing would say so
+        if table in exclusive and opener and shown(opener, op):
             scanned.add(table)
     return inside
 
@@ -526,33 +533,54 @@ def mark_copied_earlier(migrations, graph) -> None:
                 migration.facts[id(op)]["copied_earlier"] = True
 
 
-def _declared_foreign_keys(ops) -> Iterable[tuple]:
-    """(table, column, referenced table), lower case, for each foreign key the operations declare:
-    create_foreign_key (and add_column's inline ForeignKey, which the front end gives as one), a
-    create_table Column's ForeignKey or its ForeignKeyConstraint."""
+def _declared_foreign_keys(ops, settings) -> Iterable[tuple]:
+    """((schema, table), column, (schema, referenced table)) for each foreign key the operations
+    declare: create_foreign_key (and add_column's inline ForeignKey, which the front end gives as
+    one), a create_table Column's ForeignKey or its ForeignKeyConstraint.  Column names lower-cased."""
+    def referent(dotted: str, schema: Optional[str] = None) -> tuple:
+        parts = dotted.split(".")  # [schema.]table[.column]
+        return (name_key(schema or (parts[-3] if len(parts) > 2 else None), settings.dialect, "schema") or settings.default_schema, name_key(parts[-2] if len(parts) > 1 else parts[-1], settings.dialect, "table"))
+
     for op in ops:
         if not op.table:
             continue
+        source = table_key(op, settings)
         if op.kind == m.CREATE_FOREIGN_KEY and op.get("ref_table"):
+            target = (name_key(op.get("ref_schema"), settings.dialect, "schema") or settings.default_schema, name_key(str(op.get("ref_table")), settings.dialect, "table"))
             for column in op.columns:
-                yield op.table.lower(), str(column).lower(), str(op.get("ref_table")).lower()
+                yield source, str(column).lower(), target
         elif op.kind == m.CREATE_TABLE:
             for spec in op.table_columns:
                 if spec.name and spec.foreign_key and "." in spec.foreign_key:
-                    yield op.table.lower(), spec.name.lower(), spec.foreign_key.rpartition(".")[0].rpartition(".")[2].lower()
+                    yield source, spec.name.lower(), referent(spec.foreign_key)
             for columns, referenced in op.get("foreign_keys") or ():
                 for column in columns if referenced else ():
-                    yield op.table.lower(), str(column).lower(), referenced.rpartition(".")[2].lower()
+                    yield source, str(column).lower(), referent(referenced + ".x")
 
 
-def mark_foreign_keys(migrations, graph) -> None:
+def _gone_for_good(ops, settings) -> set:
+    """Tables the phase drops and does not bring back under the same name (created again or
+    renamed into afterwards: a swap)."""
+    gone = set()
+    for op in ops:
+        key = table_key(op, settings)
+        if op.kind == m.DROP_TABLE and op.table:
+            gone.add(key)
+        elif op.kind == m.CREATE_TABLE:
+            gone.discard(key)
+        elif op.kind == m.RENAME_TABLE and op.get("new_name"):
+            gone.discard((key[0], name_key(op.get("new_name"), settings.dialect, "table")))
+    return gone
+
+
+def mark_foreign_keys(migrations, graph, settings) -> None:
     """Set ``references`` on column drops (the tables the column's foreign keys point at, declared
     by the revision or an ancestor read in full) and ``references_dropped_table`` when the same
-    upgrade drops one of them: the column's values point at rows that go with that table, whose
-    drop is reported on its own."""
+    upgrade drops one of them for good: the column's values point at rows that go with that
+    table, whose drop is reported on its own."""
     declared = {}
     for migration in migrations:
-        found = list(_declared_foreign_keys(migration.ops.get(m.UPGRADE, ())))
+        found = list(_declared_foreign_keys(migration.ops.get(m.UPGRADE, ()), settings))
         if found and migration.revision:
             declared[migration.revision] = found
     for migration in migrations:
@@ -565,12 +593,12 @@ def mark_foreign_keys(migrations, graph) -> None:
         for revision in [*earlier, migration.revision]:
             for table, column, referenced in declared.get(revision, ()):
                 known.setdefault((table, column), set()).add(referenced)
-        dropped_tables = {op.table.lower() for op in ops if op.kind == m.DROP_TABLE and op.table}
+        gone = _gone_for_good(ops, settings)
         for op in drops:
-            references = known.get((op.table.lower(), str(op.columns[0]).lower()), set())
+            references = known.get((table_key(op, settings), str(op.columns[0]).lower()), set())
             facts = migration.facts[id(op)]
-            facts["references"] = tuple(sorted(references))
-            facts["references_dropped_table"] = bool(references & dropped_tables)
+            facts["references"] = tuple(sorted(name for _, name in references if name))
+            facts["references_dropped_table"] = bool(references & gone)
 
 
 def _writes(readers, ops, start: int, end: int):

@@ -105,7 +105,7 @@ def drop_add_column(rule, run):
                 if facts["references_dropped_table"]:
                     continue  # it points at rows the same upgrade drops: nothing to carry over
                 drops.setdefault(table, []).append((index, op.columns[0]))
-                referenced[(table, op.columns[0].lower())] = set(facts["references"])
+                referenced[(table, op.columns[0].lower())] = {name.lower() for name in facts["references"]}
             elif op.kind == m.CREATE_FOREIGN_KEY and op.get("ref_table"):
                 for column in op.columns:
                     referenced.setdefault((table, str(column).lower()), set()).add(str(op.get("ref_table")).lower())
