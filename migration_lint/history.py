@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import fnmatch
 import os
 import re
@@ -60,6 +61,29 @@ class History:
 
 def display_path(path: Path) -> str:
     return discovery.display_path(path)
+
+
+def _in_versions(path: Path, locations) -> str:
+    """The path below the version location that holds it ('newton/contract/x.py'), '/'-separated."""
+    for location in locations:
+        try:
+            return os.path.relpath(path, location).replace(os.sep, "/")
+        except ValueError:  # pragma: no cover - another drive
+            continue
+    return path.name
+
+
+def _offline(path: Path, shown: str, inner: str, settings, config: Config) -> bool:
+    """Whether a revision file is one of offline-paths.  The inferred value means the contract
+    folders below the version location; globs from the config match the path as shown, below the
+    config's folder, or below the version location."""
+    if settings.source_of("offline_paths").startswith("inferred"):
+        return "contract" in inner.split("/")[:-1]
+    candidates = {shown.replace(os.sep, "/"), inner}
+    if config.root:
+        with contextlib.suppress(ValueError):
+            candidates.add(os.path.relpath(path, config.root).replace(os.sep, "/"))
+    return any(fnmatch.fnmatch(c, pattern) for c in candidates for pattern in settings.offline_paths)
 
 
 def is_excluded(path: Path, config: Config) -> bool:
@@ -123,18 +147,25 @@ def resolve_history(env: discovery.Environment, config: Config, invocation: Invo
     }
     # and modules used by their dotted path after `import package`: package.sub.module.Name
     imported |= {path.rsplit(".", 1)[0] for _, text in texts for path in re.findall(r"\b((?:%s)(?:\.\w+)+)" % "|".join(map(re.escape, packages)), text) if "." in path} if packages else set()
+    in_versions = [_in_versions(path, env.version_locations) for path in paths]
     settings = resolve(
         env,
         config,
         invocation,
         inferred_dialect=infer_dialect(texts, env_py),
         inferred_downgrades=infer_downgrades(read_mako(env.script_location), with_downgrade, len(texts)),
-        inferred_offline_paths=infer_offline_paths(display),
+        inferred_offline_paths=infer_offline_paths(in_versions),
         dialects_seen=dialects_seen(texts, env_py),
         project_packages=packages,
         own_packages=own_modules(env),
         project_types=discovery.project_type_names(env.project_root, imported),
     )
+    if settings.offline_paths:  # decided here, where the files and the config's folder are known
+        offline = frozenset(
+            shown for path, shown, inner in zip(paths, display, in_versions)
+            if _offline(path, shown, inner, settings, config)
+        )
+        settings = dataclasses.replace(settings, offline_files=offline)
     return History(env, settings, paths, display, sources, excluded, notes)
 
 

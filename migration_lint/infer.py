@@ -152,7 +152,8 @@ def read_mako(script_location: Path) -> Optional[Tuple[str, str]]:
 def infer_offline_paths(paths: Sequence[str]) -> Optional[Tuple[Tuple[str, ...], str]]:
     """(('*/contract/*',), why) for a history split into expand/ and contract/ folders (OpenStack's
     layout): contract revisions remove what the old release still uses, so that layout runs them
-    only after every server of the old release is stopped (neutron's alembic_migrations docs)."""
+    only after every server of the old release is stopped (neutron's alembic_migrations docs).
+    ``paths``: the revision files below their version location (folders above it do not count)."""
     folders = {part for path in paths for part in path.replace("\\", "/").split("/")[:-1]}
     if {"expand", "contract"} <= folders:
         return ("*/contract/*",), "inferred: the history has expand/ and contract/ folders; contract revisions run with the old release stopped"

@@ -69,6 +69,7 @@ class Settings:
     deploy: str = "online"  # 'online' (the old code runs while it migrates) | 'offline' (stopped first)
     large_tables: Optional[Tuple[str, ...]] = None  # lock rules look only at these tables (None: all)
     offline_paths: Tuple[str, ...] = ()  # revision paths migrated with the application stopped (under deploy = online)
+    offline_files: frozenset = frozenset()  # the revision files (as shown) those globs matched (history.py)
     offline_sql: bool = False  # the project runs `alembic upgrade --sql` (config offline-sql)
     select: Tuple[str, ...] = ()
     ignore: Tuple[str, ...] = ()
@@ -101,16 +102,9 @@ class Settings:
         return any(fnmatch.fnmatchcase(name, pattern) for pattern in self.large_tables for name in names)
 
     def offline_at(self, path: str) -> bool:
-        """A revision migrated with the application stopped: deploy = offline, or its path is one
+        """A revision migrated with the application stopped: deploy = offline, or its file is one
         of offline-paths (a contract branch)."""
-        if self.deploy == "offline":
-            return True
-        if not self.offline_paths:
-            return False
-        import fnmatch
-
-        path = path.replace("\\", "/")
-        return any(fnmatch.fnmatch(path, pattern) or fnmatch.fnmatch("/" + path, pattern) for pattern in self.offline_paths)
+        return self.deploy == "offline" or path in self.offline_files
 
     def source_of(self, name: str) -> str:
         return dict(self.sources).get(name, DEFAULT)

@@ -517,3 +517,25 @@ def test_sql_built_in_circles_ends_unanalysed_not_in_a_loop():
                 op.get_bind().execute(sa.text(q(2)))
     ''')
     assert [op.kind for op in r.operations] == [m.RAW_SQL] * 4
+
+
+def test_sql_bound_to_a_name_is_read_with_the_constants_of_that_moment():
+    r = parse('''
+        def qa():
+            return "UPDATE a SET x = 1"
+
+        def qb():
+            return "DELETE FROM b"
+
+        def upgrade():
+            table = "a"
+            stmt = sa.text(f"UPDATE {table} SET x = 1")
+            table = "b"
+            op.execute(stmt)
+            for q in [qa, qb]:
+                pass
+            op.execute(q())  # after the loop: q is the last one, which we do not claim to know
+    ''')
+    ops = [(op.kind, op.table) for op in r.operations]
+    assert ops[0] == (m.UPDATE_ROWS, "a")
+    assert ops[1:] == [(m.RAW_SQL, None)]

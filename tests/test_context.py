@@ -381,3 +381,37 @@ def test_offline_paths_must_be_globs():
     for bad in (3, [""], [["*/contract/*"]]):
         with pytest.raises(ConfigError, match="offline-paths must be a list of globs"):
             config_from_mapping({"offline-paths": bad})
+
+
+def test_offline_paths_are_matched_below_the_history_not_above_it(tmp_path, monkeypatch):
+    # a project that itself sits in a folder named "contract": only the versions/.../contract
+    # revisions are offline, and env.py's lock_timeout summary leaves them out
+    root = tmp_path / "contract"
+    expand_contract(root)
+    monkeypatch.chdir(tmp_path)
+    result = api.check([root], use_cache=False)
+    (env,) = result.environments
+    assert {p.rsplit("/", 2)[-2] for p in env.settings.offline_files} == {"contract"} and len(env.settings.offline_files) == 1
+    found = {(f.rule, f.path.rsplit("/", 2)[-2]) for f in result.findings}
+    assert ("create-index-not-concurrently", "expand") in found
+
+
+def test_offline_paths_from_a_config_are_relative_to_its_folder(tmp_path, monkeypatch, capsys):
+    import json
+
+    from migration_lint.cli import main
+
+    root = tmp_path / "project"
+    expand_contract(root, {"pyproject.toml": '[tool.migration-lint]\noffline-paths = ["migrations/versions/newton/expand/*"]\n'})
+    monkeypatch.chdir(tmp_path)  # the config's globs do not depend on where migration-lint runs
+    assert main(["check", "project", "--no-cache", "--format", "json", "--exit-zero"]) == 0
+    found = {(f["rule"], f["path"].rsplit("/", 2)[-2]) for f in json.loads(capsys.readouterr().out)["findings"]}
+    assert ("create-index-not-concurrently", "expand") not in found and ("rename-table", "contract") in found
+
+
+def test_contract_revisions_leave_the_lock_timeout_summary(tmp_path):
+    expand_contract(tmp_path)
+    write_tree(tmp_path, {"migrations/versions/newton/contract/c2.py": revision_file("c2", "c1", upgrade='op.create_index("ix_port_owner", "port", ["owner_id"])')})
+    findings = api.check([tmp_path], use_cache=False).findings
+    timeouts = [f for f in findings if f.rule == "missing-lock-timeout"]
+    assert timeouts and all("c1" not in f.message and "c2" not in f.message for f in timeouts)

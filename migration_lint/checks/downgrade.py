@@ -24,8 +24,17 @@ REVERSIBLE = {
     m.RENAME_TABLE, m.RENAME_COLUMN, m.ALTER_COLUMN_TYPE, m.SET_NOT_NULL, m.DROP_NOT_NULL,
     m.SET_DEFAULT, m.DROP_DEFAULT, m.CREATE_SEQUENCE, m.CREATE_VIEW,
 }
-# changes that only loosen a column: old code runs on it, and the upgrade runs again over it
-LOOSENING = {m.DROP_NOT_NULL, m.DROP_DEFAULT}
+
+
+def _loosening(op, nullable: set, settings) -> bool:
+    """A change that only loosens a column (old code runs on it, the upgrade runs again over it):
+    dropping NOT NULL, or dropping the default of a column that is, or becomes, nullable."""
+    if op.kind == m.DROP_NOT_NULL:
+        return True
+    if op.kind != m.DROP_DEFAULT or not op.columns:
+        return False
+    return op.get("existing_nullable") is True or (table_key(op, settings), op.columns[0].lower()) in nullable
+
 CONSTRAINTS = {m.CREATE_FOREIGN_KEY, m.CREATE_UNIQUE_CONSTRAINT, m.CREATE_CHECK_CONSTRAINT, m.CREATE_PRIMARY_KEY, m.CREATE_EXCLUDE_CONSTRAINT}
 PREFIXES = {m.CREATE_INDEX: "ix", m.CREATE_FOREIGN_KEY: "fk", m.CREATE_UNIQUE_CONSTRAINT: "uq", m.CREATE_CHECK_CONSTRAINT: "ck", m.CREATE_PRIMARY_KEY: "pk"}
 # Downgrade operations whose target we cannot see: anything may have been dropped by them.
@@ -66,9 +75,11 @@ def empty_downgrade(rule, run):
                 dropped.add(key)
             elif op.kind == m.CREATE_TABLE and key in dropped:
                 rebuilt.add(key)
+        # a column made nullable: losing its default breaks no INSERT of the old code
+        nullable = {(table_key(op, run.settings), op.columns[0].lower()) for op in migration.ops[m.UPGRADE] if op.kind == m.DROP_NOT_NULL and op.columns}
         reversible = [
             op for op in migration.ops[m.UPGRADE]
-            if op.kind in REVERSIBLE and op.kind not in LOOSENING and table_key(op, run.settings) not in temporary | rebuilt
+            if op.kind in REVERSIBLE and not _loosening(op, nullable, run.settings) and table_key(op, run.settings) not in temporary | rebuilt
         ]
         if reversible:
             first = reversible[0]

@@ -43,6 +43,8 @@ def missing_lock_timeout(rule, run):
         return
     concerned = []
     for migration in run.migrations:
+        if run.settings.offline_at(migration.path):
+            continue  # migrated with the old release stopped (offline-paths): nobody queues behind it
         for op in migration.ops[m.UPGRADE]:
             if op.kind == m.SET_TIMEOUT and op.get("setting") == "lock_timeout":
                 break

@@ -110,7 +110,7 @@ class _Scope:
         # SQL built out of line: a name bound to an f-string, text(...) or a call of a function
         # that returns one; functions defined inside the function being walked; loop variables
         # that take each of a list of such functions in turn
-        self.sql_exprs = dict(parent.sql_exprs) if parent else {}  # name -> expression
+        self.sql_exprs = dict(parent.sql_exprs) if parent else {}  # name -> (expression, the constants when it was bound)
         self.local_functions = dict(parent.local_functions) if parent else {}  # name -> cst.FunctionDef
         self.function_lists = dict(parent.function_lists) if parent else {}  # name -> (function names)
 
@@ -215,6 +215,7 @@ class _FileReader:
         self.lines = None
         self._attribute_chains = None
         self._parents = None
+        self._whole = None
 
     # -- module level --------------------------------------------------------------------------
     def read(self, operations: bool = True) -> None:
@@ -370,8 +371,21 @@ class _FileReader:
                 names = tuple(alias.name for alias in sub.names)
                 benign = tuple(alias.name for alias in sub.names if self._benign_use(alias.asname or alias.name))
                 # a submodule imported by name and used by its members (guid.GUID): those members
-                members = tuple((alias.name, self._uses(alias.asname or alias.name, None)) for alias in sub.names)
+                members = tuple((alias.name, self._uses(alias.asname or alias.name, None) + (("<used whole>",) if self._used_whole(alias.asname or alias.name) else ())) for alias in sub.names)
                 self.result.imports.append((sub.module, sub.lineno, names, benign, members))
+
+    def _used_whole(self, bound: str) -> bool:
+        """An imported name used other than through its attributes (``run(guid)``)."""
+        if self._whole is None:  # every such name of the file, found in one walk
+            if self._parents is None:
+                self._parents = {id(child): parent for parent in ast.walk(self.tree) for child in ast.iter_child_nodes(parent)}
+            self._whole = set()
+            for use in ast.walk(self.tree):
+                if isinstance(use, ast.Name) and isinstance(use.ctx, ast.Load):
+                    parent = self._parents.get(id(use))
+                    if not (isinstance(parent, ast.Attribute) and parent.value is use):
+                        self._whole.add(use.id)
+        return bound in self._whole
 
     def _benign_use(self, bound: str) -> bool:
         """Whether every use of an imported name ties the migration to nothing that changes with
@@ -570,6 +584,8 @@ class _FileReader:
                 self._expression(stmt.test, node, ctx.add("loop"), scope)
             body, _ = _block(stmt)
             self._statements(body, node.body, ctx.add("loop"), scope)
+            if isinstance(stmt, cst.For) and isinstance(stmt.target, cst.Name) and scope.function_lists.pop(stmt.target.value, None):
+                scope.sql_exprs.pop(stmt.target.value, None)  # after the loop it is the last one only: unknown
             if stmt.orelse is not None:
                 body, _ = _block(stmt.orelse)
                 self._statements(body, node.orelse, ctx, scope)
@@ -705,7 +721,7 @@ class _FileReader:
                 scope.selects.pop(name, None)
             scope.function_lists.pop(name, None)
             if not isinstance(literal, str) and self._builds_sql(value, scope):
-                scope.sql_exprs[name] = value  # stmt = sa.text(f"..."); conn.execute(stmt)
+                scope.sql_exprs[name] = (value, dict(self.constants))  # stmt = sa.text(f"..."); conn.execute(stmt): read as bound here
             else:
                 scope.sql_exprs.pop(name, None)
             functions = self._function_list(value, scope)
@@ -1117,7 +1133,15 @@ class _FileReader:
         if depth < 4 and not isinstance(ev.literal(sql_node), str):
             inner = _unwrap_text(sql_node)
             if isinstance(inner, cst.Name) and inner.value in scope.sql_exprs:
-                self._execute(scope.sql_exprs[inner.value], node, ctx, call_name, scope, depth + 1)
+                bound, constants = scope.sql_exprs[inner.value]
+                saved = dict(self.constants)
+                self.constants.clear()
+                self.constants.update(constants)  # the names its holes used, as they were when it was built
+                try:
+                    self._execute(bound, node, ctx, call_name, scope, depth + 1)
+                finally:
+                    self.constants.clear()
+                    self.constants.update(saved)
                 return
             returned = self._returned_sql(inner, scope)
             if returned:
