@@ -539,3 +539,23 @@ def test_sql_bound_to_a_name_is_read_with_the_constants_of_that_moment():
     ops = [(op.kind, op.table) for op in r.operations]
     assert ops[0] == (m.UPDATE_ROWS, "a")
     assert ops[1:] == [(m.RAW_SQL, None)]
+
+
+def test_helpers_defined_inside_upgrade_and_lists_of_helpers_are_walked():
+    r = parse('''
+        def add_flag(op, table):
+            op.add_column(table, sa.Column("flag", sa.Boolean()))
+
+        def add_index(op, table):
+            op.create_index(f"ix_{table}_flag", table, ["flag"])
+
+        def upgrade():
+            def migrate(table):
+                op.add_column(table, sa.Column("deleted_at", sa.DateTime()))
+
+            migrate("account")
+            for step in [add_flag, add_index]:
+                step(op, "account")
+    ''')
+    ops = [(op.kind, op.table, op.line) for op in r.operations]
+    assert ops == [(m.ADD_COLUMN, "account", 12), (m.ADD_COLUMN, "account", 14), (m.CREATE_INDEX, "account", 14)]

@@ -210,6 +210,7 @@ class _FileReader:
         self.tables = {}  # module-level sa.table(...) names -> table name
         self.functions = {}  # name -> ast FunctionDef (top level)
         self.parsed_functions = {}  # name -> libcst FunctionDef, parsed when first visited
+        self.nested_ast = {}  # id(libcst FunctionDef defined inside a function) -> its ast node
         self.evaluator = Evaluator(self.constants, self.enums, self.op_names)
         self.visiting = []
         self.lines = None
@@ -469,15 +470,23 @@ class _FileReader:
             )
 
     # -- functions -----------------------------------------------------------------------------
-    def _function(self, node: ast.FunctionDef, ctx: Ctx, scope: _Scope, op_args=(), call: Optional[cst.Call] = None) -> None:
-        if node.name in self.visiting:
+    def _function(self, node: Optional[ast.FunctionDef], ctx: Ctx, scope: _Scope, op_args=(), call: Optional[cst.Call] = None, fn=None) -> None:
+        """Walk a function: a top-level one (``node``), or one defined inside the function being
+        walked (``fn``, its libcst tree; its ast node is found by its line)."""
+        name = node.name if node is not None else fn.name.value
+        if name in self.visiting:
             return  # recursion
-        if not self.parsed_functions:
-            self._parse_functions()
-        fn = self.parsed_functions.get(node.name)
         if fn is None:
-            fn = self.parsed_functions[node.name] = self._cst_statement(node)
-        self.visiting.append(node.name)
+            if not self.parsed_functions:
+                self._parse_functions()
+            fn = self.parsed_functions.get(node.name)
+            if fn is None:
+                fn = self.parsed_functions[node.name] = self._cst_statement(node)
+        else:
+            node = self._nested_ast(fn)
+            if node is None:
+                return
+        self.visiting.append(name)
         op_names = set(ctx.op_names)
         positional = [p.name.value for p in (*fn.params.posonly_params, *fn.params.params)]
         params = positional + [p.name.value for p in fn.params.kwonly_params]
@@ -503,6 +512,11 @@ class _FileReader:
             self.constants.clear()
             self.constants.update(saved)
             self.visiting.pop()
+
+    def _nested_ast(self, fn) -> Optional[ast.FunctionDef]:
+        """The ast node of a function defined inside another one (the walk pairs libcst statements
+        with ast nodes): the one recorded for it when its definition was walked."""
+        return self.nested_ast.get(id(fn))
 
     def _literal_arguments(self, call: cst.Call, fn, params: list) -> dict:
         """Parameter -> literal string value at a call site (``params``: the positional ones, in order)."""
@@ -543,8 +557,9 @@ class _FileReader:
                     ctx = self._guard(stmt.test, ctx, scope)[1]
 
     def _compound(self, stmt, node, ctx: Ctx, scope: _Scope) -> None:
-        if isinstance(stmt, cst.FunctionDef):  # a helper defined inside upgrade(): SQL it returns is read where it is used
+        if isinstance(stmt, cst.FunctionDef):  # a helper defined inside upgrade(): walked where it is called
             scope.local_functions[stmt.name.value] = stmt
+            self.nested_ast[id(stmt)] = node
             scope.sql_exprs.pop(stmt.name.value, None)
             return
         if isinstance(stmt, cst.If):
@@ -834,15 +849,24 @@ class _FileReader:
                 kind = m.CREATE_TYPE if method == "create" else m.DROP_TYPE
                 self._emit(kind, node, ctx, name=spec.enum_name, schema=spec.enum_schema, attrs={"labels": spec.enum_labels, "implicit": False}, call=f"{spec.text.split('(')[0]}.{method}")
                 return True
-        # helper functions in the same file
-        if isinstance(func, cst.Name) and func.value in self.functions and func.value not in (m.UPGRADE, m.DOWNGRADE):
+        # helper functions in the same file: top level, defined inside the function being walked,
+        # or each of a list of them a loop variable takes (for step in [a, b]: step(op))
+        if isinstance(func, cst.Name) and func.value not in (m.UPGRADE, m.DOWNGRADE):
+            names = scope.function_lists.get(func.value) or (func.value,)
+            helpers = [(name, scope.local_functions.get(name)) for name in names if name in scope.local_functions or name in self.functions]
+            if not helpers or len(helpers) != len(names):
+                return False
             op_args = [
                 (i, a) for i, a in enumerate(call.args) if isinstance(a.value, cst.Name) and a.value.value in ctx.op_names
             ]
-            inner = ctx.add("helper")
-            if ctx.site is None:  # the outermost call: the statement in upgrade()/downgrade()
-                inner = dataclasses.replace(inner, site=node, helper=func.value)
-            self._function(self.functions[func.value], inner, scope, op_args=op_args, call=call)
+            for name, local in helpers:
+                inner = ctx.add("helper")
+                if ctx.site is None:  # the outermost call: the statement in upgrade()/downgrade()
+                    inner = dataclasses.replace(inner, site=node, helper=name)
+                if local is not None:
+                    self._function(None, inner, scope, op_args=op_args, call=call, fn=local)
+                else:
+                    self._function(self.functions[name], inner, scope, op_args=op_args, call=call)
             return True
         return False
 
