@@ -28,7 +28,7 @@ from migration_lint.config import Config
 from migration_lint.engine import lint, problem_findings
 from migration_lint.errors import DiscoveryError
 from migration_lint.gitdiff import changes_for
-from migration_lint.infer import dialects_seen, infer_dialect, infer_downgrades, infer_offline_paths, read_mako
+from migration_lint.infer import dialects_seen, history_evidence, infer_dialect, infer_downgrades, infer_offline_paths, read_mako
 from migration_lint.loader import DEFAULT_MAX_FILE_SIZE, FileLoader, Sources, cached_result, read_sources, result_key, store_result
 from migration_lint.process import quiet_gc
 from migration_lint.results import EnvironmentResult
@@ -148,14 +148,15 @@ def resolve_history(env: discovery.Environment, config: Config, invocation: Invo
     # and modules used by their dotted path after `import package`: package.sub.module.Name
     imported |= {path.rsplit(".", 1)[0] for _, text in texts for path in re.findall(r"\b((?:%s)(?:\.\w+)+)" % "|".join(map(re.escape, packages)), text) if "." in path} if packages else set()
     in_versions = [_in_versions(path, env.version_locations) for path in paths]
+    evidence = history_evidence(texts, env_py)  # the dialect-specific code, read once
     settings = resolve(
         env,
         config,
         invocation,
-        inferred_dialect=infer_dialect(texts, env_py),
+        inferred_dialect=infer_dialect(texts, env_py, evidence),
         inferred_downgrades=infer_downgrades(read_mako(env.script_location), with_downgrade, len(texts)),
         inferred_offline_paths=infer_offline_paths(in_versions),
-        dialects_seen=dialects_seen(texts, env_py),
+        dialects_seen=dialects_seen(texts, env_py, evidence),
         project_packages=packages,
         own_packages=own_modules(env),
         project_types=discovery.project_type_names(env.project_root, imported),

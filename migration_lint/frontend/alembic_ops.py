@@ -11,6 +11,7 @@ import ast
 import dataclasses
 import re
 import io
+import sys
 import tokenize
 from typing import Dict, Iterable, Optional
 
@@ -367,9 +368,15 @@ class _FileReader:
         for sub in ast.walk(node):
             if isinstance(sub, ast.Import):
                 for alias in sub.names:
+                    if alias.name.split(".", 1)[0] in NEVER_THE_PROJECT:  # import sqlalchemy as sa
+                        self.result.imports.append((alias.name, sub.lineno, ()))
+                        continue
                     self.result.imports.append((alias.name, sub.lineno, self._uses(alias.asname or alias.name, alias.name if alias.asname else None)))
             elif isinstance(sub, ast.ImportFrom) and sub.level == 0 and sub.module:
                 names = tuple(alias.name for alias in sub.names)
+                if sub.module.split(".", 1)[0] in NEVER_THE_PROJECT:  # from alembic import op: nothing to weigh
+                    self.result.imports.append((sub.module, sub.lineno, names, (), ()))
+                    continue
                 benign = tuple(alias.name for alias in sub.names if self._benign_use(alias.asname or alias.name))
                 # a submodule imported by name and used by its members (guid.GUID): those members
                 members = tuple((alias.name, self._uses(alias.asname or alias.name, None) + (("<used whole>",) if self._used_whole(alias.asname or alias.name) else ())) for alias in sub.names)
@@ -1353,6 +1360,11 @@ def _values_keywords(expr) -> tuple:
         if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and node.func.attr.value == "values":
             found += [arg.keyword.value for arg in node.args if arg.keyword is not None]
     return tuple(dict.fromkeys(found))
+
+
+# top-level packages a project's own code is never in: the standard library, Alembic and
+# SQLAlchemy (their imports are what every revision has; weighing their uses costs a tree walk)
+NEVER_THE_PROJECT = frozenset(getattr(sys, "stdlib_module_names", ())) | {"alembic", "sqlalchemy", "sqlmodel"}
 
 
 def _unwrap_text(node):
