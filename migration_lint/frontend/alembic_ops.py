@@ -8,6 +8,7 @@ parallel walk of the stdlib ``ast`` tree, whose statements correspond one to one
 from __future__ import annotations
 
 import ast
+import contextlib
 import dataclasses
 import re
 import io
@@ -508,17 +509,28 @@ class _FileReader:
         # names its table); every other parameter shadows a module constant of the same name.
         # The arguments are read in the caller's names first; what the function binds stays in it.
         arguments = self._literal_arguments(call, fn, positional) if call is not None else {}
-        saved = dict(self.constants)
-        for name in params:
-            self.constants.pop(name, None)
-        self.constants.update(arguments)
         try:
-            body, _ = _block(fn)
-            self._statements(body, node.body, ctx, _Scope(scope))
+            with self._constants(arguments, drop=params):
+                body, _ = _block(fn)
+                self._statements(body, node.body, ctx, _Scope(scope))
+        finally:
+            self.visiting.pop()
+
+    @contextlib.contextmanager
+    def _constants(self, values: dict, replace: bool = False, drop=()):
+        """The literal names in force for a while (a function's parameters, the names an SQL
+        statement was built with); what was in force before comes back after."""
+        saved = dict(self.constants)
+        if replace:
+            self.constants.clear()
+        for name in drop:
+            self.constants.pop(name, None)
+        self.constants.update(values)
+        try:
+            yield
         finally:
             self.constants.clear()
             self.constants.update(saved)
-            self.visiting.pop()
 
     def _nested_ast(self, fn) -> Optional[ast.FunctionDef]:
         """The ast node of a function defined inside another one (the walk pairs libcst statements
@@ -1165,29 +1177,16 @@ class _FileReader:
             inner = _unwrap_text(sql_node)
             if isinstance(inner, cst.Name) and inner.value in scope.sql_exprs:
                 bound, constants = scope.sql_exprs[inner.value]
-                saved = dict(self.constants)
-                self.constants.clear()
-                self.constants.update(constants)  # the names its holes used, as they were when it was built
-                try:
+                with self._constants(constants, replace=True):  # its holes' names as they were when it was built
                     self._execute(bound, node, ctx, call_name, scope, depth + 1)
-                finally:
-                    self.constants.clear()
-                    self.constants.update(saved)
                 return
             returned = self._returned_sql(inner, scope)
             if returned:
                 for function, expression in returned:
-                    saved = dict(self.constants)
                     params = [p.name.value for p in (*function.params.posonly_params, *function.params.params)]
                     arguments = self._literal_arguments(inner, function, params)
-                    for param in (*params, *(p.name.value for p in function.params.kwonly_params)):
-                        self.constants.pop(param, None)
-                    self.constants.update(arguments)
-                    try:
+                    with self._constants(arguments, drop=(*params, *(p.name.value for p in function.params.kwonly_params))):
                         self._execute(expression, node, ctx, call_name, scope, depth + 1)
-                    finally:
-                        self.constants.clear()
-                        self.constants.update(saved)
                 return
         value = ev.literal(sql_node)
         base = self._new(m.RAW_SQL, node, ctx, call=call_name)
