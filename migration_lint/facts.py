@@ -93,6 +93,7 @@ FACTS: Dict[str, Fact] = {
     "condition": Fact("str", "create_check_constraint: the condition"),
     "labels": Fact("names", "create_type: the enum labels"),
     "implicit": Fact("bool", "create_type: implied by a column's sa.Enum rather than created explicitly"),
+    "checkfirst": Fact("bool", "create_type / drop_type: .create(bind, checkfirst=True) (postgresql.ENUM's default): nothing happens when the type already exists"),
     "action": Fact("str", "alter_type: add_value or rename_value"),
     "value": Fact("any", "set_timeout: the value; alter_type: the label"),
     "old_value": Fact("str", "alter_type rename_value: the former label"),

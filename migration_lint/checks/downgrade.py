@@ -226,6 +226,8 @@ def _created(migration, settings) -> Dict[tuple, Tuple[object, str]]:
             if ("table", table) not in created:
                 created[("constraint", object_key(op, settings))] = (op, f"constraint {op.name}")
         elif op.kind == m.CREATE_TYPE and op.name and not op.get("implicit"):
+            if op.get("checkfirst"):
+                continue  # created only if missing: a leftover type is taken up again by the next upgrade
             created[("type", object_key(op, settings, kind="type"))] = (op, f"type {op.name}")
         elif op.kind == m.RENAME_COLUMN and op.columns:
             old = ("column", table, name_key(op.columns[0], settings.dialect, "column"))

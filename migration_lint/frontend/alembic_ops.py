@@ -866,7 +866,11 @@ class _FileReader:
             spec = self.evaluator.type_spec(receiver)
             if spec is not None and spec.name == "enum" and spec.enum_name:
                 kind = m.CREATE_TYPE if method == "create" else m.DROP_TYPE
-                self._emit(kind, node, ctx, name=spec.enum_name, schema=spec.enum_schema, attrs={"labels": spec.enum_labels, "implicit": False}, call=f"{spec.text.split('(')[0]}.{method}")
+                # create(bind, checkfirst=...): postgresql.ENUM's create checks first by default,
+                # sa.Enum's does not
+                given = self._bind(call, ("bind", "checkfirst")).get("checkfirst")
+                checkfirst = self.evaluator.literal(given) is True if given is not None else spec.text.split("(")[0].rsplit(".", 1)[-1] == "ENUM"
+                self._emit(kind, node, ctx, name=spec.enum_name, schema=spec.enum_schema, attrs={"labels": spec.enum_labels, "implicit": False, "checkfirst": checkfirst}, call=f"{spec.text.split('(')[0]}.{method}")
                 return True
         # helper functions in the same file: top level, defined inside the function being walked,
         # or each of a list of them a loop variable takes (for step in [a, b]: step(op))
