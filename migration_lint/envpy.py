@@ -105,7 +105,7 @@ class _EnvPy:
         for node in ast.walk(self.tree):
             if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "configure":
                 owner = node.func.value
-                if (isinstance(owner, ast.Name) and owner.id in self.context_names) or _dotted(owner) == "alembic.context":
+                if (isinstance(owner, ast.Name) and owner.id in self.context_names) or dotted_name(owner) == "alembic.context":
                     calls.append(node)
         return sorted(calls, key=lambda c: (c.lineno, c.col_offset))
 
@@ -221,7 +221,7 @@ class _EnvPy:
             elif owner == name and (method in EXECUTES or method == "begin"):
                 state.open = state.open or (call.lineno, f"{name}.{method}(...)")
             elif method in TAKES_CONNECTION and _passes(call, name):
-                state.open = state.open or (call.lineno, f"{_dotted(call.func) or method}(...) on {name}")
+                state.open = state.open or (call.lineno, f"{dotted_name(call.func) or method}(...) on {name}")
             elif isinstance(call.func, ast.Name) and call.func.id in self.functions and _passes(call, name):
                 helper = self.functions[call.func.id]
                 index = next(i for i, a in enumerate(call.args) if isinstance(a, ast.Name) and a.id == name) if any(isinstance(a, ast.Name) and a.id == name for a in call.args) else None
@@ -306,7 +306,8 @@ def _is_get_bind(node, context_names) -> bool:
     return isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "get_bind" and isinstance(node.func.value, ast.Name) and node.func.value.id in context_names
 
 
-def _dotted(node) -> Optional[str]:
+def dotted_name(node) -> Optional[str]:
+    """'alembic.context' for an ast Attribute chain ending in a Name; None for anything else."""
     parts = []
     while isinstance(node, ast.Attribute):
         parts.append(node.attr)

@@ -19,6 +19,7 @@ from typing import Dict, Iterable, Optional
 import libcst as cst
 
 from migration_lint import dialects
+from migration_lint.envpy import dotted_name
 from migration_lint import model as m
 from migration_lint.frontend.headers import HEADER_NAMES, header_values, set_header
 from migration_lint.frontend import reads as R
@@ -430,9 +431,9 @@ class _FileReader:
             for outer in attributes:
                 if id(outer) in inner:
                     continue
-                dotted_name = _ast_dotted(outer)
-                if dotted_name:
-                    chains.append((dotted_name, self._called_with(outer)))
+                chain = dotted_name(outer)
+                if chain:
+                    chains.append((chain, self._called_with(outer)))
             self._attribute_chains = chains
         prefix = bound + "."
         uses: Dict[str, set] = {}
@@ -447,7 +448,7 @@ class _FileReader:
         if isinstance(parent, ast.keyword):
             parent = self._parents.get(id(parent))
         if isinstance(parent, ast.Call) and parent.func is not node and isinstance(parent.func, ast.Attribute):
-            return _ast_dotted(parent.func) or ""
+            return dotted_name(parent.func) or ""
         return ""
 
     def _suppressions(self) -> None:
@@ -1499,22 +1500,11 @@ def _opaque_names(value: ast.expr) -> Optional[tuple]:
         if isinstance(element, ast.Constant) and isinstance(element.value, str):
             names.append(element.value)
             continue
-        name = _ast_dotted(element)
+        name = dotted_name(element)
         if name is None:
             return None
         names.append(f"<{name}>")
     return tuple(names)
-
-
-def _ast_dotted(node: ast.expr) -> Optional[str]:
-    parts = []
-    while isinstance(node, ast.Attribute):
-        parts.append(node.attr)
-        node = node.value
-    if isinstance(node, ast.Name):
-        parts.append(node.id)
-        return ".".join(reversed(parts))
-    return None
 
 
 def _ast_tail(node: ast.expr) -> Optional[str]:
