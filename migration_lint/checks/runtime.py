@@ -8,6 +8,7 @@ PostgreSQL and MariaDB servers in tests/test_runtime_rules.py.
 
 from __future__ import annotations
 
+import re
 from typing import Optional
 
 from migration_lint import model as m
@@ -79,9 +80,35 @@ def commit_in_migration(rule, run):
             for index, op in enumerate(ops):
                 if op.kind != m.COMMIT or op.get("rollback") or op.get("session"):
                     continue
+                if saved and _resumable_batch(op, ops[:index]):
+                    continue
                 message = _commit_message(op, ops[index + 1 :], settings, saved, external)
                 if message:
                     yield migration.at(rule, op, message, phase=phase)
+
+
+_REPEATABLE = frozenset({m.UPDATE_ROWS, m.DELETE_ROWS, m.SET_TIMEOUT, m.COMMIT})
+_READS = frozenset({"SelectStmt", "Select", "VariableSetStmt", "Set"})  # pglast / sqlglot names
+# an INSERT ... SELECT that only adds the rows not there yet: running it again adds nothing
+_INSERT_GUARD = re.compile(r"\bNOT\s+EXISTS\b|\bIS\s+NULL\b|\bON\s+CONFLICT\b|\bNOT\s+IN\b|\bINSERT\s+IGNORE\b", re.I)
+
+
+def _resumable_batch(op, before) -> bool:
+    """A commit per batch of a backfill loop, with only row changes before it in the phase, in a
+    run whose work env.py saves: when a later statement fails, the revision runs again from the
+    start over rows already changed, which UPDATE/DELETE (and an INSERT that skips rows already
+    there, and DDL guarded by IF [NOT] EXISTS) do again harmlessly; nothing is half-applied that the next upgrade would fail on."""
+    if op.source == "sql" or "loop" not in op.context:
+        return False
+    for earlier in before:
+        if earlier.kind == m.OTHER_SQL and earlier.get("statement") in _READS:
+            continue
+        if earlier.kind in _REPEATABLE or earlier.get("if_not_exists") or earlier.get("if_exists"):
+            continue  # DDL guarded by IF [NOT] EXISTS does nothing the second time
+        if earlier.kind == m.INSERT_ROWS and earlier.sql and _INSERT_GUARD.search(earlier.sql):
+            continue
+        return False
+    return True
 
 
 def _commit_message(op, after, settings, saved: bool, external: bool) -> Optional[str]:
