@@ -217,17 +217,26 @@ def _variants(value, fail) -> list:
     """``messages:`` -- a message for each case a match tells apart, checked like a match."""
     if value is None:
         return []
-    if not isinstance(value, list) or not all(isinstance(v, dict) and set(v) == {"when", "message"} and isinstance(v["message"], str) for v in value):
-        fail("messages must be a list of {when: <match>, message: <text>}")
+    allowed = {"when", "message", "severity", "group"}
+    if not isinstance(value, list) or not all(
+        isinstance(v, dict) and {"when", "message"} <= set(v) <= allowed and all(isinstance(v[k], str) for k in ("message", "severity", "group") if k in v)
+        for v in value
+    ):
+        fail("messages must be a list of {when: <match>, message: <text>[, severity: <level>][, group: <text>]}")
     for variant in value:
         problem = validate_match(variant["when"])
         if problem:
             fail(f"messages: when: {problem}")
-        try:
-            list(string.Formatter().parse(variant["message"]))
-        except ValueError as exc:
-            fail(f"messages: {exc}")
-    return [{"when": v["when"], "message": v["message"].strip()} for v in value]
+        if variant.get("severity", SEVERITIES[0]) not in SEVERITIES:
+            fail(f"messages: severity must be one of {', '.join(SEVERITIES)}")
+        for key in ("message", "group"):
+            try:
+                list(string.Formatter().parse(variant.get(key, "")))
+            except ValueError as exc:
+                fail(f"messages: {exc}")
+    # severity: the case's own (a reviewer weighs it lower); group: its message for several
+    # operations of one group (without it, each is reported alone)
+    return [{k: (v[k].strip() if k in ("message", "group") else v[k]) for k in v} for v in value]
 
 
 def _opt_in(value, data: dict, fail) -> bool:

@@ -18,7 +18,7 @@ from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 from migration_lint import model as m
 from migration_lint import rule_ids
 from migration_lint.catalogue import OFFLINE_SAFE, Catalogue, Rule
-from migration_lint.facts import Facts, mark_copied_earlier, mark_foreign_keys, place_facts, shown_table, unread
+from migration_lint.facts import Facts, mark_copied_earlier, mark_declared_removals, mark_foreign_keys, place_facts, shown_table, unread
 from migration_lint.matcher import matches
 from migration_lint.model import LIST_LIMIT, Finding, MigrationFile, Operation, listing
 from migration_lint.settings import Settings, check_rule_names
@@ -46,9 +46,11 @@ class MigrationContext:
     def facts_for(self, op: Operation) -> Facts:
         return Facts(op, self.facts[id(op)])
 
-    def at(self, rule: Rule, op: Operation, message: str, *, phase: Optional[str] = None, subject: Tuple[str, ...] = ()) -> Finding:
-        """A finding of ``rule`` at an operation of this revision."""
-        return Finding.at(rule.name, self.path, op, message, revision=self.revision, phase=phase, subject=subject)
+    def at(self, rule: Rule, op: Operation, message: str, *, phase: Optional[str] = None, subject: Tuple[str, ...] = (), severity: str = "") -> Finding:
+        """A finding of ``rule`` at an operation of this revision (``severity``: a case the rule
+        weighs apart from its own severity)."""
+        finding = Finding.at(rule.name, self.path, op, message, revision=self.revision, phase=phase, subject=subject)
+        return dataclasses.replace(finding, severity=severity) if severity else finding
 
     def finding(self, rule: Rule, line: int, message: str, *, phase: Optional[str] = None, subject: Tuple[str, ...] = ()) -> Finding:
         """A finding of ``rule`` on a line of this revision (not at one operation)."""
@@ -90,7 +92,9 @@ def prepare(file: MigrationFile, settings: Settings) -> MigrationContext:
     placed = place_facts(file.operations, settings, shown)
     ops = {phase: [op for op, _ in pairs] for phase, pairs in placed.items()}
     facts = {id(op): place for pairs in placed.values() for op, place in pairs}
-    return MigrationContext(file=file, ops=ops, facts=facts)
+    migration = MigrationContext(file=file, ops=ops, facts=facts)
+    mark_declared_removals(migration)
+    return migration
 
 
 class _MessageValues(dict):
@@ -153,27 +157,32 @@ def _declarative(rule: Rule, migration: MigrationContext, settings: Settings, ca
             if rule.effect == "lock" and not facts.get("table_is_large"):
                 continue  # the config lists the large tables, and this is not one of them
             if matches(rule.match, facts):
-                template = next((v["message"] for v in rule.messages if matches(v["when"], facts)), rule.message)
+                case = next((v for v in rule.messages if matches(v["when"], facts)), None)
+                template = case["message"] if case else rule.message
+                severity = case.get("severity", "") if case else ""
+                grouped = None
+                if rule.group:
+                    grouped = case.get("group") if case else rule.group["message"]
                 # a member suppressed on its own line is reported alone (and suppressed there, its
                 # comment used); the others form the group
-                if rule.group and template == rule.message and not _suppressed(migration.file, rule.name, op.line, op.end_line, catalogue):
+                if grouped and not _suppressed(migration.file, rule.name, op.line, op.end_line, catalogue):
                     key = (phase,) if rule.group["by"] == "phase" else (phase, facts.get("schema_key"), facts.get("table"))
-                    groups.setdefault(key, []).append((op, facts))
+                    groups.setdefault((template, grouped, severity, *key), []).append((op, facts))
                     continue
-                yield migration.at(rule, op, format_message(template, facts, settings), phase=phase)
-        for members in groups.values():
+                yield migration.at(rule, op, format_message(template, facts, settings), phase=phase, severity=severity)
+        for (template, grouped, severity, *_), members in groups.items():
             op, facts = members[0]
             if len(members) == 1:
-                yield migration.at(rule, op, format_message(rule.message, facts, settings), phase=phase)
+                yield migration.at(rule, op, format_message(template, facts, settings), phase=phase, severity=severity)
                 continue
             items = list(dict.fromkeys(format_message(rule.group["item"], f, settings) for _, f in members))
             if len(items) == 1:  # one object reached several ways (in two branches): one finding
-                yield migration.at(rule, op, format_message(rule.message, facts, settings), phase=phase)
+                yield migration.at(rule, op, format_message(template, facts, settings), phase=phase, severity=severity)
                 continue
             values = Facts(facts.op, {**facts.extra, "count": len(items), "items": listing(items)})
             # at the first member, spanning only its own lines: a comment on a later member's line
             # is that member's, not the group's
-            yield migration.at(rule, op, format_message(rule.group["message"], values, settings), phase=phase, subject=("group", *items[:LIST_LIMIT]))
+            yield migration.at(rule, op, format_message(grouped, values, settings), phase=phase, subject=("group", *items[:LIST_LIMIT]), severity=severity)
 
 
 def rules_in_force(catalogue: Catalogue, settings: Settings) -> List[Rule]:
@@ -254,7 +263,8 @@ def _judged(rule: Rule, finding: Finding, settings: Settings) -> Finding:
     return dataclasses.replace(
         finding,
         rule=rule.name,
-        severity=settings.severity_of(rule.name, "") or _severity_by_alias(rule, settings) or rule.severity,
+        # the project's setting first, then a case the rule weighs apart, then the rule's own
+        severity=settings.severity_of(rule.name, "") or _severity_by_alias(rule, settings) or finding.severity or rule.severity,
         help=finding.help or (rule.fix_guarded if rule.fix_guarded and settings.dialect_uncertain else rule.fix),
         line=max(finding.line, 1),
         end_line=max(finding.end_line, finding.line, 1),

@@ -239,6 +239,7 @@ class MigrationFile:
     # read for every file, headers-only ones included: "could an earlier revision have made it?"
     enum_types: Tuple[str, ...] = ()
     creates_from_models: bool = False  # calls metadata.create_all(): types may come from the models
+    message: str = ""  # the revision's message: its docstring up to the "Revision ID:" header
 
     def ops(self, phase: str) -> list:
         return [o for o in self.operations if o.phase == phase]

@@ -118,6 +118,18 @@ class _Scope:
         self.function_lists = dict(parent.function_lists) if parent else {}  # name -> (function names)
 
 
+def revision_message(tree: ast.Module) -> str:
+    """The message the author gave (`alembic revision -m ...`): the module docstring without the
+    headers Alembic's template writes under it (Revision ID, Revises, Create Date)."""
+    doc = ast.get_docstring(tree, clean=True) or ""
+    lines = []
+    for line in doc.splitlines():
+        if re.match(r"\s*(Revision ID|Revises|Create Date)\s*:", line):
+            break
+        lines.append(line)
+    return "\n".join(lines).strip()[:2000]
+
+
 def parse_migration(source: bytes, path: str, dialect: str = "postgresql", operations: bool = True) -> MigrationFile:
     """One revision file.  ``operations=False`` reads what the revision graph and the file-wide
     rules need (headers, imports, suppressions, syntax errors) with the stdlib parser only, and
@@ -240,6 +252,7 @@ class _FileReader:
         if not self.op_names:
             self.op_names.add("op")  # the Alembic template name, even if imported oddly
         self.result.enum_types, self.result.creates_from_models = R.enum_mentions(self.tree, self.text)
+        self.result.message = revision_message(self.tree)
         for phase in (m.UPGRADE, m.DOWNGRADE):
             node = self.functions.get(phase)
             if node is None:

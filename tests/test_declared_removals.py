@@ -1,0 +1,104 @@
+"""Drops the revision's message declares: graded `info`, and not reported with the application
+stopped; the same drop under another message keeps the rule's `error`."""
+
+import pytest
+
+from migration_lint.api import lint_sources
+from migration_lint.config import config_from_mapping
+from migration_lint.facts import _name_tokens, _names
+from migration_lint.frontend.alembic_ops import parse_migration
+
+
+def revision(message: str, body: str) -> str:
+    return (
+        f'"""{message}\n\nRevision ID: r1\nRevises:\nCreate Date: 2026-11-30 10:00:00\n\n"""\n'
+        "from alembic import op\nimport sqlalchemy as sa\n\n"
+        'revision = "r1"\ndown_revision = None\n\n\ndef upgrade():\n' + body
+    )
+
+
+def findings(message: str, body: str, **config):
+    sources = {"r1.py": revision(message, body)}
+    return [f for f in lint_sources(sources, config=config_from_mapping(config, "test")) if f.rule in ("drop-table", "drop-column")]
+
+
+def test_the_message_is_the_docstring_without_alembics_headers():
+    parsed = parse_migration(revision("Remove Project.zscore\n\nIt was never read.", "    pass\n").encode(), "r1.py")
+    assert parsed.message == "Remove Project.zscore\n\nIt was never read."
+
+
+def test_a_declared_drop_is_info_and_says_what_is_left():
+    (finding,) = findings("Remove Project.zscore", '    op.drop_column("projects", "zscore")\n')
+    assert finding.severity == "info"
+    assert 'as the revision\'s message says ("Remove Project.zscore")' in finding.message
+    assert "previous release" in finding.message
+
+
+def test_an_undeclared_drop_keeps_error():
+    (finding,) = findings("Add a brackets table", '    op.drop_column("teams", "bracket")\n')
+    assert finding.severity == "error"
+    assert "its data is lost" in finding.message
+
+
+def test_declared_drops_of_one_table_are_one_info_finding():
+    body = '    op.drop_column("packages", "autohide")\n    op.drop_column("packages", "comments")\n'
+    (finding,) = findings("Remove unused columns", body)
+    assert finding.severity == "info"
+    assert "drops 2 columns of packages (autohide, comments)" in finding.message
+
+
+def test_declared_and_undeclared_drops_of_one_table_are_reported_apart():
+    body = '    op.drop_column("projects", "zscore")\n    op.drop_column("projects", "total_size")\n'
+    found = sorted((f.severity, f.line) for f in findings("Remove Project.zscore", body))
+    assert found == [("error", 17), ("info", 16)]
+
+
+def test_nothing_with_the_application_stopped():
+    assert findings("Remove Project.zscore", '    op.drop_column("projects", "zscore")\n', deploy="offline") == []
+    # undeclared: the data loss is still reported
+    (finding,) = findings("Tidy projects", '    op.drop_column("projects", "zscore")\n', deploy="offline")
+    assert finding.severity == "error"
+
+
+def test_a_configured_severity_wins_over_the_declared_grade():
+    (finding,) = findings("Remove Project.zscore", '    op.drop_column("projects", "zscore")\n', severity={"drop-column": "warning"})
+    assert finding.severity == "warning"
+
+
+@pytest.mark.parametrize(
+    "message, name, named",
+    [
+        ("Remove Project.zscore", "zscore", True),
+        ("Drop JournalEntry.submitted_from", "submitted_from", True),
+        ("remove_organization_project_is_active", "is_active", True),
+        ("Remove MissingDatasetFile", "missing_dataset_files", True),
+        ("Remove flow run notifications", "flow_run_notification_queue", True),
+        ("Remove flow runners", "flow_runner_type", True),
+        ("Removing default storage block document.", "is_default_storage_block_document", True),
+        ("Drop alternate repositories.", "alternate_repositories", True),
+        # one shared word is not a name: 'remove malware infrastructure' names no table
+        ("remove malware infrastructure", "malware_checks", False),
+        ("Remove PGP signature support", "has_signature", False),
+        ("Add BlockSchema capabilities", "type", False),
+        # the table's own name is not the start of a column's
+        ("Remove BlockSchema", "block_schema_type", False),
+    ],
+)
+def test_names(message, name, named):
+    assert _names(_name_tokens(message), name, _name_tokens("block_schema")) is named
+
+
+def test_a_table_named_by_a_message_about_its_constraint_is_not_declared():
+    body = '    op.drop_table("tagmanifesttomanifest")\n    op.create_table("tagmanifesttomanifest", sa.Column("id", sa.Integer(), primary_key=True))\n'
+    (finding,) = findings("Remove unique from TagManifestToManifest", body)
+    assert finding.severity == "error"
+    assert "creates it again" in finding.message
+
+
+def test_a_singular_kind_word_declares_only_a_lone_drop():
+    # 'table' with two tables dropped: which one the author meant is not said
+    body = '    op.drop_table("user_titan_codes")\n    op.drop_table("sessions")\n'
+    (finding,) = findings("Drop titan_promo_code table", body)
+    assert finding.severity == "error"
+    (finding,) = findings("Drop titan_promo_code table", '    op.drop_table("user_titan_codes")\n')
+    assert finding.severity == "info"
