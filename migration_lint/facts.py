@@ -10,6 +10,7 @@ operation's place (``place_facts``).
 from __future__ import annotations
 
 import difflib
+import datetime
 import re
 from dataclasses import dataclass
 from typing import Any, Dict, Iterable, List, Optional
@@ -126,6 +127,9 @@ FACTS: Dict[str, Fact] = {
     "copied_earlier": Fact("bool", "drop_column / drop_table: an earlier revision of this line of history copied the values (the drop is the contract step of an expand/backfill/contract change)"),
     "references": Fact("names", "drop_column: the tables the column's foreign keys point at, as this revision and its ancestors declare them (lower case)"),
     "references_dropped_table": Fact("bool", "drop_column: the column's foreign key points at a table the same upgrade drops: its values are references to rows that go with that table"),
+    "table_is_young": Fact("bool", "an earlier revision created the table at most 7 days before this one (their Create Date headers) and no revision copied rows into it since: it holds what a few days of traffic wrote, and a lock on it is brief"),
+    "table_is_fresh": Fact("bool", "an earlier revision created the table at most 24 hours before this one: both most likely ship in one deploy, and the table is then empty when this runs"),
+    "created_by": Fact("str", "for messages: the revision that created a young table and how long before, 'revision abc123, 5 hours earlier'"),
     "removal_declared": Fact("bool", "drop_column / drop_table in upgrade(): the revision's message says it removes this object: names it with a removal word ('Remove Project.zscore', 'drop the rego_otk table'), or says it removes tables / columns / fields (plural, or the one of its kind the revision drops)"),
     "declared_as": Fact("str", "for messages: the first line of the revision's message, when removal_declared"),
     "table_is_copied": Fact("bool", "drop_table: an earlier statement of the phase reads the table into another one (INSERT ... SELECT ... FROM it)"),
@@ -314,6 +318,9 @@ def place_facts(operations: Iterable[m.Operation], settings, shown=None) -> Dict
                         "references": (),  # and these two by mark_foreign_keys
                         "references_dropped_table": False,
                         "table_is_recreated": index in recreated,
+                        "table_is_young": False,  # these three by mark_young_tables
+                        "table_is_fresh": False,
+                        "created_by": "",
                         "removal_declared": False,  # set by mark_declared_removals
                         "declared_as": "",
                         "deploy": settings.deploy,
@@ -598,6 +605,80 @@ def mark_declared_removals(migration) -> None:
         if named or words & plurals or (words & singulars and len(same_kind) == 1):
             facts["removal_declared"] = True
             facts["declared_as"] = first_line
+
+
+YOUNG_HOURS = 7 * 24
+FRESH_HOURS = 24
+
+
+def _created_at(text: str):
+    try:
+        return datetime.datetime.strptime(text, "%Y-%m-%dT%H:%M")
+    except ValueError:
+        return None
+
+
+def _fills(op: m.Operation) -> bool:
+    """An INSERT ... SELECT: rows copied in from elsewhere, as many as there are."""
+    return op.kind == m.INSERT_ROWS and bool(op.get("from_select") or (op.sql and re.search(r"\bSELECT\b", op.sql, re.I)))
+
+
+def mark_young_tables(migrations, graph, settings) -> None:
+    """Set ``table_is_young`` / ``table_is_fresh`` (and ``created_by``) on the operations of a
+    revision whose table an ancestor created shortly before, by the two revisions' Create Date
+    headers, when no revision filled it with an INSERT ... SELECT since.  A young table is not
+    large: ``table_is_large`` is turned off for it, whatever large-tables says of its name today."""
+    made = {}  # revision -> (when, {table key: filled in the same revision})
+    filled = {}  # table key -> revisions that INSERT ... SELECT into it
+    by_revision = {}
+    for migration in migrations:
+        when = _created_at(getattr(migration.file, "created", ""))
+        if not migration.revision:
+            continue
+        by_revision[migration.revision] = (migration, when)
+        for op in migration.ops.get(m.UPGRADE, ()):
+            if op.table and _fills(op):
+                filled.setdefault(table_key(op, settings), set()).add(migration.revision)
+        if when is not None:
+            tables = {table_key(op, settings) for op in migration.ops.get(m.UPGRADE, ()) if op.kind == m.CREATE_TABLE and op.table}
+            if tables:
+                made[migration.revision] = (when, tables)
+    if not made:
+        return
+    for migration in migrations:
+        this = by_revision.get(migration.revision, (None, None))[1]
+        if this is None or migration.revision not in graph.revisions:
+            continue
+        ancestors = set(graph.ancestors(migration.revision))
+        born = {}  # table -> (when, revision): its latest creation among the ancestors
+        for revision in ancestors & made.keys():
+            when, tables = made[revision]
+            for table in tables:
+                if table not in born or when > born[table][0]:
+                    born[table] = (when, revision)
+        if not born:
+            continue
+        ops = list(migration.ops.get(m.UPGRADE, ()))
+        for op in ops:
+            if not op.table:
+                continue
+            table = table_key(op, settings)
+            if table not in born:
+                continue
+            when, revision = born[table]
+            hours = (this - when).total_seconds() / 3600
+            if hours < 0 or hours > YOUNG_HOURS:
+                continue
+            fillers = filled.get(table, set()) & ancestors
+            if any(by_revision[r][1] is None or by_revision[r][1] >= when for r in fillers):
+                continue  # rows copied in since it was made: as large as what they came from
+            if any(_fills(o) and table_key(o, settings) == table for o in ops[: ops.index(op)]):
+                continue  # this revision copied rows in before the operation
+            facts = migration.facts[id(op)]
+            if facts.get("table_is_new"):
+                continue
+            age = f"{round(hours)} hours" if hours < 48 else f"{round(hours / 24)} days"
+            facts.update(table_is_young=True, table_is_large=False, table_is_fresh=hours <= FRESH_HOURS, created_by=f"revision {revision}, {age} earlier")
 
 
 def _declared_foreign_keys(ops, settings) -> Iterable[tuple]:

@@ -240,6 +240,7 @@ class MigrationFile:
     enum_types: Tuple[str, ...] = ()
     creates_from_models: bool = False  # calls metadata.create_all(): types may come from the models
     message: str = ""  # the revision's message: its docstring up to the "Revision ID:" header
+    created: str = ""  # the docstring's "Create Date:" as ISO 'YYYY-MM-DDTHH:MM' ('' when absent)
 
     def ops(self, phase: str) -> list:
         return [o for o in self.operations if o.phase == phase]

@@ -102,3 +102,40 @@ def test_a_singular_kind_word_declares_only_a_lone_drop():
     assert finding.severity == "error"
     (finding,) = findings("Drop titan_promo_code table", '    op.drop_table("user_titan_codes")\n')
     assert finding.severity == "info"
+
+
+# -- young tables: an earlier revision made the table shortly before (Create Date headers) ------
+
+def dated(revision_id: str, down, date: str, body: str) -> str:
+    return (
+        f'"""{revision_id}\n\nRevision ID: {revision_id}\nCreate Date: {date}\n\n"""\n'
+        "from alembic import op\nimport sqlalchemy as sa\n\n"
+        f'revision = "{revision_id}"\ndown_revision = {down!r}\n\n\ndef upgrade():\n' + body
+    )
+
+
+def test_a_not_null_column_on_a_table_made_the_day_before_is_a_warning_naming_that_revision():
+    sources = {
+        "f1.py": dated("f1", None, "2018-05-09 10:28:22", '    op.create_table("favorites", sa.Column("id", sa.Integer(), primary_key=True))\n'),
+        "f2.py": dated("f2", "f1", "2018-05-10 09:46:31", '    op.add_column("favorites", sa.Column("org_id", sa.Integer(), nullable=False))\n'),
+    }
+    (finding,) = [f for f in lint_sources(sources) if f.rule == "add-column-not-null-without-default"]
+    assert finding.severity == "warning"
+    assert "revision f1, 23 hours earlier" in finding.message
+
+
+def test_a_week_later_the_table_counts_as_large_again():
+    body = '    op.create_unique_constraint("uq_macaroons_description", "macaroons", ["description"])\n'
+    make = '    op.create_table("macaroons", sa.Column("id", sa.Integer(), primary_key=True), sa.Column("description", sa.String(100)))\n'
+    for date, found in (("2019-07-29 10:00:00", 0), ("2019-08-20 10:00:00", 1)):
+        sources = {"m1.py": dated("m1", None, "2019-07-25 10:00:00", make), "m2.py": dated("m2", "m1", date, body)}
+        assert len([f for f in lint_sources(sources) if f.rule == "add-unique-constraint"]) == found
+
+
+def test_no_dates_no_youth():
+    sources = {
+        "f1.py": 'revision = "f1"\ndown_revision = None\ndef upgrade():\n    op.create_table("favorites", sa.Column("id", sa.Integer(), primary_key=True))\n',
+        "f2.py": 'revision = "f2"\ndown_revision = "f1"\ndef upgrade():\n    op.add_column("favorites", sa.Column("org_id", sa.Integer(), nullable=False))\n',
+    }
+    (finding,) = [f for f in lint_sources(sources) if f.rule == "add-column-not-null-without-default"]
+    assert finding.severity == "error"

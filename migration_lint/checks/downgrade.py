@@ -318,6 +318,10 @@ def enum_type_leak(rule, run):
             yield migration.at(rule, op, f"the enum type {op.name} is created with {shown_table(op, settings)}, but downgrade() never drops it; the next upgrade fails with 'type \"{op.name}\" already exists'", phase=m.UPGRADE)
 
 
+# this many revisions whose downgrade raises on purpose make a convention (warehouse: 26)
+ROLL_FORWARD_CONVENTION = 5
+
+
 def irreversible_downgrade(rule, run):
     """The newest irreversible revision of each line of history: where ``alembic downgrade`` stops."""
     if run.settings.downgrades == "optional":
@@ -327,6 +331,8 @@ def irreversible_downgrade(rule, run):
         raises = [op for op in migration.ops[m.DOWNGRADE] if op.kind == m.RAISE and "offline" not in op.context]
         if raises and migration.revision:
             raising[migration.revision] = (migration, raises[0])
+    if len(raising) >= ROLL_FORWARD_CONVENTION:
+        return  # the project rolls forward by convention: the newest such revision says nothing new
     graph = run.graph
     for revision, (migration, op) in raising.items():
         later = [r for r in graph.descendants(revision) if r in raising] if revision in graph.revisions else []

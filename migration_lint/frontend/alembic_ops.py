@@ -130,6 +130,15 @@ def revision_message(tree: ast.Module) -> str:
     return "\n".join(lines).strip()[:2000]
 
 
+def revision_created(tree: ast.Module) -> str:
+    """The "Create Date:" Alembic's template writes in the docstring, as 'YYYY-MM-DDTHH:MM'."""
+    doc = ast.get_docstring(tree, clean=True) or ""
+    found = re.search(r"^\s*Create Date\s*:\s*(\d{4}-\d{2}-\d{2})(?:[ T](\d{2}:\d{2}))?", doc, re.M)
+    if not found:
+        return ""
+    return f"{found.group(1)}T{found.group(2) or '00:00'}"
+
+
 def parse_migration(source: bytes, path: str, dialect: str = "postgresql", operations: bool = True) -> MigrationFile:
     """One revision file.  ``operations=False`` reads what the revision graph and the file-wide
     rules need (headers, imports, suppressions, syntax errors) with the stdlib parser only, and
@@ -252,7 +261,7 @@ class _FileReader:
         if not self.op_names:
             self.op_names.add("op")  # the Alembic template name, even if imported oddly
         self.result.enum_types, self.result.creates_from_models = R.enum_mentions(self.tree, self.text)
-        self.result.message = revision_message(self.tree)
+        self.result.message, self.result.created = revision_message(self.tree), revision_created(self.tree)
         for phase in (m.UPGRADE, m.DOWNGRADE):
             node = self.functions.get(phase)
             if node is None:
