@@ -590,6 +590,8 @@ def mark_declared_removals(migration) -> None:
     words = set(re.findall(r"[a-z]+", message.lower()))
     drops = [op for op in migration.ops.get(m.UPGRADE, ()) if op.kind in _KIND_WORDS and op.table]
     first_line = message.splitlines()[0].strip()
+    if len(first_line) > 80:
+        first_line = first_line[:79] + "\u2026"
     for op in drops:
         facts = migration.facts[id(op)]
         if facts.get("table_is_recreated"):

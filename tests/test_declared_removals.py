@@ -139,3 +139,21 @@ def test_no_dates_no_youth():
     }
     (finding,) = [f for f in lint_sources(sources) if f.rule == "add-column-not-null-without-default"]
     assert finding.severity == "error"
+
+
+def test_a_message_quoted_into_the_report_prints_no_control_codes_and_is_cut(tmp_path):
+    import subprocess
+    import sys
+
+    versions = tmp_path / "migrations" / "versions"
+    versions.mkdir(parents=True)
+    (tmp_path / "migrations" / "env.py").write_text("")
+    message = "Remove zscore \x1b[31mRED\x1b[0m " + "x" * 300
+    (versions / "h1.py").write_text(revision(message, '    op.drop_column("projects", "zscore")\n').replace('"r1"', '"h1"'))
+    out = subprocess.run(
+        [sys.executable, "-m", "migration_lint", "check", str(tmp_path / "migrations"), "--exit-zero", "--no-cache"],
+        capture_output=True, text=True, env={"COLUMNS": "2000", "PATH": ""}, cwd=tmp_path,
+    ).stdout
+    assert "\x1b" not in out
+    assert "\\x1b[31mRED" in out
+    assert "x" * 40 + "\u2026" in out and "x" * 60 not in out

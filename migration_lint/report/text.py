@@ -12,7 +12,7 @@ from rich.text import Text
 
 from migration_lint.model import SEVERITIES, count_of, source_lines
 from migration_lint.report import environment_facts
-from migration_lint.report.safe import cut
+from migration_lint.report.safe import cut, one_line
 
 STYLES = {"error": "bold red", "warning": "yellow", "info": "cyan"}
 
@@ -54,19 +54,20 @@ def render_text(result, color: bool = False, width: int = 100, show_source: bool
             rev = f" [dim](revision {escape(f.revision)}{', ' + f.phase if f.phase else ''})[/dim]" if f.revision else ""
             console.print(f"  [dim]{where:>7}[/dim]  [{STYLES[f.severity]}]{f.severity:<7}[/]  [bold]{f.rule}[/bold]{rev}")
             for part in f.message.split("\n"):  # round-trip diffs: one difference per line
-                console.print(Padding(Text(part), (0, 0, 0, 11), expand=False))
+                # text quoted from the checkout (a revision's message, a name) prints no control code
+                console.print(Padding(Text(one_line(part)), (0, 0, 0, 11), expand=False))
             if f.trace:  # --trace: what the lock trace saw here
-                console.print(Padding(Text(f.trace, style="italic"), (0, 0, 0, 11), expand=False))
+                console.print(Padding(Text(one_line(f.trace), style="italic"), (0, 0, 0, 11), expand=False))
             if show_source:
                 for number, text, current in _frame(f.path, f.line, sources):
                     marker = ">" if current else " "
-                    frame = Text(f"         {marker} {number:>5} | {cut(text)}", style="bold" if current else "dim")
+                    frame = Text(f"         {marker} {number:>5} | {cut(one_line(text))}", style="bold" if current else "dim")
                     if terminal:
                         console.print(frame, overflow="fold")
                     else:
                         console.print(frame, no_wrap=True, overflow="ignore", crop=False)
             if f.help:
-                console.print(Padding(Text.assemble(("fix: ", "green"), f.help), (0, 0, 0, 11), expand=False))
+                console.print(Padding(Text.assemble(("fix: ", "green"), one_line(f.help)), (0, 0, 0, 11), expand=False))
     counts = {s: sum(1 for f in findings if f.severity == s) for s in reversed(SEVERITIES)}
     files = sum(env.file_count for env in result.environments)
     console.print()
