@@ -18,7 +18,7 @@ from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 from migration_lint import model as m
 from migration_lint import rule_ids
 from migration_lint.catalogue import OFFLINE_SAFE, Catalogue, Rule
-from migration_lint.facts import Facts, mark_copied_earlier, mark_declared_removals, mark_foreign_keys, mark_young_tables, place_facts, shown_table, unread
+from migration_lint.facts import Facts, mark_copied_earlier, mark_declared_removals, mark_foreign_keys, mark_known_not_null, mark_young_tables, place_facts, shown_table, unread
 from migration_lint.matcher import matches
 from migration_lint.model import LIST_LIMIT, Finding, MigrationFile, Operation, listing
 from migration_lint.settings import Settings, check_rule_names
@@ -213,6 +213,7 @@ def lint(files: Sequence[MigrationFile], scope, settings: Settings, catalogue: C
     mark_copied_earlier(migrations, scope.graph)
     mark_foreign_keys(migrations, scope.graph, settings)
     mark_young_tables(migrations, scope.graph, settings)
+    mark_known_not_null(migrations, scope.graph, settings)
     run = Run(settings=settings, scope=scope, migrations=migrations, files=list(files))
     rules = rules_in_force(catalogue, settings)
     raw: List[Tuple[Rule, Finding]] = []

@@ -127,6 +127,7 @@ FACTS: Dict[str, Fact] = {
     "copied_earlier": Fact("bool", "drop_column / drop_table: an earlier revision of this line of history copied the values (the drop is the contract step of an expand/backfill/contract change)"),
     "references": Fact("names", "drop_column: the tables the column's foreign keys point at, as this revision and its ancestors declare them (lower case)"),
     "references_dropped_table": Fact("bool", "drop_column: the column's foreign key points at a table the same upgrade drops: its values are references to rows that go with that table"),
+    "column_was_not_null": Fact("bool", "set_not_null: the column is NOT NULL already (existing_nullable=False, or the history made it so: a primary key or nullable=False column, an earlier SET NOT NULL, and no DROP NOT NULL since): PostgreSQL checks nothing"),
     "table_is_young": Fact("bool", "an earlier revision created the table at most 7 days before this one (their Create Date headers) and no revision copied rows into it since: it holds what a few days of traffic wrote, and a lock on it is brief"),
     "table_is_fresh": Fact("bool", "an earlier revision created the table at most 24 hours before this one: both most likely ship in one deploy, and the table is then empty when this runs"),
     "created_by": Fact("str", "for messages: the revision that created a young table and how long before, 'revision abc123, 5 hours earlier'"),
@@ -318,6 +319,7 @@ def place_facts(operations: Iterable[m.Operation], settings, shown=None) -> Dict
                         "references": (),  # and these two by mark_foreign_keys
                         "references_dropped_table": False,
                         "table_is_recreated": index in recreated,
+                        "column_was_not_null": op.kind == m.SET_NOT_NULL and op.get("existing_nullable") is False,  # and by mark_known_not_null
                         "table_is_young": False,  # these three by mark_young_tables
                         "table_is_fresh": False,
                         "created_by": "",
@@ -607,6 +609,67 @@ def mark_declared_removals(migration) -> None:
         if named or words & plurals or (words & singulars and len(same_kind) == 1):
             facts["removal_declared"] = True
             facts["declared_as"] = first_line
+
+
+def _nullability_events(ops, settings):
+    """((table, column), NOT NULL?) in the order the operations say it; None: the column is gone."""
+    for op in ops:
+        if not op.table:
+            continue
+        table = table_key(op, settings)
+        if op.kind == m.CREATE_TABLE:
+            for spec in op.table_columns:
+                if spec.name:
+                    yield (table, spec.name.lower()), spec.not_null
+        elif op.kind == m.CREATE_PRIMARY_KEY:
+            for column in op.columns:
+                yield (table, str(column).lower()), True
+        elif op.kind == m.ADD_COLUMN and op.column is not None and op.column.name:
+            yield (table, op.column.name.lower()), op.column.not_null
+        elif op.kind in (m.SET_NOT_NULL, m.DROP_NOT_NULL, m.DROP_COLUMN) and op.columns:
+            yield (table, str(op.columns[0]).lower()), {m.SET_NOT_NULL: True, m.DROP_NOT_NULL: False}.get(op.kind)
+        elif op.kind == m.DROP_TABLE:
+            yield (table, None), None
+
+
+def mark_known_not_null(migrations, graph, settings) -> None:
+    """Set ``column_was_not_null`` on a SET NOT NULL whose column the history already made NOT
+    NULL: the latest word on it, among the ancestors (in the graph's order) and this revision's
+    earlier statements.  A revision outside the checked scope says nothing (headers only)."""
+    targets = [mg for mg in migrations if any(op.kind == m.SET_NOT_NULL for op in mg.ops.get(m.UPGRADE, ()))]
+    if not targets:
+        return
+    order = {revision: index for index, revision in enumerate(graph.topological_order())}
+    said = {}  # revision -> {(table, column): NOT NULL?}, tables dropped as (table, None)
+    for migration in migrations:
+        if migration.revision:
+            events = {}
+            for key, value in _nullability_events(migration.ops.get(m.UPGRADE, ()), settings):
+                if key[1] is None:
+                    events = {k: v for k, v in events.items() if k[0] != key[0]}
+                events[key] = value
+            said[migration.revision] = events
+    for migration in targets:
+        if migration.revision not in graph.revisions:
+            continue
+        earlier = sorted((r for r in graph.ancestors(migration.revision) if r in said), key=lambda r: order.get(r, -1))
+        ops = list(migration.ops[m.UPGRADE])
+        for index, op in enumerate(ops):
+            if op.kind != m.SET_NOT_NULL or not op.table or not op.columns:
+                continue
+            key = (table_key(op, settings), str(op.columns[0]).lower())
+            known = None
+            for revision in earlier:
+                events = said[revision]
+                if (key[0], None) in events:
+                    known = None
+                if key in events:
+                    known = events[key]
+            for found, value in _nullability_events(ops[:index], settings):
+                if found == key or found == (key[0], None):
+                    known = value
+            if known:
+                migration.facts[id(op)]["column_was_not_null"] = True
 
 
 YOUNG_HOURS = 7 * 24
