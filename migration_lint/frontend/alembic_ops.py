@@ -116,6 +116,10 @@ class _Scope:
         self.sql_exprs = dict(parent.sql_exprs) if parent else {}  # name -> (expression, the constants when it was bound)
         self.local_functions = dict(parent.local_functions) if parent else {}  # name -> cst.FunctionDef
         self.function_lists = dict(parent.function_lists) if parent else {}  # name -> (function names)
+        # statements = ["CREATE INDEX ...", ...]: literal lists and tuples by name, and loop
+        # variables that take each of their strings in turn (for table, stmt in statements:)
+        self.sequences = dict(parent.sequences) if parent else {}  # name -> cst.List / cst.Tuple
+        self.string_lists = dict(parent.string_lists) if parent else {}  # name -> (str, ...)
 
 
 def revision_message(tree: ast.Module) -> str:
@@ -630,10 +634,15 @@ class _FileReader:
                         scope.selects.pop(target.value, None)
                         scope.sql_exprs.pop(target.value, None)
                         scope.function_lists.pop(target.value, None)
+                        scope.string_lists.pop(target.value, None)
+                        scope.sequences.pop(target.value, None)
                 # for query in [backfill_a, backfill_b]: query(...) is each of them in turn
                 functions = self._function_list(stmt.iter, scope)
                 if functions and isinstance(stmt.target, cst.Name):
                     scope.function_lists[stmt.target.value] = functions
+                # for table, stmt in [("server", "CREATE INDEX ..."), ...]: op.execute(stmt) runs each
+                looped = self._string_lists(stmt.iter, stmt.target, scope)
+                scope.string_lists.update(looped)
                 if self._is_result(stmt.iter, ctx, scope):
                     self._read("rows", node, ctx, "iterating a query's result")
                 self._reads_within(stmt.iter, node, ctx, scope)
@@ -643,6 +652,9 @@ class _FileReader:
             self._statements(body, node.body, ctx.add("loop"), scope)
             if isinstance(stmt, cst.For) and isinstance(stmt.target, cst.Name) and scope.function_lists.pop(stmt.target.value, None):
                 scope.sql_exprs.pop(stmt.target.value, None)  # after the loop it is the last one only: unknown
+            if isinstance(stmt, cst.For):
+                for name in looped:
+                    scope.string_lists.pop(name, None)  # after the loop: the last one only
             if stmt.orelse is not None:
                 body, _ = _block(stmt.orelse)
                 self._statements(body, node.orelse, ctx, scope)
@@ -777,6 +789,11 @@ class _FileReader:
             if not (isinstance(value, cst.Call) and _head_name(value) == "select"):
                 scope.selects.pop(name, None)
             scope.function_lists.pop(name, None)
+            scope.string_lists.pop(name, None)
+            if isinstance(value, (cst.List, cst.Tuple)):
+                scope.sequences[name] = value
+            else:
+                scope.sequences.pop(name, None)
             if not isinstance(literal, str) and self._builds_sql(value, scope):
                 scope.sql_exprs[name] = (value, dict(self.constants))  # stmt = sa.text(f"..."); conn.execute(stmt): read as bound here
             else:
@@ -1202,6 +1219,11 @@ class _FileReader:
         # function a loop variable takes in turn); read with the call's literal arguments
         if depth < 4 and not isinstance(ev.literal(sql_node), str):
             inner = _unwrap_text(sql_node)
+            if isinstance(inner, cst.Name) and inner.value in scope.string_lists:
+                base = self._new(m.RAW_SQL, node, ctx, call=call_name)
+                for text in scope.string_lists[inner.value]:  # each statement the loop runs
+                    self.result.operations.extend(self._sql(text, base))
+                return
             if isinstance(inner, cst.Name) and inner.value in scope.sql_exprs:
                 bound, constants = scope.sql_exprs[inner.value]
                 with self._constants(constants, replace=True):  # its holes' names as they were when it was built
@@ -1252,6 +1274,32 @@ class _FileReader:
         if isinstance(inner, cst.Name) and inner.value in scope.sql_exprs:
             return True
         return bool(self._returned_sql(inner, scope))
+
+    def _string_lists(self, iterated, target, scope: _Scope) -> dict:
+        """{loop variable: the literal strings it takes} for a loop over a literal list or tuple
+        (or a name bound to one) of strings, or of tuples unpacked into names."""
+        if isinstance(iterated, cst.Name):
+            iterated = scope.sequences.get(iterated.value)
+        if not isinstance(iterated, (cst.List, cst.Tuple)) or not iterated.elements or len(iterated.elements) > 50:
+            return {}
+        literal = self.evaluator.literal
+        if isinstance(target, cst.Name):
+            values = [literal(e.value) for e in iterated.elements]
+            return {target.value: tuple(values)} if all(isinstance(v, str) for v in values) else {}
+        if not isinstance(target, (cst.Tuple, cst.List)):
+            return {}
+        names = [e.value.value if isinstance(e.value, cst.Name) else None for e in target.elements]
+        rows = []
+        for element in iterated.elements:
+            if not isinstance(element.value, (cst.Tuple, cst.List)) or len(element.value.elements) != len(names):
+                return {}
+            rows.append([literal(item.value) for item in element.value.elements])
+        found = {}
+        for position, name in enumerate(names):
+            column = [row[position] for row in rows]
+            if name is not None and all(isinstance(v, str) for v in column):
+                found[name] = tuple(column)
+        return found
 
     def _function_list(self, value, scope: _Scope) -> tuple:
         """The functions a list or tuple of function names holds (or a name bound to one)."""
@@ -1394,12 +1442,15 @@ NEVER_THE_PROJECT = frozenset(getattr(sys, "stdlib_module_names", ())) | {"alemb
 
 
 def _unwrap_text(node):
-    """The argument of ``text(...)`` / ``sa.text(...)`` (and of its .bindparams() and the like)."""
+    """The argument of ``text(...)`` / ``sa.text(...)`` (and of its .bindparams() and the like,
+    and of textwrap.dedent / inspect.cleandoc)."""
     while isinstance(node, cst.Call):
         if isinstance(node.func, cst.Attribute) and node.func.attr.value in SQL_WRAPPERS:
             node = node.func.value
         elif last_name(node.func) == "text" and node.args:
             node = node.args[0].value
+        elif last_name(node.func) in ("dedent", "cleandoc") and len(node.args) == 1:
+            node = node.args[0].value  # textwrap.dedent(f"""..."""): only the blanks change
         else:
             break
     return node
