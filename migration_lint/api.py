@@ -152,7 +152,7 @@ def check(
         repositories = Diffs(diff_base)
         for env in environments:  # every environment's repository, before any work: bad input fails fast
             diffs[id(env)] = repositories.for_path(_history_folder(env))
-    histories = [resolve_history(env, config, invocation) for env in environments]
+    histories = [resolve_history(env, config, invocation, use_cache=use_cache) for env in environments]
     catalogue = _Lazy(lambda: catalogue_for(config, trust_rule_packs))  # a warm run reads no rule file
     result = CheckResult()
     with contextlib.ExitStack() as stack:

@@ -117,7 +117,7 @@ FACTS: Dict[str, Fact] = {
     "index": Fact("str", "the index as a message names it: 'index ix_post_title', 'an unnamed index on post (title)', 'an index named at run time on post'"),
     "constraint": Fact("str", "the constraint as a message names it: 'constraint fk_x', 'an unnamed constraint on post (user_id)'"),
     # the operation's place, computed by the engine
-    "table_is_new": Fact("bool", "the table is created earlier in the same phase of the same migration"),
+    "table_is_new": Fact("bool", "the table is created earlier in the same phase of the same migration, or (upgrade) by an earlier revision the same change added (one first-parent commit in git, or both not committed yet): empty and unknown to the running code"),
     "table_is_dropped": Fact("bool", "the table is dropped later in the same phase of the same migration"),
     "in_rebuild": Fact("bool", "part of a table rebuild: rename the old table away, create the new one, copy, drop the old one (SQLite's way to alter a table)"),
     "column_is_swapped": Fact("bool", "the dropped column's name comes back later in the same phase: a new column is renamed into its place"),
@@ -128,7 +128,7 @@ FACTS: Dict[str, Fact] = {
     "references": Fact("names", "drop_column: the tables the column's foreign keys point at, as this revision and its ancestors declare them (lower case)"),
     "references_dropped_table": Fact("bool", "drop_column: the column's foreign key points at a table the same upgrade drops: its values are references to rows that go with that table"),
     "column_was_not_null": Fact("bool", "set_not_null: the column is NOT NULL already (existing_nullable=False, or the history made it so: a primary key or nullable=False column, an earlier SET NOT NULL, and no DROP NOT NULL since): PostgreSQL checks nothing"),
-    "table_is_young": Fact("bool", "an earlier revision created the table at most 7 days before this one (their Create Date headers) and no revision copied rows into it since: it holds what a few days of traffic wrote, and a lock on it is brief"),
+    "table_is_young": Fact("bool", "an earlier revision created the table at most 7 days before this one (the commits that added them, else their Create Date headers) and no revision copied rows into it since: it holds what a few days of traffic wrote, and a lock on it is brief"),
     "table_is_fresh": Fact("bool", "an earlier revision created the table at most 24 hours before this one: both most likely ship in one deploy, and the table is then empty when this runs"),
     "created_by": Fact("str", "for messages: the revision that created a young table and how long before, 'revision abc123, 5 hours earlier'"),
     "removal_declared": Fact("bool", "drop_column / drop_table in upgrade(): the revision's message says it removes this object: names it with a removal word ('Remove Project.zscore', 'drop the rego_otk table'), or says it removes tables / columns / fields (plural, or the one of its kind the revision drops)"),
@@ -688,59 +688,77 @@ def _fills(op: m.Operation) -> bool:
     return op.kind == m.INSERT_ROWS and bool(op.get("from_select") or (op.sql and re.search(r"\bSELECT\b", op.sql, re.I)))
 
 
+def _stamp(migration, settings):
+    """(deploy unit, time) of a revision: git's first-parent commit and its time when git knows
+    the file, else (None, its Create Date header); a file git does not have yet is the unit
+    "worktree" (its time: the header's)."""
+    unit = settings.unit_of(migration.file.path)
+    if unit is not None and unit[0] != "worktree":
+        return unit[0], datetime.datetime.fromtimestamp(unit[1], datetime.timezone.utc).replace(tzinfo=None)
+    return (unit[0] if unit else None), _created_at(getattr(migration.file, "created", ""))
+
+
 def mark_young_tables(migrations, graph, settings) -> None:
-    """Set ``table_is_young`` / ``table_is_fresh`` (and ``created_by``) on the operations of a
-    revision whose table an ancestor created shortly before, by the two revisions' Create Date
-    headers, when no revision filled it with an INSERT ... SELECT since.  A young table is not
-    large: ``table_is_large`` is turned off for it, whatever large-tables says of its name today."""
-    made = {}  # revision -> (when, {table key: filled in the same revision})
+    """Tables an ancestor created shortly before: set on this revision's upgrade operations.
+
+    - Created by a revision the same change added (one first-parent commit, a merge or a squashed
+      pull request, or both not committed yet): they ship in one deploy and the table is empty
+      and unknown to the running code when this runs: ``table_is_new``, as if this revision had
+      created it.
+    - Created at most 7 days before (the commits' times, else the Create Date headers):
+      ``table_is_young`` (not large: ``table_is_large`` off, whatever large-tables says of its
+      name today); at most 24 hours: ``table_is_fresh``.
+    Not when a revision filled the table with an INSERT ... SELECT since it was made."""
+    made = {}  # revision -> ((unit, when), {table keys})
     filled = {}  # table key -> revisions that INSERT ... SELECT into it
-    by_revision = {}
+    stamps = {}
     for migration in migrations:
-        when = _created_at(getattr(migration.file, "created", ""))
         if not migration.revision:
             continue
-        by_revision[migration.revision] = (migration, when)
+        stamps[migration.revision] = _stamp(migration, settings)
         for op in migration.ops.get(m.UPGRADE, ()):
             if op.table and _fills(op):
                 filled.setdefault(table_key(op, settings), set()).add(migration.revision)
-        if when is not None:
-            tables = {table_key(op, settings) for op in migration.ops.get(m.UPGRADE, ()) if op.kind == m.CREATE_TABLE and op.table}
-            if tables:
-                made[migration.revision] = (when, tables)
+        tables = {table_key(op, settings) for op in migration.ops.get(m.UPGRADE, ()) if op.kind == m.CREATE_TABLE and op.table}
+        if tables and stamps[migration.revision] != (None, None):
+            made[migration.revision] = tables
     if not made:
         return
+    order = {revision: index for index, revision in enumerate(graph.topological_order())}
     for migration in migrations:
-        this = by_revision.get(migration.revision, (None, None))[1]
-        if this is None or migration.revision not in graph.revisions:
+        unit, this = stamps.get(migration.revision, (None, None))
+        if (unit is None and this is None) or migration.revision not in graph.revisions:
             continue
         ancestors = set(graph.ancestors(migration.revision))
-        born = {}  # table -> (when, revision): its latest creation among the ancestors
+        born = {}  # table -> the ancestor that created it last (in the graph's order)
         for revision in ancestors & made.keys():
-            when, tables = made[revision]
-            for table in tables:
-                if table not in born or when > born[table][0]:
-                    born[table] = (when, revision)
+            for table in made[revision]:
+                if table not in born or order.get(revision, -1) > order.get(born[table], -1):
+                    born[table] = revision
         if not born:
             continue
         ops = list(migration.ops.get(m.UPGRADE, ()))
-        for op in ops:
+        for index, op in enumerate(ops):
             if not op.table:
                 continue
             table = table_key(op, settings)
-            if table not in born:
+            revision = born.get(table)
+            facts = migration.facts[id(op)]
+            if revision is None or facts.get("table_is_new"):
                 continue
-            when, revision = born[table]
+            if any(order.get(r, -1) >= order.get(revision, -1) for r in filled.get(table, set()) & ancestors):
+                continue  # rows copied in since it was made: as large as what they came from
+            if any(_fills(o) and table_key(o, settings) == table for o in ops[:index]):
+                continue  # this revision copied rows in before the operation
+            their_unit, when = stamps[revision]
+            if unit is not None and unit == their_unit:
+                facts.update(table_is_new=True, table_is_young=True, table_is_fresh=True, table_is_large=False, created_by=f"revision {revision}, added by the same change")
+                continue
+            committed = unit not in (None, "worktree")
+            if this is None or when is None or committed != (their_unit not in (None, "worktree")):
+                continue  # a commit's time against a header's: not comparable
             hours = (this - when).total_seconds() / 3600
             if hours < 0 or hours > YOUNG_HOURS:
-                continue
-            fillers = filled.get(table, set()) & ancestors
-            if any(by_revision[r][1] is None or by_revision[r][1] >= when for r in fillers):
-                continue  # rows copied in since it was made: as large as what they came from
-            if any(_fills(o) and table_key(o, settings) == table for o in ops[: ops.index(op)]):
-                continue  # this revision copied rows in before the operation
-            facts = migration.facts[id(op)]
-            if facts.get("table_is_new"):
                 continue
             age = f"{round(hours)} hours" if hours < 48 else f"{round(hours / 24)} days"
             facts.update(table_is_young=True, table_is_large=False, table_is_fresh=hours <= FRESH_HOURS, created_by=f"revision {revision}, {age} earlier")

@@ -11,9 +11,10 @@ import os
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 from migration_lint.errors import MigrationLintError
+from migration_lint.loader import cached_result, result_key, store_result
 from migration_lint.scope import ChangeSet, FileChange
 
 
@@ -72,7 +73,8 @@ def _git(cwd: Path, *args: str, check: bool = True, binary: bool = False):
         raise GitError(f"--diff-base: {cwd} is not a folder")
     try:
         text = {} if binary else {"encoding": "utf-8", "errors": "surrogateescape"}  # any file name
-        proc = subprocess.run(["git", *args], cwd=cwd, capture_output=True, timeout=60, **text)
+        # nothing the repository's own config names runs: no fsmonitor hook, no external diff
+        proc = subprocess.run(["git", "-c", "core.fsmonitor=false", *args], cwd=cwd, capture_output=True, timeout=60, **text)
     except FileNotFoundError:
         raise GitError("--diff-base needs git, which is not installed") from None
     except subprocess.TimeoutExpired:
@@ -117,7 +119,7 @@ def diff_info(start: Path, ref: str) -> DiffInfo:
         raise GitError(f"--diff-base: {ref!r} and HEAD have no common ancestor (a shallow clone? fetch with more depth)")
     base = merge_base.stdout.strip()
     info = DiffInfo(ref=ref, base=base, root=root)
-    out = _git(root, "diff", "--name-status", "-M", "-z", base, "--").stdout
+    out = _git(root, "diff", "--no-ext-diff", "--no-textconv", "--name-status", "-M", "-z", base, "--").stdout
     parts = out.split("\0")
     index = 0
     while index < len(parts) and parts[index]:
@@ -144,7 +146,7 @@ def first_changed_line(info: DiffInfo, path: Path) -> int:
     """The first line of ``path`` that differs from the merge base (1 when unknown)."""
     relative = os.path.relpath(os.path.realpath(path), info.root)
     old = os.path.relpath(os.path.realpath(info.base_path(path)), info.root)
-    proc = _git(info.root, "diff", "-U0", "-M", info.base, "--", *sorted({old, relative}), check=False)
+    proc = _git(info.root, "diff", "--no-ext-diff", "--no-textconv", "-U0", "-M", info.base, "--", *sorted({old, relative}), check=False)
     match = re.search(r"^@@ -\d+(?:,\d+)? \+(\d+)", proc.stdout or "", re.M)
     return max(int(match.group(1)), 1) if match else 1
 
@@ -186,3 +188,56 @@ def _same_code(base: Optional[bytes], path: Path) -> bool:
         return ast.dump(ast.parse(base)) == ast.dump(ast.parse(path.read_bytes()))
     except (SyntaxError, ValueError, OSError):
         return False
+
+
+# A commit that adds more revision files than this is an import of a history, not one change
+DEPLOY_UNIT_LIMIT = 10
+
+
+def deploy_units(paths: List[Path], use_cache: bool = True) -> Dict[Path, Tuple[str, int]]:
+    """{revision file: (the first-parent commit that added it, its commit time)}: revisions added
+    by one merge (or one squashed pull request) ship in one deploy.  Files git does not have yet
+    (new in the working tree) are one change of their own ("worktree", 0: no time yet).  Empty when the files
+    are not in a git repository, git is missing, or the clone is shallow (its oldest commit would
+    seem to add everything)."""
+    if not paths:
+        return {}
+    try:
+        root = repository_root(paths[0])
+        if _git(root, "rev-parse", "--is-shallow-repository", check=False).stdout.strip() != "false":
+            return {}
+        folders = sorted({os.path.relpath(os.path.realpath(p.parent), os.path.realpath(root)) for p in paths})
+        head = _git(root, "rev-parse", "--verify", "--quiet", "HEAD", check=False).stdout.strip()
+        if not head:
+            return {}  # no commit yet
+        # the log of a long history costs a few tenths of a second: kept per HEAD and file list
+        scope = f"git-units\0{os.path.realpath(root)}\0{folders}"
+        key = result_key(head, sorted(os.path.relpath(os.path.realpath(p), os.path.realpath(root)) for p in paths))
+        stored = cached_result(scope, key) if use_cache else None
+        if stored is not None:
+            return {path: tuple(unit) for path, unit in zip(paths, stored) if unit is not None}
+        out = _git(root, "log", "--first-parent", "-m", "--diff-filter=A", "--no-renames", "--name-only", "-z", "--format=%x00@%H %ct", "--", *folders).stdout
+    except (GitError, OSError, ValueError):
+        return {}
+    added: Dict[str, Tuple[str, int]] = {}
+    unit = None
+    for part in out.split("\0"):
+        part = part.strip("\n")
+        if part.startswith("@"):
+            commit, _, when = part[1:].partition(" ")
+            unit = (commit, int(when) if when.isdigit() else 0)
+        elif part and unit is not None:
+            added.setdefault(os.path.realpath(os.path.join(root, part)), unit)  # newest first: the latest add
+    sizes: Dict[str, int] = {}
+    for commit, _ in added.values():
+        sizes[commit] = sizes.get(commit, 0) + 1
+    units = {}
+    for path in paths:
+        found = added.get(os.path.realpath(path))
+        if found is None:
+            units[path] = ("worktree", 0)
+        elif sizes[found[0]] <= DEPLOY_UNIT_LIMIT:
+            units[path] = found
+    if use_cache:
+        store_result(scope, key, [units.get(path) for path in paths])
+    return units

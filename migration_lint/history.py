@@ -27,7 +27,7 @@ from migration_lint.catalogue import catalogue_signature
 from migration_lint.config import Config
 from migration_lint.engine import lint, problem_findings
 from migration_lint.errors import DiscoveryError
-from migration_lint.gitdiff import changes_for
+from migration_lint.gitdiff import changes_for, deploy_units
 from migration_lint.infer import dialects_seen, history_evidence, infer_dialect, infer_downgrades, infer_offline_paths, read_mako
 from migration_lint.loader import DEFAULT_MAX_FILE_SIZE, FileLoader, Sources, cached_result, read_sources, result_key, store_result
 from migration_lint.process import quiet_gc
@@ -111,7 +111,7 @@ def own_modules(env: discovery.Environment) -> frozenset:
     return frozenset({".".join(parts)}) if parts else frozenset()
 
 
-def resolve_history(env: discovery.Environment, config: Config, invocation: Invocation) -> History:
+def resolve_history(env: discovery.Environment, config: Config, invocation: Invocation, use_cache: bool = True) -> History:
     """Read a history's revision files and decide its settings (once; everything after receives
     them)."""
     paths = env.revision_files()
@@ -161,6 +161,10 @@ def resolve_history(env: discovery.Environment, config: Config, invocation: Invo
         own_packages=own_modules(env),
         project_types=discovery.project_type_names(env.project_root, imported),
     )
+    # what ships in one deploy: the revisions one merge added (git's first-parent history)
+    units = deploy_units(list(paths), use_cache=use_cache)
+    if units:
+        settings = dataclasses.replace(settings, deploy_units=tuple(sorted((shown, *units[path]) for path, shown in zip(paths, display) if path in units)))
     if settings.offline_paths:  # decided here, where the files and the config's folder are known
         offline = frozenset(
             shown for path, shown, inner in zip(paths, display, in_versions)

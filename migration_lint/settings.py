@@ -71,6 +71,9 @@ class Settings:
     offline_paths: Tuple[str, ...] = ()  # revision paths migrated with the application stopped (under deploy = online)
     offline_files: frozenset = frozenset()  # the revision files (as shown) those globs matched (history.py)
     offline_sql: bool = False  # the project runs `alembic upgrade --sql` (config offline-sql)
+    # (revision file as shown, the first-parent commit that added it, its time): what ships in one
+    # deploy, from git (history.py; empty outside git or in a shallow clone)
+    deploy_units: Tuple[Tuple[str, str, int], ...] = ()
     select: Tuple[str, ...] = ()
     ignore: Tuple[str, ...] = ()
     severity: Tuple[Tuple[str, str], ...] = ()  # (rule, severity) overrides
@@ -100,6 +103,16 @@ class Settings:
 
         names = (table, f"{schema}.{table}") if schema else (table,)
         return any(fnmatch.fnmatchcase(name, pattern) for pattern in self.large_tables for name in names)
+
+    def unit_of(self, path: str) -> Optional[Tuple[str, int]]:
+        """(commit, time) of the change that added this revision file, when git says."""
+        if not self.deploy_units:
+            return None
+        units = getattr(self, "_units", None)  # built once per Settings (frozen: set around it)
+        if units is None:
+            units = {shown: (unit, when) for shown, unit, when in self.deploy_units}
+            object.__setattr__(self, "_units", units)
+        return units.get(path)
 
     def offline_at(self, path: str) -> bool:
         """A revision migrated with the application stopped: deploy = offline, or its file is one

@@ -1,0 +1,133 @@
+"""What ships in one deploy, from git: revisions one first-parent commit added (a merge, a squashed
+pull request), or not committed yet.  A table such a revision created is empty and unknown to the
+running code when the next one runs."""
+
+import os
+import shutil
+import subprocess
+
+import pytest
+
+from migration_lint import api
+from migration_lint.gitdiff import deploy_units
+
+pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+
+ENV_PY = "from alembic import context\n"
+
+
+def revision(rev: str, down, body: str) -> str:
+    return (
+        f'"""{rev}\n\nRevision ID: {rev}\n"""\nfrom alembic import op\nimport sqlalchemy as sa\n\n'
+        f'revision = "{rev}"\ndown_revision = {down!r}\n\n\ndef upgrade():\n{body}\n\n\ndef downgrade():\n    pass\n'
+    )
+
+
+MAKE = '    op.create_table("{t}", sa.Column("id", sa.Integer(), primary_key=True))'
+NOT_NULL = '    op.add_column("{t}", sa.Column("org_id", sa.Integer(), nullable=False))'
+
+
+def git(root, *args, date="2026-01-01T10:00:00"):
+    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com", "GIT_COMMITTER_NAME": "t",
+           "GIT_COMMITTER_EMAIL": "t@example.com", "GIT_AUTHOR_DATE": date, "GIT_COMMITTER_DATE": date}
+    subprocess.run(["git", *args], cwd=root, check=True, capture_output=True, env=env)
+
+
+def write(root, name, text):
+    (root / "migrations" / "versions" / name).write_text(text)
+
+
+@pytest.fixture
+def project(tmp_path):
+    (tmp_path / "migrations" / "versions").mkdir(parents=True)
+    (tmp_path / "migrations" / "env.py").write_text(ENV_PY)
+    git(tmp_path, "init", "-q", "-b", "main")
+    git(tmp_path, "add", "-A")
+    git(tmp_path, "commit", "-q", "-m", "env")
+    return tmp_path
+
+
+def not_null_findings(root):
+    result = api.check([root / "migrations"], use_cache=False)
+    return sorted(os.path.basename(f.path) for f in result.findings if f.rule == "add-column-not-null-without-default")
+
+
+def test_a_table_made_by_the_same_commit_is_new_and_one_made_long_before_is_not(project):
+    write(project, "r1.py", revision("r1", None, MAKE.format(t="team")))
+    git(project, "add", "-A")
+    git(project, "commit", "-q", "-m", "team", date="2025-01-01T10:00:00")
+    # one pull request, squashed: a table and a NOT NULL column on it, and one on the old table
+    write(project, "r2.py", revision("r2", "r1", MAKE.format(t="favorites")))
+    write(project, "r3.py", revision("r3", "r2", NOT_NULL.format(t="favorites") + "\n" + NOT_NULL.format(t="team")))
+    git(project, "add", "-A")
+    git(project, "commit", "-q", "-m", "favorites", date="2026-01-01T10:00:00")
+    result = api.check([project / "migrations"], use_cache=False)
+    found = [(os.path.basename(f.path), f.message) for f in result.findings if f.rule == "add-column-not-null-without-default"]
+    assert len(found) == 1 and "team.org_id" in found[0][1]
+
+
+def test_revisions_not_committed_yet_ship_together(project):
+    write(project, "r1.py", revision("r1", None, MAKE.format(t="favorites")))
+    write(project, "r2.py", revision("r2", "r1", NOT_NULL.format(t="favorites")))
+    assert not_null_findings(project) == []
+    units = deploy_units(sorted((project / "migrations" / "versions").glob("*.py")), use_cache=False)
+    assert {unit for unit, _ in units.values()} == {"worktree"}
+
+
+def test_a_merge_commit_is_one_deploy(project):
+    git(project, "checkout", "-q", "-b", "feature")
+    write(project, "r1.py", revision("r1", None, MAKE.format(t="favorites")))
+    git(project, "add", "-A")
+    git(project, "commit", "-q", "-m", "table", date="2025-06-01T10:00:00")
+    write(project, "r2.py", revision("r2", "r1", NOT_NULL.format(t="favorites")))
+    git(project, "add", "-A")
+    git(project, "commit", "-q", "-m", "column", date="2025-07-01T10:00:00")  # a month later, same PR
+    git(project, "checkout", "-q", "main")
+    git(project, "merge", "-q", "--no-ff", "-m", "merge", "feature", date="2025-07-02T10:00:00")
+    assert not_null_findings(project) == []
+
+
+def test_separate_merges_are_separate_deploys(project):
+    write(project, "r1.py", revision("r1", None, MAKE.format(t="favorites")))
+    git(project, "add", "-A")
+    git(project, "commit", "-q", "-m", "table", date="2025-06-01T10:00:00")
+    write(project, "r2.py", revision("r2", "r1", NOT_NULL.format(t="favorites")))
+    git(project, "add", "-A")
+    git(project, "commit", "-q", "-m", "column", date="2025-07-01T10:00:00")
+    assert not_null_findings(project) == ["r2.py"]
+
+
+def test_a_shallow_clone_says_nothing(project, tmp_path_factory):
+    write(project, "r1.py", revision("r1", None, MAKE.format(t="favorites")))
+    git(project, "add", "-A")
+    git(project, "commit", "-q", "-m", "table", date="2025-06-01T10:00:00")
+    write(project, "r2.py", revision("r2", "r1", NOT_NULL.format(t="favorites")))
+    git(project, "add", "-A")
+    git(project, "commit", "-q", "-m", "column", date="2025-07-01T10:00:00")
+    clone = tmp_path_factory.mktemp("shallow") / "repo"
+    subprocess.run(["git", "clone", "-q", "--depth", "1", f"file://{project}", str(clone)], check=True, capture_output=True)
+    # its one commit seems to add every file: trusting it would call every table new
+    assert deploy_units(sorted((clone / "migrations" / "versions").glob("*.py")), use_cache=False) == {}
+    assert not_null_findings(clone) == ["r2.py"]
+
+
+def test_an_import_of_many_revisions_is_not_one_deploy(project):
+    write(project, "r0.py", revision("r0", None, MAKE.format(t="favorites")))
+    for number in range(1, 12):
+        write(project, f"r{number}.py", revision(f"r{number}", f"r{number - 1}", "    pass"))
+    write(project, "r12.py", revision("r12", "r11", NOT_NULL.format(t="favorites")))
+    git(project, "add", "-A")
+    git(project, "commit", "-q", "-m", "import the history", date="2025-06-01T10:00:00")
+    assert not_null_findings(project) == ["r12.py"]
+
+
+def test_the_repositorys_fsmonitor_hook_never_runs(project):
+    marker = project / "ran"
+    hook = project / "hook.sh"
+    hook.write_text(f"#!/bin/sh\ntouch {marker}\n")
+    hook.chmod(0o755)
+    git(project, "config", "core.fsmonitor", str(hook))
+    write(project, "r1.py", revision("r1", None, MAKE.format(t="favorites")))
+    deploy_units(sorted((project / "migrations" / "versions").glob("*.py")), use_cache=False)
+    api.check([project / "migrations"], use_cache=False, diff_base="main")
+    assert not marker.exists()
