@@ -157,3 +157,18 @@ def test_a_message_quoted_into_the_report_prints_no_control_codes_and_is_cut(tmp
     assert "\x1b" not in out
     assert "\\x1b[31mRED" in out
     assert "x" * 40 + "\u2026" in out and "x" * 60 not in out
+
+
+def test_a_comment_declares_a_drop_and_says_so():
+    body = '    # these tokens are ephemeral, so dropping is acceptable\n    op.drop_table("oauth_tokens")\n'
+    (finding,) = findings("Tidy up", body)
+    assert finding.severity == "info"
+    assert 'as the comment at line 16 says ("these tokens are ephemeral, so dropping is acceptable")' in finding.message
+
+
+def test_a_comment_saying_the_table_is_empty_makes_the_not_null_column_a_note():
+    body = "    # the table is still empty\n    op.add_column(\"observations\", sa.Column(\"name\", sa.String(), nullable=False))\n"
+    sources = {"r1.py": revision("Add name", body)}
+    (finding,) = [f for f in lint_sources(sources) if f.rule == "add-column-not-null-without-default"]
+    assert finding.severity == "info"
+    assert "fails once it has one" in finding.message

@@ -75,8 +75,11 @@ def test_revisions_not_committed_yet_ship_together(project):
 
 
 def test_a_merge_commit_is_one_deploy(project):
+    write(project, "r0.py", revision("r0", None, MAKE.format(t="team")))
+    git(project, "add", "-A")
+    git(project, "commit", "-q", "-m", "start", date="2025-01-01T10:00:00")
     git(project, "checkout", "-q", "-b", "feature")
-    write(project, "r1.py", revision("r1", None, MAKE.format(t="favorites")))
+    write(project, "r1.py", revision("r1", "r0", MAKE.format(t="favorites")))
     git(project, "add", "-A")
     git(project, "commit", "-q", "-m", "table", date="2025-06-01T10:00:00")
     write(project, "r2.py", revision("r2", "r1", NOT_NULL.format(t="favorites")))
@@ -131,3 +134,13 @@ def test_the_repositorys_fsmonitor_hook_never_runs(project):
     deploy_units(sorted((project / "migrations" / "versions").glob("*.py")), use_cache=False)
     api.check([project / "migrations"], use_cache=False, diff_base="main")
     assert not marker.exists()
+
+
+def test_the_commit_that_started_the_history_is_not_one_change(project):
+    # a history imported (or begun) in one commit: its revisions were written and deployed apart,
+    # and the commit's time is not theirs
+    write(project, "r1.py", revision("r1", None, MAKE.format(t="favorites")))
+    write(project, "r2.py", revision("r2", "r1", NOT_NULL.format(t="favorites")))
+    git(project, "add", "-A")
+    git(project, "commit", "-q", "-m", "import", date="2025-06-01T10:00:00")
+    assert not_null_findings(project) == ["r2.py"]

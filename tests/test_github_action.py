@@ -32,8 +32,11 @@ FEATURE = {  # the pull request adds an index without CONCURRENTLY and a warning
 }
 
 
-def git(root, *args):
-    return subprocess.run(GIT + list(args), cwd=root, check=True, capture_output=True, text=True).stdout.strip()
+def git(root, *args, date=None):
+    # date: when main's history was committed (a table made seconds before the pull request's
+    # index would count as young, and small)
+    env = {**os.environ, "GIT_COMMITTER_DATE": date, "GIT_AUTHOR_DATE": date} if date else None
+    return subprocess.run(GIT + list(args), cwd=root, check=True, capture_output=True, text=True, env=env).stdout.strip()
 
 
 def runner_env(tmp: Path, **extra) -> dict:
@@ -104,7 +107,7 @@ def pr_checkout(tmp: Path, shallow: bool = False) -> Path:
     write_tree(src, {f"migrations/versions/{n}": t for n, t in LEGACY.items()})
     git(src, "init", "-q")
     git(src, "add", "-A")
-    git(src, "commit", "-q", "-m", "legacy")
+    git(src, "commit", "-q", "-m", "legacy", date="2024-01-01T10:00:00")
     for i in range(3):  # some history on main after the branch point
         write_tree(src, {f"docs/{i}.txt": str(i)})
         git(src, "add", "-A")

@@ -134,6 +134,47 @@ def revision_message(tree: ast.Module) -> str:
     return "\n".join(lines).strip()[:2000]
 
 
+# What an author writes beside an operation when they know what it does to the data
+LOSS_SAID = re.compile(
+    r"\bdestructive\b|\bdata loss\b|\b(?:is|are|will be|gets?|get) lost\b|(?<!not )(?<!un)\bacceptable\b|\bephemeral\b"
+    r"|\bthrow-?away\b|\bre-?fill|\bback-?fill\w* will\b|\bno longer (?:needed|used)\b|\bnot needed\b"
+    r"|\bsafe to (?:drop|delete|remove|lose)\b|\bintentional(?:ly)?\b|\bon purpose\b|\bdeliberate(?:ly)?\b"
+    r"|\b(?:can|may) be (?:dropped|discarded|lost|deleted)\b",
+    re.I,
+)
+EMPTY_SAID = re.compile(
+    r"\b(?:no|zero) (?:records|rows|entries)\b|\b(?:don't|do not|doesn't|does not) have any (?:records|rows|data|entries)\b"
+    r"|\b(?:is|are) (?:still )?empty\b|\bempty table\b|\b(?:not|never) (?:yet )?populated\b",
+    re.I,
+)
+
+
+def acknowledgements(text: str) -> tuple:
+    """Comment lines that say an operation loses data on purpose, or that its table is empty:
+    (the first code line after the comment block, or 0 for a comment at module level; 'loss' or
+    'empty'; the comment block's text; its first line).  Only whole-line comments count."""
+    if "#" not in text or not (LOSS_SAID.search(text) or EMPTY_SAID.search(text)):
+        return ()
+    lines = source_lines(text)
+    found = []
+    index = 0
+    while index < len(lines):
+        stripped = lines[index].strip()
+        if not stripped.startswith("#"):
+            index += 1
+            continue
+        start = index
+        while index < len(lines) and lines[index].strip().startswith("#"):
+            index += 1
+        block = " ".join(line.strip().lstrip("#").strip() for line in lines[start:index])
+        module_level = not lines[start][:1].isspace()
+        annotated = 0 if module_level else next((i + 1 for i in range(index, len(lines)) if lines[i].strip()), 0)
+        for kind, pattern in (("loss", LOSS_SAID), ("empty", EMPTY_SAID)):
+            if pattern.search(block):
+                found.append((annotated, kind, block[:200], start + 1))
+    return tuple(found)
+
+
 def revision_created(tree: ast.Module) -> str:
     """The "Create Date:" Alembic's template writes in the docstring, as 'YYYY-MM-DDTHH:MM'."""
     doc = ast.get_docstring(tree, clean=True) or ""
@@ -266,6 +307,7 @@ class _FileReader:
             self.op_names.add("op")  # the Alembic template name, even if imported oddly
         self.result.enum_types, self.result.creates_from_models = R.enum_mentions(self.tree, self.text)
         self.result.message, self.result.created = revision_message(self.tree), revision_created(self.tree)
+        self.result.acknowledgements = acknowledgements(self.text)
         for phase in (m.UPGRADE, m.DOWNGRADE):
             node = self.functions.get(phase)
             if node is None:
