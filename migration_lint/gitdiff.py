@@ -68,17 +68,22 @@ def _within(path: Path, folder: Path) -> bool:
         return False
 
 
-def _git(cwd: Path, *args: str, check: bool = True, binary: bool = False):
+# git with nothing the repository's own config could start: no fsmonitor hook, no signature
+# check (gpg.program), root commits shown as they are, paths taken literally
+GIT_SAFE = ("git", "-c", "core.fsmonitor=false", "-c", "log.showSignature=false", "-c", "log.showRoot=true", "--literal-pathspecs")
+
+
+def _git(cwd: Path, *args: str, check: bool = True, binary: bool = False, timeout: int = 60):
     if not Path(cwd).is_dir():
         raise GitError(f"--diff-base: {cwd} is not a folder")
     try:
         text = {} if binary else {"encoding": "utf-8", "errors": "surrogateescape"}  # any file name
         # nothing the repository's own config names runs: no fsmonitor hook, no external diff
-        proc = subprocess.run(["git", "-c", "core.fsmonitor=false", *args], cwd=cwd, capture_output=True, timeout=60, **text)
+        proc = subprocess.run([*GIT_SAFE, *args], cwd=cwd, capture_output=True, timeout=timeout, **text)
     except FileNotFoundError:
         raise GitError("--diff-base needs git, which is not installed") from None
     except subprocess.TimeoutExpired:
-        raise GitError(f"git {args[0]} did not answer within 60 s") from None
+        raise GitError(f"git {args[0]} did not answer within {timeout} s") from None
     if check and proc.returncode != 0:
         err = proc.stderr if isinstance(proc.stderr, str) else proc.stderr.decode(errors="replace")
         raise GitError(f"git {' '.join(args[:2])}: {err.strip().splitlines()[-1] if err.strip() else 'failed'}")
@@ -196,47 +201,56 @@ DEPLOY_UNIT_LIMIT = 10
 
 def deploy_units(paths: List[Path], use_cache: bool = True) -> Dict[Path, Tuple[str, int]]:
     """{revision file: (the first-parent commit that added it, its commit time)}: revisions added
-    by one merge (or one squashed pull request) ship in one deploy.  Files git does not have yet
-    (new in the working tree) are one change of their own ("worktree", 0: no time yet).  Empty when the files
-    are not in a git repository, git is missing, or the clone is shallow (its oldest commit would
-    seem to add everything)."""
+    by one merge (or one squashed pull request) ship in one deploy.  Files of a versioned history
+    that git does not track yet are one change of their own ("worktree", 0: no time yet).  Empty
+    when the files are not in a git repository (or none of them is tracked there), git is
+    missing or slow, or the clone is shallow (its oldest commit would seem to add everything)."""
     if not paths:
         return {}
     try:
         root = repository_root(paths[0])
         if _git(root, "rev-parse", "--is-shallow-repository", check=False).stdout.strip() != "false":
             return {}
-        folders = sorted({os.path.relpath(os.path.realpath(p.parent), os.path.realpath(root)) for p in paths})
+        real_root = os.path.realpath(root)
+        folders = sorted({os.path.relpath(os.path.realpath(p.parent), real_root) for p in paths})
+        if any(f.startswith("..") for f in folders):
+            return {}  # files outside this repository
         head = _git(root, "rev-parse", "--verify", "--quiet", "HEAD", check=False).stdout.strip()
         if not head:
             return {}  # no commit yet
+        relative = [os.path.relpath(os.path.realpath(p), real_root) for p in paths]
+        # what HEAD holds (staged files are not committed yet: part of the change at hand)
+        tracked = set(filter(None, _git(root, "ls-tree", "-r", "-z", "--name-only", "HEAD", "--", *folders).stdout.split("\0")))
         # the log of a long history costs a few tenths of a second: kept per HEAD and file list
-        scope = f"git-units\0{os.path.realpath(root)}\0{folders}"
-        key = result_key(head, sorted(os.path.relpath(os.path.realpath(p), os.path.realpath(root)) for p in paths))
+        scope = f"git-units\0{real_root}\0{folders}"
+        key = result_key(head, sorted(relative), sorted(tracked))
         stored = cached_result(scope, key) if use_cache else None
         if stored is not None:
             return {path: tuple(unit) for path, unit in zip(paths, stored) if unit is not None}
-        out = _git(root, "log", "--first-parent", "-m", "--diff-filter=A", "--no-renames", "--name-only", "-z", "--format=%x00@%H %ct", "--", *folders).stdout
+        # optional knowledge: a history git cannot walk in 15 s is checked without it
+        out = _git(root, "log", "--no-show-signature", "--first-parent", "-m", "--diff-filter=A", "--no-renames", "--name-only", "-z", "--format=%x00%x01%H %ct", "--", *folders, timeout=15).stdout
     except (GitError, OSError, ValueError):
         return {}
     added: Dict[str, Tuple[str, int]] = {}
     unit = None
     for part in out.split("\0"):
         part = part.strip("\n")
-        if part.startswith("@"):
+        if part.startswith("\x01"):  # a commit: no file name starts with this byte
             commit, _, when = part[1:].partition(" ")
-            unit = (commit, int(when) if when.isdigit() else 0)
+            # a time git would print for a forged commit (year 9999+) is no time
+            unit = (commit, int(when)) if when.isdigit() and 0 < int(when) < 253402300800 else None
         elif part and unit is not None:
             added.setdefault(os.path.realpath(os.path.join(root, part)), unit)  # newest first: the latest add
     sizes: Dict[str, int] = {}
     for commit, _ in added.values():
         sizes[commit] = sizes.get(commit, 0) + 1
+    new = [path for path, rel in zip(paths, relative) if rel not in tracked]
     units = {}
-    for path in paths:
+    if tracked and len(new) <= DEPLOY_UNIT_LIMIT:  # a versioned history, and a change of a few files
+        units.update((path, ("worktree", 0)) for path in new)
+    for path, rel in zip(paths, relative):
         found = added.get(os.path.realpath(path))
-        if found is None:
-            units[path] = ("worktree", 0)
-        elif sizes[found[0]] <= DEPLOY_UNIT_LIMIT:
+        if rel in tracked and found is not None and sizes[found[0]] <= DEPLOY_UNIT_LIMIT:
             units[path] = found
     if use_cache:
         store_result(scope, key, [units.get(path) for path in paths])

@@ -148,15 +148,15 @@ def test_a_message_quoted_into_the_report_prints_no_control_codes_and_is_cut(tmp
     versions = tmp_path / "migrations" / "versions"
     versions.mkdir(parents=True)
     (tmp_path / "migrations" / "env.py").write_text("")
-    message = "Remove zscore \x1b[31mRED\x1b[0m " + "x" * 300
+    message = "Remove zscore \x1b[31mRED\x1b[0m \u202e\x9b " + "x" * 300
     (versions / "h1.py").write_text(revision(message, '    op.drop_column("projects", "zscore")\n').replace('"r1"', '"h1"'))
     out = subprocess.run(
         [sys.executable, "-m", "migration_lint", "check", str(tmp_path / "migrations"), "--exit-zero", "--no-cache"],
         capture_output=True, text=True, env={"COLUMNS": "2000", "PATH": ""}, cwd=tmp_path,
     ).stdout
-    assert "\x1b" not in out
+    assert "\x1b" not in out and "\u202e" not in out and "\x9b" not in out
     assert "\\x1b[31mRED" in out
-    assert "x" * 40 + "\u2026" in out and "x" * 60 not in out
+    assert "x" * 30 + "\u2026" in out and "x" * 60 not in out
 
 
 def test_a_comment_declares_a_drop_and_says_so():
@@ -172,3 +172,25 @@ def test_a_comment_saying_the_table_is_empty_makes_the_not_null_column_a_note():
     (finding,) = [f for f in lint_sources(sources) if f.rule == "add-column-not-null-without-default"]
     assert finding.severity == "info"
     assert "fails once it has one" in finding.message
+
+
+@pytest.mark.parametrize(
+    "comment",
+    [
+        "# the app writes '' when the nickname is empty",
+        "# Intentionally written by hand",
+        "# TODO: refill the cache",
+        "# the old index is no longer used",
+    ],
+)
+def test_comments_that_say_nothing_about_this_tables_rows_change_nothing(comment):
+    body = f'    {comment}\n    op.add_column("account", sa.Column("nickname", sa.String(), nullable=False))\n    op.drop_column("account", "legacy")\n'
+    found = {f.rule: f.severity for f in lint_sources({"r1.py": revision("Tidy", body)})}
+    assert found["add-column-not-null-without-default"] == "error"
+    assert found["drop-column"] == "error"
+
+
+def test_messages_that_merely_contain_a_removal_word_declare_nothing():
+    for message in ("Add deleted_at column to orders table", "Add dropdown table", "Add billing tables; remove old index", "Add columns for unused index cleanup"):
+        found = findings(message, '    op.drop_table("invoices")\n    op.drop_column("orders", "note")\n    op.drop_column("orders", "memo")\n', deploy="offline")
+        assert {f.rule for f in found} == {"drop-table", "drop-column"}, message

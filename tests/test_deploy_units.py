@@ -67,11 +67,61 @@ def test_a_table_made_by_the_same_commit_is_new_and_one_made_long_before_is_not(
 
 
 def test_revisions_not_committed_yet_ship_together(project):
-    write(project, "r1.py", revision("r1", None, MAKE.format(t="favorites")))
+    write(project, "r0.py", revision("r0", None, MAKE.format(t="team")))
+    git(project, "add", "-A")
+    git(project, "commit", "-q", "-m", "start", date="2025-01-01T10:00:00")
+    write(project, "r1.py", revision("r1", "r0", MAKE.format(t="favorites")))
     write(project, "r2.py", revision("r2", "r1", NOT_NULL.format(t="favorites")))
     assert not_null_findings(project) == []
     units = deploy_units(sorted((project / "migrations" / "versions").glob("*.py")), use_cache=False)
-    assert {unit for unit, _ in units.values()} == {"worktree"}
+    assert {path.name: unit for path, (unit, _) in units.items() if unit == "worktree"}.keys() == {"r1.py", "r2.py"}
+
+
+def test_untracked_files_of_a_history_git_does_not_version_are_not_one_change(project):
+    # a project inside a repository that tracks none of its revisions (a dotfiles $HOME, an
+    # ignored folder): nothing says they ship together
+    write(project, "r1.py", revision("r1", None, MAKE.format(t="favorites")))
+    write(project, "r2.py", revision("r2", "r1", NOT_NULL.format(t="favorites")))
+    assert deploy_units(sorted((project / "migrations" / "versions").glob("*.py")), use_cache=False) == {}
+    assert not_null_findings(project) == ["r2.py"]
+
+
+def test_a_folder_named_like_gits_own_markers_is_read(tmp_path):
+    root = tmp_path / "@app"
+    (root / "migrations" / "versions").mkdir(parents=True)
+    (root / "migrations" / "env.py").write_text(ENV_PY)
+    git(root, "init", "-q", "-b", "main")
+    write(root, "r0.py", revision("r0", None, MAKE.format(t="team")))
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "start", date="2025-01-01T10:00:00")
+    write(root, "r1.py", revision("r1", "r0", NOT_NULL.format(t="team")))
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "column", date="2026-01-01T10:00:00")
+    units = deploy_units(sorted((root / "migrations" / "versions").glob("*.py")), use_cache=False)
+    assert sorted(unit != "worktree" for unit, _ in units.values()) == [True, True]
+    assert not_null_findings(root) == ["r1.py"]
+
+
+def test_a_signed_commit_runs_no_program_the_repository_names(project):
+    marker = project / "ran"
+    gpg = project / "gpg.sh"
+    gpg.write_text(f"#!/bin/sh\ntouch {marker}\n")
+    gpg.chmod(0o755)
+    git(project, "config", "log.showSignature", "true")
+    git(project, "config", "gpg.program", str(gpg))
+    write(project, "r0.py", revision("r0", None, MAKE.format(t="team")))
+    git(project, "add", "-A")
+    git(project, "commit", "-q", "-m", "start")
+    # a commit carrying a signature (forged: only its presence matters), made the branch's head
+    body = subprocess.run(["git", "cat-file", "-p", "HEAD"], cwd=project, check=True, capture_output=True, text=True).stdout
+    head, _, message = body.partition("\n\n")
+    signed = head + "\ngpgsig -----BEGIN PGP SIGNATURE-----\n \n iQEzBAABCAAdFiEE\n -----END PGP SIGNATURE-----\n\n" + message
+    commit = subprocess.run(["git", "hash-object", "-t", "commit", "-w", "--stdin"], cwd=project, input=signed, check=True, capture_output=True, text=True).stdout.strip()
+    git(project, "update-ref", "HEAD", commit)
+    assert subprocess.run(["git", "log", "-1"], cwd=project, capture_output=True).returncode == 0 and marker.exists()  # the trap works
+    marker.unlink()
+    api.check([project / "migrations"], use_cache=False)
+    assert not marker.exists()
 
 
 def test_a_merge_commit_is_one_deploy(project):
@@ -143,4 +193,16 @@ def test_the_commit_that_started_the_history_is_not_one_change(project):
     write(project, "r2.py", revision("r2", "r1", NOT_NULL.format(t="favorites")))
     git(project, "add", "-A")
     git(project, "commit", "-q", "-m", "import", date="2025-06-01T10:00:00")
+    assert not_null_findings(project) == ["r2.py"]
+
+
+def test_a_table_seeded_by_the_change_is_not_empty(project):
+    write(project, "r0.py", revision("r0", None, MAKE.format(t="team")))
+    git(project, "add", "-A")
+    git(project, "commit", "-q", "-m", "start", date="2025-01-01T10:00:00")
+    seed = '\n    op.bulk_insert(sa.table("plan", sa.column("id")), [{"id": 1}])'
+    write(project, "r1.py", revision("r1", "r0", MAKE.format(t="plan") + seed))
+    write(project, "r2.py", revision("r2", "r1", NOT_NULL.format(t="plan")))
+    git(project, "add", "-A")
+    git(project, "commit", "-q", "-m", "plans", date="2026-01-01T10:00:00")
     assert not_null_findings(project) == ["r2.py"]

@@ -135,27 +135,29 @@ def revision_message(tree: ast.Module) -> str:
 
 
 # What an author writes beside an operation when they know what it does to the data
+# What an author writes beside an operation when they know what it does to the data: only
+# plain statements ('dropping is acceptable'), never a warning ('data can be lost if ...')
 LOSS_SAID = re.compile(
-    r"\bdestructive\b|\bdata loss\b|\b(?:is|are|will be|gets?|get) lost\b|(?<!not )(?<!un)\bacceptable\b|\bephemeral\b"
-    r"|\bthrow-?away\b|\bre-?fill|\bback-?fill\w* will\b|\bno longer (?:needed|used)\b|\bnot needed\b"
-    r"|\bsafe to (?:drop|delete|remove|lose)\b|\bintentional(?:ly)?\b|\bon purpose\b|\bdeliberate(?:ly)?\b"
-    r"|\b(?:can|may) be (?:dropped|discarded|lost|deleted)\b",
+    r"\bdestructive\b|\b(?:dropping|deleting|losing|removing|discarding)\b[^.;]{0,60}\bis acceptable\b"
+    r"|\b(?:data|rows|contents?) (?:is|are) ephemeral\b|\bbackfill will re-?fill\b"
+    r"|(?<!not )(?<!n't )\bsafe to (?:drop|delete|remove|lose)\b",
     re.I,
 )
 EMPTY_SAID = re.compile(
-    r"\b(?:no|zero) (?:records|rows|entries)\b|\b(?:don't|do not|doesn't|does not) have any (?:records|rows|data|entries)\b"
-    r"|\b(?:is|are) (?:still )?empty\b|\bempty table\b|\b(?:not|never) (?:yet )?populated\b",
+    r"\b(?:don't|do not|doesn't|does not) have any (?:records|rows)\b|\btable is (?:still )?empty\b"
+    r"|\b(?:has|have|contains) no (?:records|rows)\b|\bno (?:records|rows) (?:yet|in (?:it|the|this))\b",
     re.I,
 )
 
 
-def acknowledgements(text: str) -> tuple:
+def acknowledgements(text: str, tree: Optional[ast.Module] = None) -> tuple:
     """Comment lines that say an operation loses data on purpose, or that its table is empty:
     (the first code line after the comment block, or 0 for a comment at module level; 'loss' or
     'empty'; the comment block's text; its first line).  Only whole-line comments count."""
     if "#" not in text or not (LOSS_SAID.search(text) or EMPTY_SAID.search(text)):
         return ()
     lines = source_lines(text)
+    functions = [(node.lineno, getattr(node, "end_lineno", node.lineno)) for node in (tree.body if tree is not None else ()) if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))]
     found = []
     index = 0
     while index < len(lines):
@@ -167,7 +169,9 @@ def acknowledgements(text: str) -> tuple:
         while index < len(lines) and lines[index].strip().startswith("#"):
             index += 1
         block = " ".join(line.strip().lstrip("#").strip() for line in lines[start:index])
-        module_level = not lines[start][:1].isspace()
+        # at module level: not indented, and outside every function (commented-out code inside
+        # one can start at column 0)
+        module_level = not lines[start][:1].isspace() and not any(first <= start + 1 <= last for first, last in functions)
         annotated = 0 if module_level else next((i + 1 for i in range(index, len(lines)) if lines[i].strip()), 0)
         for kind, pattern in (("loss", LOSS_SAID), ("empty", EMPTY_SAID)):
             if pattern.search(block):
@@ -307,7 +311,7 @@ class _FileReader:
             self.op_names.add("op")  # the Alembic template name, even if imported oddly
         self.result.enum_types, self.result.creates_from_models = R.enum_mentions(self.tree, self.text)
         self.result.message, self.result.created = revision_message(self.tree), revision_created(self.tree)
-        self.result.acknowledgements = acknowledgements(self.text)
+        self.result.acknowledgements = acknowledgements(self.text, self.tree)
         for phase in (m.UPGRADE, m.DOWNGRADE):
             node = self.functions.get(phase)
             if node is None:
@@ -803,7 +807,30 @@ class _FileReader:
         return ctx
 
     # -- statements ----------------------------------------------------------------------------
+    def _forget_changed(self, small, scope: _Scope) -> None:
+        """A literal list changed in place (append, +=, x[0] = ..., passed to a function) or a
+        loop variable changed (stmt += ...): no longer the strings it was."""
+        if not (scope.sequences or scope.string_lists):
+            return
+        names = set()
+        if isinstance(small, cst.AugAssign) and isinstance(small.target, cst.Name):
+            names.add(small.target.value)
+        if isinstance(small, cst.Assign):
+            for target in small.targets:
+                if isinstance(target.target, cst.Subscript) and isinstance(target.target.value, cst.Name):
+                    names.add(target.target.value.value)
+        for call in _walk(small):
+            if not isinstance(call, cst.Call):
+                continue
+            if isinstance(call.func, cst.Attribute) and isinstance(call.func.value, cst.Name):
+                names.add(call.func.value.value)  # statements.append(...), .extend, .insert
+            names.update(arg.value.value for arg in call.args if isinstance(arg.value, cst.Name) and arg.value.value in scope.sequences)
+        for name in names:
+            scope.sequences.pop(name, None)
+            scope.string_lists.pop(name, None)
+
     def _small(self, small, node: ast.stmt, ctx: Ctx, scope: _Scope) -> None:
+        self._forget_changed(small, scope)
         if isinstance(small, cst.Raise):
             self._emit(m.RAISE, node, ctx, call="raise")
             return

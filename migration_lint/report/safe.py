@@ -14,7 +14,8 @@ import re
 
 ZWSP = "\u200b"  # invisible: the line reads the same, the runner no longer sees a command
 _COMMAND_START = re.compile(r"^([^\S\n]*):(?=:)", re.M)
-_CONTROL = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]")
+# C0 and C1 controls (ESC, CSI), line separators, and the bidi overrides that reorder what is shown
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 
 def no_workflow_commands(text: str) -> str:

@@ -48,10 +48,10 @@ def render_text(result, color: bool = False, width: int = 100, show_source: bool
     sources: dict = {}
     for path, group in groupby(sorted(findings, key=lambda f: f.sort_key()), key=lambda f: f.path):
         console.print()
-        console.print(Text(path, style="bold underline"), **whole)
+        console.print(Text(one_line(path), style="bold underline"), **whole)
         for f in group:
             where = f"{f.line}:{f.column}"
-            rev = f" [dim](revision {escape(f.revision)}{', ' + f.phase if f.phase else ''})[/dim]" if f.revision else ""
+            rev = f" [dim](revision {escape(one_line(f.revision))}{', ' + f.phase if f.phase else ''})[/dim]" if f.revision else ""
             console.print(f"  [dim]{where:>7}[/dim]  [{STYLES[f.severity]}]{f.severity:<7}[/]  [bold]{f.rule}[/bold]{rev}")
             for part in f.message.split("\n"):  # round-trip diffs: one difference per line
                 # text quoted from the checkout (a revision's message, a name) prints no control code
