@@ -549,8 +549,6 @@ def mark_copied_earlier(migrations, graph) -> None:
                 migration.facts[id(op)]["copied_earlier"] = True
 
 
-
-
 def _name_tokens(text: str) -> List[str]:
     """Words of a name or a message, CamelCase and snake_case split, lower case, a plural -s off:
     'MissingDatasetFile' and 'missing_dataset_files' give the same."""
@@ -589,6 +587,7 @@ _REMOVAL_VERBS = frozenset(
 )
 _REMOVAL_PAIRS = frozenset({("clean", "up"), ("get", "rid"), ("getting", "rid"), ("roll", "back"), ("rolled", "back")})
 _KIND_WORDS = {m.DROP_TABLE: ("table", "tables"), m.DROP_COLUMN: ("column", "columns", "field", "fields")}
+_ANY_KIND_WORD = frozenset(word for words in _KIND_WORDS.values() for word in words)
 # how far after a removal word the thing removed may be named ('Remove no longer needed tables')
 _REMOVAL_REACH = 5
 
@@ -606,7 +605,7 @@ def _removal_reading(message: str):
             continue
         lower = raw.lower()
         parts = lower.split("_")
-        if len(tokens) <= reach_end and lower in {w for words in _KIND_WORDS.values() for w in words}:
+        if len(tokens) <= reach_end and lower in _ANY_KIND_WORD:
             kinds.add(lower)
         # a message written as one slug, 'remove_organization_project_is_active' (not a name such
         # as deleted_at later in a sentence)
@@ -783,14 +782,13 @@ def mark_known_not_null(migrations, graph, settings) -> None:
     for migration in targets:
         if migration.revision not in before:
             continue
-        ops = list(migration.ops[m.UPGRADE])
-        for index, op in enumerate(ops):
-            if op.kind != m.SET_NOT_NULL or not op.table or not op.columns:
-                continue
-            key = (table_key(op, settings), str(op.columns[0]).lower())
-            state = _apply_nullability(before[migration.revision], _nullability_events(ops[:index], settings))
-            if state.get(key):
+        state = before[migration.revision]
+        for op in migration.ops[m.UPGRADE]:  # the revision's own statements, in order
+            if op.kind == m.SET_NOT_NULL and op.table and op.columns and state.get((table_key(op, settings), str(op.columns[0]).lower())):
                 migration.facts[id(op)]["column_was_not_null"] = True
+            events = list(_nullability_events((op,), settings))
+            if events:
+                state = _apply_nullability(state, events)
 
 
 YOUNG_HOURS = 7 * 24
@@ -820,7 +818,7 @@ def _stamp(migration, settings, untrusted=()):
         try:
             return unit[0], datetime.datetime.fromtimestamp(unit[1], datetime.timezone.utc).replace(tzinfo=None)
         except (OverflowError, OSError, ValueError):
-            return None, _created_at(getattr(migration.file, "created", ""))
+            unit = None
     return (unit[0] if unit else None), _created_at(getattr(migration.file, "created", ""))
 
 
@@ -893,18 +891,22 @@ def mark_young_tables(migrations, graph, settings) -> None:
         born = before.get(migration.revision)
         if not born or (unit is None and this is None):
             continue
-        ops = own[migration.revision]
-        for index, op in enumerate(ops):
+        seeded_here, filled_here = set(), set()  # tables this revision put rows in before op
+        for op in own[migration.revision]:
             if not op.table:
                 continue
             table = table_key(op, settings)
             facts = migration.facts[id(op)]
+            was_seeded, was_filled = table in seeded_here, table in filled_here
+            if _seeds(op):
+                seeded_here.add(table)
+                if _fills(op):
+                    filled_here.add(table)
             if table not in born or facts.get("table_is_new"):
                 continue
             revision, seeded, big = born[table]
-            earlier = [o for o in ops[:index] if o.table and table_key(o, settings) == table]
-            seeded = seeded or any(_seeds(o) for o in earlier)
-            big = big or any(_fills(o) for o in earlier)
+            seeded = seeded or was_seeded
+            big = big or was_filled
             their_unit, when = stamps.get(revision, (None, None))
             if unit is not None and unit == their_unit:
                 if not seeded:

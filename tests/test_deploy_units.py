@@ -33,6 +33,11 @@ def git(root, *args, date="2026-01-01T10:00:00"):
     subprocess.run(["git", *args], cwd=root, check=True, capture_output=True, env=env)
 
 
+def commit(root, message, date="2026-01-01T10:00:00"):
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", message, date=date)
+
+
 def write(root, name, text):
     (root / "migrations" / "versions" / name).write_text(text)
 
@@ -42,8 +47,7 @@ def project(tmp_path):
     (tmp_path / "migrations" / "versions").mkdir(parents=True)
     (tmp_path / "migrations" / "env.py").write_text(ENV_PY)
     git(tmp_path, "init", "-q", "-b", "main")
-    git(tmp_path, "add", "-A")
-    git(tmp_path, "commit", "-q", "-m", "env")
+    commit(tmp_path, "env")
     return tmp_path
 
 
@@ -54,13 +58,11 @@ def not_null_findings(root):
 
 def test_a_table_made_by_the_same_commit_is_new_and_one_made_long_before_is_not(project):
     write(project, "r1.py", revision("r1", None, MAKE.format(t="team")))
-    git(project, "add", "-A")
-    git(project, "commit", "-q", "-m", "team", date="2025-01-01T10:00:00")
+    commit(project, "team", date="2025-01-01T10:00:00")
     # one pull request, squashed: a table and a NOT NULL column on it, and one on the old table
     write(project, "r2.py", revision("r2", "r1", MAKE.format(t="favorites")))
     write(project, "r3.py", revision("r3", "r2", NOT_NULL.format(t="favorites") + "\n" + NOT_NULL.format(t="team")))
-    git(project, "add", "-A")
-    git(project, "commit", "-q", "-m", "favorites", date="2026-01-01T10:00:00")
+    commit(project, "favorites", date="2026-01-01T10:00:00")
     result = api.check([project / "migrations"], use_cache=False)
     found = [(os.path.basename(f.path), f.message) for f in result.findings if f.rule == "add-column-not-null-without-default"]
     assert len(found) == 1 and "team.org_id" in found[0][1]
@@ -68,8 +70,7 @@ def test_a_table_made_by_the_same_commit_is_new_and_one_made_long_before_is_not(
 
 def test_revisions_not_committed_yet_ship_together(project):
     write(project, "r0.py", revision("r0", None, MAKE.format(t="team")))
-    git(project, "add", "-A")
-    git(project, "commit", "-q", "-m", "start", date="2025-01-01T10:00:00")
+    commit(project, "start", date="2025-01-01T10:00:00")
     write(project, "r1.py", revision("r1", "r0", MAKE.format(t="favorites")))
     write(project, "r2.py", revision("r2", "r1", NOT_NULL.format(t="favorites")))
     assert not_null_findings(project) == []
@@ -92,11 +93,9 @@ def test_a_folder_named_like_gits_own_markers_is_read(tmp_path):
     (root / "migrations" / "env.py").write_text(ENV_PY)
     git(root, "init", "-q", "-b", "main")
     write(root, "r0.py", revision("r0", None, MAKE.format(t="team")))
-    git(root, "add", "-A")
-    git(root, "commit", "-q", "-m", "start", date="2025-01-01T10:00:00")
+    commit(root, "start", date="2025-01-01T10:00:00")
     write(root, "r1.py", revision("r1", "r0", NOT_NULL.format(t="team")))
-    git(root, "add", "-A")
-    git(root, "commit", "-q", "-m", "column", date="2026-01-01T10:00:00")
+    commit(root, "column", date="2026-01-01T10:00:00")
     units = deploy_units(sorted((root / "migrations" / "versions").glob("*.py")), use_cache=False)
     assert sorted(unit != "worktree" for unit, _ in units.values()) == [True, True]
     assert not_null_findings(root) == ["r1.py"]
@@ -110,14 +109,13 @@ def test_a_signed_commit_runs_no_program_the_repository_names(project):
     git(project, "config", "log.showSignature", "true")
     git(project, "config", "gpg.program", str(gpg))
     write(project, "r0.py", revision("r0", None, MAKE.format(t="team")))
-    git(project, "add", "-A")
-    git(project, "commit", "-q", "-m", "start")
+    commit(project, "start")
     # a commit carrying a signature (forged: only its presence matters), made the branch's head
     body = subprocess.run(["git", "cat-file", "-p", "HEAD"], cwd=project, check=True, capture_output=True, text=True).stdout
     head, _, message = body.partition("\n\n")
     signed = head + "\ngpgsig -----BEGIN PGP SIGNATURE-----\n \n iQEzBAABCAAdFiEE\n -----END PGP SIGNATURE-----\n\n" + message
-    commit = subprocess.run(["git", "hash-object", "-t", "commit", "-w", "--stdin"], cwd=project, input=signed, check=True, capture_output=True, text=True).stdout.strip()
-    git(project, "update-ref", "HEAD", commit)
+    forged = subprocess.run(["git", "hash-object", "-t", "commit", "-w", "--stdin"], cwd=project, input=signed, check=True, capture_output=True, text=True).stdout.strip()
+    git(project, "update-ref", "HEAD", forged)
     assert subprocess.run(["git", "log", "-1"], cwd=project, capture_output=True).returncode == 0 and marker.exists()  # the trap works
     marker.unlink()
     api.check([project / "migrations"], use_cache=False)
@@ -126,15 +124,12 @@ def test_a_signed_commit_runs_no_program_the_repository_names(project):
 
 def test_a_merge_commit_is_one_deploy(project):
     write(project, "r0.py", revision("r0", None, MAKE.format(t="team")))
-    git(project, "add", "-A")
-    git(project, "commit", "-q", "-m", "start", date="2025-01-01T10:00:00")
+    commit(project, "start", date="2025-01-01T10:00:00")
     git(project, "checkout", "-q", "-b", "feature")
     write(project, "r1.py", revision("r1", "r0", MAKE.format(t="favorites")))
-    git(project, "add", "-A")
-    git(project, "commit", "-q", "-m", "table", date="2025-06-01T10:00:00")
+    commit(project, "table", date="2025-06-01T10:00:00")
     write(project, "r2.py", revision("r2", "r1", NOT_NULL.format(t="favorites")))
-    git(project, "add", "-A")
-    git(project, "commit", "-q", "-m", "column", date="2025-07-01T10:00:00")  # a month later, same PR
+    commit(project, "column", date="2025-07-01T10:00:00")  # a month later, same PR
     git(project, "checkout", "-q", "main")
     git(project, "merge", "-q", "--no-ff", "-m", "merge", "feature", date="2025-07-02T10:00:00")
     assert not_null_findings(project) == []
@@ -142,21 +137,17 @@ def test_a_merge_commit_is_one_deploy(project):
 
 def test_separate_merges_are_separate_deploys(project):
     write(project, "r1.py", revision("r1", None, MAKE.format(t="favorites")))
-    git(project, "add", "-A")
-    git(project, "commit", "-q", "-m", "table", date="2025-06-01T10:00:00")
+    commit(project, "table", date="2025-06-01T10:00:00")
     write(project, "r2.py", revision("r2", "r1", NOT_NULL.format(t="favorites")))
-    git(project, "add", "-A")
-    git(project, "commit", "-q", "-m", "column", date="2025-07-01T10:00:00")
+    commit(project, "column", date="2025-07-01T10:00:00")
     assert not_null_findings(project) == ["r2.py"]
 
 
 def test_a_shallow_clone_says_nothing(project, tmp_path_factory):
     write(project, "r1.py", revision("r1", None, MAKE.format(t="favorites")))
-    git(project, "add", "-A")
-    git(project, "commit", "-q", "-m", "table", date="2025-06-01T10:00:00")
+    commit(project, "table", date="2025-06-01T10:00:00")
     write(project, "r2.py", revision("r2", "r1", NOT_NULL.format(t="favorites")))
-    git(project, "add", "-A")
-    git(project, "commit", "-q", "-m", "column", date="2025-07-01T10:00:00")
+    commit(project, "column", date="2025-07-01T10:00:00")
     clone = tmp_path_factory.mktemp("shallow") / "repo"
     subprocess.run(["git", "clone", "-q", "--depth", "1", f"file://{project}", str(clone)], check=True, capture_output=True)
     # its one commit seems to add every file: trusting it would call every table new
@@ -169,8 +160,7 @@ def test_an_import_of_many_revisions_is_not_one_deploy(project):
     for number in range(1, 12):
         write(project, f"r{number}.py", revision(f"r{number}", f"r{number - 1}", "    pass"))
     write(project, "r12.py", revision("r12", "r11", NOT_NULL.format(t="favorites")))
-    git(project, "add", "-A")
-    git(project, "commit", "-q", "-m", "import the history", date="2025-06-01T10:00:00")
+    commit(project, "import the history", date="2025-06-01T10:00:00")
     assert not_null_findings(project) == ["r12.py"]
 
 
@@ -191,18 +181,15 @@ def test_the_commit_that_started_the_history_is_not_one_change(project):
     # and the commit's time is not theirs
     write(project, "r1.py", revision("r1", None, MAKE.format(t="favorites")))
     write(project, "r2.py", revision("r2", "r1", NOT_NULL.format(t="favorites")))
-    git(project, "add", "-A")
-    git(project, "commit", "-q", "-m", "import", date="2025-06-01T10:00:00")
+    commit(project, "import", date="2025-06-01T10:00:00")
     assert not_null_findings(project) == ["r2.py"]
 
 
 def test_a_table_seeded_by_the_change_is_not_empty(project):
     write(project, "r0.py", revision("r0", None, MAKE.format(t="team")))
-    git(project, "add", "-A")
-    git(project, "commit", "-q", "-m", "start", date="2025-01-01T10:00:00")
+    commit(project, "start", date="2025-01-01T10:00:00")
     seed = '\n    op.bulk_insert(sa.table("plan", sa.column("id")), [{"id": 1}])'
     write(project, "r1.py", revision("r1", "r0", MAKE.format(t="plan") + seed))
     write(project, "r2.py", revision("r2", "r1", NOT_NULL.format(t="plan")))
-    git(project, "add", "-A")
-    git(project, "commit", "-q", "-m", "plans", date="2026-01-01T10:00:00")
+    commit(project, "plans", date="2026-01-01T10:00:00")
     assert not_null_findings(project) == ["r2.py"]
