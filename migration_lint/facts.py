@@ -833,7 +833,9 @@ def mark_young_tables(migrations, graph, settings) -> None:
     - Created by a revision the same change added (one first-parent commit, a merge or a squashed
       pull request, or both not committed yet) and given no rows since: they ship in one deploy
       and the table is empty and unknown to the running code when this runs: ``table_is_new``,
-      as if this revision had created it.
+      as if this revision had created it.  Likewise when both revisions were written before the
+      first release that holds the history (release tags, ``settings.first_release``): every
+      install receives them together.
     - Created at most 7 days before (the commits' times, else the Create Date headers), and not
       filled with an INSERT ... SELECT since: ``table_is_young``; at most 24 hours:
       ``table_is_fresh``. Unless the config lists the table in large-tables (what it says wins),
@@ -869,7 +871,9 @@ def mark_young_tables(migrations, graph, settings) -> None:
             if op.kind == m.CREATE_TABLE and stamps.get(revision) != (None, None):
                 state[table] = (revision, False, False)
             elif op.kind in (m.DROP_TABLE, m.RENAME_TABLE):
-                state.pop(table, None)
+                made = state.pop(table, None)
+                if made is not None and op.kind == m.RENAME_TABLE and op.get("new_name"):
+                    state[(table[0], name_key(op.get("new_name"), settings.dialect, "table"))] = made  # the same table
             elif _seeds(op) and table in state:
                 made, _, big = state[table]
                 state[table] = (made, True, big or _fills(op))
@@ -886,6 +890,10 @@ def mark_young_tables(migrations, graph, settings) -> None:
         return joined
 
     before = _inherited(graph, apply, merge)
+    release = None
+    if settings.first_release:  # (tag, time): the first final release that holds the history
+        name, at = settings.first_release
+        release = (name, datetime.datetime.fromtimestamp(at, datetime.timezone.utc).replace(tzinfo=None))
     for migration in migrations:
         unit, this = stamps.get(migration.revision, (None, None))
         born = before.get(migration.revision)
@@ -911,6 +919,11 @@ def mark_young_tables(migrations, graph, settings) -> None:
             if unit is not None and unit == their_unit:
                 if not seeded:
                     facts.update(table_is_new=True, table_is_young=True, table_is_fresh=True, table_is_large=False, created_by=f"revision {revision}, added by the same change")
+                continue
+            if release is not None and not seeded and this is not None and when is not None and this <= release[1] and when <= release[1]:
+                # both held by the history's first release (or older): no install ever had the table
+                # with rows when this runs
+                facts.update(table_is_new=True, table_is_young=True, table_is_fresh=True, table_is_large=False, created_by=f"revision {revision}, before the first release ({release[0]})")
                 continue
             if big:
                 continue  # rows copied in since it was made: as large as what they came from

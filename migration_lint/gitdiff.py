@@ -255,3 +255,54 @@ def deploy_units(paths: List[Path], use_cache: bool = True) -> Dict[Path, Tuple[
     if use_cache:
         store_result(scope, key, [units.get(path) for path in paths])
     return units
+
+
+# a final release: 1.2, v1.2.3, release-1.2.3, 2.6.9.post1; not 2.0a1, 3.0.0rc1, 1.0-beta, 2.0.dev3
+RELEASE_TAG = re.compile(r"(?:v|release[-_]?|version[-_]?)?\d+(?:\.\d+){1,3}(?:\.post\d+)?", re.I)
+
+
+def _final_tags(root: Path, *selection: str) -> List[Tuple[str, int]]:
+    """(tag, time of the commit it names) of the final-release tags, oldest first."""
+    out = _git(root, "for-each-ref", *selection, "--format=%(refname:short)%00%(*committerdate:unix)%00%(committerdate:unix)", "refs/tags", timeout=15).stdout
+    tags = []
+    for line in out.splitlines():
+        name, peeled, own = (line.split("\0") + ["", ""])[:3]
+        when = peeled or own  # an annotated tag: the commit it names; a lightweight one: itself
+        if RELEASE_TAG.fullmatch(name) and when.isdigit() and 0 < int(when) < 253402300800:
+            tags.append((name, int(when)))
+    return sorted(tags, key=lambda tag: tag[1])
+
+
+def first_release(paths: List[Path], start: int, use_cache: bool = True) -> Optional[Tuple[str, int]]:
+    """(tag, time) of the first final release that holds this history, for a project that was
+    already tagging releases when the history began (``start``: its first revision's time).
+    Revisions written before that time were never in a user's database: tables they create and
+    change again are new to every install.  None when git does not say: not a repository, no
+    release tag before the history began (a project that tagged later may have deployed without
+    tags) or none since.  Pre-releases (a, b, rc, dev) are not releases; a release cut from a
+    branch never merged back counts when it holds work done since the history began."""
+    if not paths or start <= 0:
+        return None
+    try:
+        root = repository_root(paths[0])
+        head = _git(root, "rev-parse", "--verify", "--quiet", "HEAD", check=False).stdout.strip()
+        if not head or _git(root, "rev-parse", "--is-shallow-repository", check=False).stdout.strip() != "false":
+            return None
+        every = _final_tags(root)
+        if not any(when < start for _, when in every):
+            return None  # no release before the history: it may have shipped untagged
+        scope = f"git-release\0{os.path.realpath(root)}"
+        key = result_key(head, start, every)
+        stored = cached_result(scope, key) if use_cache else None
+        if stored is not None:
+            return tuple(stored[0]) if stored else None
+        # the first commit of HEAD's line since the history began: a release holds the history
+        # exactly when it holds that commit (on HEAD's line or cut from a branch that left it later)
+        since = _git(root, "rev-list", "--first-parent", "--reverse", f"--since=@{start}", "HEAD", timeout=15).stdout.split("\n", 1)[0].strip()
+        holding = set(_git(root, "tag", "--list", "--contains", since, timeout=15).stdout.splitlines()) if since else set()  # (git tag walks this faster than for-each-ref)
+        found = next(((name, when) for name, when in every if name in holding and when >= start), None)
+    except (GitError, OSError, ValueError):
+        return None
+    if use_cache:
+        store_result(scope, key, [list(found)] if found else [])
+    return found

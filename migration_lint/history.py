@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import datetime
 import fnmatch
 import os
 import re
@@ -27,7 +28,7 @@ from migration_lint.catalogue import catalogue_signature
 from migration_lint.config import Config
 from migration_lint.engine import lint, problem_findings
 from migration_lint.errors import DiscoveryError
-from migration_lint.gitdiff import changes_for, deploy_units
+from migration_lint.gitdiff import changes_for, deploy_units, first_release
 from migration_lint.infer import dialects_seen, history_evidence, infer_dialect, infer_downgrades, infer_offline_paths, read_mako
 from migration_lint.loader import DEFAULT_MAX_FILE_SIZE, FileLoader, Sources, cached_result, read_sources, result_key, store_result
 from migration_lint.process import quiet_gc
@@ -84,6 +85,21 @@ def _offline(path: Path, shown: str, inner: str, settings, config: Config) -> bo
         with contextlib.suppress(ValueError):
             candidates.add(os.path.relpath(path, config.root).replace(os.sep, "/"))
     return any(fnmatch.fnmatch(c, pattern) for c in candidates for pattern in settings.offline_paths)
+
+
+CREATE_DATE = re.compile(r"^\s*Create Date:\s*(\d{4}-\d\d-\d\d)[ T](\d\d:\d\d)", re.M)
+
+
+def _history_began(texts, units) -> int:
+    """When the history's first revision was written (unix time, 0 when nothing says): the
+    earliest Create Date header (read as UTC) or commit that added a revision file."""
+    times = [when for _, when in units.values() if when]
+    for _, text in texts:
+        found = CREATE_DATE.search(text[:4000])
+        if found:
+            with contextlib.suppress(ValueError, OverflowError, OSError):
+                times.append(int(datetime.datetime.fromisoformat(f"{found.group(1)}T{found.group(2)}").replace(tzinfo=datetime.timezone.utc).timestamp()))
+    return min((t for t in times if t > 0), default=0)
 
 
 def is_excluded(path: Path, config: Config) -> bool:
@@ -165,6 +181,11 @@ def resolve_history(env: discovery.Environment, config: Config, invocation: Invo
     units = deploy_units(list(paths), use_cache=use_cache)
     if units:
         settings = dataclasses.replace(settings, deploy_units=tuple(sorted((shown, *units[path]) for path, shown in zip(paths, display) if path in units)))
+    # the first release that holds the history: revisions written before it reach every install together
+    began = _history_began(texts, units)
+    release = first_release(list(paths), began, use_cache=use_cache) if began else None
+    if release:
+        settings = dataclasses.replace(settings, first_release=tuple(release))
     if settings.offline_paths:  # decided here, where the files and the config's folder are known
         offline = frozenset(
             shown for path, shown, inner in zip(paths, display, in_versions)

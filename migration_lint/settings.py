@@ -74,6 +74,9 @@ class Settings:
     # (revision file as shown, the first-parent commit that added it, its time): what ships in one
     # deploy, from git (history.py; empty outside git or in a shallow clone)
     deploy_units: Tuple[Tuple[str, str, int], ...] = ()
+    # (tag, commit time) of the first final release holding the history, for a project that
+    # tagged releases before the history began (gitdiff.first_release); () when git does not say
+    first_release: Tuple[Any, ...] = ()
     select: Tuple[str, ...] = ()
     ignore: Tuple[str, ...] = ()
     severity: Tuple[Tuple[str, str], ...] = ()  # (rule, severity) overrides

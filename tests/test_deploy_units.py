@@ -10,6 +10,7 @@ import pytest
 
 from migration_lint import api
 from migration_lint.gitdiff import deploy_units
+from migration_lint.report import environment_facts
 
 pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
 
@@ -192,4 +193,54 @@ def test_a_table_seeded_by_the_change_is_not_empty(project):
     write(project, "r1.py", revision("r1", "r0", MAKE.format(t="plan") + seed))
     write(project, "r2.py", revision("r2", "r1", NOT_NULL.format(t="plan")))
     commit(project, "plans", date="2026-01-01T10:00:00")
+    assert not_null_findings(project) == ["r2.py"]
+
+
+# Release tags: a project that tagged releases before its history began ships the revisions
+# written before the history's first release to every install together.
+
+def dated(rev, down, body, created):
+    return revision(rev, down, body).replace(f"Revision ID: {rev}\n", f"Revision ID: {rev}\nCreate Date: {created}\n")
+
+
+def released_project(project, *, tag_before=True, beta_between=False):
+    (project / "app.py").write_text("VERSION = 1\n")
+    commit(project, "app", date="2024-01-01T10:00:00")
+    if tag_before:
+        git(project, "tag", "v1.0")
+    write(project, "r1.py", dated("r1", None, MAKE.format(t="blocks"), "2024-06-01 10:00:00"))
+    commit(project, "blocks", date="2024-06-01T10:00:00")
+    if beta_between:
+        git(project, "tag", "2.0b1")  # a pre-release: its users expect to start over
+    write(project, "r2.py", dated("r2", "r1", NOT_NULL.format(t="blocks"), "2024-07-01 10:00:00"))
+    commit(project, "org on blocks", date="2024-07-01T10:00:00")
+    git(project, "tag", "-a", "-m", "2.0", "2.0.0", date="2024-08-01T10:00:00")
+    (project / "app.py").write_text("VERSION = 2\n")
+    commit(project, "after the release", date="2024-08-02T10:00:00")
+
+
+def test_a_table_made_and_changed_before_the_first_release_is_new(project):
+    released_project(project, beta_between=True)
+    assert not_null_findings(project) == []
+    result = api.check([project / "migrations"], use_cache=False)
+    assert "revisions before its first release (2.0.0, from git tags)" in environment_facts(result.environments[0], "", "")
+    # released with rows since: a NOT NULL column without a default now fails
+    write(project, "r3.py", dated("r3", "r2", NOT_NULL.format(t="blocks").replace("org_id", "team_id"), "2024-09-01 10:00:00"))
+    commit(project, "team on blocks", date="2024-09-01T10:00:00")
+    assert not_null_findings(project) == ["r3.py"]
+
+
+def test_without_a_release_tag_before_the_history_nothing_is_assumed(project):
+    released_project(project, tag_before=False)  # it may have deployed untagged
+    assert not_null_findings(project) == ["r2.py"]
+
+
+def test_a_release_cut_from_a_branch_never_merged_back_counts(project):
+    released_project(project)
+    # rewrite: a maintenance release 1.1 cut after r1 on its own branch, holding the table
+    git(project, "checkout", "-q", "-b", "stable", "HEAD~2")
+    (project / "app.py").write_text("VERSION = 1.1\n")
+    commit(project, "fix", date="2024-06-15T10:00:00")
+    git(project, "tag", "v1.1")
+    git(project, "checkout", "-q", "main")
     assert not_null_findings(project) == ["r2.py"]
