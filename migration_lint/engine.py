@@ -18,10 +18,12 @@ from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 from migration_lint import model as m
 from migration_lint import rule_ids
 from migration_lint.catalogue import OFFLINE_SAFE, Catalogue, Rule
-from migration_lint.facts import Facts, mark_copied_earlier, mark_declared_removals, mark_foreign_keys, mark_known_not_null, mark_young_tables, place_facts, shown_table, unread
+from migration_lint.facts import Facts, downtime_changes, mark_copied_earlier, mark_declared_removals, mark_foreign_keys, mark_known_not_null, mark_young_tables, place_facts, shown_table, unread
 from migration_lint.matcher import matches
 from migration_lint.model import LIST_LIMIT, Finding, MigrationFile, Operation, listing
 from migration_lint.settings import Settings, check_rule_names
+
+DOWNTIME_RULE = "downtime-change"  # its own finding stands for the lock and running-code ones it folds
 
 SUPPRESSION_RULE = rule_ids.UNUSED_SUPPRESSION
 SCHEMA_SUBJECTS = frozenset({"table", "column", "index", "constraint", "type", "sequence", "view"})
@@ -66,6 +68,7 @@ class Run:
     scope: "object"  # scope.Scope
     migrations: List[MigrationContext]
     files: List[MigrationFile]
+    downtime: Sequence = ()  # facts.DowntimeChange: changes judged as deploy = offline
 
     @property
     def graph(self):
@@ -207,6 +210,12 @@ def lint(files: Sequence[MigrationFile], scope, settings: Settings, catalogue: C
     """Findings for one history.  ``scope`` says which files per-migration rules look at (graph
     rules always see the whole history); ``produced``: findings established elsewhere (front end,
     git, round trip), judged here like any other."""
+    rules = rules_in_force(catalogue, settings)
+    # a change that replaces a primary key and only rolls forward needs the application stopped:
+    # one finding for it (when its rule is on), and its revisions judged as deploy = offline
+    downtime = downtime_changes(files, settings) if any(rule.name == DOWNTIME_RULE for rule in rules) else []
+    if downtime:
+        settings = dataclasses.replace(settings, offline_files=settings.offline_files | {path for change in downtime for path, _ in change.revisions})
     # a revision under offline-paths (a contract branch) is judged as deploy = offline
     offline = dataclasses.replace(settings, deploy="offline") if settings.offline_files else settings
     migrations = [prepare(f, offline if settings.offline_at(f.path) else settings) for f in files if scope.is_checked(f.path)]
@@ -214,8 +223,7 @@ def lint(files: Sequence[MigrationFile], scope, settings: Settings, catalogue: C
     mark_foreign_keys(migrations, scope.graph, settings)
     mark_young_tables(migrations, scope.graph, settings)
     mark_known_not_null(migrations, scope.graph, settings)
-    run = Run(settings=settings, scope=scope, migrations=migrations, files=list(files))
-    rules = rules_in_force(catalogue, settings)
+    run = Run(settings=settings, scope=scope, migrations=migrations, files=list(files), downtime=downtime)
     raw: List[Tuple[Rule, Finding]] = []
     for rule in rules:
         if rule.match is not None:
@@ -236,7 +244,7 @@ def lint(files: Sequence[MigrationFile], scope, settings: Settings, catalogue: C
         if key in seen:
             continue  # one operation gives at most one finding per rule
         seen.add(key)
-        if rule.effect in OFFLINE_SAFE and settings.offline_files and finding.path in settings.offline_files:
+        if rule.effect in OFFLINE_SAFE and settings.offline_files and finding.path in settings.offline_files and rule.name != DOWNTIME_RULE:
             continue  # migrated with the old release stopped: nobody waits on its locks or runs old code
         if scope.is_excluded(finding.path) and rule.category != "roundtrip":
             # Excluded files report nothing static.  What the round trip found still counts: an

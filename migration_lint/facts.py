@@ -443,12 +443,20 @@ _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_$]*")
 
 
 _STRING = re.compile(r"'(?:[^']|'')*'")
+_LOOKUP = re.compile(r"\bFROM\b", re.I)  # UPDATE ... SET ... FROM other: a join (PostgreSQL)
+_JOIN = re.compile(r"\bJOIN\b|,", re.I)  # UPDATE t JOIN other ON ... / UPDATE t, other SET (MySQL)
 _SET_CLAUSE = re.compile(r"\bSET\b(.*?)(?:\bWHERE\b|\bFROM\b|\bRETURNING\b|$)", re.I | re.S)
 
 
 def _words(op: m.Operation) -> set:
     """The names an operation's SQL (string literals left out) and Core reads mention."""
     return {w.lower() for w in _WORD.findall(_STRING.sub("''", op.sql or ""))} | {str(r).lower() for r in op.get("reads") or ()}
+
+
+def _joined_on(sql: str, column: str) -> bool:
+    """The column is equated with another table's column (``o.name = t.column``): a join key."""
+    name = re.escape(column)
+    return re.search(rf"(?<![\w.])(?:\w+\.)?{name}\s*=\s*\w+\.\w+|\w+\.\w+\s*=\s*(?:\w+\.)?{name}\b", sql, re.I) is not None
 
 
 def copies_column(op: m.Operation, column: str, table: str) -> bool:
@@ -470,11 +478,19 @@ def copies_column(op: m.Operation, column: str, table: str) -> bool:
         clause = _SET_CLAUSE.search(sql)
         if clause is None:
             return False
+        targets = set()
         for assignment in clause.group(1).split(","):
             left, equals, right = assignment.partition("=")
             names = {w.lower() for w in _WORD.findall(left)}
+            targets |= names
             if equals and column in {w.lower() for w in _WORD.findall(right)} and (elsewhere or column not in names):
                 return True
+        outside = sql[:clause.start()] + " " + sql[clause.end(1):]
+        if not elsewhere and column not in targets and (_LOOKUP.search(sql, clause.end(1)) or _JOIN.search(sql[:clause.start()])) and _joined_on(outside, column):
+            # UPDATE t SET other_id = o.id FROM o WHERE o.name = t.column (MySQL: UPDATE t JOIN o
+            # ON ... SET ...): a lookup keyed on the column turned its values into references (a
+            # plain filter, WHERE column = 'x', is not)
+            return True
         return elsewhere and table in words  # UPDATE other SET ... FROM table WHERE ...: joined in
     reads = {str(r).lower() for r in op.get("reads") or ()}
     writes = {str(w).lower() for w in op.get("writes") or ()}
@@ -1069,3 +1085,68 @@ def shown_table(op: m.Operation, settings) -> str:
     if op.schema and name_key(op.schema, settings.dialect, "schema") != settings.default_schema:
         return f"{op.schema}.{op.table}"
     return str(op.table)
+
+
+# a primary key by its name: PostgreSQL's default (<table>_pkey), the common pk_ convention,
+# MySQL's PRIMARY
+PRIMARY_KEY_NAME = re.compile(r"(?:pk_.*|.*_pkey|primary)", re.I)
+
+
+@dataclass(frozen=True)
+class DowntimeChange:
+    """A change that cannot run beside the code before it: one of its revisions replaces the
+    primary key of a table that had one, and it cannot be downgraded.  ``revisions``: (file as
+    shown, revision) of every revision the change added; ``commit``: git's first-parent commit
+    (None: the revision alone, git does not say)."""
+
+    path: str
+    op: Any  # the new primary key
+    revision: Optional[str]
+    tables: tuple
+    revisions: tuple
+    commit: Optional[str]
+
+
+def _replaced_primary_keys(file, settings) -> List[tuple]:
+    """(the create_primary_key operation, its table) for each primary key the upgrade drops and
+    creates anew on a table it did not create."""
+    made, dropped, found = set(), set(), []
+    for op in file.ops(m.UPGRADE):
+        if not op.table:
+            continue
+        table = table_key(op, settings)
+        if op.kind == m.CREATE_TABLE:
+            made.add(table)
+        elif op.kind == m.DROP_CONSTRAINT and (op.get("type") == "primary" or PRIMARY_KEY_NAME.fullmatch(str(op.name or ""))):
+            dropped.add(table)
+        elif op.kind == m.CREATE_PRIMARY_KEY and table in dropped and table not in made:
+            found.append((op, table))
+    return found
+
+
+def _raises_on_purpose(file) -> bool:
+    return any(op.kind == m.RAISE and "offline" not in op.context for op in file.ops(m.DOWNGRADE))
+
+
+def downtime_changes(files, settings) -> List[DowntimeChange]:
+    """Changes (the revisions one first-parent commit added; without git, one revision) that
+    replace an existing table's primary key and whose downgrade raises: a rewrite of the schema's
+    identity that the code before it cannot run against and that only rolls forward, i.e. a
+    planned maintenance window (warehouse's 2018 refactoring).  Judged as deploy = offline, with
+    one finding for the whole change instead of one per lock and renamed or dropped object."""
+    by_unit: Dict[Any, list] = {}
+    for file in files:
+        if file.headers_only:
+            continue
+        unit = settings.unit_of(file.path)
+        by_unit.setdefault(unit[0] if unit else ("file", file.path), []).append(file)
+    changes = []
+    for key, members in by_unit.items():
+        replaced = [(file, op, table) for file in members for op, table in _replaced_primary_keys(file, settings)]
+        if not replaced or not any(_raises_on_purpose(file) for file in members):
+            continue
+        file, op, _ = replaced[0]
+        tables = tuple(dict.fromkeys(shown_table(o, settings) for _, o, _ in replaced))
+        commit = None if isinstance(key, tuple) else key
+        changes.append(DowntimeChange(file.path, op, file.revision, tables, tuple((f.path, f.revision) for f in members), commit))
+    return changes

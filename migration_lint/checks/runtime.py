@@ -15,7 +15,7 @@ from migration_lint import model as m
 from migration_lint.facts import name_key, object_key, shown_table, table_key
 from migration_lint.model import Finding
 
-CHECKS = ("env_open_transaction", "commit_in_migration", "enum_type_not_created", "offline_sql_incompatible", "downgrade_restores_unique")
+CHECKS = ("downtime_change", "env_open_transaction", "commit_in_migration", "enum_type_not_created", "offline_sql_incompatible", "downgrade_restores_unique")
 
 
 # -- env.py --------------------------------------------------------------------------------------
@@ -317,3 +317,22 @@ def downgrade_restores_unique(rule, run):
                 "remove or merge them first",
                 phase=m.DOWNGRADE,
             )
+
+
+def downtime_change(rule, run):
+    """One finding per change that replaces a table's primary key and only rolls forward (decided
+    once in the engine: ``run.downtime``); its revisions' lock and running-code findings are left
+    out, as under deploy = offline."""
+    for change in run.downtime:
+        others = [revision or path for path, revision in change.revisions if path != change.path]
+        if change.commit:
+            scope = f"the change that added it (commit {change.commit[:10]}"
+            scope += f", with {m.listing(others)})" if others else ")"
+        else:
+            scope = "it"
+        message = (
+            f"replaces the primary key of {m.listing(change.tables)} and {scope} cannot be downgraded: code from before it cannot "
+            f"run against the new keys, so it needs the application stopped; the lock and running-code findings of "
+            f"{'these revisions' if others else 'this revision'} are left out (judged as deploy = offline)"
+        )
+        yield Finding.at(rule.name, change.path, change.op, message, revision=change.revision, phase=m.UPGRADE, subject=("downtime", change.revision or change.path))
