@@ -123,6 +123,8 @@ FACTS: Dict[str, Fact] = {
     "column_is_swapped": Fact("bool", "the dropped column's name comes back later in the same phase: a new column is renamed into its place"),
     "in_offline": Fact("bool", "inside `if context.is_offline_mode():` (runs only with alembic --sql)"),
     "column_is_copied": Fact("bool", "drop_column: an earlier statement of the phase reads the column (UPDATE ... SET x = col, INSERT ... SELECT col): its values were copied"),
+    "table_is_bookkeeping": Fact("bool", "the table is another migration tool's record of applied migrations (sqlalchemy-migrate's migrate_version, South's, Flyway's, Liquibase's, Rails'), not application data"),
+    "table_was_emptied": Fact("bool", "drop_column / drop_table: an earlier statement of the phase deleted every row of the table (DELETE without WHERE, TRUNCATE) and none was put back since: nothing is left to lose"),
     "table_is_recreated": Fact("bool", "drop_table: the same phase creates a table of that name again afterwards (its rows are gone unless put back)"),
     "copied_earlier": Fact("bool", "drop_column / drop_table: an earlier revision of this line of history copied the values (the drop is the contract step of an expand/backfill/contract change)"),
     "references": Fact("names", "drop_column: the tables the column's foreign keys point at, as this revision and its ancestors declare them (lower case)"),
@@ -289,9 +291,17 @@ def place_facts(operations: Iterable[m.Operation], settings, shown=None) -> Dict
         copied = _copied(ops, tables, dialect)
         new_tables = set()
         new_columns = set()
+        emptied = set()  # tables every row of which an earlier statement deleted, none put back
         timeout_set = bool(settings.env("lock_timeout"))
         for index, op in enumerate(ops):
             table = tables[index]
+            was_emptied = table in emptied if table[1] else False
+            if op.kind == m.TRUNCATE_TABLE or (op.kind == m.DELETE_ROWS and op.get("has_where") is False):
+                emptied.add(table)
+            elif op.kind in (m.INSERT_ROWS, m.CREATE_TABLE, m.RENAME_TABLE):
+                emptied.discard(table)  # rows put back, or a new table of that name
+            elif op.kind in (m.RAW_SQL, m.OTHER_SQL):
+                emptied.clear()  # SQL not read (or a function called) could put rows back anywhere
             if op.kind == m.SET_TIMEOUT and op.get("setting") == "lock_timeout":
                 timeout_set = True
             if op.kind == m.CREATE_TABLE and id(op) not in rebuilt:
@@ -316,6 +326,8 @@ def place_facts(operations: Iterable[m.Operation], settings, shown=None) -> Dict
                         "column_is_swapped": index in swapped,
                         "column_is_copied": op.kind == m.DROP_COLUMN and index in copied,
                         "table_is_copied": op.kind == m.DROP_TABLE and index in copied,
+                        "table_was_emptied": op.kind in (m.DROP_COLUMN, m.DROP_TABLE) and was_emptied,
+                        "table_is_bookkeeping": (table[1] or "").lower() in BOOKKEEPING_TABLES,
                         "copied_earlier": False,  # set across revisions by mark_copied_earlier
                         "references": (),  # and these two by mark_foreign_keys
                         "references_dropped_table": False,
@@ -854,8 +866,8 @@ def mark_young_tables(migrations, graph, settings) -> None:
       install receives them together.
     - Created at most 7 days before (the commits' times, else the Create Date headers), and not
       filled with an INSERT ... SELECT since: ``table_is_young``; at most 24 hours:
-      ``table_is_fresh``. Unless the config lists the table in large-tables (what it says wins),
-      a young table is not large: ``table_is_large`` off."""
+      ``table_is_fresh``. A young table is not large (``table_is_large`` off), even when the
+      config lists it in large-tables: that list says which tables are large today."""
     stamps = {}
     # the commit that added a base revision started the history (or imported it): what it added
     # was not one change, and its time is not when those revisions were written
@@ -951,8 +963,9 @@ def mark_young_tables(migrations, graph, settings) -> None:
                 continue
             age = f"{round(hours)} hours" if hours < 48 else f"{round(hours / 24)} days"
             facts.update(table_is_young=True, table_is_fresh=hours <= FRESH_HOURS, created_by=f"revision {revision}, {age} earlier")
-            if settings.large_tables is None:
-                facts["table_is_large"] = False
+            # large-tables names the tables that are large now; days after it was made, this one
+            # held what a few days of traffic wrote (round 6 #4, #25; round 7 #4, #26)
+            facts["table_is_large"] = False
 
 
 def _declared_foreign_keys(ops, settings) -> Iterable[tuple]:
@@ -1087,6 +1100,10 @@ def shown_table(op: m.Operation, settings) -> str:
     return str(op.table)
 
 
+# other migration tools' records of what they applied: a project moving to Alembic drops them
+BOOKKEEPING_TABLES = frozenset({"migrate_version", "south_migrationhistory", "flyway_schema_history", "schema_version", "databasechangelog", "databasechangeloglock", "schema_migrations", "ar_internal_metadata"})
+
+
 # a primary key by its name: PostgreSQL's default (<table>_pkey), the common pk_ convention,
 # MySQL's PRIMARY
 PRIMARY_KEY_NAME = re.compile(r"(?:pk_.*|.*_pkey|primary)", re.I)
@@ -1095,7 +1112,8 @@ PRIMARY_KEY_NAME = re.compile(r"(?:pk_.*|.*_pkey|primary)", re.I)
 @dataclass(frozen=True)
 class DowntimeChange:
     """A change that cannot run beside the code before it: one of its revisions replaces the
-    primary key of a table that had one, and it cannot be downgraded.  ``revisions``: (file as
+    primary key of a table that had one, and it cannot be downgraded or it drops the old key's
+    column.  ``revisions``: (file as
     shown, revision) of every revision the change added; ``commit``: git's first-parent commit
     (None: the revision alone, git does not say)."""
 
@@ -1105,12 +1123,16 @@ class DowntimeChange:
     tables: tuple
     revisions: tuple
     commit: Optional[str]
+    irreversible: bool = False  # a revision of the change raises in downgrade()
+    column_gone: bool = False  # the old key's column is dropped (renumbered rows)
 
 
 def _replaced_primary_keys(file, settings) -> List[tuple]:
-    """(the create_primary_key operation, its table) for each primary key the upgrade drops and
-    creates anew on a table it did not create."""
-    made, dropped, found = set(), set(), []
+    """(the create_primary_key operation, its table, whether the old key's column was dropped)
+    for each primary key the upgrade replaces on a table it did not create: the old one dropped
+    (by its name, or with its column: ``id``, or a column whose name the new key takes over after
+    a rename), then a new one made.  ``ADD PRIMARY KEY USING INDEX`` (the online swap) is not one."""
+    made, key_dropped, columns_dropped, found = set(), set(), {}, []
     for op in file.ops(m.UPGRADE):
         if not op.table:
             continue
@@ -1118,9 +1140,14 @@ def _replaced_primary_keys(file, settings) -> List[tuple]:
         if op.kind == m.CREATE_TABLE:
             made.add(table)
         elif op.kind == m.DROP_CONSTRAINT and (op.get("type") == "primary" or PRIMARY_KEY_NAME.fullmatch(str(op.name or ""))):
-            dropped.add(table)
-        elif op.kind == m.CREATE_PRIMARY_KEY and table in dropped and table not in made:
-            found.append((op, table))
+            key_dropped.add(table)
+        elif op.kind == m.DROP_COLUMN and op.columns:
+            columns_dropped.setdefault(table, set()).add(str(op.columns[0]).lower())
+        elif op.kind == m.CREATE_PRIMARY_KEY and table not in made and not re.search(r"\bUSING\s+INDEX\b", op.sql or "", re.I):
+            columns = columns_dropped.get(table, set())
+            gone = "id" in columns or bool(columns & {str(c).lower() for c in op.columns})
+            if gone or table in key_dropped:
+                found.append((op, table, gone))
     return found
 
 
@@ -1130,7 +1157,8 @@ def _raises_on_purpose(file) -> bool:
 
 def downtime_changes(files, settings) -> List[DowntimeChange]:
     """Changes (the revisions one first-parent commit added; without git, one revision) that
-    replace an existing table's primary key and whose downgrade raises: a rewrite of the schema's
+    replace an existing table's primary key and drop the old key's column or whose downgrade
+    raises: a rewrite of the schema's
     identity that the code before it cannot run against and that only rolls forward, i.e. a
     planned maintenance window (warehouse's 2018 refactoring).  Judged as deploy = offline, with
     one finding for the whole change instead of one per lock and renamed or dropped object."""
@@ -1142,11 +1170,15 @@ def downtime_changes(files, settings) -> List[DowntimeChange]:
         by_unit.setdefault(unit[0] if unit else ("file", file.path), []).append(file)
     changes = []
     for key, members in by_unit.items():
-        replaced = [(file, op, table) for file in members for op, table in _replaced_primary_keys(file, settings)]
-        if not replaced or not any(_raises_on_purpose(file) for file in members):
+        replaced = [(file, op, gone) for file in members for op, _, gone in _replaced_primary_keys(file, settings)]
+        if not replaced:
+            continue
+        # the old key's column gone (rows renumbered under the old code's feet), or no way back
+        column_gone, irreversible = any(gone for *_, gone in replaced), any(_raises_on_purpose(file) for file in members)
+        if not (column_gone or irreversible):
             continue
         file, op, _ = replaced[0]
         tables = tuple(dict.fromkeys(shown_table(o, settings) for _, o, _ in replaced))
         commit = None if isinstance(key, tuple) else key
-        changes.append(DowntimeChange(file.path, op, file.revision, tables, tuple((f.path, f.revision) for f in members), commit))
+        changes.append(DowntimeChange(file.path, op, file.revision, tables, tuple((f.path, f.revision) for f in members), commit, irreversible, column_gone))
     return changes

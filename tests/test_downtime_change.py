@@ -63,4 +63,4 @@ def test_the_whole_change_is_folded_and_a_later_one_is_not(history):
     assert ("downtime-change", "r1.py") in found and ("rename-table", "r3.py") in found
     assert ("rename-table", "r2.py") not in found
     message = next(f.message for f in api.check([history / "migrations"], dialect="postgresql", use_cache=False).findings if f.rule == "downtime-change")
-    assert "with r2" in message and "judged as deploy = offline" in message
+    assert "commit " in message and "with r2" in message and "cannot be downgraded" in message and "judged as deploy = offline" in message

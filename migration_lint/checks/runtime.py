@@ -325,13 +325,13 @@ def downtime_change(rule, run):
     out, as under deploy = offline."""
     for change in run.downtime:
         others = [revision or path for path, revision in change.revisions if path != change.path]
+        why = " and ".join([*(["drops the old key's column"] if change.column_gone else []), *(["cannot be downgraded"] if change.irreversible else [])])
+        tables = " and ".join(change.tables) if len(change.tables) == 2 else m.listing(change.tables)
+        where = ""
         if change.commit:
-            scope = f"the change that added it (commit {change.commit[:10]}"
-            scope += f", with {m.listing(others)})" if others else ")"
-        else:
-            scope = "it"
+            where = f" (the change that added it: commit {change.commit[:10]}" + (f", with {m.listing(others)})" if others else ")")
         message = (
-            f"replaces the primary key of {m.listing(change.tables)} and {scope} cannot be downgraded: code from before it cannot "
+            f"replaces the primary key of {tables}{where}; it {why}: code from before it cannot "
             f"run against the new keys, so it needs the application stopped; the lock and running-code findings of "
             f"{'these revisions' if others else 'this revision'} are left out (judged as deploy = offline)"
         )
