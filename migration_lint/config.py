@@ -204,8 +204,8 @@ def config_from_mapping(data: dict, source: str = "<config>", root: Optional[str
                 raise ConfigError(f"{source}: deploy must be 'online' (migrations run while the old code serves) or 'offline' (the application is stopped first)")
             values["deploy"] = value
         elif name == "downgrades":
-            if value not in ("required", "optional"):
-                raise ConfigError(f"{source}: downgrades must be 'required' or 'optional'")
+            if value not in ("required", "optional", "unused"):
+                raise ConfigError(f"{source}: downgrades must be 'required', 'optional' (not written) or 'unused' (never run)")
             values["downgrades"] = value
         elif name == "roundtrip_requires":
             if not isinstance(value, dict) or not all(

@@ -244,6 +244,8 @@ def lint(files: Sequence[MigrationFile], scope, settings: Settings, catalogue: C
         if key in seen:
             continue  # one operation gives at most one finding per rule
         seen.add(key)
+        if settings.downgrades == "unused" and finding.phase == m.DOWNGRADE:
+            continue  # nothing runs downgrade(): what it would do wrong never happens
         if rule.effect in OFFLINE_SAFE and settings.offline_files and finding.path in settings.offline_files and rule.name != DOWNTIME_RULE:
             continue  # migrated with the old release stopped: nobody waits on its locks or runs old code
         if scope.is_excluded(finding.path) and rule.category != "roundtrip":

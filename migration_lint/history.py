@@ -29,7 +29,7 @@ from migration_lint.config import Config
 from migration_lint.engine import lint, problem_findings
 from migration_lint.errors import DiscoveryError
 from migration_lint.gitdiff import changes_for, deploy_units, first_release
-from migration_lint.infer import dialects_seen, history_evidence, infer_dialect, infer_downgrades, infer_offline_paths, read_mako
+from migration_lint.infer import dialects_seen, history_evidence, infer_dialect, infer_downgrades, infer_downgrades_unused, infer_offline_paths, read_mako
 from migration_lint.loader import DEFAULT_MAX_FILE_SIZE, FileLoader, Sources, cached_result, read_sources, result_key, store_result
 from migration_lint.process import quiet_gc
 from migration_lint.results import EnvironmentResult
@@ -170,7 +170,8 @@ def resolve_history(env: discovery.Environment, config: Config, invocation: Invo
         config,
         invocation,
         inferred_dialect=infer_dialect(texts, env_py, evidence),
-        inferred_downgrades=infer_downgrades(read_mako(env.script_location), with_downgrade, len(texts)),
+        inferred_downgrades=infer_downgrades(read_mako(env.script_location), with_downgrade, len(texts))
+        or (None if config.downgrades else infer_downgrades_unused(env.project_root, env.script_location, use_cache=use_cache)),
         inferred_offline_paths=infer_offline_paths(in_versions),
         dialects_seen=dialects_seen(texts, env_py, evidence),
         project_packages=packages,

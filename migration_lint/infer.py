@@ -167,3 +167,89 @@ def infer_offline_paths(paths: Sequence[str]) -> Optional[Tuple[Tuple[str, ...],
     if {"expand", "contract"} <= folders:
         return ("*/contract/*",), "inferred: the history has expand/ and contract/ folders; contract revisions run with the old release stopped"
     return None
+
+
+# Reading the project around a history (bounded: a project larger than this is not read)
+SCAN_SKIP = frozenset({".git", ".hg", "node_modules", ".venv", "venv", "__pycache__", "dist", "build", ".tox", ".nox", ".mypy_cache", ".pytest_cache", ".ruff_cache", "site-packages", "vendor", "third_party"})
+SCAN_SUFFIXES = frozenset({".py", ".md", ".rst", ".txt", ".yml", ".yaml", ".toml", ".cfg", ".ini", ".sh", ".json", ".mdx", ".mk"})
+SCAN_NAMES = frozenset({"Makefile", "justfile", "Justfile", "Taskfile", "Procfile", "tox.ini", "noxfile.py"})
+SCAN_FILES, SCAN_BYTES, SCAN_FILE_BYTES = 5000, 30 * 1024 * 1024, 1024 * 1024
+_MENTIONS_DOWNGRADE = re.compile(rb"downgrad", re.I)
+_RUNS_UPGRADE = re.compile(rb"\bcommand\.upgrade\s*\(")
+
+
+def _project_files(root: Path, skip: Sequence[Path]):
+    """(path, size, mtime) of the project's text files that can say how it migrates, or None when
+    there are more than SCAN_FILES of them."""
+    import os
+
+    skipped = {os.path.realpath(p) for p in skip}
+    found, stack = [], [str(root)]
+    while stack:
+        folder = stack.pop()
+        try:
+            entries = sorted(os.scandir(folder), key=lambda e: e.name)
+        except OSError:
+            continue
+        for entry in entries:
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    if entry.name not in SCAN_SKIP and os.path.realpath(entry.path) not in skipped:
+                        stack.append(entry.path)
+                elif entry.is_file(follow_symlinks=False) and (os.path.splitext(entry.name)[1] in SCAN_SUFFIXES or entry.name in SCAN_NAMES or entry.name.startswith("Dockerfile")):
+                    stat = entry.stat(follow_symlinks=False)
+                    found.append((entry.path, stat.st_size, stat.st_mtime_ns))
+            except OSError:
+                continue
+            if len(found) > SCAN_FILES:
+                return None
+    return found
+
+
+def infer_downgrades_unused(project_root: Optional[Path], script_location: Path, use_cache: bool = True) -> Optional[Tuple[str, str]]:
+    """('optional', why) when the application runs its migrations itself (Alembic's
+    ``command.upgrade(...)`` in its own code, outside the migrations folder: at start-up, as
+    mealie and other self-hosted applications do) and nothing else in the project (its code,
+    tests, docs, scripts, CI files) mentions a downgrade: nobody runs downgrade(), and findings
+    about it are noise.  None when the project is not read (too large, or no root), or says
+    otherwise."""
+    from migration_lint.discovery import display_path
+    from migration_lint.loader import cached_result, result_key, store_result
+
+    if project_root is None or not project_root.is_dir():
+        return None
+    files = _project_files(project_root, [script_location])
+    if not files:
+        return None
+    scope = f"downgrades-unused\0{project_root.resolve()}\0{script_location.resolve()}"
+    key = result_key(files)
+    stored = cached_result(scope, key) if use_cache else None
+    if stored is not None:
+        return tuple(stored[0]) if stored else None
+    runner, total, result = None, 0, None
+    for path, size, _ in files:
+        if size > SCAN_FILE_BYTES:
+            continue
+        total += size
+        if total > SCAN_BYTES:
+            runner = None
+            break
+        try:
+            with open(path, "rb") as handle:
+                data = handle.read(SCAN_FILE_BYTES)
+        except OSError:
+            continue
+        if _MENTIONS_DOWNGRADE.search(data):
+            runner = None
+            break
+        if runner is None and path.endswith(".py"):
+            found = _RUNS_UPGRADE.search(data)
+            if found:
+                line = data.count(b"\n", 0, found.start()) + 1
+                runner = f"{display_path(Path(path))}:{line}"
+    else:
+        if runner is not None:
+            result = ("unused", f"inferred: the application migrates itself ({runner}) and nothing in the project runs a downgrade")
+    if use_cache:
+        store_result(scope, key, [list(result)] if result else [])
+    return result

@@ -65,7 +65,7 @@ class Settings:
     dialect: str
     server_version: Tuple[int, ...]
     default_schema: str
-    downgrades: str  # 'required' | 'optional'
+    downgrades: str  # 'required' | 'optional' (not written) | 'unused' (never run: downgrade() code is not judged)
     deploy: str = "online"  # 'online' (the old code runs while it migrates) | 'offline' (stopped first)
     large_tables: Optional[Tuple[str, ...]] = None  # lock rules look only at these tables (None: all)
     offline_paths: Tuple[str, ...] = ()  # revision paths migrated with the application stopped (under deploy = online)

@@ -50,7 +50,7 @@ def _temporary(op) -> bool:
 
 
 def missing_downgrade(rule, run):
-    if run.settings.downgrades == "optional":
+    if run.settings.downgrades != "required":
         return
     for migration in run.migrations:
         file = migration.file
@@ -59,7 +59,7 @@ def missing_downgrade(rule, run):
 
 
 def empty_downgrade(rule, run):
-    if run.settings.downgrades == "optional":
+    if run.settings.downgrades != "required":
         return
     for migration in run.migrations:
         file = migration.file
@@ -324,7 +324,7 @@ ROLL_FORWARD_CONVENTION = 5
 
 def irreversible_downgrade(rule, run):
     """The newest irreversible revision of each line of history: where ``alembic downgrade`` stops."""
-    if run.settings.downgrades == "optional":
+    if run.settings.downgrades != "required":
         return
     raising = {}
     for migration in run.migrations:

@@ -43,8 +43,8 @@ def environment_facts(env, set_dialect: str, set_version: str) -> str:
         decided.append(f"{label}: {source}" + (f", set {how}" if source == "default" else ""))
     if settings.dialect != "mysql":  # MySQL's default schema is the connection's database: nothing to say
         decided.append(f"unqualified names in {settings.default_schema or '?'} ({settings.source_of('default_schema')})")
-    if settings.downgrades == "optional":
-        decided.append(f"downgrades optional ({settings.source_of('downgrades')})")
+    if settings.downgrades != "required":
+        decided.append(f"downgrades {settings.downgrades} ({settings.source_of('downgrades')})")
     if settings.deploy == "offline":
         decided.append(f"lock rules off: deploy = offline ({settings.source_of('deploy')})")
     elif settings.offline_paths:
