@@ -103,6 +103,8 @@ FACTS: Dict[str, Fact] = {
     "setting": Fact("str", "set_timeout: lock_timeout or statement_timeout"),
     "local": Fact("bool", "set_timeout: SET LOCAL"),
     "reason": Fact("str", "raw_sql: why the SQL could not be analysed"),
+    "sql_source": Fact("str", "raw_sql: where the SQL comes from when it is a name imported from another module ('sqlalchemy_searchable.sql_expressions')"),
+    "sql_imported": Fact("bool", "raw_sql: the SQL is a name imported from another module (a library's SQL)"),
     "rollback": Fact("bool", "commit: a ROLLBACK rather than a COMMIT"),
     "session": Fact("bool", "commit: an ORM session's commit(); a session on Alembic's connection joins its transaction and leaves it alone"),
     "column_object": Fact("bool", "drop_column: given a Column(...) where Alembic wants the column's name"),
@@ -237,7 +239,7 @@ def _described(op: m.Operation, noun: str) -> str:
     return f"an unnamed {noun}{over}"
 
 
-_DERIVED = {"index": lambda op: _described(op, "index"), "constraint": lambda op: _described(op, "constraint")}
+_DERIVED = {"index": lambda op: _described(op, "index"), "constraint": lambda op: _described(op, "constraint"), "sql_imported": lambda op: bool(op.attrs.get("sql_source"))}
 
 # How a message shows a value the front end could not read (never "?").
 UNREAD = {
@@ -1143,7 +1145,7 @@ def _replaced_primary_keys(file, settings) -> List[tuple]:
             key_dropped.add(table)
         elif op.kind == m.DROP_COLUMN and op.columns:
             columns_dropped.setdefault(table, set()).add(str(op.columns[0]).lower())
-        elif op.kind == m.CREATE_PRIMARY_KEY and table not in made and not re.search(r"\bUSING\s+INDEX\b", op.sql or "", re.I):
+        elif op.kind == m.CREATE_PRIMARY_KEY and table not in made and not op.get("using_index") and not re.search(r"\bUSING\s+INDEX\b", op.sql or "", re.I):
             columns = columns_dropped.get(table, set())
             gone = "id" in columns or bool(columns & {str(c).lower() for c in op.columns})
             if gone or table in key_dropped:

@@ -87,6 +87,20 @@ def _offline(path: Path, shown: str, inner: str, settings, config: Config) -> bo
     return any(fnmatch.fnmatch(c, pattern) for c in candidates for pattern in settings.offline_paths)
 
 
+DOWNGRADE_BODY = re.compile(r"^def downgrade\([^)]*\)[^\n]*:[^\n]*\n((?:[ \t]+[^\n]*\n?|[ \t]*\n)*)", re.M)
+LEADING_STRING = re.compile(r"^[rRuU]?(?:\"\"\"[\s\S]*?\"\"\"|'''[\s\S]*?'''|\"[^\"\n]*\"|'[^'\n]*')")
+
+
+def _empty_downgrade(text: str) -> bool:
+    """downgrade() holds nothing but pass, ``...``, comments and a docstring."""
+    found = DOWNGRADE_BODY.search(text)
+    if found is None:
+        return False
+    body = "\n".join(line.strip() for line in found.group(1).splitlines() if line.strip() and not line.strip().startswith("#"))
+    body = LEADING_STRING.sub("", body, count=1)  # a docstring
+    return all(line.strip() in ("pass", "...", "") for line in body.splitlines())
+
+
 CREATE_DATE = re.compile(r"^\s*Create Date:\s*(\d{4}-\d\d-\d\d)[ T](\d\d:\d\d)", re.M)
 
 
@@ -151,6 +165,7 @@ def resolve_history(env: discovery.Environment, config: Config, invocation: Invo
     texts = [(shown, data.decode("utf-8", errors="replace")) for shown, data in zip(display, sources.contents) if data is not None]
     env_py = (display_path(env.env_py), env.env_py.read_bytes().decode("utf-8", errors="replace")) if env.env_py is not None and env.env_py.stat().st_size <= ENV_PY_LIMIT else None
     with_downgrade = sum(1 for _, text in texts if re.search(r"^def downgrade\b", text, re.M))
+    empty_downgrades = sum(1 for _, text in texts if _empty_downgrade(text))
     packages = discovery.project_packages(env.project_root)
     imported = {module for _, text in texts for module in re.findall(r"^\s*from\s+([\w.]+)\s+import\b", text, re.M) if module.split(".")[0] in packages}
     # and submodules imported by name (from app.models import guid; guid.GUID)
@@ -170,7 +185,7 @@ def resolve_history(env: discovery.Environment, config: Config, invocation: Invo
         config,
         invocation,
         inferred_dialect=infer_dialect(texts, env_py, evidence),
-        inferred_downgrades=infer_downgrades(read_mako(env.script_location), with_downgrade, len(texts))
+        inferred_downgrades=infer_downgrades(read_mako(env.script_location), with_downgrade, len(texts), empty_downgrades)
         or (None if config.downgrades else infer_downgrades_unused(env.project_root, env.script_location, use_cache=use_cache)),
         inferred_offline_paths=infer_offline_paths(in_versions),
         dialects_seen=dialects_seen(texts, env_py, evidence),

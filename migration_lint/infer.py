@@ -118,9 +118,14 @@ _DOWNGRADE_BODY = re.compile(r"^def downgrade\([^)]*\)[^:]*:\n((?:[ \t]+.*\n|\s*
 _NO_DOWNGRADES = re.compile(r"not\s+(?:be\s+)?(?:implemented|supported)|only\s+upgrades?|no\s+downgrades?|irreversible|cannot\s+be\s+downgraded", re.I)
 
 
-def infer_downgrades(mako: Optional[Tuple[str, str]], with_downgrade: int, revisions: int) -> Optional[Tuple[str, str]]:
+EMPTY_CONVENTION = (5, 0.25)  # this many revisions, and this share, with an empty downgrade(): a convention
+
+
+def infer_downgrades(mako: Optional[Tuple[str, str]], with_downgrade: int, revisions: int, empty: int = 0) -> Optional[Tuple[str, str]]:
     """('optional', why) when the project does not write downgrades: its script.py.mako has no
-    downgrade(), or one that says so (or only raises); or at least 90 % of its revisions have none."""
+    downgrade(), or one that says so (or only raises); or at least 90 % of its revisions have none;
+    or at least a quarter of them (five or more) have one that does nothing (``pass``): a team
+    that leaves that many empty does not keep downgrades (redash: 9 of 27)."""
     if mako is not None:
         path, text = mako
         body = _DOWNGRADE_BODY.search(text + "\n")
@@ -136,6 +141,9 @@ def infer_downgrades(mako: Optional[Tuple[str, str]], with_downgrade: int, revis
                 return "optional", f"inferred: {path}'s downgrade() raises"
     if revisions >= 10 and revisions - with_downgrade >= 0.9 * revisions:
         return "optional", f"inferred: {revisions - with_downgrade} of {revisions} revisions have no downgrade()"
+    least, share = EMPTY_CONVENTION
+    if empty >= least and empty >= share * revisions:
+        return "optional", f"inferred: {empty} of {revisions} revisions have a downgrade() that does nothing"
     return None
 
 

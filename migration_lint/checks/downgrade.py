@@ -297,7 +297,13 @@ def incomplete_downgrade(rule, run):
             findings.append((kind, table, op, what))
         for kind, table, op, what in findings:
             # an index or constraint on a column that stays behind is part of that one omission
-            if kind in ("index", "constraint") and op.columns and all((table, name_key(c, settings.dialect, "column")) in leaked_columns for c in op.columns):
+            # (PostgreSQL drops every index and constraint involving a dropped column, so one
+            # such column is enough there; a CHECK names its columns in its condition)
+            columns = [name_key(c, settings.dialect, "column") for c in op.columns]
+            if not columns and op.kind == m.CREATE_CHECK_CONSTRAINT and op.get("condition") and settings.dialect == "postgresql":
+                columns = [name for t, name in leaked_columns if t == table and re.search(rf"\b{re.escape(name)}\b", op.get("condition"), re.I)] or [None]
+            leaked = [(table, c) in leaked_columns for c in columns]
+            if kind in ("index", "constraint") and columns and (any(leaked) if settings.dialect == "postgresql" else all(leaked)):
                 continue
             yield migration.at(rule, op, f"upgrade() creates {what}, but downgrade() never removes it", phase=m.UPGRADE)
 

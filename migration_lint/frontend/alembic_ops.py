@@ -1332,7 +1332,18 @@ class _FileReader:
         reason = "SQL built with an f-string" if value is FSTRING else "SQL is not a string literal"
         if isinstance(sql_node, cst.BinaryOperation) or (isinstance(sql_node, cst.Call) and last_name(sql_node.func) == "format"):
             reason = "SQL built by string formatting"
-        self.result.operations.append(dataclasses.replace(base, attrs={"reason": reason}))
+        source = self._imported_from(sql_node.value) if isinstance(sql_node, cst.Name) else None
+        self.result.operations.append(dataclasses.replace(base, attrs={"reason": reason, **({"sql_source": source} if source else {})}))
+
+    def _imported_from(self, name: str) -> Optional[str]:
+        """'package.module.name' when ``name`` is bound by ``from package.module import name`` at
+        module level: SQL another package ships (sqlalchemy_searchable's sql_expressions)."""
+        for sub in self.tree.body:
+            if isinstance(sub, ast.ImportFrom) and sub.level == 0 and sub.module:
+                for alias in sub.names:
+                    if (alias.asname or alias.name) == name:
+                        return f"{sub.module}.{alias.name}"
+        return None
 
     def _builds_sql(self, value, scope: _Scope) -> bool:
         """An expression that makes SQL text: an f-string or formatting, text(...) of one, or a
