@@ -832,7 +832,7 @@ def _created_at(text: str):
         return None
 
 
-def _fills(op: m.Operation) -> bool:
+def fills(op: m.Operation) -> bool:
     """An INSERT ... SELECT: rows copied in from elsewhere, as many as there are."""
     return op.kind == m.INSERT_ROWS and bool(op.get("from_select") or (op.sql and re.search(r"\bSELECT\b", op.sql, re.I)))
 
@@ -906,7 +906,7 @@ def mark_young_tables(migrations, graph, settings) -> None:
                     state[(table[0], name_key(op.get("new_name"), settings.dialect, "table"))] = made  # the same table
             elif _seeds(op) and table in state:
                 made, _, big = state[table]
-                state[table] = (made, True, big or _fills(op))
+                state[table] = (made, True, big or fills(op))
         return state
 
     order = {revision: index for index, revision in enumerate(graph.topological_order())}
@@ -938,7 +938,7 @@ def mark_young_tables(migrations, graph, settings) -> None:
             was_seeded, was_filled = table in seeded_here, table in filled_here
             if _seeds(op):
                 seeded_here.add(table)
-                if _fills(op):
+                if fills(op):
                     filled_here.add(table)
             if table not in born or facts.get("table_is_new"):
                 continue

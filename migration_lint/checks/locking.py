@@ -4,7 +4,7 @@ from __future__ import annotations
 
 
 from migration_lint import model as m
-from migration_lint.facts import object_key, shown_table
+from migration_lint.facts import fills, object_key, shown_table
 from migration_lint.model import Finding, listing
 
 CHECKS = ("missing_lock_timeout", "backfill_with_ddl", "validate_in_same_transaction")
@@ -18,9 +18,9 @@ STRONG_LOCKS = {
 }
 
 
-def strong_lock(migration, op):
+def strong_lock(migration, op, any_size: bool = False):
     facts = migration.facts[id(op)]
-    if op.kind not in STRONG_LOCKS or facts["table_is_new"] or not facts["table_is_large"]:
+    if op.kind not in STRONG_LOCKS or facts["table_is_new"] or not (facts["table_is_large"] or any_size):
         return False  # a table made here, or one the config does not list among the large tables
     if op.kind in (m.CREATE_INDEX, m.DROP_INDEX) and op.get("concurrently"):
         return False
@@ -86,21 +86,34 @@ def backfill_with_ddl(rule, run):
         yield from _backfills(rule, migration, transaction, settings)
 
 
+VERB = {m.UPDATE_ROWS: "UPDATE on", m.DELETE_ROWS: "DELETE on", m.INSERT_ROWS: "INSERT ... SELECT into"}
+
+
 def _backfills(rule, migration, ops, settings):
     """One finding per DDL a transaction's backfills are tied to (at the first backfill, listing
     the others): a data migration of ten UPDATEs after one ALTER is one problem, not ten."""
     ddl = [i for i, op in enumerate(ops) if strong_lock(migration, op)]
-    if not ddl:
+    # a copy into a table holds the lock of any DDL on it, however small the table was
+    held = [i for i, op in enumerate(ops) if strong_lock(migration, op, any_size=True)]
+    if not held:
         return
     tied: dict = {}
     for index, op in enumerate(ops):
         facts = migration.facts[id(op)]
-        if op.kind not in (m.UPDATE_ROWS, m.DELETE_ROWS) or facts["table_is_new"]:
+        copies = op.kind == m.INSERT_ROWS and fills(op)  # INSERT ... SELECT: as long as its source is large
+        if (op.kind not in (m.UPDATE_ROWS, m.DELETE_ROWS) and not copies) or facts["table_is_new"]:
             continue
-        if not facts["table_is_large"]:
+        if copies:
+            # rows copied into a table this transaction locked: its writers wait for the whole copy
+            # (however young the table: the rows come from elsewhere)
+            same = [i for i in held if i < index and ops[i].table == op.table and ops[i].schema == op.schema]
+            if op.table and same:
+                tied.setdefault((same[-1], True), []).append(op)
+            continue
+        if not facts["table_is_large"] or not ddl:
             continue  # a backfill of a table the config does not list as large is short
-        before = [i for i in ddl if i < index]
         same = [i for i in ddl if op.table and ops[i].table == op.table and ops[i].schema == op.schema]
+        before = [i for i in ddl if i < index]
         if before:
             # name the DDL on the backfilled table when there is one: that is the lock it prolongs
             locked = next((i for i in before if i in same), before[0])
@@ -111,7 +124,7 @@ def _backfills(rule, migration, ops, settings):
         tied.setdefault((locked, bool(before)), []).append(op)
     for (locked_index, after), backfills in tied.items():
         op, locked = backfills[0], ops[locked_index]
-        verbs = [f"{'UPDATE' if b.kind == m.UPDATE_ROWS else 'DELETE'} on {shown_table(b, settings) if b.table else 'a table'}" for b in backfills]
+        verbs = [f"{VERB[b.kind]} {shown_table(b, settings) if b.table else 'a table'}" for b in backfills]
         what = verbs[0] if len(verbs) == 1 else f"{len(verbs)} backfills ({listing(dict.fromkeys(verbs))})"
         runs = "runs" if len(verbs) == 1 else "run"
         ddl_text = f"`{locked.call or locked.kind}` on {shown_table(locked, settings)} (line {locked.line})"
