@@ -217,12 +217,12 @@ def _variants(value, fail) -> list:
     """``messages:`` -- a message for each case a match tells apart, checked like a match."""
     if value is None:
         return []
-    allowed = {"when", "message", "severity", "group"}
+    allowed = {"when", "message", "severity", "group", "fix"}
     if not isinstance(value, list) or not all(
-        isinstance(v, dict) and {"when", "message"} <= set(v) <= allowed and all(isinstance(v[k], str) for k in ("message", "severity", "group") if k in v)
+        isinstance(v, dict) and {"when", "message"} <= set(v) <= allowed and all(isinstance(v[k], str) for k in ("message", "severity", "group", "fix") if k in v)
         for v in value
     ):
-        fail("messages must be a list of {when: <match>, message: <text>[, severity: <level>][, group: <text>]}")
+        fail("messages must be a list of {when: <match>, message: <text>[, severity: <level>][, group: <text>][, fix: <text>]}")
     for variant in value:
         problem = validate_match(variant["when"])
         if problem:
@@ -235,8 +235,9 @@ def _variants(value, fail) -> list:
             except ValueError as exc:
                 fail(f"messages: {exc}")
     # severity: the case's own (a reviewer weighs it lower); group: its message for several
-    # operations of one group (without it, each is reported alone)
-    return [{k: (v[k].strip() if k in ("message", "group") else v[k]) for k in v} for v in value]
+    # operations of one group (without it, each is reported alone); fix: the case's own advice
+    # where the rule's would be wrong for it
+    return [{k: (v[k].strip() if k in ("message", "group", "fix") else v[k]) for k in v} for v in value]
 
 
 def _opt_in(value, data: dict, fail) -> bool:

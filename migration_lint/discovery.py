@@ -417,6 +417,8 @@ def read_env_settings(env_py: Path) -> dict:
         "transaction_per_migration": bool(re.search(r"transaction_per_migration\s*=\s*True", code)),
         "transactional_ddl": not bool(re.search(r"transactional_ddl\s*=\s*False", code)),
         "flask": "current_app" in code,
+        # an asyncio engine (asyncpg): connection settings go in server_settings, not options
+        "async_driver": bool(re.search(r"asyncpg|AsyncEngine|async_engine_from_config|create_async_engine|\.run_sync\(", code)),
         "version_table": _literal_option(code, "version_table"),
         # set, but computed at run time (ckan: '{}_alembic_version'.format(name)): unknown here
         "version_table_computed": bool(re.search(r"\bversion_table\s*=", code)) and _literal_option(code, "version_table") is None,

@@ -172,7 +172,7 @@ def _declarative(rule: Rule, migration: MigrationContext, settings: Settings, ca
                     key = (phase,) if rule.group["by"] == "phase" else (phase, facts.get("schema_key"), facts.get("table"))
                     groups.setdefault((template, grouped, severity, *key), []).append((op, facts))
                     continue
-                yield migration.at(rule, op, format_message(template, facts, settings), phase=phase, severity=severity)
+                yield _with_fix(migration.at(rule, op, format_message(template, facts, settings), phase=phase, severity=severity), case)
         for (template, grouped, severity, *_), members in groups.items():
             op, facts = members[0]
             if len(members) == 1:
@@ -186,6 +186,11 @@ def _declarative(rule: Rule, migration: MigrationContext, settings: Settings, ca
             # at the first member, spanning only its own lines: a comment on a later member's line
             # is that member's, not the group's
             yield migration.at(rule, op, format_message(grouped, values, settings), phase=phase, subject=("group", *items[:LIST_LIMIT]), severity=severity)
+
+
+def _with_fix(finding: Finding, case: Optional[dict]) -> Finding:
+    """A message case's own fix, where the rule's would be wrong for it."""
+    return dataclasses.replace(finding, help=case["fix"]) if case and case.get("fix") else finding
 
 
 def rules_in_force(catalogue: Catalogue, settings: Settings) -> List[Rule]:

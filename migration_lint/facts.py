@@ -105,6 +105,7 @@ FACTS: Dict[str, Fact] = {
     "reason": Fact("str", "raw_sql: why the SQL could not be analysed"),
     "sql_source": Fact("str", "raw_sql: where the SQL comes from when it is a name imported from another module ('sqlalchemy_searchable.sql_expressions')"),
     "sql_imported": Fact("bool", "raw_sql: the SQL is a name imported from another module (a library's SQL)"),
+    "sql_literal": Fact("bool", "raw_sql: the SQL was read as written (a literal), but the parser could not analyse the statement"),
     "rollback": Fact("bool", "commit: a ROLLBACK rather than a COMMIT"),
     "session": Fact("bool", "commit: an ORM session's commit(); a session on Alembic's connection joins its transaction and leaves it alone"),
     "column_object": Fact("bool", "drop_column: given a Column(...) where Alembic wants the column's name"),
@@ -239,7 +240,7 @@ def _described(op: m.Operation, noun: str) -> str:
     return f"an unnamed {noun}{over}"
 
 
-_DERIVED = {"index": lambda op: _described(op, "index"), "constraint": lambda op: _described(op, "constraint"), "sql_imported": lambda op: bool(op.attrs.get("sql_source"))}
+_DERIVED = {"index": lambda op: _described(op, "index"), "constraint": lambda op: _described(op, "constraint"), "sql_imported": lambda op: bool(op.attrs.get("sql_source")), "sql_literal": lambda op: op.kind == m.RAW_SQL and op.source == "sql" and bool(op.sql)}
 
 # How a message shows a value the front end could not read (never "?").
 UNREAD = {
@@ -465,6 +466,11 @@ _SET_CLAUSE = re.compile(r"\bSET\b(.*?)(?:\bWHERE\b|\bFROM\b|\bRETURNING\b|$)", 
 def _words(op: m.Operation) -> set:
     """The names an operation's SQL (string literals left out) and Core reads mention."""
     return {w.lower() for w in _WORD.findall(_STRING.sub("''", op.sql or ""))} | {str(r).lower() for r in op.get("reads") or ()}
+
+
+def names_read(op: m.Operation) -> set:
+    """The names a write's SQL or Core expression mentions (its sources among them)."""
+    return _words(op)
 
 
 def _joined_on(sql: str, column: str) -> bool:

@@ -257,6 +257,11 @@ def run_migrations_online():
     (tmp_path / "migrations" / "env.py").write_text(env_py)
     (finding,) = [f for f in api.check([tmp_path], use_cache=False).findings if f.rule == "missing-lock-timeout"]
     assert finding.line == 10  # the online context.configure(
+    # an asyncio engine (prefect): asyncpg ignores libpq's options; the fix says server_settings
+    async_env = env_py.replace("with engine.connect() as conn:", "async with engine.connect() as conn:\n        await conn.run_sync(do_run)\n    with engine.connect() as conn:")
+    (tmp_path / "migrations" / "env.py").write_text(async_env)
+    (finding,) = [f for f in api.check([tmp_path], use_cache=False).findings if f.rule == "missing-lock-timeout"]
+    assert 'connect_args={"server_settings": {"lock_timeout": "5s"}}' in finding.help and "run_sync()" in finding.help
 
 
 def test_one_operation_gives_one_finding_per_rule_and_no_question_marks():

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 
 from migration_lint import model as m
 from migration_lint.facts import name_key, shown_table, table_key
+from migration_lint.model import LIST_LIMIT, listing
 
 CHECKS = ("alter_column_type", "drop_add_column")
 
@@ -44,17 +46,90 @@ def _safe_widening(old, new, dialect):
 
 def alter_column_type(rule, run):
     for migration in run.migrations:
+        # several columns of one table changed in one revision: one finding that counts the
+        # statements, each of which rewrites the table again (fsft 9c0a54914c78: four findings for
+        # two tables); a member suppressed on its own line is judged alone
+        groups = {}
         for op in migration.ops[m.UPGRADE]:
             if op.kind != m.ALTER_COLUMN_TYPE or migration.facts[id(op)]["table_is_new"] or not migration.facts[id(op)]["table_is_large"]:
                 continue
             old, new = op.get("existing_type"), op.get("type")
+            if op.get("convert_to"):
+                # MySQL's CONVERT TO CHARACTER SET: every text column at once, one table copy
+                finding = migration.at(
+                    rule, op,
+                    f"converts every text column of {shown_table(op, run.settings)} to {op.get('convert_to')}: this may {REWRITE.get(run.dialect, REWRITE['postgresql'])}; "
+                    "with a wider character set, indexed columns can exceed the index key limit and long values the column's byte limit, and then it fails",
+                    phase=m.UPGRADE,
+                    subject=("charset", op.table or ""),
+                )
+                yield dataclasses.replace(finding, help=(
+                    "Check first that every indexed text column fits the key limit in the new character set (3072 bytes with "
+                    "DYNAMIC rows, 767 with COMPACT) and that no value outgrows its column; then run it in a maintenance window or "
+                    "through an online schema change tool (gh-ost, pt-online-schema-change) on a large table"
+                ))
+                continue
             if _safe_widening(old, new, run.dialect):
                 continue
-            column = op.columns[0] if op.columns else "?"
-            change = f"from {old.text or old.name} " if old else ""
-            target = new.text or new.name if new else "?"
-            why = "" if old or op.source == "sql" else " (existing_type is not given, so it cannot be shown to be a safe widening)"
-            yield migration.at(rule, op, f"changes the type of {shown_table(op, run.settings)}.{column} {change}to {target}: this may {REWRITE.get(run.dialect, REWRITE['postgresql'])} and break running code{why}", phase=m.UPGRADE)
+            if _suppressed_alone(migration, rule, op):
+                groups[("alone", id(op))] = [op]
+            else:
+                groups.setdefault(table_key(op, run.settings), []).append(op)
+        for ops in groups.values():
+            first = ops[0]
+            table = shown_table(first, run.settings)
+            narrowing = [(op.columns[0] if op.columns else "?", _narrowing(op.get("existing_type"), op.get("type"))) for op in ops]
+            narrowing = [(column, length) for column, length in narrowing if length]
+            fails = ""
+            if narrowing:
+                by_length = {}
+                for column, length in narrowing:
+                    by_length.setdefault(length, []).append(column)
+                limits = " or ".join(f"{length} characters ({listing(columns)})" for length, columns in by_length.items())
+                truncates = " (without strict mode, MySQL truncates them instead)" if run.dialect == "mysql" else ""
+                fails = f"; it fails if an existing value is longer than {limits}{truncates}: check with SELECT max(length(column)) first"
+            if len(ops) == 1:
+                op = first
+                column = op.columns[0] if op.columns else "?"
+                old, new = op.get("existing_type"), op.get("type")
+                change = f"from {old.text or old.name} " if old else ""
+                target = new.text or new.name if new else "?"
+                why = "" if old or op.source == "sql" else " (existing_type is not given, so it cannot be shown to be a safe widening)"
+                yield migration.at(rule, op, f"changes the type of {table}.{column} {change}to {target}: this may {REWRITE.get(run.dialect, REWRITE['postgresql'])} and break running code{why}{fails}", phase=m.UPGRADE)
+                continue
+            items = list(dict.fromkeys(_change(op) for op in ops))
+            yield migration.at(
+                rule,
+                first,
+                f"changes the type of {len(ops)} columns of {table} in separate statements ({listing(items)}): each may {REWRITE.get(run.dialect, REWRITE['postgresql'])}, once per statement, and break running code{fails}",
+                phase=m.UPGRADE,
+                subject=("group", *[op.columns[0] if op.columns else "?" for op in ops][:LIST_LIMIT]),
+            )
+
+
+def _change(op) -> str:
+    column = op.columns[0] if op.columns else "?"
+    old, new = op.get("existing_type"), op.get("type")
+    target = new.text or new.name if new else "?"
+    return f"{column}: {old.text or old.name} to {target}" if old else f"{column} to {target}"
+
+
+def _narrowing(old, new):
+    """The new length when a change to a bounded varchar can refuse values the old type held."""
+    if new is None or new.family != "varchar" or new.length is None or old is None:
+        return None
+    if old.family == "text" or (old.family == "varchar" and (old.length is None or old.length > new.length)):
+        return new.length
+    return None
+
+
+def _suppressed_alone(migration, rule, op) -> bool:
+    names = {rule.name, *rule.aliases}
+    last = max(op.line, op.end_line or op.line)
+    return any(
+        not s.file_level and names & set(s.rules) and any(op.line <= covered <= last for covered in s.applies_to)
+        for s in migration.file.suppressions
+    )
 
 
 # What a type change costs on a populated table, in each dialect's terms.

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 
 from migration_lint import model as m
-from migration_lint.facts import fills, object_key, shown_table
+from migration_lint.facts import fills, names_read, object_key, shown_table
 from migration_lint.model import Finding, listing
 
 CHECKS = ("missing_lock_timeout", "backfill_with_ddl", "validate_in_same_transaction")
@@ -30,6 +31,16 @@ def strong_lock(migration, op, any_size: bool = False):
 ENV_PY_FIX = (
     "Set it once for every migration in env.py: create the engine with "
     "connect_args={\"options\": \"-c lock_timeout=5s\"} (PostgreSQL), or run "
+    "connection.execute(sa.text(\"SET lock_timeout = '5s'\")) and then connection.commit() "
+    "before context.configure(connection=connection, ...)"
+)
+
+# env.py runs migrations through an asyncio engine (asyncpg, prefect): asyncpg takes session
+# settings as server_settings, and ignores libpq's options
+ENV_PY_FIX_ASYNC = (
+    "Set it once for every migration in env.py: create the engine with "
+    "connect_args={\"server_settings\": {\"lock_timeout\": \"5s\"}} (asyncpg; psycopg takes "
+    "{\"options\": \"-c lock_timeout=5s\"}), or in the function run_sync() calls, run "
     "connection.execute(sa.text(\"SET lock_timeout = '5s'\")) and then connection.commit() "
     "before context.configure(connection=connection, ...)"
 )
@@ -60,7 +71,7 @@ def missing_lock_timeout(rule, run):
             rule.name, env_py, run.settings.env("configure_line") or 1,
             f"{len(concerned)} revisions take strong locks with no lock_timeout set ({names}); "
             "if one waits behind a long query, every query on its table queues behind it",
-            subject=("lock_timeout",), help=ENV_PY_FIX,
+            subject=("lock_timeout",), help=ENV_PY_FIX_ASYNC if run.settings.env("async_driver") else ENV_PY_FIX,
         )
         return
     for migration, op in concerned:
@@ -128,6 +139,24 @@ def _backfills(rule, migration, ops, settings):
         what = verbs[0] if len(verbs) == 1 else f"{len(verbs)} backfills ({listing(dict.fromkeys(verbs))})"
         runs = "runs" if len(verbs) == 1 else "run"
         ddl_text = f"`{locked.call or locked.kind}` on {shown_table(locked, settings)} (line {locked.line})"
+        moved = _moved_out_of(backfills, ops)
+        if after and moved:
+            # a move: rows copied out of a table this transaction then drops (ckan 106
+            # faster_extras).  Split apart, rows written to the source in between would be lost:
+            # the advice is to keep them together and stop the writers, not to batch the copy
+            sources = listing(moved)
+            message = (
+                f"{what} {runs} after {ddl_text} in the same transaction and {'moves' if len(verbs) == 1 else 'move'} rows out of {sources}, which this migration then drops: "
+                f"{shown_table(locked, settings)} stays locked for the whole copy"
+            )
+            help_text = (
+                f"Keep the copy and the drop together (split apart, rows written to {sources} in between are lost) and run it "
+                f"while nothing writes to {sources} (a maintenance window: dropping it breaks running code anyway); or, to stay online, "
+                "write both places from the code for a release, backfill in batches, then drop"
+            )
+            finding = migration.at(rule, op, message, phase=m.UPGRADE, subject=("backfill", "after", locked.table or ""))
+            yield dataclasses.replace(finding, help=help_text)
+            continue
         if after:
             message = f"{what} {runs} after {ddl_text} in the same transaction: {shown_table(locked, settings)} stays locked for the whole backfill"
         else:
@@ -138,6 +167,21 @@ def _backfills(rule, migration, ops, settings):
         # two findings can start on one line (several statements in one op.execute): what they
         # say about the DDL tells them apart
         yield migration.at(rule, op, message, phase=m.UPGRADE, subject=("backfill", "after" if after else "before", locked.table or ""))
+
+
+def _moved_out_of(backfills, ops) -> list:
+    """The tables every one of ``backfills`` reads its rows from and a later statement of the
+    same transaction drops (none if any backfill is not such a copy)."""
+    moved = []
+    for backfill in backfills:
+        target = (backfill.table or "").lower()
+        index = next(i for i, op in enumerate(ops) if op is backfill)
+        words = names_read(backfill)
+        dropped = [op.table for op in ops[index + 1:] if op.kind == m.DROP_TABLE and op.table and op.table.lower() != target and op.table.lower() in words]
+        if not dropped or backfill.kind == m.DELETE_ROWS:
+            return []
+        moved.extend(dropped)
+    return list(dict.fromkeys(moved))
 
 
 def _needed_by(backfill: m.Operation, ddl: m.Operation) -> bool:

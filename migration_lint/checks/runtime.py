@@ -269,6 +269,45 @@ def _kept_by_upgrade(op, upgrade_ops, settings) -> bool:
     return False
 
 
+_SET_ASSIGNMENT = re.compile(r"^\s*UPDATE\s+(?:ONLY\s+)?\"?(\w+)\"?\s+SET\s+\"?(\w+)\"?\s*=\s*(.+?)\s*;?\s*$", re.I | re.S)
+_TRIGGER_ASSIGNMENT = re.compile(r"\bNEW\.\"?(\w+)\"?\s*:?=\s*([^;]+);", re.I)
+_TRIGGER_ON = re.compile(r"\bCREATE\s+(?:OR\s+REPLACE\s+)?(?:CONSTRAINT\s+)?TRIGGER\b.*?\bBEFORE\b.*?\bINSERT\b.*?\bON\s+(?:\w+\.)?\"?(\w+)\"?", re.I | re.S)
+
+
+def _expression_key(text: str) -> str:
+    """An SQL expression compared as written, give or take spaces, quotes, case and NEW."""
+    return re.sub(r"[\s\"]+", "", re.sub(r"\bNEW\.", "", text, flags=re.I)).lower()
+
+
+def _kept_through_derived_column(op, upgrade_ops, settings) -> bool:
+    """The restored UNIQUE is over an expression, and the upgrade put a UNIQUE (not partial) on a
+    column of the same table that it filled with that very expression for every row (an UPDATE
+    without WHERE) and keeps filled (a BEFORE INSERT trigger on the table assigning it): a UNIQUE on
+    the stored value is as strict (warehouse 8bee9c119e41: UNIQUE (normalized_name), filled with
+    normalize_pep426_name(name), for the index on normalize_pep426_name(name))."""
+    if len(op.columns) != 1 or "(" not in op.columns[0] or op.get("where"):
+        return False
+    wanted = _expression_key(op.columns[0])
+    table = (op.table or "").lower()
+    filled, kept = set(), set()
+    triggered = {m_.group(1).lower() for other in upgrade_ops for m_ in _TRIGGER_ON.finditer(other.sql or "")}
+    for other in upgrade_ops:
+        sql = other.sql or ""
+        found = _SET_ASSIGNMENT.match(sql) if other.kind == m.UPDATE_ROWS and not re.search(r"\bWHERE\b", sql, re.I) else None
+        if found and found.group(1).lower() == table and _expression_key(found.group(3)) == wanted:
+            filled.add(found.group(2).lower())
+        if table in triggered:
+            for assignment in _TRIGGER_ASSIGNMENT.finditer(sql):
+                if _expression_key(assignment.group(2)) == wanted:
+                    kept.add(assignment.group(1).lower())
+    derived = filled & kept
+    return any(
+        _is_unique(other) and (other.table or "").lower() == table and not other.get("where")
+        and len(other.columns) == 1 and other.columns[0].lower() in derived
+        for other in upgrade_ops
+    )
+
+
 def downgrade_restores_unique(rule, run):
     settings = run.settings
     for migration in run.migrations:
@@ -306,7 +345,7 @@ def downgrade_restores_unique(rule, run):
                 continue
             if table_key(op, settings) in cleaned:
                 continue  # what the fix asks: the downgrade removes or merges rows of the table first
-            if _kept_by_upgrade(op, upgrade_ops, settings):
+            if _kept_by_upgrade(op, upgrade_ops, settings) or _kept_through_derived_column(op, upgrade_ops, settings):
                 continue  # the upgrade's own UNIQUE already kept rows from repeating these values
             upgrade_op = dropped[key]
             columns = f" on {shown_table(op, settings)} ({', '.join(op.columns)})" if op.columns else ""

@@ -81,6 +81,10 @@ _SQLGLOT_TYPE_NAMES = {
     "timestamptz": "timestamptz",
 }
 
+_MYSQL_CONVERT_CHARSET = re.compile(
+    r"\s*ALTER\s+TABLE\s+(?:`?(?P<schema>\w+)`?\.)?`?(?P<table>\w+)`?\s+CONVERT\s+TO\s+(?:CHARACTER\s+SET|CHARSET)\s+`?(?P<charset>\w+)`?",
+    re.I,
+)
 _MYSQL_ONLINE_OPTIONS = re.compile(
     r"(?:[\s,]+(ALGORITHM|LOCK)\s*=?\s*(\w+))+\s*$", re.IGNORECASE
 )
@@ -319,6 +323,13 @@ class GlotReader:
             ops = self.rename_tables(text)
             if ops:
                 return ops
+        if self.mysql and keyword == "ALTER":
+            # ALTER TABLE t CONVERT TO CHARACTER SET cs: every text column changes type, and the
+            # table is copied (neutron d553edeb540f); sqlglot does not read it
+            convert = _MYSQL_CONVERT_CHARSET.match(text)
+            if convert:
+                schema, table = convert.group("schema"), convert.group("table")
+                return [self.op(ALTER_COLUMN_TYPE, text, table=table, schema=schema, attrs={"convert_to": convert.group("charset")})]
         if self.mysql and keyword in ("CREATE", "DROP", "ALTER"):
             # sqlglot cannot read MySQL's trailing ALGORITHM=/LOCK= index options
             m = _MYSQL_ONLINE_OPTIONS.search(text)

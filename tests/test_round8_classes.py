@@ -1,0 +1,109 @@
+"""Classes found by the eighth judged sample on real histories (docs/evaluation.md, round 8)."""
+
+from conftest import revision_file
+from migration_lint.api import lint_sources
+
+
+def findings(upgrade, rule, dialect="postgresql", downgrade="pass"):
+    out = lint_sources({"v.py": revision_file("r1", upgrade=upgrade, downgrade=downgrade)}, dialect=dialect)
+    return [f for f in out if f.rule == rule]
+
+
+def test_type_changes_of_one_table_are_one_finding_that_counts_the_rewrites():
+    got = findings(
+        """
+        op.alter_column("user", "email", existing_type=sa.String(), type_=sa.String(length=255))
+        op.alter_column("user", "full_name", existing_type=sa.String(), type_=sa.String(length=255))
+        op.alter_column("item", "n", existing_type=sa.Integer(), type_=sa.BigInteger())
+        """,
+        "alter-column-type",
+    )
+    assert len(got) == 2
+    user, item = sorted(got, key=lambda f: f.line)
+    assert "2 columns of user in separate statements" in user.message and "once per statement" in user.message
+    assert "longer than 255 characters (email, full_name)" in user.message
+    assert "item.n" in item.message and "longer than" not in item.message  # a widening to bigint refuses nothing
+
+
+def test_narrowing_says_it_fails_or_truncates_by_dialect():
+    upgrade = 'op.alter_column("user", "name", existing_type=sa.String(100), type_=sa.String(40))'
+    (pg,) = findings(upgrade, "alter-column-type")
+    assert "fails if an existing value is longer than 40 characters (name)" in pg.message
+    (my,) = findings(upgrade, "alter-column-type", dialect="mysql")
+    assert "MySQL truncates" in my.message
+
+
+def test_a_member_suppressed_on_its_line_leaves_the_others_grouped():
+    got = findings(
+        """
+        op.alter_column("user", "a", existing_type=sa.Integer(), type_=sa.BigInteger())  # migration-lint: ignore[alter-column-type] tiny column, checked
+        op.alter_column("user", "b", existing_type=sa.Integer(), type_=sa.BigInteger())
+        op.alter_column("user", "c", existing_type=sa.Integer(), type_=sa.BigInteger())
+        """,
+        "alter-column-type",
+    )
+    assert len(got) == 1 and "2 columns of user" in got[0].message and "a:" not in got[0].message
+
+
+def test_a_copy_out_of_a_table_the_migration_drops_is_a_move_and_its_fix_keeps_them_together():
+    from migration_lint.api import lint_sources as lint
+
+    source = revision_file(
+        "r1",
+        upgrade="""
+        op.add_column("package", sa.Column("extras", sa.JSON(), nullable=True))
+        op.execute("UPDATE package SET extras = (SELECT json_object(array_agg(e.key), array_agg(e.value)) FROM package_extra e WHERE e.package_id = package.id)")
+        op.drop_table("package_extra")
+        """,
+    )
+    (move,) = [f for f in lint({"v.py": source}) if f.rule == "backfill-with-ddl"]
+    assert "moves rows out of package_extra, which this migration then drops" in move.message
+    assert move.help.startswith("Keep the copy and the drop together") and "batches" in move.help
+    # the same backfill without the drop is an ordinary backfill, with the ordinary advice
+    plain = revision_file("r1", upgrade="""
+        op.add_column("package", sa.Column("extras", sa.JSON(), nullable=True))
+        op.execute("UPDATE package SET extras = (SELECT json_object(array_agg(e.key), array_agg(e.value)) FROM package_extra e WHERE e.package_id = package.id)")
+        """)
+    (ordinary,) = [f for f in lint({"v.py": plain}) if f.rule == "backfill-with-ddl"]
+    assert "moves" not in ordinary.message and ordinary.help.startswith("Move the UPDATE")
+
+
+def _expression_move(update, trigger_table="projects"):
+    upgrade = f"""
+        op.add_column("projects", sa.Column("normalized_name", sa.Text(), nullable=True))
+        op.execute("{update}")
+        op.create_unique_constraint("uq_norm", "projects", ["normalized_name"])
+        op.execute("DROP INDEX project_name_pep426_normalized")
+        op.execute("CREATE FUNCTION f() RETURNS TRIGGER AS $$ BEGIN NEW.normalized_name := normalize_pep426_name(NEW.name); RETURN NEW; END; $$ LANGUAGE plpgsql")
+        op.execute("CREATE TRIGGER t BEFORE INSERT OR UPDATE OF name ON {trigger_table} FOR EACH ROW EXECUTE PROCEDURE f()")
+        """
+    downgrade = """
+        op.execute("CREATE UNIQUE INDEX project_name_pep426_normalized ON projects (normalize_pep426_name(name))")
+        op.drop_constraint("uq_norm", "projects", type_="unique")
+        op.drop_column("projects", "normalized_name")
+        """
+    return findings(upgrade, "downgrade-restores-unique", downgrade=downgrade)
+
+
+def test_a_unique_moved_from_an_expression_to_a_column_kept_equal_to_it_is_as_strict():
+    assert _expression_move("UPDATE projects SET normalized_name = normalize_pep426_name(name)") == []
+    # only some rows filled, another expression, or the trigger on another table: not shown as strict
+    assert len(_expression_move("UPDATE projects SET normalized_name = normalize_pep426_name(name) WHERE id < 10")) == 1
+    assert len(_expression_move("UPDATE projects SET normalized_name = lower(name)")) == 1
+    assert len(_expression_move("UPDATE projects SET normalized_name = normalize_pep426_name(name)", trigger_table="releases")) == 1
+
+
+def test_a_literal_the_parser_rejects_is_not_told_to_pass_a_literal():
+    upgrade = "op.execute('ALTER TABLE tags PARTITION BY HASH(id) PARTITIONS 4')"
+    (literal,) = findings(upgrade, "raw-sql-unanalyzed", dialect="mysql")
+    assert literal.help.startswith("Review this statement by hand") and "Pass a literal" not in literal.help
+    # SQL built at run time keeps the rule's own advice
+    (built,) = findings('op.execute(f"ALTER TABLE {name} PARTITION BY HASH(id) PARTITIONS 4")', "raw-sql-unanalyzed", dialect="mysql")
+    assert built.help.startswith("Pass a literal")
+
+
+def test_mysql_convert_to_character_set_is_a_type_change_of_every_text_column():
+    (got,) = findings("op.execute('ALTER TABLE tags CONVERT TO CHARACTER SET utf8mb4 COLLATE utf8mb4_bin')", "alter-column-type", dialect="mysql")
+    assert "converts every text column of tags to utf8mb4" in got.message and "ALGORITHM=COPY" in got.message
+    assert "key limit" in got.help and "Add a new column" not in got.help
+    assert findings("op.execute('ALTER TABLE tags CONVERT TO CHARACTER SET utf8mb4')", "raw-sql-unanalyzed", dialect="mysql") == []
