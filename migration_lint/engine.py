@@ -18,7 +18,7 @@ from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 from migration_lint import model as m
 from migration_lint import rule_ids
 from migration_lint.catalogue import OFFLINE_SAFE, Catalogue, Rule
-from migration_lint.facts import Facts, downtime_changes, mark_copied_earlier, mark_declared_removals, mark_foreign_keys, mark_known_not_null, mark_young_tables, place_facts, shown_table, unread
+from migration_lint.facts import Facts, downtime_changes, mark_code_mentions, mark_copied_earlier, mark_declared_removals, mark_foreign_keys, mark_known_not_null, mark_young_tables, place_facts, revisions_before_first_release, shown_table, unread
 from migration_lint.matcher import matches
 from migration_lint.model import LIST_LIMIT, Finding, MigrationFile, Operation, listing
 from migration_lint.settings import Settings, check_rule_names
@@ -220,7 +220,7 @@ def lint(files: Sequence[MigrationFile], scope, settings: Settings, catalogue: C
     # one finding for it (when its rule is on), and its revisions judged as deploy = offline
     downtime = downtime_changes(files, settings) if any(rule.name == DOWNTIME_RULE for rule in rules) else []
     if downtime:
-        settings = dataclasses.replace(settings, offline_files=settings.offline_files | {path for change in downtime for path, _ in change.revisions})
+        settings = dataclasses.replace(settings, offline_files=settings.offline_files | {path for change in downtime for path, _ in (*change.revisions, *change.release_mates)})
     # a revision under offline-paths (a contract branch) is judged as deploy = offline
     offline = dataclasses.replace(settings, deploy="offline") if settings.offline_files else settings
     migrations = [prepare(f, offline if settings.offline_at(f.path) else settings) for f in files if scope.is_checked(f.path)]
@@ -228,6 +228,8 @@ def lint(files: Sequence[MigrationFile], scope, settings: Settings, catalogue: C
     mark_foreign_keys(migrations, scope.graph, settings)
     mark_young_tables(migrations, scope.graph, settings)
     mark_known_not_null(migrations, scope.graph, settings)
+    mark_code_mentions(migrations, settings)
+    pre_release = revisions_before_first_release(migrations, settings)
     run = Run(settings=settings, scope=scope, migrations=migrations, files=list(files), downtime=downtime)
     raw: List[Tuple[Rule, Finding]] = []
     for rule in rules:
@@ -251,6 +253,8 @@ def lint(files: Sequence[MigrationFile], scope, settings: Settings, catalogue: C
         seen.add(key)
         if settings.downgrades == "unused" and finding.phase == m.DOWNGRADE:
             continue  # nothing runs downgrade(): what it would do wrong never happens
+        if finding.phase == m.DOWNGRADE and finding.revision in pre_release and rule.category != "roundtrip":
+            continue  # no released database is downgraded back into the development history
         if rule.effect in OFFLINE_SAFE and settings.offline_files and finding.path in settings.offline_files and rule.name != DOWNTIME_RULE:
             continue  # migrated with the old release stopped: nobody waits on its locks or runs old code
         if scope.is_excluded(finding.path) and rule.category != "roundtrip":
@@ -273,6 +277,21 @@ def lint(files: Sequence[MigrationFile], scope, settings: Settings, catalogue: C
     return findings
 
 
+# env.py runs a statement before context.configure() (env-open-transaction): Alembic never owns
+# the transaction, and autocommit_block() asserts unless the migration commits first (warehouse,
+# round 8: the fixes said "autocommit block" alone, against the tool's own env.py finding)
+OPEN_TRANSACTION_NOTE = (
+    " (this history's env.py leaves a transaction open before context.configure(): call "
+    "op.get_bind().commit() right before the autocommit block, or it fails with an AssertionError)"
+)
+
+
+def _with_env_note(help_text: str, settings: Settings) -> str:
+    if help_text and "autocommit_block" in help_text and settings.env("open_transaction") and OPEN_TRANSACTION_NOTE not in help_text:
+        return help_text + OPEN_TRANSACTION_NOTE
+    return help_text
+
+
 def _judged(rule: Rule, finding: Finding, settings: Settings) -> Finding:
     subject = finding.subject
     if len(subject) > 1 and subject[0] in SCHEMA_SUBJECTS and not subject[1]:
@@ -282,7 +301,7 @@ def _judged(rule: Rule, finding: Finding, settings: Settings) -> Finding:
         rule=rule.name,
         # the project's setting first, then a case the rule weighs apart, then the rule's own
         severity=settings.severity_of(rule.name, "") or _severity_by_alias(rule, settings) or finding.severity or rule.severity,
-        help=finding.help or (rule.fix_guarded if rule.fix_guarded and settings.dialect_uncertain else rule.fix),
+        help=_with_env_note(finding.help or (rule.fix_guarded if rule.fix_guarded and settings.dialect_uncertain else rule.fix), settings),
         line=max(finding.line, 1),
         end_line=max(finding.end_line, finding.line, 1),
         environment=settings.environment,

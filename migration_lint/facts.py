@@ -142,6 +142,8 @@ FACTS: Dict[str, Fact] = {
     "table_is_copied": Fact("bool", "drop_table: an earlier statement of the phase reads the table into another one (INSERT ... SELECT ... FROM it)"),
     "deploy": Fact("str", "the project's deploy model: online (the old code runs while it migrates) or offline"),
     "table_is_large": Fact("bool", "a lock on the table matters: the config lists no large-tables, or lists this one (or its name is not known)"),
+    "code_still_uses": Fact("bool", "drop_column / drop_table: false when the code that runs while it migrates (the release before it, from git) no longer names the column (but names its table) or the table; null when git does not say or the name is still there (a whole-word match proves nothing)"),
+    "running_code": Fact("str", "for messages: which code ran beside the migration ('release 3.1.5', 'commit abc^'); '' when git does not say"),
     "and_running_code": Fact("str", "for messages: '; running code that still uses the old schema fails' when deploy = online, else '' (nothing runs while an offline project migrates)"),
     "lock_timeout_set": Fact("bool", "a lock_timeout is in force here: env.py sets one, or a SET lock_timeout comes earlier in the phase"),
     "column_is_new": Fact("bool", "the column is added earlier in the same phase of the same migration"),
@@ -344,6 +346,8 @@ def place_facts(operations: Iterable[m.Operation], settings, shown=None) -> Dict
                         "declared_as": "",
                         "deploy": settings.deploy,
                         "and_running_code": "; running code that still uses the old schema fails" if settings.deploy == "online" else "",
+                        "code_still_uses": None,
+                        "running_code": "",
                         "lock_timeout_set": timeout_set,
                         "table_is_large": settings.is_large(table[0], table[1]),
                         "in_batch": "batch" in op.context,
@@ -863,6 +867,76 @@ def _seeds(op: m.Operation) -> bool:
     return op.kind == m.INSERT_ROWS
 
 
+def spellings(table: str) -> tuple:
+    """How code may name a table: as written, and as the class an ORM derives its name from
+    (flow_run_notification_queue: FlowRunNotificationQueue; users: User)."""
+    parts = [p for p in table.split("_") if p]
+    camel = "".join(p[:1].upper() + p[1:] for p in parts)
+    out = [table, camel]
+    if camel.endswith("s") and len(camel) > 3:
+        out.append(camel[:-1])
+    return tuple(dict.fromkeys(n for n in out if n))
+
+
+def mark_code_mentions(migrations, settings) -> None:
+    """``code_still_uses`` / ``running_code`` on the upgrade's column and table drops, from what
+    git says the code running beside the migration still names (settings.code_mentions, decided
+    once per history).  Only absence is evidence: a whole-word match may be another table's
+    column or a local variable, but a name that code no longer holds is one the project stopped
+    using before (prefect 5d03c01be85e, warehouse 60e6b0dd0f47).  Only when the repository holds
+    the application's database code (a Python file outside revision folders that uses an ORM): a
+    column counts as unused when that code names its table and not it; a table, when that code
+    does not name it in any spelling an ORM gives it."""
+    if not settings.code_mentions:
+        return
+    for migration in migrations:
+        known = settings.mentions_of(migration.path)
+        if known is None:
+            continue
+        where, asked, mentioned, anchored = known
+        for op in migration.ops.get(m.UPGRADE, ()):
+            if op.kind == m.DROP_COLUMN and op.columns and op.table:
+                name, context = str(op.columns[0]), spellings(str(op.table))
+                if name not in asked or not set(context) <= set(asked):
+                    continue
+                unused = anchored and any(n in mentioned for n in context) and name not in mentioned
+            elif op.kind == m.DROP_TABLE and op.table:
+                names = spellings(str(op.table))
+                if not set(names) <= set(asked):
+                    continue
+                unused = anchored and not any(n in mentioned for n in names)
+            else:
+                continue
+            facts = migration.facts[id(op)]
+            facts["code_still_uses"] = None if not unused else False
+            facts["running_code"] = where
+
+
+def revisions_before_first_release(migrations, settings) -> set:
+    """Revisions written before the first final release that holds the history (release tags,
+    ``settings.first_release``): every install received them together, and nobody downgrades a
+    released database back into its development history, so what their downgrades would do wrong
+    never happens (prefect's 2.0 alphas, round 8 #52)."""
+    if not settings.first_release:
+        return set()
+    released = datetime.datetime.fromtimestamp(settings.first_release[1], datetime.timezone.utc).replace(tzinfo=None)
+    untrusted = {
+        unit[0]
+        for migration in migrations
+        if migration.revision and not migration.file.down_revision
+        for unit in [settings.unit_of(migration.file.path)]
+        if unit is not None and unit[0] != "worktree"
+    }
+    out = set()
+    for migration in migrations:
+        if not migration.revision:
+            continue
+        unit, when = _stamp(migration, settings, untrusted)
+        if when is not None and unit != "worktree" and when <= released:
+            out.add(migration.revision)
+    return out
+
+
 def mark_young_tables(migrations, graph, settings) -> None:
     """Tables an ancestor created shortly before: set on this revision's upgrade operations.
 
@@ -1133,6 +1207,11 @@ class DowntimeChange:
     commit: Optional[str]
     irreversible: bool = False  # a revision of the change raises in downgrade()
     column_gone: bool = False  # the old key's column is dropped (renumbered rows)
+    # the release that ships it (release tags: the first final tag at or after its commit; None
+    # when git does not say or it is not released yet) and the other revisions that release ships:
+    # a release that needs the application stopped is upgraded offline as a whole
+    release: Optional[str] = None
+    release_mates: tuple = ()
 
 
 def _replaced_primary_keys(file, settings) -> List[tuple]:
@@ -1188,5 +1267,32 @@ def downtime_changes(files, settings) -> List[DowntimeChange]:
         file, op, _ = replaced[0]
         tables = tuple(dict.fromkeys(shown_table(o, settings) for _, o, _ in replaced))
         commit = None if isinstance(key, tuple) else key
-        changes.append(DowntimeChange(file.path, op, file.revision, tables, tuple((f.path, f.revision) for f in members), commit, irreversible, column_gone))
+        release, mates = _release_of(key, files, members, settings)
+        changes.append(DowntimeChange(file.path, op, file.revision, tables, tuple((f.path, f.revision) for f in members), commit, irreversible, column_gone, release, mates))
     return changes
+
+
+def _release_of(key, files, members, settings):
+    """(release tag, other revisions it ships) for a change committed as ``key``: the releases
+    are final tags in time order; a change ships in the first at or after its commit, with every
+    revision committed after the release before it (fsft 0.7.0: the UUID keys and three other
+    revisions).  A change not released yet ships with the revisions since the last release."""
+    unit = settings.unit_of(members[0].path)
+    if isinstance(key, tuple) or unit is None or unit[0] == "worktree" or not settings.releases:
+        return None, ()
+    when = unit[1]
+    after = [(name, at) for name, at in settings.releases if at >= when]
+    before = [at for _, at in settings.releases if at < when]
+    if not before:
+        return None, ()  # before the first release: already judged as reaching every install together
+    low = before[-1]
+    high = after[0][1] if after else None
+    own = {f.path for f in members}
+    mates = []
+    for file in files:
+        other = settings.unit_of(file.path)
+        if file.path in own or other is None or other[0] == "worktree":
+            continue
+        if other[1] > low and (high is None or other[1] <= high):
+            mates.append((file.path, file.revision))
+    return (after[0][0] if after else None), tuple(mates)

@@ -9,6 +9,7 @@ import ast
 import re
 import os
 import subprocess
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
@@ -273,6 +274,28 @@ def _final_tags(root: Path, *selection: str) -> List[Tuple[str, int]]:
     return sorted(tags, key=lambda tag: tag[1])
 
 
+def head_commit(paths: List[Path]) -> str:
+    """HEAD's commit of the repository holding ``paths`` ('' when git does not say)."""
+    try:
+        return _git(repository_root(paths[0]), "rev-parse", "--verify", "--quiet", "HEAD", check=False).stdout.strip() if paths else ""
+    except (GitError, OSError, ValueError):
+        return ""
+
+
+def release_tags(paths: List[Path]) -> Tuple[Tuple[str, int], ...]:
+    """(tag, time) of every final release tag of the repository holding ``paths``, oldest first;
+    () when git does not say (not a repository, a shallow clone, no tags)."""
+    if not paths:
+        return ()
+    try:
+        root = repository_root(paths[0])
+        if _git(root, "rev-parse", "--is-shallow-repository", check=False).stdout.strip() != "false":
+            return ()
+        return tuple(_final_tags(root))
+    except (GitError, OSError, ValueError):
+        return ()
+
+
 def first_release(paths: List[Path], start: int, use_cache: bool = True) -> Optional[Tuple[str, int]]:
     """(tag, time) of the first final release that holds this history, for a project that was
     already tagging releases when the history began (``start``: its first revision's time).
@@ -306,3 +329,145 @@ def first_release(paths: List[Path], start: int, use_cache: bool = True) -> Opti
     if use_cache:
         store_result(scope, key, [list(found)] if found else [])
     return found
+
+
+# Folders whose files are not the running application: revision files (of this history or of
+# one that moved since), documentation.  A name found only there is a name the code stopped using.
+NOT_RUNNING = frozenset({"migrations", "_migrations", "migration", "alembic", "alembic_migrations", "versions", "docs", "doc"})
+NOT_RUNNING_SUFFIXES = (".md", ".rst", ".txt", ".mdx", ".adoc")
+MENTION_LIMIT = 400  # names asked of one commit: beyond that, what git grep prints gets large and slow
+REF_LIMIT = 60  # commits read per history (each a git grep of its Python)
+CODE_FILES = ("*.py", "*.pyi", "*.sql")
+
+
+def running_code_mentions(wanted: Dict[Path, List[str]], units: Dict[Path, Tuple[str, int]], releases, use_cache: bool = True) -> Tuple[Dict[Path, Tuple[str, frozenset]], bool]:
+    """({revision file: (the code that runs while it migrates, the wanted names that code
+    mentions)}, whether HEAD holds the application's database code).
+
+    The code that runs: with release tags, the latest final release the change that added the
+    revision builds on (an ancestor of its parent), else that change's parent commit (a project
+    that deploys every merge); for a file not committed yet, the latest release, else HEAD.  A
+    name is mentioned when a Python or SQL file outside revision folders and documentation holds
+    it as a whole word, in any case.  Files git does not say anything about are left out (nothing is assumed).
+    Whether this repository holds the application's database code at all is asked of HEAD once:
+    a Python file outside revision folders that uses an ORM (``ORM_MARKERS``); without one, a
+    name nobody mentions proves nothing (a repository of migrations only)."""
+    wanted = {path: names for path, names in wanted.items() if names and path in units}
+    if not wanted:
+        return {}, False
+    try:
+        root = repository_root(next(iter(wanted)))
+        head = _git(root, "rev-parse", "--verify", "--quiet", "HEAD", check=False).stdout.strip()
+        if not head or _git(root, "rev-parse", "--is-shallow-repository", check=False).stdout.strip() != "false":
+            return {}, False
+        final = {name: when for name, when in releases}
+        newest_first = [t for t, _ in sorted(final.items(), key=lambda item: -item[1])]
+        refs: Dict[str, Tuple[str, str]] = {}  # unit commit -> (ref to read, how to name it)
+        for path in wanted:
+            commit = units[path][0]
+            if commit in refs:
+                continue
+            base = "HEAD" if commit == "worktree" else f"{commit}^"
+            if commit != "worktree" and not _git(root, "rev-parse", "--verify", "--quiet", f"{base}^{{commit}}", check=False).stdout.strip():
+                refs[commit] = ("", "")  # the repository's first commit: nothing ran before it
+                continue
+            # the latest final release the change builds on: newest first by time, the first that
+            # is an ancestor (a maintenance release of an older line is not; a few tries at most)
+            when = units[path][1] if commit != "worktree" else None
+            tag = None
+            for candidate in [t for t in newest_first if when is None or final[t] <= when][:8]:
+                if _git(root, "merge-base", "--is-ancestor", f"refs/tags/{candidate}", base, check=False).returncode == 0:
+                    tag = candidate
+                    break
+            if tag is not None:
+                refs[commit] = (f"refs/tags/{tag}", f"release {tag}")
+            elif commit == "worktree":
+                refs[commit] = ("HEAD", "HEAD")
+            else:
+                refs[commit] = (base, f"commit {commit[:10]}^ (the code before the change that added it)")
+        by_ref: Dict[str, set] = {}
+        for path, names in wanted.items():
+            ref = refs[units[path][0]][0]
+            if ref:
+                by_ref.setdefault(ref, set()).update(names)
+        if len(by_ref) > REF_LIMIT or any(len(v) > MENTION_LIMIT for v in by_ref.values()):
+            return {}, False
+        application = _holds_database_code(root)
+        if not application:
+            return {}, False  # migrations only here: a name nobody mentions proves nothing
+        jobs = [(ref, sorted(names)) for ref, names in by_ref.items()]
+        with ThreadPoolExecutor(max_workers=4) as pool:  # each a git process: threads only wait
+            found = dict(zip((ref for ref, _ in jobs), pool.map(lambda job: _mentioned(root, job[0], job[1], use_cache), jobs)))
+    except (GitError, OSError, ValueError):
+        return {}, False
+    out = {}
+    for path, names in wanted.items():
+        ref, shown = refs[units[path][0]]
+        if ref:
+            out[path] = (shown, frozenset(n for n in names if n in found.get(ref, set())))
+    return out, application
+
+
+ORM_MARKERS = ("import sqlalchemy", "from sqlalchemy", "import peewee", "from peewee", "from sqlmodel", "__tablename__", "from django.db")
+
+
+def _holds_database_code(root: Path) -> bool:
+    """HEAD has a Python file outside revision folders and documentation that uses an ORM."""
+    args = ["grep", "--no-textconv", "-I", "-l", "-F", "-z", "--no-color"]
+    for marker in ORM_MARKERS:
+        args += ["-e", marker]
+    command = [a for a in GIT_SAFE if a != "--literal-pathspecs"] + args + ["HEAD", "--", "*.py"]
+    try:
+        proc = subprocess.run(command, cwd=root, capture_output=True, timeout=30, encoding="utf-8", errors="surrogateescape")
+    except (FileNotFoundError, subprocess.TimeoutExpired):
+        raise GitError("git grep did not answer") from None
+    for item in proc.stdout.split("\0"):
+        path = item.partition(":")[2]
+        if path and not _not_running(path):
+            return True
+    return False
+
+
+def _not_running(path: str) -> bool:
+    parts = path.split("/")
+    return any(p.lower() in NOT_RUNNING for p in parts[:-1]) or path.lower().endswith(NOT_RUNNING_SUFFIXES)
+
+
+def _mentioned(root: Path, ref: str, names: List[str], use_cache: bool) -> set:
+    """The names that some running-code file at ``ref`` holds as a whole word."""
+    commit = _git(root, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}", check=False).stdout.strip()
+    if not commit:
+        raise GitError(f"no commit {ref}")
+    scope = f"git-mentions\0{os.path.realpath(root)}"
+    key = result_key(commit, names, "any-case python+sql")
+    stored = cached_result(scope, key) if use_cache else None
+    if stored is not None:
+        return set(stored)
+    # any case: peewee and Django name tables after classes (NamespaceGeoRestriction for
+    # namespacegeorestriction), and a wrong match only keeps a finding
+    args = ["grep", "--no-textconv", "-I", "-i", "-w", "-F", "-o", "-z", "--no-color"]
+    for name in names:
+        args += ["-e", name]
+    # Python and SQL only: the code that queries the database (an application in another language
+    # names none of the anchor tables there, and then nothing is concluded); the patterns are
+    # globs, so this one call goes without --literal-pathspecs
+    command = [a for a in GIT_SAFE if a != "--literal-pathspecs"] + args + [commit, "--", *CODE_FILES]
+    try:
+        proc = subprocess.run(command, cwd=root, capture_output=True, timeout=30, encoding="utf-8", errors="surrogateescape")
+    except (FileNotFoundError, subprocess.TimeoutExpired):
+        raise GitError("git grep did not answer") from None
+    if proc.returncode not in (0, 1):
+        raise GitError("git grep failed")
+    hits = set()
+    lower = {}
+    for n in names:
+        lower.setdefault(n.lower(), []).append(n)
+    for line in proc.stdout.splitlines():
+        where, _, match = line.partition("\0")
+        path = where.partition(":")[2]
+        if _not_running(path):
+            continue
+        hits.update(lower.get(match.lower(), ()))
+    if use_cache:
+        store_result(scope, key, sorted(hits))
+    return hits

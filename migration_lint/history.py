@@ -23,12 +23,14 @@ from pathlib import Path
 from typing import List, Tuple
 
 from migration_lint import discovery
+from migration_lint import model as m
+from migration_lint.facts import spellings
 from migration_lint.discovery import ENV_PY_LIMIT
 from migration_lint.catalogue import catalogue_signature
 from migration_lint.config import Config
 from migration_lint.engine import lint, problem_findings
 from migration_lint.errors import DiscoveryError
-from migration_lint.gitdiff import changes_for, deploy_units, first_release
+from migration_lint.gitdiff import changes_for, deploy_units, first_release, head_commit, release_tags, running_code_mentions
 from migration_lint.infer import dialects_seen, history_evidence, infer_dialect, infer_downgrades, infer_downgrades_unused, infer_offline_paths, read_mako
 from migration_lint.loader import DEFAULT_MAX_FILE_SIZE, FileLoader, Sources, cached_result, read_sources, result_key, store_result
 from migration_lint.process import quiet_gc
@@ -202,6 +204,9 @@ def resolve_history(env: discovery.Environment, config: Config, invocation: Invo
     release = first_release(list(paths), began, use_cache=use_cache) if began else None
     if release:
         settings = dataclasses.replace(settings, first_release=tuple(release))
+    if units:  # the releases, for a change that needs the application stopped: its release is upgraded offline
+        # (and HEAD: what the code running beside a revision not committed yet mentions depends on it)
+        settings = dataclasses.replace(settings, releases=release_tags(list(paths)), git_head=head_commit(list(paths)))
     if settings.offline_paths:  # decided here, where the files and the config's folder are known
         offline = frozenset(
             shown for path, shown, inner in zip(paths, display, in_versions)
@@ -209,6 +214,38 @@ def resolve_history(env: discovery.Environment, config: Config, invocation: Invo
         )
         settings = dataclasses.replace(settings, offline_files=offline)
     return History(env, settings, paths, display, sources, excluded, notes)
+
+
+def _with_code_mentions(settings, history: History, files, scope, use_cache: bool):
+    """Settings with ``code_mentions``: for each revision in scope that drops columns or tables,
+    whether the code running while it migrates (the release before it, from git) still names
+    them.  Decided here, once, with git; the engine only reads it.  Asked with them: the tables
+    of the dropped columns, in the spellings an ORM gives them."""
+    if not settings.deploy_units:
+        return settings
+    by_shown = dict(zip(history.display, history.paths))
+    units = {by_shown[shown]: (unit, when) for shown, unit, when in settings.deploy_units if shown in by_shown}
+    identifier = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+    wanted = {}
+    for file in files:
+        if file.headers_only or not scope.is_checked(file.path) or file.path not in by_shown:
+            continue
+        names = set()
+        for op in file.operations:
+            if op.phase != m.UPGRADE or not op.table:
+                continue
+            if op.kind == m.DROP_COLUMN and op.columns and op.columns[0]:
+                names.update((str(op.columns[0]), *spellings(str(op.table))))
+            elif op.kind == m.DROP_TABLE:
+                names.update(spellings(str(op.table)))
+        names = {n for n in names if identifier.fullmatch(n)}
+        if names:
+            wanted[by_shown[file.path]] = sorted(names)
+    # anchored: the application's database code is in this repository (else an absent name says nothing)
+    found, anchored = running_code_mentions(wanted, units, settings.releases, use_cache=use_cache)
+    shown_of = {path: shown for shown, path in by_shown.items()}
+    mentions = [(shown_of[path], where, tuple(wanted[path]), tuple(sorted(hit)), anchored) for path, (where, hit) in found.items()]
+    return dataclasses.replace(settings, code_mentions=tuple(sorted(mentions))) if mentions else settings
 
 
 def check_history(history: History, catalogue, resources) -> EnvironmentResult:
@@ -245,6 +282,8 @@ def check_history(history: History, catalogue, resources) -> EnvironmentResult:
             scope = scope.with_files(files)
         loader.save()
         notes.extend(scope.notes)
+        # what the code that runs while each revision migrates still mentions of what it drops
+        settings = _with_code_mentions(settings, history, files, scope, resources.use_cache)
         produced = [*scope.produced, *problem_findings(files)]
         # round trip
         if trip_options is not None:

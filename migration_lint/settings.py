@@ -77,6 +77,13 @@ class Settings:
     # (tag, commit time) of the first final release holding the history, for a project that
     # tagged releases before the history began (gitdiff.first_release); () when git does not say
     first_release: Tuple[Any, ...] = ()
+    # (tag, time) of every final release tag, oldest first (gitdiff.release_tags); () when git does not say
+    releases: Tuple[Tuple[str, int], ...] = ()
+    git_head: str = ""  # HEAD's commit when git says (part of the cache key: see code_mentions)
+    # (file as shown, the code that runs while it migrates, names asked about, those of them that
+    # code mentions, whether that code is the application's: it names most of the tables the
+    # history keeps): gitdiff.running_code_mentions; () when git does not say
+    code_mentions: Tuple[Tuple[str, str, Tuple[str, ...], Tuple[str, ...], bool], ...] = ()
     select: Tuple[str, ...] = ()
     ignore: Tuple[str, ...] = ()
     severity: Tuple[Tuple[str, str], ...] = ()  # (rule, severity) overrides
@@ -96,6 +103,14 @@ class Settings:
     config_file: str = ""  # the config file the settings came from, as shown
     sources: Tuple[Tuple[str, str], ...] = ()  # (value name, what decided it)
     notes: Tuple[str, ...] = ()  # what was assumed, ignored or replaced, for the output's header
+
+    def mentions_of(self, path: str) -> Optional[Tuple[str, Tuple[str, ...], Tuple[str, ...], bool]]:
+        """(the running code, names asked about, names it mentions, it is the application's) for a
+        revision file, or None."""
+        for shown, where, asked, mentioned, anchored in self.code_mentions:
+            if shown == path:
+                return where, asked, mentioned, anchored
+        return None
 
     def is_large(self, schema: Optional[str], table: Optional[str]) -> bool:
         """Whether a lock on this table matters: every table does unless the config lists the large

@@ -244,3 +244,66 @@ def test_a_release_cut_from_a_branch_never_merged_back_counts(project):
     git(project, "tag", "v1.1")
     git(project, "checkout", "-q", "main")
     assert not_null_findings(project) == ["r2.py"]
+
+
+def test_downgrades_of_revisions_before_the_first_release_are_not_checked(project):
+    # nobody downgrades a released database back into its development history (prefect's 2.0
+    # alphas, round 8 #52); after the release, a downgrade's faults count again
+    released_project(project)
+    lost = '    op.drop_index("ix_blocks_org", table_name="blocks")\n'
+    restore = 'def downgrade():\n    op.create_index("ix_blocks_org", "blocks", ["org_id"], unique=True)\n'
+    for name, rev, down, created, when in (("r0b.py", "r0b", "r2", "2024-07-15 10:00:00", "2024-07-15T10:00:00"), ("r3.py", "r3", "r0b", "2024-09-01 10:00:00", "2024-09-01T10:00:00")):
+        text = dated(rev, down, lost, created).replace("def downgrade():\n    pass\n", restore)
+        write(project, name, text)
+        git(project, "add", "-A")
+        git(project, "commit", "-q", "-m", rev, date=when)
+        if rev == "r0b":
+            git(project, "tag", "-d", "2.0.0")
+            git(project, "tag", "-a", "-m", "2.0", "2.0.0", date="2024-08-01T10:00:00")
+    result = api.check([project / "migrations"], use_cache=False)
+    found = sorted(os.path.basename(f.path) for f in result.findings if f.rule == "downgrade-restores-unique")
+    assert found == ["r3.py"]
+    assert "their downgrades are not checked" in environment_facts(result.environments[0], "", "")
+
+
+# What the code running beside a revision still names (git grep of the release before it, or of
+# the parent of the change that added it): a column it no longer names was given up before.
+
+MODELS_BEFORE = '''class Account(Base):
+    __tablename__ = "account"
+    id = Column(Integer, primary_key=True)
+    nickname = Column(String)
+    legacy_token = Column(String)
+'''
+
+
+def drop_findings(root):
+    result = api.check([root / "migrations"], use_cache=False)
+    return sorted((os.path.basename(f.path), f.rule) for f in result.findings if f.rule in ("drop-column", "drop-table"))
+
+
+def test_a_column_the_code_stopped_naming_before_the_change_is_not_reported(project):
+    (project / "app").mkdir()
+    (project / "app" / "models.py").write_text(MODELS_BEFORE)
+    write(project, "r1.py", revision("r1", None, MAKE.format(t="account")))
+    commit(project, "account", date="2025-01-01T10:00:00")
+    # release N stops using legacy_token; release N+1 drops it (the two steps the fix asks for)
+    (project / "app" / "models.py").write_text(MODELS_BEFORE.replace("    legacy_token = Column(String)\n", ""))
+    commit(project, "stop using legacy_token", date="2025-02-01T10:00:00")
+    write(project, "r2.py", revision("r2", "r1", '    op.drop_column("account", "legacy_token")'))
+    commit(project, "drop legacy_token", date="2025-03-01T10:00:00")
+    assert drop_findings(project) == []
+    # the same drop in the change that stops using it: the code before that change still maps it
+    (project / "app" / "models.py").write_text(MODELS_BEFORE.replace("    legacy_token = Column(String)\n", "").replace("    nickname = Column(String)\n", ""))
+    write(project, "r3.py", revision("r3", "r2", '    op.drop_column("account", "nickname")'))
+    commit(project, "drop nickname with the model change", date="2025-05-01T10:00:00")
+    assert drop_findings(project) == [("r3.py", "drop-column")]
+
+
+def test_a_repository_without_the_application_code_concludes_nothing(project):
+    # only migrations here: nothing names account, so a missing name proves nothing
+    write(project, "r1.py", revision("r1", None, MAKE.format(t="account") + '\n    op.create_table("audit", sa.Column("id", sa.Integer(), primary_key=True))'))
+    commit(project, "tables", date="2025-01-01T10:00:00")
+    write(project, "r2.py", revision("r2", "r1", '    op.drop_column("account", "legacy_token")\n    op.drop_table("audit")'))
+    commit(project, "drops", date="2025-03-01T10:00:00")
+    assert drop_findings(project) == [("r2.py", "drop-column"), ("r2.py", "drop-table")]

@@ -10,27 +10,32 @@ def findings(upgrade, rule, dialect="postgresql", downgrade="pass"):
 
 
 def test_type_changes_of_one_table_are_one_finding_that_counts_the_rewrites():
-    got = findings(
-        """
+    upgrade = """
         op.alter_column("user", "email", existing_type=sa.String(), type_=sa.String(length=255))
         op.alter_column("user", "full_name", existing_type=sa.String(), type_=sa.String(length=255))
         op.alter_column("item", "n", existing_type=sa.Integer(), type_=sa.BigInteger())
-        """,
-        "alter-column-type",
-    )
+        """
+    got = findings(upgrade, "alter-column-type")
     assert len(got) == 2
     user, item = sorted(got, key=lambda f: f.line)
     assert "2 columns of user in separate statements" in user.message and "once per statement" in user.message
-    assert "longer than 255 characters (email, full_name)" in user.message
-    assert "item.n" in item.message and "longer than" not in item.message  # a widening to bigint refuses nothing
+    assert "item.n" in item.message
+    # that the narrowing fails on longer values is its own finding (a failure, not a lock)
+    (narrow,) = findings(upgrade, "narrow-column-type")
+    assert "narrows 2 columns of user" in narrow.message and "longer than 255 characters (email, full_name)" in narrow.message
 
 
-def test_narrowing_says_it_fails_or_truncates_by_dialect():
+def test_narrowing_fails_or_truncates_by_dialect_and_stands_offline():
+    from migration_lint.config import config_from_mapping
+
     upgrade = 'op.alter_column("user", "name", existing_type=sa.String(100), type_=sa.String(40))'
-    (pg,) = findings(upgrade, "alter-column-type")
-    assert "fails if an existing value is longer than 40 characters (name)" in pg.message
-    (my,) = findings(upgrade, "alter-column-type", dialect="mysql")
-    assert "MySQL truncates" in my.message
+    (pg,) = findings(upgrade, "narrow-column-type")
+    assert "fails if a row holds a value longer than 40 characters (name)" in pg.message
+    (my,) = findings(upgrade, "narrow-column-type", dialect="mysql")
+    assert "MySQL without strict mode truncates" in my.message
+    offline = lint_sources({"v.py": revision_file("r1", upgrade=upgrade)}, config=config_from_mapping({"deploy": "offline"}, "test"))
+    assert [f.rule for f in offline if f.rule in ("narrow-column-type", "alter-column-type")] == ["narrow-column-type"]
+    assert findings('op.alter_column("t", "n", existing_type=sa.BigInteger(), type_=sa.Integer())', "narrow-column-type")[0].message.endswith("outside the integer range (n)")
 
 
 def test_a_member_suppressed_on_its_line_leaves_the_others_grouped():
@@ -107,3 +112,35 @@ def test_mysql_convert_to_character_set_is_a_type_change_of_every_text_column():
     assert "converts every text column of tags to utf8mb4" in got.message and "ALGORITHM=COPY" in got.message
     assert "key limit" in got.help and "Add a new column" not in got.help
     assert findings("op.execute('ALTER TABLE tags CONVERT TO CHARACTER SET utf8mb4')", "raw-sql-unanalyzed", dialect="mysql") == []
+
+
+def test_a_mysql_widening_across_the_length_prefix_is_a_copy_not_a_breaking_change():
+    (got,) = findings('op.alter_column("tags", "tag", existing_type=sa.String(60), type_=sa.String(255))', "alter-column-type", dialect="mysql")
+    assert got.severity == "warning" and "widens tags.tag" in got.message and "running code are unaffected" in got.message
+    assert "break running code" not in got.message and "Add a new column" not in got.help
+    assert findings('op.alter_column("tags", "tag", existing_type=sa.String(60), type_=sa.String(255))', "alter-column-type") == []  # PostgreSQL: in place
+
+
+def test_autocommit_advice_carries_the_commit_when_env_py_leaves_a_transaction_open(tmp_path):
+    from conftest import write_tree
+    from migration_lint import api
+
+    env_py = '''import sqlalchemy as sa
+from alembic import context
+
+engine = sa.create_engine("postgresql://")
+with engine.connect() as conn:
+    conn.exec_driver_sql("SET lock_timeout = '5s'")
+    context.configure(connection=conn)
+    with context.begin_transaction():
+        context.run_migrations()
+'''
+    revision = revision_file("r1", upgrade='op.create_index("ix_account_email", "account", ["email"])')
+    files = {"alembic.ini": "[alembic]\nscript_location = %(here)s/migrations\n", "migrations/versions/r1.py": revision}
+    write_tree(tmp_path, {**files, "migrations/env.py": env_py})
+    (index,) = [f for f in api.check([tmp_path], use_cache=False).findings if f.rule == "create-index-not-concurrently"]
+    assert "autocommit_block" in index.help and "op.get_bind().commit() right before the autocommit block" in index.help
+    # an env.py that commits first: the plain advice
+    write_tree(tmp_path, {"migrations/env.py": env_py.replace("conn.exec_driver_sql(\"SET lock_timeout = '5s'\")", "conn.exec_driver_sql(\"SET lock_timeout = '5s'\")\n    conn.commit()")})
+    (index,) = [f for f in api.check([tmp_path], use_cache=False).findings if f.rule == "create-index-not-concurrently"]
+    assert "autocommit_block" in index.help and "op.get_bind().commit()" not in index.help

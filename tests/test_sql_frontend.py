@@ -586,7 +586,8 @@ MYSQL_CASES = [
         {"attrs": {"statement": "CREATE TRIGGER"}},
     ),
     ("ALTER TABLE t ENGINE=InnoDB", m.OTHER_SQL, {"table": "t"}),
-    ("ALTER TABLE t CONVERT TO CHARACTER SET utf8mb4", m.RAW_SQL, {}),
+    ("ALTER TABLE t CONVERT TO CHARACTER SET utf8mb4", m.ALTER_COLUMN_TYPE, {"table": "t", "attrs": {"convert_to": "utf8mb4"}}),
+    ("ALTER TABLE t PARTITION BY HASH(id) PARTITIONS 4", m.RAW_SQL, {}),
 ]
 
 

@@ -9,7 +9,7 @@ from migration_lint import model as m
 from migration_lint.facts import name_key, shown_table, table_key
 from migration_lint.model import LIST_LIMIT, listing
 
-CHECKS = ("alter_column_type", "drop_add_column")
+CHECKS = ("alter_column_type", "narrow_column_type", "drop_add_column")
 
 
 def _safe_widening(old, new, dialect):
@@ -71,6 +71,21 @@ def alter_column_type(rule, run):
                 continue
             if _safe_widening(old, new, run.dialect):
                 continue
+            if _keeps_values(old, new):
+                # a widening MySQL copies the table for (the length prefix grows): nothing breaks,
+                # the copy is the whole cost (neutron 8df53b0d2c0e: tags.tag 60 -> 255)
+                column = op.columns[0] if op.columns else "?"
+                finding = migration.at(
+                    rule, op,
+                    f"widens {shown_table(op, run.settings)}.{column} from {old.text or old.name} to {new.text or new.name}: every value and running code are unaffected, "
+                    "but its length prefix grows past 255 bytes (with utf8mb4, 4 bytes a character), so MySQL copies the whole table (ALGORITHM=COPY), blocking writes until it is done",
+                    phase=m.UPGRADE, severity="warning",
+                )
+                yield dataclasses.replace(finding, help=(
+                    "Accept the copy in a maintenance window, or run it through an online schema change tool (gh-ost, "
+                    "pt-online-schema-change); a new column is not needed for a widening"
+                ))
+                continue
             if _suppressed_alone(migration, rule, op):
                 groups[("alone", id(op))] = [op]
             else:
@@ -78,16 +93,6 @@ def alter_column_type(rule, run):
         for ops in groups.values():
             first = ops[0]
             table = shown_table(first, run.settings)
-            narrowing = [(op.columns[0] if op.columns else "?", _narrowing(op.get("existing_type"), op.get("type"))) for op in ops]
-            narrowing = [(column, length) for column, length in narrowing if length]
-            fails = ""
-            if narrowing:
-                by_length = {}
-                for column, length in narrowing:
-                    by_length.setdefault(length, []).append(column)
-                limits = " or ".join(f"{length} characters ({listing(columns)})" for length, columns in by_length.items())
-                truncates = " (without strict mode, MySQL truncates them instead)" if run.dialect == "mysql" else ""
-                fails = f"; it fails if an existing value is longer than {limits}{truncates}: check with SELECT max(length(column)) first"
             if len(ops) == 1:
                 op = first
                 column = op.columns[0] if op.columns else "?"
@@ -95,16 +100,25 @@ def alter_column_type(rule, run):
                 change = f"from {old.text or old.name} " if old else ""
                 target = new.text or new.name if new else "?"
                 why = "" if old or op.source == "sql" else " (existing_type is not given, so it cannot be shown to be a safe widening)"
-                yield migration.at(rule, op, f"changes the type of {table}.{column} {change}to {target}: this may {REWRITE.get(run.dialect, REWRITE['postgresql'])} and break running code{why}{fails}", phase=m.UPGRADE)
+                yield migration.at(rule, op, f"changes the type of {table}.{column} {change}to {target}: this may {REWRITE.get(run.dialect, REWRITE['postgresql'])} and break running code{why}", phase=m.UPGRADE)
                 continue
             items = list(dict.fromkeys(_change(op) for op in ops))
             yield migration.at(
                 rule,
                 first,
-                f"changes the type of {len(ops)} columns of {table} in separate statements ({listing(items)}): each may {REWRITE.get(run.dialect, REWRITE['postgresql'])}, once per statement, and break running code{fails}",
+                f"changes the type of {len(ops)} columns of {table} in separate statements ({listing(items)}): each may {REWRITE.get(run.dialect, REWRITE['postgresql'])}, once per statement, and break running code",
                 phase=m.UPGRADE,
                 subject=("group", *[op.columns[0] if op.columns else "?" for op in ops][:LIST_LIMIT]),
             )
+
+
+def _keeps_values(old, new) -> bool:
+    """A varchar made longer: every value fits, running code writes nothing the new type refuses
+    (what makes it unsafe, if anything, is how the server does it)."""
+    return (
+        old is not None and new is not None and old.family == "varchar" and new.family == "varchar"
+        and old.length is not None and new.length is not None and new.length >= old.length
+    )
 
 
 def _change(op) -> str:
@@ -114,13 +128,56 @@ def _change(op) -> str:
     return f"{column}: {old.text or old.name} to {target}" if old else f"{column} to {target}"
 
 
+INTEGER_WIDTH = {"smallint": 2, "integer": 4, "bigint": 8}
+
+
 def _narrowing(old, new):
-    """The new length when a change to a bounded varchar can refuse values the old type held."""
-    if new is None or new.family != "varchar" or new.length is None or old is None:
+    """What an existing value must not exceed for a type change to succeed, when the new type
+    holds less than the old: 'longer than 255 characters', 'outside the integer range'."""
+    if new is None or old is None:
         return None
-    if old.family == "text" or (old.family == "varchar" and (old.length is None or old.length > new.length)):
-        return new.length
+    if new.family in ("varchar", "char") and new.length is not None:
+        if old.family == "text" or (old.family in ("varchar", "char") and (old.length is None or old.length > new.length)):
+            return f"longer than {new.length} characters"
+    if old.family in INTEGER_WIDTH and new.family in INTEGER_WIDTH and INTEGER_WIDTH[new.family] < INTEGER_WIDTH[old.family]:
+        return f"outside the {new.family} range"
+    if old.family == "numeric" and new.family == "numeric" and new.precision is not None:
+        if old.precision is None or new.precision - (new.scale or 0) < old.precision - (old.scale or 0):
+            return f"with more than {new.precision - (new.scale or 0)} digits before the point"
     return None
+
+
+def narrow_column_type(rule, run):
+    """A type change to a type that holds less than the old one (a shorter varchar, a smaller
+    integer): it fails on any existing value that does not fit, whatever the deploy model; one
+    finding per table and phase, naming the columns (fsft 9c0a54914c78)."""
+    for migration in run.migrations:
+        for phase in (m.UPGRADE, m.DOWNGRADE):
+            groups = {}
+            for op in migration.ops[phase]:
+                if op.kind != m.ALTER_COLUMN_TYPE or migration.facts[id(op)]["table_is_new"]:
+                    continue
+                limit = _narrowing(op.get("existing_type"), op.get("type"))
+                if not limit or not op.columns:
+                    continue
+                key = ("alone", id(op)) if _suppressed_alone(migration, rule, op) else table_key(op, run.settings)
+                groups.setdefault(key, []).append((op, limit))
+            for members in groups.values():
+                first = members[0][0]
+                table = shown_table(first, run.settings)
+                by_limit = {}
+                for op, limit in members:
+                    by_limit.setdefault(limit, []).append(op.columns[0])
+                limits = " or ".join(f"{limit} ({listing(columns)})" for limit, columns in by_limit.items())
+                what = f"{table}.{first.columns[0]}" if len(members) == 1 else f"{len(members)} columns of {table}"
+                changes = listing(dict.fromkeys(_change(op) for op, _ in members))
+                truncates = "; MySQL without strict mode truncates them instead, silently" if run.dialect == "mysql" else ""
+                yield migration.at(
+                    rule, first,
+                    f"narrows {what} ({changes}): it fails if a row holds a value {limits}{truncates}",
+                    phase=phase,
+                    subject=("narrow", *[op.columns[0] for op, _ in members][:LIST_LIMIT]),
+                )
 
 
 def _suppressed_alone(migration, rule, op) -> bool:

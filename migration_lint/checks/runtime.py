@@ -369,9 +369,13 @@ def downtime_change(rule, run):
         where = ""
         if change.commit:
             where = f" (the change that added it: commit {change.commit[:10]}" + (f", with {m.listing(others)})" if others else ")")
+        mates = ""
+        if change.release_mates:
+            shipped = f"release {change.release}" if change.release else "the next release"
+            mates = f", and of the {len(change.release_mates)} other revision{'s' if len(change.release_mates) > 1 else ''} {shipped} ships with it ({m.listing(r or p for p, r in change.release_mates)}), which is upgraded with the application stopped too"
         message = (
             f"replaces the primary key of {tables}{where}; it {why}: code from before it cannot "
             f"run against the new keys, so it needs the application stopped; the lock and running-code findings of "
-            f"{'these revisions' if others else 'this revision'} are left out (judged as deploy = offline)"
+            f"{'these revisions' if others else 'this revision'}{mates} are left out (judged as deploy = offline)"
         )
         yield Finding.at(rule.name, change.path, change.op, message, revision=change.revision, phase=m.UPGRADE, subject=("downtime", change.revision or change.path))

@@ -52,7 +52,7 @@ def environment_facts(env, set_dialect: str, set_version: str) -> str:
     elif settings.large_tables is not None:
         decided.append(f"lock rules only on the {count_of(len(settings.large_tables), 'large table')} the config lists")
     if settings.first_release:
-        decided.append(f"revisions before its first release ({settings.first_release[0]}, from git tags) reach every install together")
+        decided.append(f"revisions before its first release ({settings.first_release[0]}, from git tags) reach every install together, and their downgrades are not checked")
     return f"{count_of(env.revision_count, 'revision')}, {count_of(len(env.heads), 'head')}, checked for {settings.dialect} {version} ({'; '.join(decided)})"
 
 
