@@ -720,7 +720,15 @@ def _mark_acknowledged(migration) -> None:
         wanted = [op for op in ops if (op.kind in _KIND_WORDS if kind == "loss" else bool(op.table))]
         if annotated:
             following = [op for op in wanted if annotated <= op.line <= annotated + ACKNOWLEDGED_SPAN]
-            wanted = following[:1]  # the one operation the comment stands above
+            # the operation the comment stands above; for a removal of columns or tables (plural),
+            # the drops right under it, line after line ('# Remove legacy columns no longer in use.'
+            # over two drop_column), a blank line or other code ends them
+            run = following[:1]
+            if kind == "loss" and re.search(r"\b(?:columns|tables|fields)\b", text, re.I):
+                for op in wanted:
+                    if run and op.line > run[-1].line and op.line <= max(run[-1].end_line or run[-1].line, run[-1].line) + 1:
+                        run.append(op)
+            wanted = run
         quoted = text if len(text) <= 80 else text[:79] + "\u2026"
         for op in wanted:
             facts = migration.facts[id(op)]

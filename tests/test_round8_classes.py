@@ -144,3 +144,25 @@ with engine.connect() as conn:
     write_tree(tmp_path, {"migrations/env.py": env_py.replace("conn.exec_driver_sql(\"SET lock_timeout = '5s'\")", "conn.exec_driver_sql(\"SET lock_timeout = '5s'\")\n    conn.commit()")})
     (index,) = [f for f in api.check([tmp_path], use_cache=False).findings if f.rule == "create-index-not-concurrently"]
     assert "autocommit_block" in index.help and "op.get_bind().commit()" not in index.help
+
+
+def test_a_foreign_key_on_a_column_the_migration_added_is_a_warning_that_nothing_can_fail():
+    (fk,) = findings(
+        """
+        op.add_column("flow_run", sa.Column("work_queue_id", sa.Integer(), nullable=True))
+        op.create_foreign_key("fk_flow_run__work_queue_id", "flow_run", "work_queue", ["work_queue_id"], ["id"])
+        """,
+        "add-foreign-key",
+    )
+    assert fk.severity == "warning" and "no row can fail the check" in fk.message and "not_valid" in fk.help
+    (old,) = findings('op.create_foreign_key("fk_order_user", "order", "user", ["user_id"], ["id"])', "add-foreign-key")
+    assert old.severity == "error" and "without NOT VALID" in old.message
+
+
+def test_a_comment_saying_the_columns_are_dead_declares_their_removal():
+    for comment in ("# long-forgotten columns", "# removed feature", "# Remove legacy columns no longer in use."):
+        (drop,) = findings(f'{comment}\nop.drop_column("resource", "webstore_url")', "drop-column")
+        assert drop.severity == "info" and "as the comment at line" in drop.message, comment
+    # a warning is not a declaration
+    (drop,) = findings('# careful: data can be lost here\nop.drop_column("resource", "webstore_url")', "drop-column")
+    assert drop.severity == "error"

@@ -140,7 +140,11 @@ def revision_message(tree: ast.Module) -> str:
 LOSS_SAID = re.compile(
     r"\bdestructive\b|\b(?:dropping|deleting|losing|removing|discarding)\b[^.;]{0,60}\bis acceptable\b"
     r"|\b(?:data|rows|contents?) (?:is|are) ephemeral\b|\bbackfill will re-?fill\b"
-    r"|(?<!not )(?<!n't )\bsafe to (?:drop|delete|remove|lose)\b",
+    r"|(?<!not )(?<!n't )\bsafe to (?:drop|delete|remove|lose)\b"
+    # the feature or the columns are gone already (ckan 105 '# removed feature', '# long-forgotten
+    # columns'; redash 969126bd800f '# Remove legacy columns no longer in use.')
+    r"|\bremoved features?\b|\b(?:columns?|tables?|fields?)\b[^.;]{0,30}\b(?:no longer (?:in use|used)|not used any ?more)\b"
+    r"|\b(?:unused|obsolete|long-forgotten|dead)\s+(?:columns?|tables?|fields?|data)\b",
     re.I,
 )
 EMPTY_SAID = re.compile(
