@@ -166,3 +166,13 @@ def test_a_comment_saying_the_columns_are_dead_declares_their_removal():
     # a warning is not a declaration
     (drop,) = findings('# careful: data can be lost here\nop.drop_column("resource", "webstore_url")', "drop-column")
     assert drop.severity == "error"
+
+
+def test_an_integer_widening_keeps_running_code_and_reports_the_rewrite_only():
+    (pg,) = findings('op.alter_column("blobupload", "byte_count", existing_type=sa.Integer(), type_=sa.BigInteger())', "alter-column-type")
+    assert pg.severity == "error" and "running code is unaffected" in pg.message and "break running code" not in pg.message
+    assert "rewrite the table under an ACCESS EXCLUSIVE lock" in pg.message
+    (my,) = findings('op.alter_column("blobupload", "byte_count", existing_type=sa.Integer(), type_=sa.BigInteger())', "alter-column-type", dialect="mysql")
+    assert my.severity == "warning" and "MySQL copies the whole table" in my.message and "length prefix" not in my.message
+    (unknown,) = findings('op.alter_column("blobupload", "byte_count", type_=sa.BigInteger())', "alter-column-type")
+    assert "break running code" in unknown.message and "existing_type is not given" in unknown.message

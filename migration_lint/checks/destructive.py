@@ -71,14 +71,14 @@ def alter_column_type(rule, run):
                 continue
             if _safe_widening(old, new, run.dialect):
                 continue
-            if _keeps_values(old, new):
-                # a widening MySQL copies the table for (the length prefix grows): nothing breaks,
-                # the copy is the whole cost (neutron 8df53b0d2c0e: tags.tag 60 -> 255)
-                column = op.columns[0] if op.columns else "?"
+            if _keeps_values(old, new) and run.dialect == "mysql":
+                # a widening MySQL copies the table for (the length prefix grows, an integer
+                # widens): nothing breaks, the copy is the whole cost (neutron 8df53b0d2c0e)
+                why = "its length prefix grows past 255 bytes (with utf8mb4, 4 bytes a character), so " if old.family == "varchar" else ""
                 finding = migration.at(
                     rule, op,
-                    f"widens {shown_table(op, run.settings)}.{column} from {old.text or old.name} to {new.text or new.name}: every value and running code are unaffected, "
-                    "but its length prefix grows past 255 bytes (with utf8mb4, 4 bytes a character), so MySQL copies the whole table (ALGORITHM=COPY), blocking writes until it is done",
+                    f"widens {shown_table(op, run.settings)}.{_column(op)} from {old.text or old.name} to {new.text or new.name}: every value and running code are unaffected, "
+                    f"but {why}MySQL copies the whole table (ALGORITHM=COPY), blocking writes until it is done",
                     phase=m.UPGRADE, severity="warning",
                 )
                 yield dataclasses.replace(finding, help=(
@@ -93,38 +93,52 @@ def alter_column_type(rule, run):
         for ops in groups.values():
             first = ops[0]
             table = shown_table(first, run.settings)
+            # a widening (integer to bigint) keeps every value: running code is not at risk, the
+            # rewrite is (quay b8ae68ad3e52, round 8 #27)
+            breaks = "" if all(_keeps_values(op.get("existing_type"), op.get("type")) for op in ops) else " and break running code"
             if len(ops) == 1:
                 op = first
-                column = op.columns[0] if op.columns else "?"
                 old, new = op.get("existing_type"), op.get("type")
                 change = f"from {old.text or old.name} " if old else ""
-                target = new.text or new.name if new else "?"
+                target = new.text or new.name if new else "(a type given at run time)"
                 why = "" if old or op.source == "sql" else " (existing_type is not given, so it cannot be shown to be a safe widening)"
-                yield migration.at(rule, op, f"changes the type of {table}.{column} {change}to {target}: this may {REWRITE.get(run.dialect, REWRITE['postgresql'])} and break running code{why}", phase=m.UPGRADE)
+                kept = ": every value fits and running code is unaffected, but this may" if not breaks else ": this may"
+                yield migration.at(rule, op, f"changes the type of {table}.{_column(op)} {change}to {target}{kept} {REWRITE.get(run.dialect, REWRITE['postgresql'])}{breaks}{why}", phase=m.UPGRADE)
                 continue
             items = list(dict.fromkeys(_change(op) for op in ops))
+            kept = ": every value fits and running code is unaffected, but each may" if not breaks else ": each may"
             yield migration.at(
                 rule,
                 first,
-                f"changes the type of {len(ops)} columns of {table} in separate statements ({listing(items)}): each may {REWRITE.get(run.dialect, REWRITE['postgresql'])}, once per statement, and break running code",
+                f"changes the type of {len(ops)} columns of {table} in separate statements ({listing(items)}){kept} {REWRITE.get(run.dialect, REWRITE['postgresql'])}, once per statement{breaks}",
                 phase=m.UPGRADE,
-                subject=("group", *[op.columns[0] if op.columns else "?" for op in ops][:LIST_LIMIT]),
+                subject=("group", *[_column(op) for op in ops][:LIST_LIMIT]),
             )
 
 
 def _keeps_values(old, new) -> bool:
-    """A varchar made longer: every value fits, running code writes nothing the new type refuses
-    (what makes it unsafe, if anything, is how the server does it)."""
-    return (
-        old is not None and new is not None and old.family == "varchar" and new.family == "varchar"
-        and old.length is not None and new.length is not None and new.length >= old.length
-    )
+    """A widening: a varchar made longer, a wider integer, a numeric with more digits and the same
+    scale.  Every value fits, and running code writes nothing the new type refuses (what makes it
+    unsafe, if anything, is how the server does it)."""
+    if old is None or new is None:
+        return False
+    if old.family == "varchar" and new.family == "varchar":
+        return old.length is not None and new.length is not None and new.length >= old.length
+    if old.family in INTEGER_WIDTH and new.family in INTEGER_WIDTH:
+        return INTEGER_WIDTH[new.family] >= INTEGER_WIDTH[old.family]
+    if old.family == "numeric" and new.family == "numeric":
+        return old.precision is not None and new.precision is not None and new.precision >= old.precision and (old.scale or 0) == (new.scale or 0)
+    return False
+
+
+def _column(op) -> str:
+    return str(op.columns[0]) if op.columns else "(column named at run time)"
 
 
 def _change(op) -> str:
-    column = op.columns[0] if op.columns else "?"
+    column = _column(op)
     old, new = op.get("existing_type"), op.get("type")
-    target = new.text or new.name if new else "?"
+    target = new.text or new.name if new else "(a type given at run time)"
     return f"{column}: {old.text or old.name} to {target}" if old else f"{column} to {target}"
 
 
