@@ -219,8 +219,8 @@ def resolve_history(env: discovery.Environment, config: Config, invocation: Invo
 def _with_code_mentions(settings, history: History, files, scope, use_cache: bool):
     """Settings with ``code_mentions``: for each revision in scope that drops columns or tables,
     whether the code running while it migrates (the release before it, from git) still names
-    them.  Decided here, once, with git; the engine only reads it.  Asked with them: the tables
-    of the dropped columns, in the spellings an ORM gives them."""
+    them (a table in the spellings an ORM gives it).  Decided here, once, with git; the engine
+    only reads it."""
     if not settings.deploy_units:
         return settings
     by_shown = dict(zip(history.display, history.paths))
@@ -235,7 +235,7 @@ def _with_code_mentions(settings, history: History, files, scope, use_cache: boo
             if op.phase != m.UPGRADE or not op.table:
                 continue
             if op.kind == m.DROP_COLUMN and op.columns and op.columns[0]:
-                names.update((str(op.columns[0]), *spellings(str(op.table))))
+                names.add(str(op.columns[0]))
             elif op.kind == m.DROP_TABLE:
                 names.update(spellings(str(op.table)))
         names = {n for n in names if identifier.fullmatch(n)}

@@ -176,3 +176,27 @@ def test_an_integer_widening_keeps_running_code_and_reports_the_rewrite_only():
     assert my.severity == "warning" and "MySQL copies the whole table" in my.message and "length prefix" not in my.message
     (unknown,) = findings('op.alter_column("blobupload", "byte_count", type_=sa.BigInteger())', "alter-column-type")
     assert "break running code" in unknown.message and "existing_type is not given" in unknown.message
+
+
+def test_a_message_case_may_carry_its_own_fix_and_only_as_text():
+    import pytest
+
+    from migration_lint.catalogue import rule_from_mapping
+    from migration_lint.errors import MigrationLintError
+
+    base = {"name": "my-rule", "severity": "warning", "category": "custom", "effect": "hygiene", "phase": "upgrade", "summary": "s", "message": "m", "fix": "rule fix", "match": {"kind": "drop_table"}}
+    rule = rule_from_mapping({**base, "messages": [{"when": {"table_is_new": False}, "message": "case", "fix": "case fix"}]}, "test")
+    assert rule.messages[0]["fix"] == "case fix"
+    with pytest.raises(MigrationLintError):
+        rule_from_mapping({**base, "messages": [{"when": {"table_is_new": False}, "message": "case", "fix": ["not", "text"]}]}, "test")
+
+
+def test_a_type_the_project_defines_is_a_warning_that_says_it_may_change_nothing():
+    source = revision_file("r1", upgrade='op.alter_column("manifest", "manifest_bytes", existing_type=sa.Text(), type_=UTF8LongText())', imports="from util.migrate import UTF8LongText")
+    (got,) = [f for f in lint_sources({"v.py": source}, project_types=["util.migrate.UTF8LongText"]) if f.rule == "alter-column-type"]
+    assert got.severity == "warning" and "UTF8LongText, a type the project defines" in got.message and "nothing happens" in got.message
+
+
+def test_a_narrowing_in_a_downgrade_is_a_warning():
+    (down,) = findings('op.alter_column("u", "n", existing_type=sa.String(100), type_=sa.String(255))', "narrow-column-type", downgrade='op.alter_column("u", "n", existing_type=sa.String(255), type_=sa.String(100))')
+    assert down.severity == "warning" and "rows written since the upgrade" in down.message

@@ -93,6 +93,20 @@ def alter_column_type(rule, run):
         for ops in groups.values():
             first = ops[0]
             table = shown_table(first, run.settings)
+            # a type the project defines (quay's UTF8LongText: Text except on MySQL): what it is on
+            # this dialect is not known here, so the change may be none at all
+            custom = [name for op in ops for name in _project_type_names(op, run.settings)]
+            if custom:
+                names = listing(dict.fromkeys(custom))
+                for op in ops:
+                    finding = migration.at(
+                        rule, op,
+                        f"changes the type of {table}.{_column(op)} to {names}, a type the project defines: if it is the same column type on {run.dialect} "
+                        f"nothing happens; if not, this may {REWRITE.get(run.dialect, REWRITE['postgresql'])}",
+                        phase=m.UPGRADE, severity="warning",
+                    )
+                    yield finding
+                continue
             # a widening (integer to bigint) keeps every value: running code is not at risk, the
             # rewrite is (quay b8ae68ad3e52, round 8 #27)
             breaks = "" if all(_keeps_values(op.get("existing_type"), op.get("type")) for op in ops) else " and break running code"
@@ -129,6 +143,18 @@ def _keeps_values(old, new) -> bool:
     if old.family == "numeric" and new.family == "numeric":
         return old.precision is not None and new.precision is not None and new.precision >= old.precision and (old.scale or 0) == (new.scale or 0)
     return False
+
+
+def _project_type_names(op, settings) -> list:
+    """The new or old type's name when the project defines it (settings.project_types)."""
+    defined = {name.rsplit(".", 1)[-1] for name in settings.project_types}
+    out = []
+    for spec in (op.get("type"), op.get("existing_type")):
+        if spec is not None and spec.text:
+            name = spec.text.split("(", 1)[0].rsplit(".", 1)[-1]
+            if name in defined:
+                out.append(name)
+    return out
 
 
 def _column(op) -> str:
@@ -186,11 +212,15 @@ def narrow_column_type(rule, run):
                 what = f"{table}.{first.columns[0]}" if len(members) == 1 else f"{len(members)} columns of {table}"
                 changes = listing(dict.fromkeys(_change(op) for op, _ in members))
                 truncates = "; MySQL without strict mode truncates them instead, silently" if run.dialect == "mysql" else ""
+                # in a downgrade: values written since the upgrade widened the column; a failure
+                # of the way back, weighed like the other downgrade-data findings (quay b8ae68ad3e52)
                 yield migration.at(
                     rule, first,
-                    f"narrows {what} ({changes}): it fails if a row holds a value {limits}{truncates}",
+                    f"narrows {what} ({changes}): it fails if a row holds a value {limits}{truncates}"
+                    + (", as rows written since the upgrade may" if phase == m.DOWNGRADE else ""),
                     phase=phase,
                     subject=("narrow", *[op.columns[0] for op, _ in members][:LIST_LIMIT]),
+                    severity="warning" if phase == m.DOWNGRADE else "",
                 )
 
 
