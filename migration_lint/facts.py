@@ -499,6 +499,11 @@ def copies_column(op: m.Operation, column: str, table: str) -> bool:
             return False
         if op.kind == m.INSERT_ROWS:
             return elsewhere and (table in words or not table)
+        # WITH moved AS (INSERT INTO other (...) SELECT column ... FROM table RETURNING ...) UPDATE
+        # table SET other_id = ...: the CTE copies the column elsewhere (warehouse 9ca7d5668af4)
+        cte = re.match(r"\s*WITH\b(.*?)\bUPDATE\b", sql, re.I | re.S)
+        if cte and re.search(r"\bINSERT\s+INTO\b", cte.group(1), re.I) and column in {w.lower() for w in _WORD.findall(cte.group(1))}:
+            return True
         clause = _SET_CLAUSE.search(sql)
         if clause is None:
             return False

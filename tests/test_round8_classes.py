@@ -62,7 +62,7 @@ def test_a_copy_out_of_a_table_the_migration_drops_is_a_move_and_its_fix_keeps_t
         """,
     )
     (move,) = [f for f in lint({"v.py": source}) if f.rule == "backfill-with-ddl"]
-    assert "moves rows out of package_extra, which this migration then drops" in move.message
+    assert "moves data out of package_extra, which this migration then drops" in move.message
     assert move.help.startswith("Keep the copy and the drop together") and "batches" in move.help
     # the same backfill without the drop is an ordinary backfill, with the ordinary advice
     plain = revision_file("r1", upgrade="""
@@ -200,3 +200,29 @@ def test_a_type_the_project_defines_is_a_warning_that_says_it_may_change_nothing
 def test_a_narrowing_in_a_downgrade_is_a_warning():
     (down,) = findings('op.alter_column("u", "n", existing_type=sa.String(100), type_=sa.String(255))', "narrow-column-type", downgrade='op.alter_column("u", "n", existing_type=sa.String(255), type_=sa.String(100))')
     assert down.severity == "warning" and "rows written since the upgrade" in down.message
+
+
+def test_only_a_short_statement_timeout_bounds_a_targeted_backfill():
+    body = """
+        op.execute("SET statement_timeout = {t}")
+        op.alter_column("projects", "created", nullable=True)
+        op.execute("UPDATE projects SET created = NULL WHERE created = '-infinity'")
+        """
+    assert findings(body.format(t="5000"), "backfill-with-ddl") == []
+    assert findings(body.format(t="'5s'"), "backfill-with-ddl") == []
+    for unbounded in ("0", "60000", "'2min'"):
+        assert len(findings(body.format(t=unbounded), "backfill-with-ddl")) == 1, unbounded
+
+
+def test_a_cte_that_inserts_a_column_elsewhere_copies_it():
+    upgrade = '''
+        op.create_table("release_descriptions", sa.Column("id", sa.Integer(), primary_key=True), sa.Column("raw", sa.Text()), sa.Column("release_id", sa.Integer()))
+        op.add_column("releases", sa.Column("description_id", sa.Integer(), nullable=True))
+        op.execute("WITH moved AS (INSERT INTO release_descriptions (raw, release_id) SELECT description, id FROM releases RETURNING id, release_id) UPDATE releases SET description_id = moved.id FROM moved WHERE releases.id = moved.release_id")
+        op.drop_column("release_descriptions", "release_id")
+        op.drop_column("releases", "description")
+        '''
+    (move,) = findings(upgrade, "backfill-with-ddl")
+    assert "moves data out of releases.description," in move.message and "release_descriptions.release_id" not in move.message
+    (drop,) = findings(upgrade, "drop-column")
+    assert "after this migration copied its values" in drop.message

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 
 from migration_lint import model as m
-from migration_lint.facts import fills, names_read, object_key, shown_table
+from migration_lint.facts import copies_column, fills, names_read, object_key, shown_table
 from migration_lint.model import Finding, listing
 
 CHECKS = ("missing_lock_timeout", "backfill_with_ddl", "validate_in_same_transaction")
@@ -123,6 +124,8 @@ def _backfills(rule, migration, ops, settings):
             continue
         if not facts["table_is_large"] or not ddl:
             continue  # a backfill of a table the config does not list as large is short
+        if _chosen_window(op, ops, index):
+            continue  # the author locked it, or bounded it, on purpose
         same = [i for i in ddl if op.table and ops[i].table == op.table and ops[i].schema == op.schema]
         before = [i for i in ddl if i < index]
         if before:
@@ -146,7 +149,7 @@ def _backfills(rule, migration, ops, settings):
             # the advice is to keep them together and stop the writers, not to batch the copy
             sources = listing(moved)
             message = (
-                f"{what} {runs} after {ddl_text} in the same transaction and {'moves' if len(verbs) == 1 else 'move'} rows out of {sources}, which this migration then drops: "
+                f"{what} {runs} after {ddl_text} in the same transaction and {'moves' if len(verbs) == 1 else 'move'} data out of {sources}, which this migration then drops: "
                 f"{shown_table(locked, settings)} stays locked for the whole copy"
             )
             help_text = (
@@ -178,10 +181,53 @@ def _moved_out_of(backfills, ops) -> list:
         index = next(i for i, op in enumerate(ops) if op is backfill)
         words = names_read(backfill)
         dropped = [op.table for op in ops[index + 1:] if op.kind == m.DROP_TABLE and op.table and op.table.lower() != target and op.table.lower() in words]
+        # or columns it copies, dropped after it (warehouse 9ca7d5668af4: releases.description
+        # copied into release_descriptions, then dropped)
+        # (not a helper column of a table this transaction made: release_descriptions.release_id)
+        made = {op.table.lower() for op in ops[:index] if op.kind == m.CREATE_TABLE and op.table}
+        dropped += [
+            f"{op.table}.{op.columns[0]}" for op in ops[index + 1:]
+            if op.kind == m.DROP_COLUMN and op.table and op.columns and op.table.lower() not in made
+            and copies_column(backfill, str(op.columns[0]).lower(), op.table.lower())
+        ]
         if not dropped or backfill.kind == m.DELETE_ROWS:
             return []
         moved.extend(dropped)
     return list(dict.fromkeys(moved))
+
+
+_LOCK_TABLE = re.compile(r"^\s*LOCK\s+(?:TABLE\s+)?(?:ONLY\s+)?(.+?)(?:\s+IN\s+.*?MODE)?\s*(?:NOWAIT)?\s*;?\s*$", re.I | re.S)
+
+
+def _chosen_window(backfill, ops, index) -> bool:
+    """The migration chose the lock the backfill runs under: an explicit LOCK TABLE of its table
+    earlier in the transaction (warehouse 104b4c56862b: 'no new serials can be added while we're
+    working'), or a statement_timeout it set itself bounding a targeted UPDATE (warehouse
+    a2af745511e0: WHERE created = '-infinity' under a 5 s timeout).  Splitting it would undo what
+    the author made atomic on purpose."""
+    table = (backfill.table or "").lower()
+    for op in ops[:index]:
+        if op.kind == m.OTHER_SQL and op.sql:
+            found = _LOCK_TABLE.match(op.sql)
+            if found and table in {w.strip().strip('"').split(".")[-1].lower() for w in found.group(1).split(",")}:
+                return True
+        if op.kind == m.SET_TIMEOUT and op.get("setting") == "statement_timeout" and backfill.get("has_where"):
+            bound = _milliseconds(op.get("value"))
+            if bound is not None and 0 < bound <= BOUNDED_MS:
+                return True
+    return False
+
+
+BOUNDED_MS = 10_000  # a statement_timeout this short bounds the lock a targeted backfill holds
+
+
+def _milliseconds(value) -> "int | None":
+    """A PostgreSQL duration setting in milliseconds: 5000, '5s', '1min', '500ms' (0: no limit)."""
+    found = re.fullmatch(r"\s*'?\s*(\d+(?:\.\d+)?)\s*(ms|s|min|h)?\s*'?\s*", str(value or ""), re.I)
+    if not found:
+        return None
+    unit = {"ms": 1, "s": 1000, "min": 60_000, "h": 3_600_000}[(found.group(2) or "ms").lower()]
+    return int(float(found.group(1)) * unit)
 
 
 def _needed_by(backfill: m.Operation, ddl: m.Operation) -> bool:
