@@ -882,13 +882,24 @@ def _seeds(op: m.Operation) -> bool:
 
 def spellings(table: str) -> tuple:
     """How code may name a table: as written, and as the class an ORM derives its name from
-    (flow_run_notification_queue: FlowRunNotificationQueue; users: User)."""
+    (flow_run_notification_queue: FlowRunNotificationQueue; users: User; addresses: Address;
+    categories: Category)."""
     parts = [p for p in table.split("_") if p]
     camel = "".join(p[:1].upper() + p[1:] for p in parts)
     out = [table, camel]
-    if camel.endswith("s") and len(camel) > 3:
-        out.append(camel[:-1])
+    for plural, singular in (("ies", "y"), ("es", ""), ("s", "")):
+        if camel.endswith(plural) and len(camel) > len(plural) + 2:
+            out.append(camel[: -len(plural)] + singular)
     return tuple(dict.fromkeys(n for n in out if n))
+
+
+def column_spellings(column: str) -> tuple:
+    """How code may name a column: as written, and a foreign key's column by its attribute
+    (peewee's ForeignKeyField `owner` is the column owner_id)."""
+    out = [column]
+    if column.lower().endswith("_id") and len(column) > 3:
+        out.append(column[:-3])
+    return tuple(out)
 
 
 def mark_code_mentions(migrations, settings) -> None:
@@ -897,9 +908,10 @@ def mark_code_mentions(migrations, settings) -> None:
     once per history).  Only absence is evidence: a whole-word match may be another table's
     column or a local variable, but a name that code no longer holds is one the project stopped
     using before (prefect 5d03c01be85e, warehouse 60e6b0dd0f47).  Only when the repository holds
-    the application's database code (a Python file outside revision folders that uses an ORM): a
-    column counts as unused when that code does not name it; a table, when that code does not name
-    it in any spelling an ORM gives it."""
+    the application's database code (a Python file outside revision folders and env.py that uses
+    an ORM, and nothing that reflects the schema at run time): a column counts as unused when that
+    code names its table and not the column (nor a foreign key's attribute); a table, when that
+    code does not name it in any spelling an ORM gives it."""
     if not settings.code_mentions:
         return
     for migration in migrations:
@@ -909,12 +921,11 @@ def mark_code_mentions(migrations, settings) -> None:
         where, asked, mentioned, anchored = known
         for op in migration.ops.get(m.UPGRADE, ()):
             if op.kind == m.DROP_COLUMN and op.columns and op.table:
-                name = str(op.columns[0])
-                if name not in asked:
+                names, context = column_spellings(str(op.columns[0])), spellings(str(op.table))
+                if not set(names) <= set(asked) or not set(context) <= set(asked):
                     continue
-                # its table may go unnamed (a mixin's generated __tablename__: warehouse's
-                # *_events): the column's own name is the evidence
-                unused = anchored and name not in mentioned
+                # the code names the table (it is the application's code for it) and not the column
+                unused = anchored and any(n in mentioned for n in context) and not any(n in mentioned for n in names)
             elif op.kind == m.DROP_TABLE and op.table:
                 names = spellings(str(op.table))
                 if not set(names) <= set(asked):
@@ -927,6 +938,18 @@ def mark_code_mentions(migrations, settings) -> None:
             facts["running_code"] = where
 
 
+def _history_imports(migrations, settings) -> set:
+    """The commits that added a base revision: they started the history (or imported it), so what
+    they added was not one change, and their time is not when those revisions were written."""
+    return {
+        unit[0]
+        for migration in migrations
+        if migration.revision and not migration.file.down_revision
+        for unit in [settings.unit_of(migration.file.path)]
+        if unit is not None and unit[0] != "worktree"
+    }
+
+
 def revisions_before_first_release(migrations, settings) -> set:
     """Revisions written before the first final release that holds the history (release tags,
     ``settings.first_release``): every install received them together, and nobody downgrades a
@@ -935,13 +958,7 @@ def revisions_before_first_release(migrations, settings) -> set:
     if not settings.first_release:
         return set()
     released = datetime.datetime.fromtimestamp(settings.first_release[1], datetime.timezone.utc).replace(tzinfo=None)
-    untrusted = {
-        unit[0]
-        for migration in migrations
-        if migration.revision and not migration.file.down_revision
-        for unit in [settings.unit_of(migration.file.path)]
-        if unit is not None and unit[0] != "worktree"
-    }
+    untrusted = _history_imports(migrations, settings)
     out = set()
     for migration in migrations:
         if not migration.revision:
@@ -968,13 +985,7 @@ def mark_young_tables(migrations, graph, settings) -> None:
     stamps = {}
     # the commit that added a base revision started the history (or imported it): what it added
     # was not one change, and its time is not when those revisions were written
-    untrusted = {
-        unit[0]
-        for migration in migrations
-        if migration.revision and not migration.file.down_revision
-        for unit in [settings.unit_of(migration.file.path)]
-        if unit is not None and unit[0] != "worktree"
-    }
+    untrusted = _history_imports(migrations, settings)
     own = {}  # revision -> its upgrade operations (only revisions read in full have any)
     for migration in migrations:
         if migration.revision:
@@ -1291,7 +1302,7 @@ def _release_of(key, files, members, settings):
     """(release tag, other revisions it ships) for a change committed as ``key``: the releases
     are final tags in time order; a change ships in the first at or after its commit, with every
     revision committed after the release before it (fsft 0.7.0: the UUID keys and three other
-    revisions).  A change not released yet ships with the revisions since the last release."""
+    revisions).  For a change not released yet, nothing is assumed: the next release may be far."""
     unit = settings.unit_of(members[0].path)
     if isinstance(key, tuple) or unit is None or unit[0] == "worktree" or not settings.releases:
         return None, ()
@@ -1300,14 +1311,16 @@ def _release_of(key, files, members, settings):
     before = [at for _, at in settings.releases if at < when]
     if not before:
         return None, ()  # before the first release: already judged as reaching every install together
+    if not after:
+        return None, ()  # not released yet: what else the next release ships is not known (a later pull request is not)
     low = before[-1]
-    high = after[0][1] if after else None
+    high = after[0][1]
     own = {f.path for f in members}
     mates = []
     for file in files:
         other = settings.unit_of(file.path)
         if file.path in own or other is None or other[0] == "worktree":
             continue
-        if other[1] > low and (high is None or other[1] <= high):
+        if low < other[1] <= high:
             mates.append((file.path, file.revision))
-    return (after[0][0] if after else None), tuple(mates)
+    return after[0][0], tuple(mates)

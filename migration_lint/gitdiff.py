@@ -340,28 +340,32 @@ REF_LIMIT = 60  # commits read per history (each a git grep of its Python)
 CODE_FILES = ("*.py", "*.pyi", "*.sql")
 
 
-def running_code_mentions(wanted: Dict[Path, List[str]], units: Dict[Path, Tuple[str, int]], releases, use_cache: bool = True) -> Tuple[Dict[Path, Tuple[str, frozenset]], bool]:
-    """({revision file: (the code that runs while it migrates, the wanted names that code
-    mentions)}, whether HEAD holds the application's database code).
+def running_code_mentions(wanted: Dict[Path, List[str]], units: Dict[Path, Tuple[str, int]], releases, use_cache: bool = True) -> Dict[Path, Tuple[str, frozenset, bool]]:
+    """{revision file: (the code that runs while it migrates, the wanted names that code
+    mentions, whether that code is the application's database code)}.
 
     The code that runs: with release tags, the latest final release the change that added the
     revision builds on (an ancestor of its parent), else that change's parent commit (a project
     that deploys every merge); for a file not committed yet, the latest release, else HEAD.  A
     name is mentioned when a Python or SQL file outside revision folders and documentation holds
-    it as a whole word, in any case.  Files git does not say anything about are left out (nothing is assumed).
-    Whether this repository holds the application's database code at all is asked of HEAD once:
-    a Python file outside revision folders that uses an ORM (``ORM_MARKERS``); without one, a
-    name nobody mentions proves nothing (a repository of migrations only)."""
+    it as a whole word, in any case.  That code is the application's when a Python file there
+    (not an env.py) uses an ORM (``ORM_MARKERS``) and none reflects the schema at run time
+    (``REFLECTION_MARKERS``: automap, autoload): otherwise a name nobody mentions proves nothing.
+    Files git says nothing about are left out; so is everything in a shallow or partial clone
+    (a grep there could fetch from the network), or when there is too much to read."""
     wanted = {path: names for path, names in wanted.items() if names and path in units}
-    if not wanted:
-        return {}, False
+    if not wanted or len({units[path][0] for path in wanted}) > UNIT_LIMIT:
+        return {}
     try:
         root = repository_root(next(iter(wanted)))
         head = _git(root, "rev-parse", "--verify", "--quiet", "HEAD", check=False).stdout.strip()
         if not head or _git(root, "rev-parse", "--is-shallow-repository", check=False).stdout.strip() != "false":
-            return {}, False
+            return {}
+        if _git(root, "config", "--get", "extensions.partialclone", check=False).stdout.strip():
+            return {}
         final = {name: when for name, when in releases}
         newest_first = [t for t, _ in sorted(final.items(), key=lambda item: -item[1])]
+        below = _releases_below(root, final) if final else {}
         refs: Dict[str, Tuple[str, str]] = {}  # unit commit -> (ref to read, how to name it)
         for path in wanted:
             commit = units[path][0]
@@ -371,14 +375,12 @@ def running_code_mentions(wanted: Dict[Path, List[str]], units: Dict[Path, Tuple
             if commit != "worktree" and not _git(root, "rev-parse", "--verify", "--quiet", f"{base}^{{commit}}", check=False).stdout.strip():
                 refs[commit] = ("", "")  # the repository's first commit: nothing ran before it
                 continue
-            # the latest final release the change builds on: newest first by time, the first that
-            # is an ancestor (a maintenance release of an older line is not; a few tries at most)
             when = units[path][1] if commit != "worktree" else None
-            tag = None
-            for candidate in [t for t in newest_first if when is None or final[t] <= when][:8]:
-                if _git(root, "merge-base", "--is-ancestor", f"refs/tags/{candidate}", base, check=False).returncode == 0:
-                    tag = candidate
-                    break
+            key = "HEAD" if commit == "worktree" else commit
+            if key in below:  # on HEAD's first-parent line: the nearest release below, read once
+                tag = below[key]
+            else:
+                tag = _release_before(root, base, [t for t in newest_first if when is None or final[t] <= when], final)
             if tag is not None:
                 refs[commit] = (f"refs/tags/{tag}", f"release {tag}")
             elif commit == "worktree":
@@ -391,83 +393,129 @@ def running_code_mentions(wanted: Dict[Path, List[str]], units: Dict[Path, Tuple
             if ref:
                 by_ref.setdefault(ref, set()).update(names)
         if len(by_ref) > REF_LIMIT or any(len(v) > MENTION_LIMIT for v in by_ref.values()):
-            return {}, False
-        application = _holds_database_code(root)
-        if not application:
-            return {}, False  # migrations only here: a name nobody mentions proves nothing
+            return {}
         jobs = [(ref, sorted(names)) for ref, names in by_ref.items()]
         with ThreadPoolExecutor(max_workers=4) as pool:  # each a git process: threads only wait
             found = dict(zip((ref for ref, _ in jobs), pool.map(lambda job: _mentioned(root, job[0], job[1], use_cache), jobs)))
     except (GitError, OSError, ValueError):
-        return {}, False
+        return {}
     out = {}
     for path, names in wanted.items():
         ref, shown = refs[units[path][0]]
         if ref:
-            out[path] = (shown, frozenset(n for n in names if n in found.get(ref, set())))
-    return out, application
+            hits, application = found[ref]
+            out[path] = (shown, frozenset(n for n in names if n in hits), application)
+    return out
+
+
+UNIT_LIMIT = 400  # changes with drops per history: beyond that the per-change git calls cost too much
+TAG_TRIES = 8  # (a change off HEAD's first-parent line) newest release tags tried one by one before asking git for every tag a commit holds
+
+
+def _releases_below(root: Path, final: Dict[str, int]) -> Dict[str, Optional[str]]:
+    """{commit on HEAD's first-parent line (and "HEAD"): the newest final release tag on a commit
+    of that line before it (for HEAD: at or before it)}, from one walk of the line; a release
+    cut on a branch the line never merged is not on it, as it is not an ancestor."""
+    out = _git(root, "log", "--no-show-signature", "--first-parent", "--format=%H%x00%D", "HEAD", timeout=15).stdout
+    line = []
+    for item in out.splitlines():
+        sha, _, decorations = item.partition("\0")
+        tags = [d[len("tag: "):] for d in decorations.split(", ") if d.startswith("tag: ") and d[len("tag: "):] in final]
+        line.append((sha, max(tags, key=lambda t: final[t]) if tags else None))
+    result: Dict[str, Optional[str]] = {}
+    nearest: Optional[str] = None
+    for sha, tag in reversed(line):  # oldest first: what lies below each commit
+        result[sha] = nearest
+        if tag is not None:
+            nearest = tag
+    if line:
+        result["HEAD"] = line[0][1] or result.get(line[0][0])
+    return result
+
+
+def _release_before(root: Path, base: str, candidates: List[str], final: Dict[str, int]) -> Optional[str]:
+    """The newest final release tag that is an ancestor of ``base`` (a maintenance release of an
+    older line is not, however new)."""
+    for candidate in candidates[:TAG_TRIES]:
+        if _git(root, "merge-base", "--is-ancestor", f"refs/tags/{candidate}", base, check=False).returncode == 0:
+            return candidate
+    if len(candidates) <= TAG_TRIES:
+        return None
+    merged = [t for t in _git(root, "tag", "--merged", base, timeout=15).stdout.splitlines() if t in final]
+    return max(merged, key=lambda t: final[t]) if merged else None
 
 
 ORM_MARKERS = ("import sqlalchemy", "from sqlalchemy", "import peewee", "from peewee", "from sqlmodel", "__tablename__", "from django.db")
+# code that learns the columns from the database at run time names none of them
+REFLECTION_MARKERS = ("automap_base", "autoload_with", "autoload", "metadata.reflect", "DeferredReflection")
 
 
-def _holds_database_code(root: Path) -> bool:
-    """HEAD has a Python file outside revision folders and documentation that uses an ORM."""
-    args = ["grep", "--no-textconv", "-I", "-l", "-F", "-z", "--no-color"]
-    for marker in ORM_MARKERS:
-        args += ["-e", marker]
-    command = [a for a in GIT_SAFE if a != "--literal-pathspecs"] + args + ["HEAD", "--", "*.py"]
+def _grep(root: Path, args: List[str], ref: str) -> List[Tuple[str, str]]:
+    """(path, match or '') of ``git grep`` over the Python and SQL of ``ref``, whatever the user's
+    grep settings (line numbers, columns), and never fetching a missing object.  The patterns are
+    globs, so this call goes without --literal-pathspecs; nothing here comes from the checkout."""
+    command = [a for a in GIT_SAFE if a != "--literal-pathspecs"]
+    command += ["-c", "grep.lineNumber=false", "-c", "grep.column=false", "-c", "grep.fullName=false", "-c", "grep.fallbackToNoIndex=false"]
+    command += ["grep", "--no-textconv", "-I", "-z", "--no-color", *args, ref, "--", *CODE_FILES]
     try:
-        proc = subprocess.run(command, cwd=root, capture_output=True, timeout=30, encoding="utf-8", errors="surrogateescape")
-    except (FileNotFoundError, subprocess.TimeoutExpired):
-        raise GitError("git grep did not answer") from None
-    for item in proc.stdout.split("\0"):
-        path = item.partition(":")[2]
-        if path and not _not_running(path):
-            return True
-    return False
-
-
-def _not_running(path: str) -> bool:
-    parts = path.split("/")
-    return any(p.lower() in NOT_RUNNING for p in parts[:-1]) or path.lower().endswith(NOT_RUNNING_SUFFIXES)
-
-
-def _mentioned(root: Path, ref: str, names: List[str], use_cache: bool) -> set:
-    """The names that some running-code file at ``ref`` holds as a whole word."""
-    commit = _git(root, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}", check=False).stdout.strip()
-    if not commit:
-        raise GitError(f"no commit {ref}")
-    scope = f"git-mentions\0{os.path.realpath(root)}"
-    key = result_key(commit, names, "any-case python+sql")
-    stored = cached_result(scope, key) if use_cache else None
-    if stored is not None:
-        return set(stored)
-    # any case: peewee and Django name tables after classes (NamespaceGeoRestriction for
-    # namespacegeorestriction), and a wrong match only keeps a finding
-    args = ["grep", "--no-textconv", "-I", "-i", "-w", "-F", "-o", "-z", "--no-color"]
-    for name in names:
-        args += ["-e", name]
-    # Python and SQL only: the code that queries the database (an application in another language
-    # names none of the anchor tables there, and then nothing is concluded); the patterns are
-    # globs, so this one call goes without --literal-pathspecs
-    command = [a for a in GIT_SAFE if a != "--literal-pathspecs"] + args + [commit, "--", *CODE_FILES]
-    try:
-        proc = subprocess.run(command, cwd=root, capture_output=True, timeout=30, encoding="utf-8", errors="surrogateescape")
+        proc = subprocess.run(command, cwd=root, capture_output=True, timeout=GREP_SECONDS, encoding="utf-8", errors="surrogateescape", env={**os.environ, "GIT_NO_LAZY_FETCH": "1"})
     except (FileNotFoundError, subprocess.TimeoutExpired):
         raise GitError("git grep did not answer") from None
     if proc.returncode not in (0, 1):
         raise GitError("git grep failed")
-    hits = set()
-    lower = {}
+    if "-l" in args:  # file names, each ended by NUL
+        return [(item.partition(":")[2], "") for item in proc.stdout.split("\0") if item.strip("\n")]
+    out = []
+    for line in proc.stdout.split("\n"):
+        if not line:
+            continue
+        # "<commit>:<path>" NUL [line NUL [column NUL]] match: the match is the last field
+        fields = line.split("\0")
+        out.append((fields[0].partition(":")[2], fields[-1] if len(fields) > 1 else ""))
+    return out
+
+
+GREP_SECONDS = 10
+
+
+def _not_running(path: str) -> bool:
+    parts = path.split("/")
+    return any(p.lower() in NOT_RUNNING for p in parts[:-1]) or path.lower().endswith(NOT_RUNNING_SUFFIXES) or parts[-1] == "env.py"
+
+
+def _mentioned(root: Path, ref: str, names: List[str], use_cache: bool) -> Tuple[set, bool]:
+    """(the names some running-code file at ``ref`` holds as a whole word, whether that code is
+    the application's database code and names its columns: an ORM used outside revision folders
+    and env.py, and no reflection)."""
+    commit = _git(root, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}", check=False).stdout.strip()
+    if not commit:
+        raise GitError(f"no commit {ref}")
+    scope = f"git-mentions\0{os.path.realpath(root)}"
+    key = result_key(commit, names, "v4: any case, python+sql, orm and reflection at the ref, one grep")
+    stored = cached_result(scope, key) if use_cache else None
+    if stored is not None:
+        return set(stored[0]), bool(stored[1])
+    # one grep for the names and the markers, any case: peewee and Django name tables after
+    # classes (NamespaceGeoRestriction for namespacegeorestriction), and a wrong match only keeps
+    # a finding
+    args = ["-i", "-w", "-F", "-o"]
+    for pattern in (*names, *ORM_MARKERS, *REFLECTION_MARKERS):
+        args += ["-e", pattern]
+    lower: Dict[str, List[str]] = {}
     for n in names:
         lower.setdefault(n.lower(), []).append(n)
-    for line in proc.stdout.splitlines():
-        where, _, match = line.partition("\0")
-        path = where.partition(":")[2]
+    orm_markers = {marker.lower() for marker in ORM_MARKERS}
+    reflection_markers = {marker.lower() for marker in REFLECTION_MARKERS}
+    hits = set()
+    orm = reflect = False
+    for path, match in _grep(root, args, commit):
         if _not_running(path):
             continue
-        hits.update(lower.get(match.lower(), ()))
+        found = match.lower()
+        hits.update(lower.get(found, ()))
+        orm = orm or found in orm_markers
+        reflect = reflect or found in reflection_markers
+    application = orm and not reflect
     if use_cache:
-        store_result(scope, key, sorted(hits))
-    return hits
+        store_result(scope, key, [sorted(hits), application])
+    return hits, application

@@ -24,7 +24,7 @@ from typing import List, Tuple
 
 from migration_lint import discovery
 from migration_lint import model as m
-from migration_lint.facts import spellings
+from migration_lint.facts import column_spellings, spellings
 from migration_lint.discovery import ENV_PY_LIMIT
 from migration_lint.catalogue import catalogue_signature
 from migration_lint.config import Config
@@ -206,7 +206,8 @@ def resolve_history(env: discovery.Environment, config: Config, invocation: Invo
         settings = dataclasses.replace(settings, first_release=tuple(release))
     if units:  # the releases, for a change that needs the application stopped: its release is upgraded offline
         # (and HEAD: what the code running beside a revision not committed yet mentions depends on it)
-        settings = dataclasses.replace(settings, releases=release_tags(list(paths)), git_head=head_commit(list(paths)))
+        worktree = any(unit == "worktree" for unit, _ in units.values())  # only then does HEAD decide what runs beside a revision
+        settings = dataclasses.replace(settings, releases=release_tags(list(paths)), git_head=head_commit(list(paths)) if worktree else "")
     if settings.offline_paths:  # decided here, where the files and the config's folder are known
         offline = frozenset(
             shown for path, shown, inner in zip(paths, display, in_versions)
@@ -219,7 +220,8 @@ def resolve_history(env: discovery.Environment, config: Config, invocation: Invo
 def _with_code_mentions(settings, history: History, files, scope, use_cache: bool):
     """Settings with ``code_mentions``: for each revision in scope that drops columns or tables,
     whether the code running while it migrates (the release before it, from git) still names
-    them (a table in the spellings an ORM gives it).  Decided here, once, with git; the engine
+    them (a table in the spellings an ORM gives it, a column with its table, and a foreign-key
+    column also as the attribute peewee names it by).  Decided here, once, with git; the engine
     only reads it."""
     if not settings.deploy_units:
         return settings
@@ -235,16 +237,16 @@ def _with_code_mentions(settings, history: History, files, scope, use_cache: boo
             if op.phase != m.UPGRADE or not op.table:
                 continue
             if op.kind == m.DROP_COLUMN and op.columns and op.columns[0]:
-                names.add(str(op.columns[0]))
+                names.update((*column_spellings(str(op.columns[0])), *spellings(str(op.table))))
             elif op.kind == m.DROP_TABLE:
                 names.update(spellings(str(op.table)))
         names = {n for n in names if identifier.fullmatch(n)}
         if names:
             wanted[by_shown[file.path]] = sorted(names)
-    # anchored: the application's database code is in this repository (else an absent name says nothing)
-    found, anchored = running_code_mentions(wanted, units, settings.releases, use_cache=use_cache)
+    # anchored: that code is the application's and names its columns (else an absent name says nothing)
+    found = running_code_mentions(wanted, units, settings.releases, use_cache=use_cache)
     shown_of = {path: shown for shown, path in by_shown.items()}
-    mentions = [(shown_of[path], where, tuple(wanted[path]), tuple(sorted(hit)), anchored) for path, (where, hit) in found.items()]
+    mentions = [(shown_of[path], where, tuple(wanted[path]), tuple(sorted(hit)), anchored) for path, (where, hit, anchored) in found.items()]
     return dataclasses.replace(settings, code_mentions=tuple(sorted(mentions))) if mentions else settings
 
 

@@ -307,3 +307,44 @@ def test_a_repository_without_the_application_code_concludes_nothing(project):
     write(project, "r2.py", revision("r2", "r1", '    op.drop_column("account", "legacy_token")\n    op.drop_table("audit")'))
     commit(project, "drops", date="2025-03-01T10:00:00")
     assert drop_findings(project) == [("r2.py", "drop-column"), ("r2.py", "drop-table")]
+
+
+def _given_up(project, models_before, models_after, drop):
+    (project / "app").mkdir(exist_ok=True)
+    (project / "app" / "models.py").write_text(models_before)
+    write(project, "r1.py", revision("r1", None, MAKE.format(t="account")))
+    commit(project, "account", date="2025-01-01T10:00:00")
+    if models_after != models_before:
+        (project / "app" / "models.py").write_text(models_after)
+        commit(project, "the model changes", date="2025-02-01T10:00:00")
+    write(project, "r2.py", revision("r2", "r1", drop))
+    commit(project, "the drop", date="2025-03-01T10:00:00")
+    return drop_findings(project)
+
+
+def test_the_users_grep_settings_do_not_change_what_is_read(project):
+    git(project, "config", "grep.lineNumber", "true")
+    git(project, "config", "grep.column", "true")
+    after = MODELS_BEFORE.replace("    legacy_token = Column(String)\n", "")
+    assert _given_up(project, MODELS_BEFORE, after, '    op.drop_column("account", "legacy_token")') == []
+
+
+def test_code_that_reflects_the_schema_names_no_column_and_proves_nothing(project):
+    reflecting = "from sqlalchemy.ext.automap import automap_base\nBase = automap_base()\nBase.prepare(autoload_with=engine)\naccount = Base.classes.account\n"
+    assert _given_up(project, reflecting, reflecting, '    op.drop_column("account", "legacy_token")') == [("r2.py", "drop-column")]
+
+
+def test_a_foreign_key_column_named_by_its_attribute_is_still_used(project):
+    peewee = 'from peewee import Model, ForeignKeyField\nclass Account(Model):\n    owner = ForeignKeyField(User)\n'
+    assert _given_up(project, peewee, peewee, '    op.drop_column("account", "owner_id")') == [("r2.py", "drop-column")]
+
+
+def test_an_alembic_env_py_outside_a_migrations_folder_is_not_the_application(project):
+    # `alembic init db`: env.py imports sqlalchemy, and nothing else here is the application
+    (project / "db").mkdir()
+    (project / "db" / "env.py").write_text("from sqlalchemy import engine_from_config\nfrom alembic import context\n")
+    write(project, "r1.py", revision("r1", None, MAKE.format(t="account")))
+    commit(project, "account", date="2025-01-01T10:00:00")
+    write(project, "r2.py", revision("r2", "r1", '    op.drop_column("account", "legacy_token")'))
+    commit(project, "drop", date="2025-03-01T10:00:00")
+    assert drop_findings(project) == [("r2.py", "drop-column")]

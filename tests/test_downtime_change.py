@@ -64,3 +64,27 @@ def test_the_whole_change_is_folded_and_a_later_one_is_not(history):
     assert ("rename-table", "r2.py") not in found
     message = next(f.message for f in api.check([history / "migrations"], dialect="postgresql", use_cache=False).findings if f.rule == "downtime-change")
     assert "commit " in message and "with r2" in message and "cannot be downgraded" in message and "judged as deploy = offline" in message
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+def test_the_other_revisions_of_its_release_are_offline_too_but_not_those_of_an_unreleased_future(history):
+    git(history, "init", "-q", "-b", "main")
+    write(history, "r0.py", revision("r0", None, '    op.execute("SELECT 1")'))
+    commit(history, "start", date="2024-01-01T10:00:00")
+    git(history, "tag", "1.0.0", date="2024-01-02T10:00:00")
+    # release 2.0.0 ships a rename (its own pull request) and the key swap (another)
+    write(history, "r1.py", revision("r1", "r0", RENAME.format(a="accounts_user", b="users")))
+    commit(history, "rename", date="2024-02-01T10:00:00")
+    write(history, "r2.py", forward_only(revision("r2", "r1", SWAP)))
+    commit(history, "swap", date="2024-03-01T10:00:00")
+    git(history, "tag", "2.0.0", date="2024-03-02T10:00:00")
+    write(history, "r3.py", revision("r3", "r2", RENAME.format(a="journals", b="journal_entries")))
+    commit(history, "after the release", date="2024-04-01T10:00:00")
+    found = rules_found(history)
+    assert ("rename-table", "r1.py") not in found and ("rename-table", "r3.py") in found
+    message = next(f.message for f in api.check([history / "migrations"], dialect="postgresql", use_cache=False).findings if f.rule == "downtime-change")
+    assert "of the 1 other revision release 2.0.0 ships with it (r1)" in message
+    # the same swap not released yet: a later pull request is not assumed to ship with it
+    git(history, "tag", "-d", "2.0.0")
+    found = rules_found(history)
+    assert ("rename-table", "r1.py") in found and ("rename-table", "r3.py") in found

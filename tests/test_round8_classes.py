@@ -5,7 +5,8 @@ from migration_lint.api import lint_sources
 
 
 def findings(upgrade, rule, dialect="postgresql", downgrade="pass"):
-    out = lint_sources({"v.py": revision_file("r1", upgrade=upgrade, downgrade=downgrade)}, dialect=dialect)
+    source = revision_file("r1", upgrade=upgrade, downgrade=downgrade, imports="from sqlalchemy.dialects import mysql")
+    out = lint_sources({"v.py": source}, dialect=dialect)
     return [f for f in out if f.rule == rule]
 
 
@@ -73,14 +74,14 @@ def test_a_copy_out_of_a_table_the_migration_drops_is_a_move_and_its_fix_keeps_t
     assert "moves" not in ordinary.message and ordinary.help.startswith("Move the UPDATE")
 
 
-def _expression_move(update, trigger_table="projects"):
+def _expression_move(update, trigger_table="projects", event="BEFORE INSERT OR UPDATE OF name ON"):
     upgrade = f"""
         op.add_column("projects", sa.Column("normalized_name", sa.Text(), nullable=True))
         op.execute("{update}")
         op.create_unique_constraint("uq_norm", "projects", ["normalized_name"])
         op.execute("DROP INDEX project_name_pep426_normalized")
         op.execute("CREATE FUNCTION f() RETURNS TRIGGER AS $$ BEGIN NEW.normalized_name := normalize_pep426_name(NEW.name); RETURN NEW; END; $$ LANGUAGE plpgsql")
-        op.execute("CREATE TRIGGER t BEFORE INSERT OR UPDATE OF name ON {trigger_table} FOR EACH ROW EXECUTE PROCEDURE f()")
+        op.execute("CREATE TRIGGER t {event} {trigger_table} FOR EACH ROW EXECUTE PROCEDURE f()")
         """
     downgrade = """
         op.execute("CREATE UNIQUE INDEX project_name_pep426_normalized ON projects (normalize_pep426_name(name))")
@@ -194,7 +195,11 @@ def test_a_message_case_may_carry_its_own_fix_and_only_as_text():
 def test_a_type_the_project_defines_is_a_warning_that_says_it_may_change_nothing():
     source = revision_file("r1", upgrade='op.alter_column("manifest", "manifest_bytes", existing_type=sa.Text(), type_=UTF8LongText())', imports="from util.migrate import UTF8LongText")
     (got,) = [f for f in lint_sources({"v.py": source}, project_types=["util.migrate.UTF8LongText"]) if f.rule == "alter-column-type"]
-    assert got.severity == "warning" and "UTF8LongText, a type the project defines" in got.message and "nothing happens" in got.message
+    assert got.severity == "warning" and "from Text() to UTF8LongText(); UTF8LongText is a type the project defines" in got.message and "nothing happens" in got.message
+    # another column of the same table with a plain type keeps its own, ordinary finding
+    source = source.replace("def upgrade():\n", 'def upgrade():\n    op.alter_column("manifest", "size", existing_type=sa.Text(), type_=sa.Integer())\n')
+    got = sorted((f.severity, f.message[:40]) for f in lint_sources({"v.py": source}, project_types=["util.migrate.UTF8LongText"]) if f.rule == "alter-column-type")
+    assert [s for s, _ in got] == ["error", "warning"] and "manifest.size" in got[0][1]
 
 
 def test_a_narrowing_in_a_downgrade_is_a_warning():
@@ -226,3 +231,32 @@ def test_a_cte_that_inserts_a_column_elsewhere_copies_it():
     assert "moves data out of releases.description," in move.message and "release_descriptions.release_id" not in move.message
     (drop,) = findings(upgrade, "drop-column")
     assert "after this migration copied its values" in drop.message
+
+
+def test_mysql_unsigned_to_signed_is_not_a_widening():
+    (got,) = findings('op.alter_column("t", "n", existing_type=mysql.INTEGER(unsigned=True), type_=sa.Integer())', "narrow-column-type", dialect="mysql")
+    assert "outside the signed integer range" in got.message
+    (change,) = findings('op.alter_column("t", "n", existing_type=mysql.INTEGER(unsigned=True), type_=sa.Integer())', "alter-column-type", dialect="mysql")
+    assert change.severity == "error" and "unaffected" not in change.message
+
+
+def test_backfill_exemptions_need_the_lock_or_bound_on_the_ddl_table():
+    lock_other = """
+        op.execute("LOCK TABLE journals IN ACCESS SHARE MODE")
+        op.add_column("packages", sa.Column("last_serial", sa.Integer(), nullable=True))
+        op.execute("UPDATE packages SET last_serial = 0")
+        """
+    assert len(findings(lock_other, "backfill-with-ddl")) == 1
+    weak = lock_other.replace("journals IN ACCESS SHARE MODE", "packages IN ACCESS SHARE MODE")
+    assert len(findings(weak, "backfill-with-ddl")) == 1  # readers only: writers still come in
+    lifted = """
+        op.execute("SET statement_timeout = 5000")
+        op.execute("SET statement_timeout = 0")
+        op.alter_column("projects", "created", nullable=True)
+        op.execute("UPDATE projects SET created = NULL WHERE created = '-infinity'")
+        """
+    assert len(findings(lifted, "backfill-with-ddl")) == 1
+
+
+def test_a_trigger_on_insert_only_does_not_keep_the_column_equal():
+    assert len(_expression_move("UPDATE projects SET normalized_name = normalize_pep426_name(name)", event="BEFORE INSERT ON")) == 1

@@ -86,8 +86,8 @@ def alter_column_type(rule, run):
                     "pt-online-schema-change); a new column is not needed for a widening"
                 ))
                 continue
-            if _suppressed_alone(migration, rule, op):
-                groups[("alone", id(op))] = [op]
+            if _suppressed_alone(migration, rule, op) or _project_type_names(op, run.settings):
+                groups[("alone", id(op))] = [op]  # (a project's own type is judged alone: see below)
             else:
                 groups.setdefault(table_key(op, run.settings), []).append(op)
         for ops in groups.values():
@@ -95,17 +95,16 @@ def alter_column_type(rule, run):
             table = shown_table(first, run.settings)
             # a type the project defines (quay's UTF8LongText: Text except on MySQL): what it is on
             # this dialect is not known here, so the change may be none at all
-            custom = [name for op in ops for name in _project_type_names(op, run.settings)]
+            custom = _project_type_names(first, run.settings)
             if custom:
-                names = listing(dict.fromkeys(custom))
-                for op in ops:
-                    finding = migration.at(
-                        rule, op,
-                        f"changes the type of {table}.{_column(op)} to {names}, a type the project defines: if it is the same column type on {run.dialect} "
-                        f"nothing happens; if not, this may {REWRITE.get(run.dialect, REWRITE['postgresql'])}",
-                        phase=m.UPGRADE, severity="warning",
-                    )
-                    yield finding
+                old, new = first.get("existing_type"), first.get("type")
+                change = f"from {old.text or old.name} to {new.text or new.name}" if old and new else f"to {custom[0]}"
+                yield migration.at(
+                    rule, first,
+                    f"changes the type of {table}.{_column(first)} {change}; {listing(dict.fromkeys(custom))} is a type the project defines: if both are the same column type on {run.dialect} "
+                    f"nothing happens; if not, this may {REWRITE.get(run.dialect, REWRITE['postgresql'])}",
+                    phase=m.UPGRADE, severity="warning",
+                )
                 continue
             # a widening (integer to bigint) keeps every value: running code is not at risk, the
             # rewrite is (quay b8ae68ad3e52, round 8 #27)
@@ -139,6 +138,10 @@ def _keeps_values(old, new) -> bool:
     if old.family == "varchar" and new.family == "varchar":
         return old.length is not None and new.length is not None and new.length >= old.length
     if old.family in INTEGER_WIDTH and new.family in INTEGER_WIDTH:
+        if _unsigned(old) and not _unsigned(new):
+            return INTEGER_WIDTH[new.family] > INTEGER_WIDTH[old.family]  # the sign bit needs a wider type
+        if _unsigned(new) and not _unsigned(old):
+            return False  # negative values do not fit
         return INTEGER_WIDTH[new.family] >= INTEGER_WIDTH[old.family]
     if old.family == "numeric" and new.family == "numeric":
         return old.precision is not None and new.precision is not None and new.precision >= old.precision and (old.scale or 0) == (new.scale or 0)
@@ -171,6 +174,11 @@ def _change(op) -> str:
 INTEGER_WIDTH = {"smallint": 2, "integer": 4, "bigint": 8}
 
 
+def _unsigned(spec) -> bool:
+    """MySQL's INTEGER(unsigned=True) / INT UNSIGNED, as written."""
+    return "unsigned" in (spec.text or "").lower()
+
+
 def _narrowing(old, new):
     """What an existing value must not exceed for a type change to succeed, when the new type
     holds less than the old: 'longer than 255 characters', 'outside the integer range'."""
@@ -179,8 +187,11 @@ def _narrowing(old, new):
     if new.family in ("varchar", "char") and new.length is not None:
         if old.family == "text" or (old.family in ("varchar", "char") and (old.length is None or old.length > new.length)):
             return f"longer than {new.length} characters"
-    if old.family in INTEGER_WIDTH and new.family in INTEGER_WIDTH and INTEGER_WIDTH[new.family] < INTEGER_WIDTH[old.family]:
-        return f"outside the {new.family} range"
+    if old.family in INTEGER_WIDTH and new.family in INTEGER_WIDTH:
+        if INTEGER_WIDTH[new.family] < INTEGER_WIDTH[old.family] or (_unsigned(old) and not _unsigned(new) and INTEGER_WIDTH[new.family] == INTEGER_WIDTH[old.family]):
+            return f"outside the {'signed ' if _unsigned(old) and not _unsigned(new) else ''}{new.family} range"
+        if _unsigned(new) and not _unsigned(old):
+            return "below zero"
     if old.family == "numeric" and new.family == "numeric" and new.precision is not None:
         if old.precision is None or new.precision - (new.scale or 0) < old.precision - (old.scale or 0):
             return f"with more than {new.precision - (new.scale or 0)} digits before the point"

@@ -124,8 +124,6 @@ def _backfills(rule, migration, ops, settings):
             continue
         if not facts["table_is_large"] or not ddl:
             continue  # a backfill of a table the config does not list as large is short
-        if _chosen_window(op, ops, index):
-            continue  # the author locked it, or bounded it, on purpose
         same = [i for i in ddl if op.table and ops[i].table == op.table and ops[i].schema == op.schema]
         before = [i for i in ddl if i < index]
         if before:
@@ -135,6 +133,8 @@ def _backfills(rule, migration, ops, settings):
             locked = same[0] if same else ddl[0]
             if _needed_by(op, ops[locked]) and locked in same:
                 continue  # the DDL needs it (and its own finding covers the window): not a separate backfill
+        if ops[locked].table == op.table and ops[locked].schema == op.schema and _chosen_window(op, ops, index):
+            continue  # the author locked it, or bounded it, on purpose
         tied.setdefault((locked, bool(before)), []).append(op)
     for (locked_index, after), backfills in tied.items():
         op, locked = backfills[0], ops[locked_index]
@@ -196,26 +196,30 @@ def _moved_out_of(backfills, ops) -> list:
     return list(dict.fromkeys(moved))
 
 
-_LOCK_TABLE = re.compile(r"^\s*LOCK\s+(?:TABLE\s+)?(?:ONLY\s+)?(.+?)(?:\s+IN\s+.*?MODE)?\s*(?:NOWAIT)?\s*;?\s*$", re.I | re.S)
+_LOCK_TABLE = re.compile(r"^\s*LOCK\s+(?:TABLE\s+)?(?:ONLY\s+)?(.+?)(?:\s+IN\s+(.*?)\s+MODE)?\s*(?:NOWAIT)?\s*;?\s*$", re.I | re.S)
 
 
 def _chosen_window(backfill, ops, index) -> bool:
     """The migration chose the lock the backfill runs under: an explicit LOCK TABLE of its table
-    earlier in the transaction (warehouse 104b4c56862b: 'no new serials can be added while we're
-    working'), or a statement_timeout it set itself bounding a targeted UPDATE (warehouse
-    a2af745511e0: WHERE created = '-infinity' under a 5 s timeout).  Splitting it would undo what
-    the author made atomic on purpose."""
+    in a mode that keeps writers out, earlier in the transaction (warehouse 104b4c56862b: 'no new
+    serials can be added while we're working'), or a short statement_timeout (at most 10 s, the
+    last one set before it) bounding a targeted UPDATE (warehouse a2af745511e0: WHERE created =
+    '-infinity' under a 5 s timeout).  Splitting it would undo what the author made atomic on
+    purpose.  (Only for DDL on the backfilled table itself: the caller checks.)"""
     table = (backfill.table or "").lower()
+    bound = None
     for op in ops[:index]:
         if op.kind == m.OTHER_SQL and op.sql:
             found = _LOCK_TABLE.match(op.sql)
-            if found and table in {w.strip().strip('"').split(".")[-1].lower() for w in found.group(1).split(",")}:
+            mode = (found.group(2) or "ACCESS EXCLUSIVE").upper().split() if found else []
+            if found and " ".join(mode) in WRITERS_OUT and table in {w.strip().strip('"').split(".")[-1].lower() for w in found.group(1).split(",")}:
                 return True
-        if op.kind == m.SET_TIMEOUT and op.get("setting") == "statement_timeout" and backfill.get("has_where"):
-            bound = _milliseconds(op.get("value"))
-            if bound is not None and 0 < bound <= BOUNDED_MS:
-                return True
-    return False
+        if op.kind == m.SET_TIMEOUT and op.get("setting") == "statement_timeout":
+            bound = _milliseconds(op.get("value"))  # the last one set wins
+    return bool(backfill.get("has_where")) and bound is not None and 0 < bound <= BOUNDED_MS
+
+
+WRITERS_OUT = frozenset({"SHARE", "SHARE ROW EXCLUSIVE", "EXCLUSIVE", "ACCESS EXCLUSIVE"})
 
 
 BOUNDED_MS = 10_000  # a statement_timeout this short bounds the lock a targeted backfill holds

@@ -271,7 +271,9 @@ def _kept_by_upgrade(op, upgrade_ops, settings) -> bool:
 
 _SET_ASSIGNMENT = re.compile(r"^\s*UPDATE\s+(?:ONLY\s+)?\"?(\w+)\"?\s+SET\s+\"?(\w+)\"?\s*=\s*(.+?)\s*;?\s*$", re.I | re.S)
 _TRIGGER_ASSIGNMENT = re.compile(r"\bNEW\.\"?(\w+)\"?\s*:?=\s*([^;]+);", re.I)
-_TRIGGER_ON = re.compile(r"\bCREATE\s+(?:OR\s+REPLACE\s+)?(?:CONSTRAINT\s+)?TRIGGER\b.*?\bBEFORE\b.*?\bINSERT\b.*?\bON\s+(?:\w+\.)?\"?(\w+)\"?", re.I | re.S)
+# BEFORE INSERT OR UPDATE (in either order): a trigger on INSERT only lets an UPDATE change the
+# source and leave the kept column stale
+_TRIGGER_ON = re.compile(r"\bCREATE\s+(?:OR\s+REPLACE\s+)?(?:CONSTRAINT\s+)?TRIGGER\b[^;]*?\bBEFORE\s+(?:INSERT\s+OR\s+UPDATE|UPDATE\b[^;]*?\bOR\s+INSERT)\b[^;]*?\bON\s+(?:\w+\.)?\"?(\w+)\"?", re.I | re.S)
 
 
 def _expression_key(text: str) -> str:
@@ -282,7 +284,7 @@ def _expression_key(text: str) -> str:
 def _kept_through_derived_column(op, upgrade_ops, settings) -> bool:
     """The restored UNIQUE is over an expression, and the upgrade put a UNIQUE (not partial) on a
     column of the same table that it filled with that very expression for every row (an UPDATE
-    without WHERE) and keeps filled (a BEFORE INSERT trigger on the table assigning it): a UNIQUE on
+    without WHERE) and keeps filled (a BEFORE INSERT OR UPDATE trigger on the table assigning it): a UNIQUE on
     the stored value is as strict (warehouse 8bee9c119e41: UNIQUE (normalized_name), filled with
     normalize_pep426_name(name), for the index on normalize_pep426_name(name))."""
     if len(op.columns) != 1 or "(" not in op.columns[0] or op.get("where"):
