@@ -337,7 +337,9 @@ NOT_RUNNING = frozenset({"migrations", "_migrations", "migration", "alembic", "a
 NOT_RUNNING_SUFFIXES = (".md", ".rst", ".txt", ".mdx", ".adoc")
 MENTION_LIMIT = 400  # names asked of one commit: beyond that, what git grep prints gets large and slow
 REF_LIMIT = 60  # commits read per history (each a git grep of its Python)
-CODE_FILES = ("*.py", "*.pyi", "*.sql")
+# the code that queries the database: Python and SQL, and the server-side languages a service
+# beside it may be written in (a name one of them holds keeps the finding)
+CODE_FILES = ("*.py", "*.pyi", "*.sql", "*.go", "*.java", "*.kt", "*.rb", "*.rs", "*.cs", "*.php", "*.scala", "*.ex", "*.exs")
 
 
 def running_code_mentions(wanted: Dict[Path, List[str]], units: Dict[Path, Tuple[str, int]], releases, use_cache: bool = True) -> Dict[Path, Tuple[str, frozenset, bool]]:

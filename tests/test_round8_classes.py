@@ -260,3 +260,7 @@ def test_backfill_exemptions_need_the_lock_or_bound_on_the_ddl_table():
 
 def test_a_trigger_on_insert_only_does_not_keep_the_column_equal():
     assert len(_expression_move("UPDATE projects SET normalized_name = normalize_pep426_name(name)", event="BEFORE INSERT ON")) == 1
+
+
+def test_a_narrowing_whose_using_converts_the_values_is_not_reported():
+    assert findings('op.alter_column("u", "name", existing_type=sa.String(100), type_=sa.String(40), postgresql_using="left(name, 40)")', "narrow-column-type") == []

@@ -59,7 +59,8 @@ def alter_column_type(rule, run):
                 finding = migration.at(
                     rule, op,
                     f"converts every text column of {shown_table(op, run.settings)} to {op.get('convert_to')}: this may {REWRITE.get(run.dialect, REWRITE['postgresql'])}; "
-                    "with a wider character set, indexed columns can exceed the index key limit and long values the column's byte limit, and then it fails",
+                    "every value must fit the new character set: a wider one can take indexed columns past the index key limit and long values past the column's byte limit, "
+                    "a narrower one cannot hold some characters, and then it fails or loses them",
                     phase=m.UPGRADE,
                     subject=("charset", op.table or ""),
                 )
@@ -209,7 +210,8 @@ def narrow_column_type(rule, run):
                 if op.kind != m.ALTER_COLUMN_TYPE or migration.facts[id(op)]["table_is_new"]:
                     continue
                 limit = _narrowing(op.get("existing_type"), op.get("type"))
-                if not limit or not op.columns:
+                if not limit or not op.columns or op.get("using"):
+                    # (USING converts the values itself, left(name, 40): nothing fails there)
                     continue
                 key = ("alone", id(op)) if _suppressed_alone(migration, rule, op) else table_key(op, run.settings)
                 groups.setdefault(key, []).append((op, limit))
