@@ -172,7 +172,7 @@ def _declarative(rule: Rule, migration: MigrationContext, settings: Settings, ca
                     key = (phase,) if rule.group["by"] == "phase" else (phase, facts.get("schema_key"), facts.get("table"))
                     groups.setdefault((template, grouped, severity, *key), []).append((op, facts))
                     continue
-                yield _with_fix(migration.at(rule, op, format_message(template, facts, settings), phase=phase, severity=severity), case)
+                yield _with_fix(migration.at(rule, op, format_message(template, facts, settings), phase=phase, severity=severity), case, facts, settings)
         for (template, grouped, severity, *_), members in groups.items():
             op, facts = members[0]
             if len(members) == 1:
@@ -188,9 +188,9 @@ def _declarative(rule: Rule, migration: MigrationContext, settings: Settings, ca
             yield migration.at(rule, op, format_message(grouped, values, settings), phase=phase, subject=("group", *items[:LIST_LIMIT]), severity=severity)
 
 
-def _with_fix(finding: Finding, case: Optional[dict]) -> Finding:
-    """A message case's own fix, where the rule's would be wrong for it."""
-    return dataclasses.replace(finding, help=case["fix"]) if case and case.get("fix") else finding
+def _with_fix(finding: Finding, case: Optional[dict], facts, settings: Settings) -> Finding:
+    """A message case's own fix, where the rule's would be wrong for it (a template, like its message)."""
+    return dataclasses.replace(finding, help=format_message(case["fix"], facts, settings)) if case and case.get("fix") else finding
 
 
 def rules_in_force(catalogue: Catalogue, settings: Settings) -> List[Rule]:

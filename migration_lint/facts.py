@@ -138,6 +138,7 @@ FACTS: Dict[str, Fact] = {
     "created_by": Fact("str", "for messages: the revision that created a young table and how long before, 'revision abc123, 5 hours earlier'"),
     "removal_declared": Fact("bool", "drop_column / drop_table in upgrade(): the revision's message says it removes this object: names it with a removal word ('Remove Project.zscore', 'drop the rego_otk table'), or says it removes tables / columns / fields (plural, or the one of its kind the revision drops); or a comment right above it (or at module level) says the data may go ('destructive', 'dropping is acceptable', 'the backfill will re-fill this')"),
     "declared_as": Fact("str", "for messages: who declared it and how: 'the revision\'s message says (\"Remove X\")', 'the comment at line 20 says (\"...\")'"),
+    "refill_said": Fact("bool", "a comment that declares the drop also says the rows come back (the backfill will re-fill this, a worker repopulates it): derived data"),
     "said_empty": Fact("bool", "a comment right above the operation (or at module level) says its table has no rows ('no records yet', 'the table is empty')"),
     "table_is_copied": Fact("bool", "drop_table: an earlier statement of the phase reads the table into another one (INSERT ... SELECT ... FROM it)"),
     "deploy": Fact("str", "the project's deploy model: online (the old code runs while it migrates) or offline"),
@@ -343,6 +344,7 @@ def place_facts(operations: Iterable[m.Operation], settings, shown=None) -> Dict
                         "created_by": "",
                         "removal_declared": False,  # these three by mark_declared_removals
                         "said_empty": False,
+                        "refill_said": False,
                         "declared_as": "",
                         "deploy": settings.deploy,
                         "and_running_code": "; running code that still uses the old schema fails" if settings.deploy == "online" else "",
@@ -705,6 +707,26 @@ def mark_declared_removals(migration) -> None:
             facts["declared_as"] = f'the revision\'s message says ("{first_line}")'
 
 
+# the words that made a comment count (the front end's LOSS_SAID / EMPTY_SAID), to pick its sentence
+_SAYING = re.compile(
+    r"re-?fill|destructive|acceptable|ephemeral|safe to|removed feature|no longer|not used|unused|obsolete|forgotten|dead"
+    r"|empty|no (?:records|rows)|any (?:records|rows)",
+    re.I,
+)
+
+
+def _the_sentence_saying(text: str, kind: str) -> str:
+    """The sentence of a long comment that says what made it count, with '\u2026' where the rest was."""
+    sentences = re.split(r"(?<=[.!?])\s+", text)
+    for index, sentence in enumerate(sentences):
+        if _SAYING.search(sentence):
+            shown = sentence if len(sentence) <= 200 else sentence[:199] + "\u2026"
+            return ("\u2026 " if index else "") + shown + (" \u2026" if index < len(sentences) - 1 else "")
+    return text[:199] + "\u2026"
+
+
+REFILL_SAID = re.compile(r"\bre-?fill|\brepopulat|\bregenerat|\brebuil[dt]\b", re.I)
+
 # a comment block counts for the operations of the next few lines (a `with` or `if` it stands on)
 ACKNOWLEDGED_SPAN = 10
 
@@ -734,11 +756,16 @@ def _mark_acknowledged(migration) -> None:
                     if run and op.line > run[-1].line and op.line <= max(run[-1].end_line or run[-1].line, run[-1].line) + 1:
                         run.append(op)
             wanted = run
-        quoted = text if len(text) <= 80 else text[:79] + "\u2026"
+        # long enough for the comment's point (quay 13411de1c0ff: its last words say a worker
+        # refills the table)
+        quoted = text if len(text) <= 200 else _the_sentence_saying(text, kind)
+        refill = kind == "loss" and REFILL_SAID.search(text) is not None
         for op in wanted:
             facts = migration.facts[id(op)]
             facts["removal_declared" if kind == "loss" else "said_empty"] = True
             facts["declared_as"] = f'the comment at line {line} says ("{quoted}")'
+            if refill:
+                facts["refill_said"] = True
 
 
 def _inherited(graph, apply, merge) -> dict:

@@ -264,3 +264,21 @@ def test_a_trigger_on_insert_only_does_not_keep_the_column_equal():
 
 def test_a_narrowing_whose_using_converts_the_values_is_not_reported():
     assert findings('op.alter_column("u", "name", existing_type=sa.String(100), type_=sa.String(40), postgresql_using="left(name, 40)")', "narrow-column-type") == []
+
+
+def test_a_recreated_table_the_comment_says_is_refilled_is_an_info_note_with_its_own_fix():
+    upgrade = """
+        # Drop the mapping table and recreate it without the unique constraint. The backfill will re-fill this in.
+        op.drop_table("tagmanifesttomanifest")
+        op.create_table("tagmanifesttomanifest", sa.Column("id", sa.Integer(), primary_key=True))
+        """
+    (got,) = findings(upgrade, "drop-table")
+    assert got.severity == "info" and "until the application has filled it again" in got.message
+    assert "The backfill will re-fill this in" in got.message  # the whole point of the comment, not cut
+    assert got.help.startswith("Nothing to change if readers can live with an empty tagmanifesttomanifest")
+
+
+def test_a_long_comment_is_quoted_by_the_sentence_that_made_it_count():
+    long = "# Note: " + "this restriction needs a long explanation and more words. " * 6 + "The backfill will re-fill this in."
+    (got,) = findings(f'{long}\nop.drop_table("mapping")\nop.create_table("mapping", sa.Column("id", sa.Integer(), primary_key=True))', "drop-table")
+    assert '("\u2026 The backfill will re-fill this in.")' in got.message

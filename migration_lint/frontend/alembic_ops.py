@@ -179,7 +179,7 @@ def acknowledgements(text: str, tree: Optional[ast.Module] = None) -> tuple:
         annotated = 0 if module_level else next((i + 1 for i in range(index, len(lines)) if lines[i].strip()), 0)
         for kind, pattern in (("loss", LOSS_SAID), ("empty", EMPTY_SAID)):
             if pattern.search(block):
-                found.append((annotated, kind, block[:200], start + 1))
+                found.append((annotated, kind, block[:1000], start + 1))
     return tuple(found)
 
 
