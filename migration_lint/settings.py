@@ -154,8 +154,21 @@ class Settings:
         return dict(self.severity).get(rule, default)
 
     def fingerprint(self) -> str:
-        """Everything that can change a finding, for the result cache's key."""
-        return repr(tuple((f.name, getattr(self, f.name)) for f in fields(self) if f.name not in ("sources", "notes")))
+        """Everything that can change a finding, for the result cache's key.  Sets are written
+        sorted: their order follows string hashes, which differ from one process to the next, and
+        a key that did would miss the cache on most runs."""
+        return repr(tuple((f.name, _stable(getattr(self, f.name))) for f in fields(self) if f.name not in ("sources", "notes")))
+
+
+def _stable(value: Any) -> Any:
+    """``value`` with every set and frozenset made a sorted tuple (by repr), recursively."""
+    if isinstance(value, (set, frozenset)):
+        return ("set", tuple(sorted((_stable(v) for v in value), key=repr)))
+    if isinstance(value, (tuple, list)):
+        return type(value)(_stable(v) for v in value)
+    if isinstance(value, dict):
+        return tuple(sorted(((k, _stable(v)) for k, v in value.items()), key=repr))
+    return value
 
 
 def _first(*candidates: Tuple[Any, str]) -> Tuple[Any, str]:

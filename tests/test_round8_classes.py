@@ -282,3 +282,20 @@ def test_a_long_comment_is_quoted_by_the_sentence_that_made_it_count():
     long = "# Note: " + "this restriction needs a long explanation and more words. " * 6 + "The backfill will re-fill this in."
     (got,) = findings(f'{long}\nop.drop_table("mapping")\nop.create_table("mapping", sa.Column("id", sa.Integer(), primary_key=True))', "drop-table")
     assert '("\u2026 The backfill will re-fill this in.")' in got.message
+
+
+def test_the_settings_fingerprint_is_the_same_in_every_process():
+    # sets iterate in string-hash order, which PYTHONHASHSEED changes from run to run: a key
+    # written from it missed the result cache on most warm runs
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "from migration_lint.settings import for_sources\n"
+        "import dataclasses\n"
+        "s = for_sources(dialect='postgresql', server_version=(14,), config=None, env_settings={}, project_packages=['warehouse', 'sitecustomize', 'gunicorn-prod.conf', 'gunicorn-uploads.conf', 'tests', 'bin'], project_types=['a.B', 'c.D', 'e.F'])\n"
+        "print(s.fingerprint())\n"
+    )
+    prints = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env={**os.environ, "PYTHONHASHSEED": str(seed)}).stdout for seed in range(6)}
+    assert len(prints) == 1
