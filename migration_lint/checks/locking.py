@@ -173,8 +173,9 @@ def _backfills(rule, migration, ops, settings):
 
 
 def _moved_out_of(backfills, ops) -> list:
-    """The tables every one of ``backfills`` reads its rows from and a later statement of the
-    same transaction drops (none if any backfill is not such a copy)."""
+    """What every one of ``backfills`` copies data out of and a later statement of the same
+    transaction drops: tables it reads, columns it copies ('releases.description'); none if any
+    backfill is not such a copy."""
     moved = []
     for backfill in backfills:
         target = (backfill.table or "").lower()
