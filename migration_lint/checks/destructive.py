@@ -100,12 +100,18 @@ def alter_column_type(rule, run):
             if custom:
                 old, new = first.get("existing_type"), first.get("type")
                 change = f"from {old.text or old.name} to {new.text or new.name}" if old and new else f"to {custom[0]}"
-                yield migration.at(
+                # an info note with light advice: what the type is here cannot be read without
+                # running the project's code (quay's UTF8LongText is Text but on MySQL; round 8)
+                finding = migration.at(
                     rule, first,
                     f"changes the type of {table}.{_column(first)} {change}; {listing(dict.fromkeys(custom))} is a type the project defines: if both are the same column type on {run.dialect} "
                     f"nothing happens; if not, this may {REWRITE.get(run.dialect, REWRITE['postgresql'])}",
-                    phase=m.UPGRADE, severity="warning",
+                    phase=m.UPGRADE, severity="info",
                 )
+                yield dataclasses.replace(finding, help=(
+                    f"Check what {listing(dict.fromkeys(custom))} is on {run.dialect}: the same column type needs nothing (suppress with that reason); "
+                    "another one is a type change like any other"
+                ))
                 continue
             # a widening (integer to bigint) keeps every value: running code is not at risk, the
             # rewrite is (quay b8ae68ad3e52, round 8 #27)
