@@ -48,11 +48,11 @@ class MigrationContext:
     def facts_for(self, op: Operation) -> Facts:
         return Facts(op, self.facts[id(op)])
 
-    def at(self, rule: Rule, op: Operation, message: str, *, phase: Optional[str] = None, subject: Tuple[str, ...] = (), severity: str = "") -> Finding:
+    def at(self, rule: Rule, op: Operation, message: str, *, phase: Optional[str] = None, subject: Tuple[str, ...] = (), severity: str = "", help: str = "") -> Finding:
         """A finding of ``rule`` at an operation of this revision (``severity``: a case the rule
-        weighs apart from its own severity)."""
+        weighs apart from its own severity; ``help``: advice for a case the rule's fix is wrong for)."""
         finding = Finding.at(rule.name, self.path, op, message, revision=self.revision, phase=phase, subject=subject)
-        return dataclasses.replace(finding, severity=severity) if severity else finding
+        return dataclasses.replace(finding, severity=severity, help=help) if severity or help else finding
 
     def finding(self, rule: Rule, line: int, message: str, *, phase: Optional[str] = None, subject: Tuple[str, ...] = ()) -> Finding:
         """A finding of ``rule`` on a line of this revision (not at one operation)."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import re
 
 from migration_lint import model as m
@@ -56,19 +55,19 @@ def alter_column_type(rule, run):
             old, new = op.get("existing_type"), op.get("type")
             if op.get("convert_to"):
                 # MySQL's CONVERT TO CHARACTER SET: every text column at once, one table copy
-                finding = migration.at(
+                yield migration.at(
                     rule, op,
                     f"converts every text column of {shown_table(op, run.settings)} to {op.get('convert_to')}: this may {REWRITE.get(run.dialect, REWRITE['postgresql'])}; "
                     "every value must fit the new character set: a wider one can take indexed columns past the index key limit and long values past the column's byte limit, "
                     "a narrower one cannot hold some characters, and then it fails or loses them",
                     phase=m.UPGRADE,
                     subject=("charset", op.table or ""),
+                    help=(
+                        "Check first that every indexed text column fits the key limit in the new character set (3072 bytes with "
+                        "DYNAMIC rows, 767 with COMPACT) and that no value outgrows its column; then run it in a maintenance window or "
+                        "through an online schema change tool (gh-ost, pt-online-schema-change) on a large table"
+                    ),
                 )
-                yield dataclasses.replace(finding, help=(
-                    "Check first that every indexed text column fits the key limit in the new character set (3072 bytes with "
-                    "DYNAMIC rows, 767 with COMPACT) and that no value outgrows its column; then run it in a maintenance window or "
-                    "through an online schema change tool (gh-ost, pt-online-schema-change) on a large table"
-                ))
                 continue
             if _safe_widening(old, new, run.dialect):
                 continue
@@ -76,16 +75,16 @@ def alter_column_type(rule, run):
                 # a widening MySQL copies the table for (the length prefix grows, an integer
                 # widens): nothing breaks, the copy is the whole cost (neutron 8df53b0d2c0e)
                 why = "its length prefix grows past 255 bytes (with utf8mb4, 4 bytes a character), so " if old.family == "varchar" else ""
-                finding = migration.at(
+                yield migration.at(
                     rule, op,
                     f"widens {shown_table(op, run.settings)}.{_column(op)} from {old.text or old.name} to {new.text or new.name}: every value and running code are unaffected, "
                     f"but {why}MySQL copies the whole table (ALGORITHM=COPY), blocking writes until it is done",
                     phase=m.UPGRADE, severity="warning",
+                    help=(
+                        "Accept the copy in a maintenance window, or run it through an online schema change tool (gh-ost, "
+                        "pt-online-schema-change); a new column is not needed for a widening"
+                    ),
                 )
-                yield dataclasses.replace(finding, help=(
-                    "Accept the copy in a maintenance window, or run it through an online schema change tool (gh-ost, "
-                    "pt-online-schema-change); a new column is not needed for a widening"
-                ))
                 continue
             if _suppressed_alone(migration, rule, op) or _project_type_names(op, run.settings):
                 groups[("alone", id(op))] = [op]  # (a project's own type is judged alone: see below)
@@ -102,16 +101,16 @@ def alter_column_type(rule, run):
                 change = f"from {old.text or old.name} to {new.text or new.name}" if old and new else f"to {custom[0]}"
                 # an info note with light advice: what the type is here cannot be read without
                 # running the project's code (quay's UTF8LongText is Text but on MySQL; round 8)
-                finding = migration.at(
+                yield migration.at(
                     rule, first,
                     f"changes the type of {table}.{_column(first)} {change}; {listing(dict.fromkeys(custom))} is a type the project defines: if both are the same column type on {run.dialect} "
                     f"nothing happens; if not, this may {REWRITE.get(run.dialect, REWRITE['postgresql'])}",
                     phase=m.UPGRADE, severity="info",
+                    help=(
+                        f"Check what {listing(dict.fromkeys(custom))} is on {run.dialect}: the same column type needs nothing (suppress with that reason); "
+                        "another one is a type change like any other"
+                    ),
                 )
-                yield dataclasses.replace(finding, help=(
-                    f"Check what {listing(dict.fromkeys(custom))} is on {run.dialect}: the same column type needs nothing (suppress with that reason); "
-                    "another one is a type change like any other"
-                ))
                 continue
             # a widening (integer to bigint) keeps every value: running code is not at risk, the
             # rewrite is (quay b8ae68ad3e52, round 8 #27)

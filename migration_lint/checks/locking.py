@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import re
 
 from migration_lint import model as m
@@ -157,8 +156,7 @@ def _backfills(rule, migration, ops, settings):
                 f"while nothing writes to {sources} (a maintenance window: dropping it breaks running code anyway); or, to stay online, "
                 "write both places from the code for a release, backfill in batches, then drop"
             )
-            finding = migration.at(rule, op, message, phase=m.UPGRADE, subject=("backfill", "after", locked.table or ""))
-            yield dataclasses.replace(finding, help=help_text)
+            yield migration.at(rule, op, message, phase=m.UPGRADE, subject=("backfill", "after", locked.table or ""), help=help_text)
             continue
         if after:
             message = f"{what} {runs} after {ddl_text} in the same transaction: {shown_table(locked, settings)} stays locked for the whole backfill"
