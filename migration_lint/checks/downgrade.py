@@ -15,7 +15,7 @@ from typing import Dict, Iterable, Optional, Set, Tuple
 from migration_lint import model as m
 from migration_lint.facts import name_key, object_key, rebuilds, shown_table, table_key
 
-CHECKS = ("missing_downgrade", "empty_downgrade", "incomplete_downgrade", "enum_type_leak", "irreversible_downgrade")
+CHECKS = ("missing_downgrade", "empty_downgrade", "incomplete_downgrade", "enum_type_leak", "irreversible_downgrade", "downgrade_creates_existing")
 
 # Upgrade operations that a downgrade is expected to reverse.
 REVERSIBLE = {
@@ -347,3 +347,103 @@ def irreversible_downgrade(rule, run):
         older = [r for r in graph.ancestors(revision) if r in raising] if revision in graph.revisions else []
         also = f" (nor past the {m.count_of(len(older), 'older irreversible revision')} behind it)" if older else ""
         yield migration.at(rule, op, f"downgrade() of {revision} raises on purpose: the history cannot be downgraded past this revision{also}", phase=m.DOWNGRADE, subject=("downgrade",))
+
+
+# where a call may not run: a create there is not known to happen (nor, in a downgrade, to fail)
+MAYBE = {"conditional", "try", "except", "loop", "offline"}
+
+
+def _standing(op, settings) -> list:
+    """The keys of what a create operation makes: ("table", t), ("column", t, c), ("index", n),
+    ("constraint", n); a created table's columns with it."""
+    table = table_key(op, settings)
+    dialect = settings.dialect
+    if op.kind == m.CREATE_TABLE and table[1] and not _temporary(op):
+        return [("table", table), *(("column", table, name_key(c.name, dialect, "column")) for c in op.table_columns if c.name)]
+    if op.kind == m.ADD_COLUMN and table[1] and op.column and op.column.name:
+        return [("column", table, name_key(op.column.name, dialect, "column"))]
+    if op.kind == m.CREATE_INDEX and op.name and not op.name_unknown and not op.get("inline"):
+        return [("index", object_key(op, settings))]
+    if op.kind in CONSTRAINTS and op.name and not op.name_unknown:
+        return [("constraint", object_key(op, settings))]
+    return []
+
+
+class _Standing:
+    """What is known to exist at a point of a migration: the objects its upgrade made, minus what
+    was dropped, renamed or rebuilt since (and everything after SQL that was not read)."""
+
+    def __init__(self, settings):
+        self.settings = settings
+        self.objects: Dict[tuple, object] = {}  # key -> the operation that made it
+
+    def apply(self, op) -> None:
+        settings, dialect = self.settings, self.settings.dialect
+        table = table_key(op, settings)
+        keep = self.objects
+        if op.kind == m.RAW_SQL:
+            keep.clear()  # anything may be gone
+        elif op.kind == m.OTHER_SQL:
+            text = (op.sql or "").lower()
+            self.objects = {k: v for k, v in keep.items() if not any(isinstance(part, str) and part.lower() in text for part in _names(k))}
+        elif op.kind in (m.DROP_TABLE, m.RENAME_TABLE) or (op.kind == m.CREATE_TABLE and ("table", table) in keep):
+            if table[1] is None:
+                keep.clear()
+            else:
+                self.objects = {k: v for k, v in keep.items() if not (k[0] == "table" and k[1] == table) and not (k[0] == "column" and k[1] == table) and table_key(v, settings) != table}
+        elif op.kind in (m.DROP_COLUMN, m.RENAME_COLUMN):
+            if table[1] is None or not op.columns:
+                keep.clear()
+                return
+            gone = {name_key(c, dialect, "column") for c in op.columns}
+            def on_gone(v) -> bool:  # an index or constraint goes with its column (PostgreSQL: with any of them)
+                if table_key(v, settings) != table or not v.columns:
+                    return False
+                hit = [name_key(c, dialect, "column") in gone for c in v.columns]
+                return any(hit) if dialect == "postgresql" else all(hit)
+            self.objects = {k: v for k, v in keep.items() if not (k[0] == "column" and k[1] == table and k[2] in gone) and not (k[0] in ("index", "constraint") and on_gone(v))}
+        elif op.kind in (m.DROP_INDEX, m.DROP_CONSTRAINT):
+            if op.name is None or op.name_unknown:
+                self.objects = {k: v for k, v in keep.items() if k[0] not in ("index", "constraint")}
+            else:
+                for kind in ("index", "constraint"):  # a UNIQUE constraint is dropped as its index, and back
+                    keep.pop((kind, object_key(op, settings)), None)
+        elif not (set(op.context) & MAYBE):
+            for key in _standing(op, settings):
+                keep[key] = op
+
+
+def _names(key: tuple) -> list:
+    return [key[1][1]] if key[0] in ("table", "index", "constraint") else [key[2]]
+
+
+def downgrade_creates_existing(rule, run):
+    """A downgrade that creates, before dropping it, an object the upgrade left in place: it fails
+    on 'already exists' every time (quay ba263f9be4a6 recreates a unique index under the name its
+    non-unique replacement still holds)."""
+    settings = run.settings
+    for migration in run.migrations:
+        if not _downgrade_is_knowable(migration):
+            continue
+        standing = _Standing(settings)
+        for op in migration.ops[m.UPGRADE]:
+            standing.apply(op)
+        if not standing.objects:
+            continue
+        for op in migration.ops[m.DOWNGRADE]:
+            maybe = set(op.context) & MAYBE or op.get("if_not_exists") or (settings.dialect == "sqlite" and "batch" in op.context)
+            if not maybe:
+                for key in _standing(op, settings):
+                    made = standing.objects.get(key)
+                    if made is None:
+                        continue
+                    what = {"table": "table", "column": "column", "index": "index", "constraint": "constraint"}[key[0]]
+                    name = f"{shown_table(op, settings)}.{key[2]}" if key[0] == "column" else (shown_table(op, settings) if key[0] == "table" else op.name)
+                    yield migration.at(
+                        rule, op,
+                        f"downgrade() creates the {what} {name}, which upgrade() made (line {made.line}) and leaves in place, "
+                        f"before anything in downgrade() drops it: the downgrade fails with \"already exists\" every time",
+                        phase=m.DOWNGRADE,
+                    )
+                    break
+            standing.apply(op)
