@@ -40,6 +40,45 @@ PREFIXES = {m.CREATE_INDEX: "ix", m.CREATE_FOREIGN_KEY: "fk", m.CREATE_UNIQUE_CO
 # Downgrade operations whose target we cannot see: anything may have been dropped by them.
 OPAQUE = {m.RAW_SQL}
 
+_IDENT = r'(?:"[^"]+"|`[^`]+`|[A-Za-z_][\w$]*)'
+_CREATE_TRIGGER = re.compile(
+    rf"^\s*CREATE\s+(?P<replace>OR\s+REPLACE\s+)?(?:CONSTRAINT\s+)?TRIGGER\s+(?:IF\s+NOT\s+EXISTS\s+)?(?:{_IDENT}\.)?(?P<name>{_IDENT})\b"
+    rf".*?\bON\s+(?:(?P<schema>{_IDENT})\.)?(?P<table>{_IDENT})(?P<rest>.*)$", re.I | re.S)
+_EXECUTES = re.compile(rf"\bEXECUTE\s+(?:PROCEDURE|FUNCTION)\s+(?:{_IDENT}\.)?(?P<function>{_IDENT})\s*\(", re.I)
+_CREATE_FUNCTION = re.compile(rf"^\s*CREATE\s+(?:OR\s+REPLACE\s+)?FUNCTION\s+(?:{_IDENT}\.)?(?P<name>{_IDENT})\s*\(", re.I)
+_DROP_TRIGGER = re.compile(rf"^\s*DROP\s+TRIGGER\s+(?:IF\s+EXISTS\s+)?(?:{_IDENT}\.)?(?P<name>{_IDENT})", re.I)
+_DROP_FUNCTION = re.compile(rf"^\s*DROP\s+FUNCTION\s+(?:IF\s+EXISTS\s+)?(?:{_IDENT}\.)?(?P<name>{_IDENT})", re.I)
+# what a row trigger writes: NEW.col := ... (PL/pgSQL), SET NEW.col = ... (MySQL)
+# (a statement's start: not IF NEW.col = ... , a comparison)
+_WRITES_NEW = re.compile(r'(?:^|;|\bBEGIN\b|\bTHEN\b|\bELSE\b|\bLOOP\b|\bSET\b)\s*NEW\.["`]?(\w+)["`]?\s*:?=(?!=)', re.I | re.M)
+
+
+def _bare(name: Optional[str]) -> Optional[str]:
+    return name.strip('"`').lower() if name else None
+
+
+def _triggers(ops, settings) -> list:
+    """(op, trigger, (schema, table), OR REPLACE, columns its row body assigns) for each CREATE
+    TRIGGER among the SQL of a phase; the body is the trigger's own (MySQL, SQLite) or that of
+    the function it executes, when the same phase creates it."""
+    bodies = {}
+    for op in ops:
+        found = _CREATE_FUNCTION.match(op.sql or "") if op.kind == m.OTHER_SQL else None
+        if found:
+            bodies[_bare(found.group("name"))] = op.sql
+    out = []
+    for op in ops:
+        found = _CREATE_TRIGGER.match(op.sql or "") if op.kind == m.OTHER_SQL else None
+        if not found:
+            continue
+        rest = found.group("rest")
+        executes = _EXECUTES.search(rest)
+        body = bodies.get(_bare(executes.group("function")), "") if executes else rest
+        table = (name_key(_bare(found.group("schema")), settings.dialect, "schema") or settings.default_schema, name_key(_bare(found.group("table")), settings.dialect, "table"))
+        writes = tuple(dict.fromkeys(w.lower() for w in _WRITES_NEW.findall(body)))
+        out.append((op, _bare(found.group("name")), table, bool(found.group("replace")), writes, _bare(executes.group("function")) if executes else None))
+    return out
+
 
 def _skipped(migration) -> bool:
     return len(migration.file.down_revision) > 1  # merge revisions have nothing of their own to reverse
@@ -110,8 +149,19 @@ class _Removed:
         self.any_column_of: Set[tuple] = set()  # tables whose columns are dropped by names we cannot read
         self.of_any_table: Set[Optional[str]] = set()  # columns dropped from a table we cannot read
         self.any_name = self.any_type = self.any_table = False
+        self.triggers: Set[str] = set()  # dropped by name
+        self.cascaded: Set[str] = set()  # functions dropped with CASCADE: their triggers go with them
+        self.sql = " ".join((op.sql or "").lower() for op in ops if op.kind == m.OTHER_SQL)
         for op in ops:
             table = table_key(op, settings)
+            if op.kind == m.OTHER_SQL:
+                dropped = _DROP_TRIGGER.match(op.sql or "")
+                if dropped:
+                    self.triggers.add(_bare(dropped.group("name")))
+                dropped = _DROP_FUNCTION.match(op.sql or "")
+                if dropped and re.search(r"\bCASCADE\b", op.sql, re.I):
+                    self.cascaded.add(_bare(dropped.group("name")))
+                continue
             if op.kind == m.DROP_TABLE:
                 if table[1] is None:
                     self.any_table = True
@@ -306,6 +356,45 @@ def incomplete_downgrade(rule, run):
             if kind in ("index", "constraint") and columns and (any(leaked) if settings.dialect == "postgresql" else all(leaked)):
                 continue
             yield migration.at(rule, op, f"upgrade() creates {what}, but downgrade() never removes it", phase=m.UPGRADE)
+        yield from _triggers_left(rule, migration, removed, settings)
+
+
+def _triggers_left(rule, migration, removed: "_Removed", settings):
+    """A trigger the upgrade creates with SQL and the downgrade leaves: when it writes a column the
+    downgrade drops, every write it fires on fails after the downgrade (warehouse 8bee9c119e41);
+    otherwise the next upgrade fails creating it again, unless it says OR REPLACE (or drops it
+    first)."""
+    upgrade_ops = migration.ops[m.UPGRADE]
+    dropped_first = set()
+    for op in upgrade_ops:
+        found = _DROP_TRIGGER.match(op.sql or "") if op.kind == m.OTHER_SQL else None
+        if found:
+            dropped_first.add(_bare(found.group("name")))
+    for op, name, table, replace, writes, function in _triggers(upgrade_ops, settings):
+        index = upgrade_ops.index(op)
+        after = upgrade_ops[index + 1:]
+        if any(o.kind == m.OTHER_SQL and (_DROP_TRIGGER.match(o.sql or "") or _DROP_FUNCTION.match(o.sql or "")) and name in (o.sql or "").lower() for o in after):
+            continue
+        if any(o.kind == m.DROP_TABLE and table_key(o, settings) == table for o in after):
+            continue
+        if removed.table(table) or name in removed.triggers or (function and function in removed.cascaded) or re.search(rf"\b{re.escape(name)}\b", removed.sql):
+            continue
+        lost = [c for c in writes if removed.column(table, name_key(c, settings.dialect, "column"))]
+        shown = table[1] if table[0] == settings.default_schema else f"{table[0]}.{table[1]}"
+        if lost:
+            columns = m.listing(f"{shown}.{c}" for c in lost)
+            yield migration.at(
+                rule, op,
+                f"upgrade() creates trigger {name} on {shown}, but downgrade() never removes it, while it drops {columns}, which the trigger writes: "
+                f"after the downgrade every write to {shown} that fires it fails",
+                phase=m.UPGRADE,
+            )
+        elif not replace and name not in dropped_first:
+            yield migration.at(
+                rule, op,
+                f"upgrade() creates trigger {name} on {shown}, but downgrade() never removes it: after a downgrade, the next upgrade fails creating it again",
+                phase=m.UPGRADE,
+            )
 
 
 def enum_type_leak(rule, run):
