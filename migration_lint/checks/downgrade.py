@@ -440,70 +440,133 @@ def irreversible_downgrade(rule, run):
 
 # where a call may not run: a create there is not known to happen (nor, in a downgrade, to fail)
 MAYBE = {"conditional", "try", "except", "loop", "offline"}
+# index-backed: one name space with indexes (PostgreSQL relations, MySQL keys, SQLite indexes)
+_INDEX_LIKE = {m.CREATE_INDEX, m.CREATE_UNIQUE_CONSTRAINT, m.CREATE_PRIMARY_KEY, m.CREATE_EXCLUDE_CONSTRAINT}
+# SQL after which anything may be gone: cascades, whole schemas, owned objects
+_SWEEPING = re.compile(r"\bCASCADE\b|^\s*DROP\s+(?:SCHEMA|OWNED|DATABASE)\b", re.I)
 
 
-def _standing(op, settings) -> list:
-    """The keys of what a create operation makes: ("table", t), ("column", t, c), ("index", n),
-    ("constraint", n); a created table's columns with it."""
+class _Object:
+    """Something a migration made that still stands: its kind, where its name is unique, the
+    table it is on, and (an index or constraint) the columns it is on that are left."""
+
+    __slots__ = ("key", "op", "table", "columns", "condition")
+
+    def __init__(self, key, op, table, columns, condition=""):
+        self.key, self.op, self.table, self.columns, self.condition = key, op, table, set(columns), condition
+
+
+def _made(op, settings) -> list:
+    """What a create operation makes, as _Object(s) keyed by where the database keeps its name
+    unique: a table and its columns; a column; an index or UNIQUE / primary key (one name space:
+    the schema's relations on PostgreSQL and SQLite, the table's keys on MySQL); a foreign key or
+    CHECK (the table's, wherever the schema's would do: a miss rather than a false alarm)."""
     table = table_key(op, settings)
     dialect = settings.dialect
+    column = lambda c: name_key(c, dialect, "column")  # noqa: E731
     if op.kind == m.CREATE_TABLE and table[1] and not _temporary(op):
-        return [("table", table), *(("column", table, name_key(c.name, dialect, "column")) for c in op.table_columns if c.name)]
+        return [_Object(("table", table), op, table, ()), *(_Object(("column", table, column(c.name)), op, table, ()) for c in op.table_columns if c.name)]
     if op.kind == m.ADD_COLUMN and table[1] and op.column and op.column.name:
-        return [("column", table, name_key(op.column.name, dialect, "column"))]
-    if op.kind == m.CREATE_INDEX and op.name and not op.name_unknown and not op.get("inline"):
-        return [("index", object_key(op, settings))]
-    if op.kind in CONSTRAINTS and op.name and not op.name_unknown:
-        return [("constraint", object_key(op, settings))]
+        return [_Object(("column", table, column(op.column.name)), op, table, ())]
+    if not op.name or op.name_unknown or op.get("inline"):
+        return []
+    name = name_key(op.name, dialect, "index")
+    if op.kind in _INDEX_LIKE:
+        key = ("index", table, name) if dialect == "mysql" else ("index", (table[0], None), name)
+        return [_Object(key, op, table, (column(c) for c in op.columns))]
+    if op.kind in CONSTRAINTS:
+        return [_Object(("constraint", table, name), op, table, (column(c) for c in op.columns), str(op.get("condition") or ""))]
     return []
 
 
 class _Standing:
-    """What is known to exist at a point of a migration: the objects its upgrade made, minus what
-    was dropped, renamed or rebuilt since (and everything after SQL that was not read)."""
+    """What is known to stand at a point of a migration: what its upgrade made, less what was
+    dropped since (everything, after SQL or a call the linter cannot follow)."""
 
     def __init__(self, settings):
         self.settings = settings
-        self.objects: Dict[tuple, object] = {}  # key -> the operation that made it
+        self.objects: Dict[tuple, _Object] = {}
 
     def apply(self, op) -> None:
         settings, dialect = self.settings, self.settings.dialect
         table = table_key(op, settings)
-        keep = self.objects
-        if op.kind == m.RAW_SQL:
-            keep.clear()  # anything may be gone
-        elif op.kind == m.OTHER_SQL:
-            text = (op.sql or "").lower()
-            self.objects = {k: v for k, v in keep.items() if not any(isinstance(part, str) and part.lower() in text for part in _names(k))}
-        elif op.kind in (m.DROP_TABLE, m.RENAME_TABLE) or (op.kind == m.CREATE_TABLE and ("table", table) in keep):
-            if table[1] is None:
-                keep.clear()
-            else:
-                self.objects = {k: v for k, v in keep.items() if not (k[0] == "table" and k[1] == table) and not (k[0] == "column" and k[1] == table) and table_key(v, settings) != table}
-        elif op.kind in (m.DROP_COLUMN, m.RENAME_COLUMN):
-            if table[1] is None or not op.columns:
-                keep.clear()
+        column = lambda c: name_key(c, dialect, "column")  # noqa: E731
+        objects = self.objects
+        if op.kind == m.RAW_SQL or (op.kind == m.OTHER_SQL and not op.sql) or _SWEEPING.search(op.sql or ""):
+            objects.clear()  # anything may be gone
+            return
+        if op.kind == m.OTHER_SQL:
+            text = op.sql.lower()
+            for key in [k for k in objects if re.search(rf"\b{re.escape(str(k[1][1] if k[0] == 'table' else k[-1]).lower())}\b", text)]:
+                del objects[key]
+            return
+        if op.kind in (m.DROP_TABLE, m.RENAME_TABLE, m.CREATE_TABLE) and not table[1]:
+            objects.clear()
+            return
+        if op.kind == m.DROP_TABLE or (op.kind == m.CREATE_TABLE and ("table", table) in objects):
+            for key in [k for k, o in objects.items() if o.table == table]:
+                del objects[key]
+        elif op.kind == m.RENAME_TABLE:
+            # the table, its columns and what is on it move; names kept per table move with them
+            new = (table[0], name_key(op.get("new_name"), dialect, "table"))
+            if not new[1]:
+                objects.clear()
                 return
-            gone = {name_key(c, dialect, "column") for c in op.columns}
-            def on_gone(v) -> bool:  # an index or constraint goes with its column (PostgreSQL: with any of them)
-                if table_key(v, settings) != table or not v.columns:
-                    return False
-                hit = [name_key(c, dialect, "column") in gone for c in v.columns]
-                return any(hit) if dialect == "postgresql" else all(hit)
-            self.objects = {k: v for k, v in keep.items() if not (k[0] == "column" and k[1] == table and k[2] in gone) and not (k[0] in ("index", "constraint") and on_gone(v))}
+            for key, o in list(objects.items()):
+                if o.table != table:
+                    continue
+                del objects[key]
+                o.table = new
+                o.key = tuple(new if part == table else part for part in key)
+                objects[o.key] = o
+        elif op.kind in (m.DROP_COLUMN, m.RENAME_COLUMN):
+            if not op.columns:
+                for key in [k for k, o in objects.items() if o.table == table and k[0] != "table"]:
+                    del objects[key]
+                return
+            old = column(op.columns[0])
+            new = column(op.get("new_name")) if op.kind == m.RENAME_COLUMN else None
+            if op.kind == m.RENAME_COLUMN and not new:
+                for key in [k for k, o in objects.items() if o.table == table and k[0] != "table"]:
+                    del objects[key]
+                return
+            objects.pop(("column", table, old), None)
+            if new:
+                objects[("column", table, new)] = _Object(("column", table, new), op, table, ())
+            for key, o in list(objects.items()):
+                if o.table != table or key[0] not in ("index", "constraint"):
+                    continue
+                named = old in o.columns or (o.condition and re.search(rf"\b{re.escape(old)}\b", o.condition, re.I))
+                if not named:
+                    continue
+                if new:  # the index stays, on the renamed column
+                    o.columns = {new if c == old else c for c in o.columns}
+                    continue
+                o.columns.discard(old)
+                # PostgreSQL drops an index or constraint with any of its columns (a CHECK with any
+                # column its condition names); MySQL and SQLite once none is left
+                if dialect == "postgresql" or not o.columns:
+                    del objects[key]
         elif op.kind in (m.DROP_INDEX, m.DROP_CONSTRAINT):
-            if op.name is None or op.name_unknown:
-                self.objects = {k: v for k, v in keep.items() if k[0] not in ("index", "constraint")}
-            else:
-                for kind in ("index", "constraint"):  # a UNIQUE constraint is dropped as its index, and back
-                    keep.pop((kind, object_key(op, settings)), None)
+            name = name_key(op.name, dialect, "index") if op.name and not op.name_unknown else None
+            for key, o in list(objects.items()):
+                if key[0] not in ("index", "constraint"):
+                    continue
+                # by name (a UNIQUE constraint is dropped as its index, and back); on the
+                # operation's table when it names one and the name is kept per table
+                if name is None or (key[-1] == name and (not op.table or key[1][1] is None or o.table == table)):
+                    del objects[key]
         elif not (set(op.context) & MAYBE):
-            for key in _standing(op, settings):
-                keep[key] = op
+            for made in _made(op, settings):
+                objects[made.key] = made
 
-
-def _names(key: tuple) -> list:
-    return [key[1][1]] if key[0] in ("table", "index", "constraint") else [key[2]]
+    def clash(self, op) -> Optional[_Object]:
+        """What stands under the name a create operation gives."""
+        for made in _made(op, self.settings):
+            found = self.objects.get(made.key)
+            if found is not None:
+                return found
+        return None
 
 
 def downgrade_creates_existing(rule, run):
@@ -517,22 +580,22 @@ def downgrade_creates_existing(rule, run):
         standing = _Standing(settings)
         for op in migration.ops[m.UPGRADE]:
             standing.apply(op)
-        if not standing.objects:
-            continue
         for op in migration.ops[m.DOWNGRADE]:
-            maybe = set(op.context) & MAYBE or op.get("if_not_exists") or (settings.dialect == "sqlite" and "batch" in op.context)
-            if not maybe:
-                for key in _standing(op, settings):
-                    made = standing.objects.get(key)
-                    if made is None:
-                        continue
-                    what = {"table": "table", "column": "column", "index": "index", "constraint": "constraint"}[key[0]]
-                    name = f"{shown_table(op, settings)}.{key[2]}" if key[0] == "column" else (shown_table(op, settings) if key[0] == "table" else op.name)
-                    yield migration.at(
-                        rule, op,
-                        f"downgrade() creates the {what} {name}, which upgrade() made (line {made.line}) and leaves in place, "
-                        f"before anything in downgrade() drops it: the downgrade fails with \"already exists\" every time",
-                        phase=m.DOWNGRADE,
-                    )
-                    break
+            if not standing.objects:
+                break
+            found = None if (set(op.context) & MAYBE or op.get("if_not_exists")) else standing.clash(op)
+            if found is not None:
+                kind = found.key[0]
+                if kind == "column":
+                    what = f"column {shown_table(op, settings)}.{found.key[2]}"
+                elif kind == "table":
+                    what = f"table {shown_table(op, settings)}"
+                else:
+                    what = f"{'index' if found.op.kind == m.CREATE_INDEX else 'constraint'} {found.op.name}"
+                yield migration.at(
+                    rule, op,
+                    f"downgrade() creates the {what} again, while the one upgrade() made (line {found.op.line}) still stands: "
+                    f"nothing in downgrade() drops it first, so the downgrade fails with \"already exists\" every time",
+                    phase=m.DOWNGRADE,
+                )
             standing.apply(op)

@@ -985,6 +985,11 @@ class _FileReader:
                 checkfirst = self.evaluator.literal(given) is True if given is not None else spec.text.split("(")[0].rsplit(".", 1)[-1] == "ENUM"
                 self._emit(kind, node, ctx, name=spec.enum_name, schema=spec.enum_schema, attrs={"labels": spec.enum_labels, "implicit": False, "checkfirst": checkfirst}, call=f"{spec.text.split('(')[0]}.{method}")
                 return True
+        # sa.Table(...).drop(bind), metadata.drop_all(bind=...), sa.Index(...).drop(bind): schema
+        # changes outside op; what they drop is not read (an OTHER_SQL without text: anything)
+        if method in ("drop", "drop_all") and receiver is not None and (call.args or method == "drop_all"):
+            self._emit(m.OTHER_SQL, node, ctx, attrs={"statement": "drop_call"}, call=f"{dotted(receiver) or '?'}.{method}")
+            return False
         # helper functions in the same file: top level, defined inside the function being walked,
         # or each of a list of them a loop variable takes (for step in [a, b]: step(op))
         if isinstance(func, cst.Name) and func.value not in (m.UPGRADE, m.DOWNGRADE):
