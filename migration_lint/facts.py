@@ -945,14 +945,19 @@ def mark_code_mentions(migrations, settings) -> None:
         known = settings.mentions_of(migration.path)
         if known is None:
             continue
-        where, asked, mentioned, anchored = known
+        where, asked, mentioned, anchored, given_up = known
         for op in migration.ops.get(m.UPGRADE, ()):
             if op.kind == m.DROP_COLUMN and op.columns and op.table:
                 names, context = column_spellings(str(op.columns[0])), spellings(str(op.table))
                 if not set(names) <= set(asked) or not set(context) <= set(asked):
                     continue
-                # the code names the table (it is the application's code for it) and not the column
-                unused = anchored and any(n in mentioned for n in context) and not any(n in mentioned for n in names)
+                # the code names the table (it is the application's code for it) and not the
+                # column; or, on other evidence, it had given the column up (history decides:
+                # the table's ORM model no longer maps it, or the code that added it named it)
+                unused = anchored and (
+                    (any(n in mentioned for n in context) and not any(n in mentioned for n in names))
+                    or f"{op.table}\0{op.columns[0]}" in given_up
+                )
             elif op.kind == m.DROP_TABLE and op.table:
                 names = spellings(str(op.table))
                 if not set(names) <= set(asked):

@@ -342,9 +342,9 @@ REF_LIMIT = 60  # commits read per history (each a git grep of its Python)
 CODE_FILES = ("*.py", "*.pyi", "*.sql", "*.go", "*.java", "*.kt", "*.rb", "*.rs", "*.cs", "*.php", "*.scala", "*.ex", "*.exs")
 
 
-def running_code_mentions(wanted: Dict[Path, List[str]], units: Dict[Path, Tuple[str, int]], releases, use_cache: bool = True) -> Dict[Path, Tuple[str, frozenset, bool]]:
+def running_code_mentions(wanted: Dict[Path, List[str]], units: Dict[Path, Tuple[str, int]], releases, use_cache: bool = True) -> Dict[Path, Tuple[str, frozenset, bool, str]]:
     """{revision file: (the code that runs while it migrates, the wanted names that code
-    mentions, whether that code is the application's database code)}.
+    mentions, whether that code is the application's database code, the git ref of that code)}.
 
     The code that runs: with release tags, the latest final release the change that added the
     revision builds on (an ancestor of its parent), else that change's parent commit (a project
@@ -406,7 +406,7 @@ def running_code_mentions(wanted: Dict[Path, List[str]], units: Dict[Path, Tuple
         ref, shown = refs[units[path][0]]
         if ref:
             hits, application = found[ref]
-            out[path] = (shown, frozenset(n for n in names if n in hits), application)
+            out[path] = (shown, frozenset(n for n in names if n in hits), application, ref)
     return out
 
 
@@ -521,3 +521,181 @@ def _mentioned(root: Path, ref: str, names: List[str], use_cache: bool) -> Tuple
     if use_cache:
         store_result(scope, key, [sorted(hits), application])
     return hits, application
+
+
+# -- the ORM model of a table, as the code at a commit declares it ----------------------------------
+
+# base classes that declare no columns of their own: declarative bases and library roots
+PLAIN_BASES = frozenset({"Base", "Model", "DeclarativeBase", "DeclarativeBaseNoMeta", "SQLModel", "ModelBase", "BaseModel", "object", "Generic", "AsyncAttrs", "MappedAsDataclass"})
+MODEL_FILE_BYTES = 2_000_000
+MODEL_TABLE_LIMIT = 200  # tables asked about per commit
+
+
+def _declaration_patterns(table: str) -> List[str]:
+    quoted = rf"[\"']{re.escape(table)}[\"']"
+    return [rf"__tablename__\s*(:[^=]*)?=\s*{quoted}", rf"\b(table_name|db_table)\s*=\s*{quoted}", rf"\bTable\(\s*{quoted}"]
+
+
+def _class_words(node: ast.AST) -> set:
+    """Every name a class (or Table call) holds: attribute and argument names, identifiers, and
+    string constants (``Column("downloads", ...)``), lower-cased."""
+    words = set()
+    for item in ast.walk(node):
+        if isinstance(item, ast.Name):
+            words.add(item.id.lower())
+        elif isinstance(item, ast.Attribute):
+            words.add(item.attr.lower())
+        elif isinstance(item, ast.keyword) and item.arg:
+            words.add(item.arg.lower())
+        elif isinstance(item, ast.arg):
+            words.add(item.arg.lower())
+        elif isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            words.add(item.name.lower())
+        elif isinstance(item, ast.Constant) and isinstance(item.value, str) and len(item.value) < 200:
+            words.add(item.value.lower())
+    return words
+
+
+def _base_name(expr: ast.AST) -> Optional[str]:
+    if isinstance(expr, ast.Name):
+        return expr.id
+    if isinstance(expr, ast.Attribute):
+        return expr.attr
+    if isinstance(expr, ast.Subscript):  # Generic[T], Mapped[...]
+        return _base_name(expr.value)
+    return None
+
+
+def _declares(node: ast.AST, table: str) -> bool:
+    """A class whose __tablename__ (or Meta's table_name / db_table) is ``table``, or a
+    ``Table("table", ...)`` call."""
+    def constant(value) -> bool:
+        return isinstance(value, ast.Constant) and value.value == table
+    if isinstance(node, ast.Call):
+        return _base_name(node.func) == "Table" and bool(node.args) and constant(node.args[0])
+    if not isinstance(node, ast.ClassDef):
+        return False
+    for statement in node.body:
+        targets = statement.targets if isinstance(statement, ast.Assign) else [statement.target] if isinstance(statement, ast.AnnAssign) else []
+        value = getattr(statement, "value", None)
+        if any(isinstance(t, ast.Name) and t.id == "__tablename__" for t in targets) and constant(value):
+            return True
+        if isinstance(statement, ast.ClassDef) and statement.name == "Meta":
+            for inner in statement.body:
+                if isinstance(inner, ast.Assign) and any(isinstance(t, ast.Name) and t.id in ("table_name", "db_table") for t in inner.targets) and constant(inner.value):
+                    return True
+    return False
+
+
+def _show(root: Path, commit: str, path: str) -> Optional[ast.Module]:
+    size = _git(root, "cat-file", "-s", f"{commit}:{path}", check=False).stdout.strip()
+    if not size.isdigit() or int(size) > MODEL_FILE_BYTES:
+        return None
+    proc = _git(root, "cat-file", "blob", f"{commit}:{path}", check=False, binary=True)
+    if proc.returncode != 0:
+        return None
+    try:
+        return ast.parse(proc.stdout)
+    except (SyntaxError, ValueError, MemoryError, RecursionError):
+        return None
+
+
+def model_columns(root: Path, commit: str, tables: List[str], use_cache: bool = True) -> Dict[str, Optional[frozenset]]:
+    """{table: the names the ORM model that declares it at ``commit`` holds, with those of the
+    base classes it inherits from in the repository; None when git does not show exactly one
+    declaration in running code, or a base class is neither in the repository nor a plain
+    declarative base (a library mixin may declare columns).}  Read with ``ast``, never run."""
+    tables = sorted(set(t for t in tables if t and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_$]*", t)))[:MODEL_TABLE_LIMIT]
+    if not tables:
+        return {}
+    scope = f"git-models\0{os.path.realpath(root)}"
+    key = result_key(commit, tables, "v1: ast, one declaration, in-repo bases")
+    stored = cached_result(scope, key) if use_cache else None
+    if stored is not None:
+        return {t: (frozenset(v) if v is not None else None) for t, v in stored}
+    args = ["-E", "-o"]
+    for table in tables:
+        for pattern in _declaration_patterns(table):
+            args += ["-e", pattern]
+    where: Dict[str, set] = {t: set() for t in tables}
+    for path, match in _grep(root, args, commit):
+        if _not_running(path) or not path.endswith((".py", ".pyi")):
+            continue
+        quoted = re.search(r"[\"']([^\"']+)[\"']", match)
+        if quoted and quoted.group(1) in where:
+            where[quoted.group(1)].add(path)
+    modules: Dict[str, Optional[ast.Module]] = {}
+
+    def module(path: str) -> Optional[ast.Module]:
+        if path not in modules:
+            modules[path] = _show(root, commit, path)
+        return modules[path]
+
+    class_files: Dict[str, Optional[str]] = {}
+
+    def class_file(name: str) -> Optional[str]:
+        """The one running-code file that defines class ``name``."""
+        if name not in class_files:
+            found = {p for p, _ in _grep(root, ["-l", "-E", "-e", rf"^\s*class\s+{re.escape(name)}\b"], commit) if not _not_running(p) and p.endswith((".py", ".pyi"))}
+            class_files[name] = next(iter(found)) if len(found) == 1 else None
+        return class_files[name]
+
+    def words_of(cls: ast.ClassDef, tree: ast.Module, depth: int) -> Optional[set]:
+        words = _class_words(cls)
+        for base in cls.bases:
+            name = _base_name(base)
+            if name is None:
+                return None
+            if name in PLAIN_BASES:
+                continue
+            local = [n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == name]
+            other_tree = tree
+            if not local:
+                path = class_file(name) if depth < 3 else None
+                other_tree = module(path) if path else None
+                local = [n for n in ast.walk(other_tree) if isinstance(n, ast.ClassDef) and n.name == name] if other_tree else []
+            if len(local) != 1 or depth >= 3:
+                return None
+            inherited = words_of(local[0], other_tree, depth + 1)
+            if inherited is None:
+                return None
+            words |= inherited
+        return words
+
+    out: Dict[str, Optional[frozenset]] = {}
+    for table in tables:
+        out[table] = None
+        if len(where[table]) != 1:
+            continue
+        tree = module(next(iter(where[table])))
+        if tree is None:
+            continue
+        declaring = [n for n in ast.walk(tree) if _declares(n, table)]
+        if len(declaring) != 1:
+            continue
+        node = declaring[0]
+        words = _class_words(node) if isinstance(node, ast.Call) else words_of(node, tree, 0)
+        out[table] = frozenset(words) if words is not None else None
+    if use_cache:
+        store_result(scope, key, [(t, sorted(v) if v is not None else None) for t, v in out.items()])
+    return out
+
+
+def named_at(start: Path, commit: str, names: List[str], use_cache: bool = True) -> Optional[set]:
+    """The names running code at ``commit`` holds as whole words (any case); None when git does not
+    say.  For a column: whether the code the change that added it left behind used it."""
+    try:
+        root = repository_root(start)
+        return _mentioned(root, commit, sorted(set(names)), use_cache)[0]
+    except (GitError, OSError, ValueError):
+        return None
+
+
+def models_at(start: Path, ref: str, tables: List[str], use_cache: bool = True) -> Dict[str, Optional[frozenset]]:
+    """``model_columns`` at a ref, {} when git does not say."""
+    try:
+        root = repository_root(start)
+        commit = _git(root, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}", check=False).stdout.strip()
+        return model_columns(root, commit, tables, use_cache) if commit else {}
+    except (GitError, OSError, ValueError):
+        return {}

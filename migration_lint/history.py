@@ -20,7 +20,7 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import List, Tuple
+from typing import Dict, List, Tuple
 
 from migration_lint import discovery
 from migration_lint import model as m
@@ -30,7 +30,7 @@ from migration_lint.catalogue import catalogue_signature
 from migration_lint.config import Config
 from migration_lint.engine import lint, problem_findings
 from migration_lint.errors import DiscoveryError
-from migration_lint.gitdiff import changes_for, deploy_units, first_release, head_commit, release_tags, running_code_mentions
+from migration_lint.gitdiff import changes_for, deploy_units, first_release, head_commit, models_at, named_at, release_tags, running_code_mentions
 from migration_lint.infer import dialects_seen, history_evidence, infer_dialect, infer_downgrades, infer_downgrades_unused, infer_offline_paths, read_mako
 from migration_lint.loader import DEFAULT_MAX_FILE_SIZE, FileLoader, Sources, cached_result, read_sources, result_key, store_result
 from migration_lint.process import quiet_gc
@@ -245,9 +245,83 @@ def _with_code_mentions(settings, history: History, files, scope, use_cache: boo
             wanted[by_shown[file.path]] = sorted(names)
     # anchored: that code is the application's and names its columns (else an absent name says nothing)
     found = running_code_mentions(wanted, units, settings.releases, use_cache=use_cache)
+    given_up = _given_up_columns(files, by_shown, units, found, use_cache)
     shown_of = {path: shown for shown, path in by_shown.items()}
-    mentions = [(shown_of[path], where, tuple(wanted[path]), tuple(sorted(hit)), anchored) for path, (where, hit, anchored) in found.items()]
+    mentions = [
+        (shown_of[path], where, tuple(wanted[path]), tuple(sorted(hit)), anchored, tuple(sorted(given_up.get(path, ()))))
+        for path, (where, hit, anchored, _ref) in found.items()
+    ]
     return dataclasses.replace(settings, code_mentions=tuple(sorted(mentions))) if mentions else settings
+
+
+BIRTH_LIMIT = 40  # commits read for where a dropped column came from, per history
+
+
+def _given_up_columns(files, by_shown, units, found, use_cache: bool) -> Dict[Path, set]:
+    """{revision file: "table\0column" of the columns it drops that the code running beside it
+    had given up, on evidence beyond a word's absence next to its table's name}: the ORM model
+    that declares the table there no longer maps the column (its name is not in the class, nor in
+    the classes it inherits from in the repository), however common the word is elsewhere
+    (warehouse e82c3a017d60 ``downloads``); or no running code names the column any more while
+    the code that the change adding it left did (warehouse 4a0276f260c7: tables named by a
+    mixin, never written out).  Only where that code is the application's (``anchored``)."""
+    out: Dict[Path, set] = {}
+    drops: Dict[Path, list] = {}
+    for file in files:
+        path = by_shown.get(file.path)
+        if path not in found or not found[path][2]:
+            continue
+        for op in file.operations:
+            if op.phase == m.UPGRADE and op.kind == m.DROP_COLUMN and op.table and op.columns and op.columns[0]:
+                drops.setdefault(path, []).append((str(op.table), str(op.columns[0])))
+    if not drops:
+        return out
+    # the ORM model of each table, per ref read
+    by_ref: Dict[str, set] = {}
+    for path, pairs in drops.items():
+        by_ref.setdefault(found[path][3], set()).update(t for t, _ in pairs)
+    start = next(iter(drops))
+    models = {ref: models_at(start, ref, sorted(tables), use_cache) for ref, tables in by_ref.items()}
+    # where each column came from: the latest revision before the drop that added it (or renamed
+    # a column to it, or created its table with it)
+    births: Dict[Tuple[str, str], List[Tuple[int, str]]] = {}
+    for file in files:
+        path = by_shown.get(file.path)
+        if path not in units or units[path][0] == "worktree":
+            continue
+        for op in file.operations:
+            if op.phase != m.UPGRADE or not op.table:
+                continue
+            names = []
+            if op.kind == m.ADD_COLUMN and op.column is not None and op.column.name:
+                names = [op.column.name]
+            elif op.kind == m.CREATE_TABLE:
+                names = [c.name for c in op.table_columns if c.name]
+            elif op.kind == m.RENAME_COLUMN and op.get("new_name"):
+                names = [op.get("new_name")]
+            for name in names:
+                births.setdefault((str(op.table).lower(), str(name).lower()), []).append((units[path][1], units[path][0]))
+    asked = 0
+    for path, pairs in drops.items():
+        _where, hits, _anchored, ref = found[path]
+        hits_lower = {h.lower() for h in hits}
+        when = units[path][1] if units[path][0] != "worktree" else None
+        for table, column in pairs:
+            spelled = {c.lower() for c in column_spellings(column)}
+            model = models[ref].get(table)
+            if model is not None and not (spelled & model):
+                out.setdefault(path, set()).add(f"{table}\0{column}")
+                continue
+            if spelled & hits_lower or {s.lower() for s in spellings(table)} & hits_lower:
+                continue  # still named; or its table is, and the plain rule decides
+            earlier = [b for b in births.get((table.lower(), column.lower()), ()) if when is None or b[0] < when]
+            if not earlier or asked >= BIRTH_LIMIT:
+                continue
+            asked += 1
+            born = named_at(path, max(earlier)[1], list(column_spellings(column)), use_cache)
+            if born and spelled & {b.lower() for b in born}:
+                out.setdefault(path, set()).add(f"{table}\0{column}")
+    return out
 
 
 def check_history(history: History, catalogue, resources) -> EnvironmentResult:

@@ -83,7 +83,7 @@ class Settings:
     # (file as shown, the code that runs while it migrates, names asked about, those of them that
     # code mentions, whether that code is the application's: it names most of the tables the
     # history keeps): gitdiff.running_code_mentions; () when git does not say
-    code_mentions: Tuple[Tuple[str, str, Tuple[str, ...], Tuple[str, ...], bool], ...] = ()
+    code_mentions: Tuple[Tuple[str, str, Tuple[str, ...], Tuple[str, ...], bool, Tuple[str, ...]], ...] = ()
     select: Tuple[str, ...] = ()
     ignore: Tuple[str, ...] = ()
     severity: Tuple[Tuple[str, str], ...] = ()  # (rule, severity) overrides
@@ -104,12 +104,14 @@ class Settings:
     sources: Tuple[Tuple[str, str], ...] = ()  # (value name, what decided it)
     notes: Tuple[str, ...] = ()  # what was assumed, ignored or replaced, for the output's header
 
-    def mentions_of(self, path: str) -> Optional[Tuple[str, Tuple[str, ...], Tuple[str, ...], bool]]:
-        """(the running code, names asked about, names it mentions, it is the application's) for a
+    def mentions_of(self, path: str) -> Optional[Tuple[str, Tuple[str, ...], Tuple[str, ...], bool, Tuple[str, ...]]]:
+        """(the running code, names asked about, names it mentions, it is the application's,
+        "table\0column" of dropped columns it had given up on other evidence: its ORM model no
+        longer maps them, or it names them no more while the code that added them did) for a
         revision file, or None."""
-        for shown, where, asked, mentioned, anchored in self.code_mentions:
+        for shown, where, asked, mentioned, anchored, given_up in self.code_mentions:
             if shown == path:
-                return where, asked, mentioned, anchored
+                return where, asked, mentioned, anchored, given_up
         return None
 
     def is_large(self, schema: Optional[str], table: Optional[str]) -> bool:

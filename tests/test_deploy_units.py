@@ -348,3 +348,107 @@ def test_an_alembic_env_py_outside_a_migrations_folder_is_not_the_application(pr
     write(project, "r2.py", revision("r2", "r1", '    op.drop_column("account", "legacy_token")'))
     commit(project, "drop", date="2025-03-01T10:00:00")
     assert drop_findings(project) == [("r2.py", "drop-column")]
+
+
+# Given up on other evidence: the table's ORM model no longer maps the column although the word
+# lives on elsewhere (warehouse e82c3a017d60 `downloads`), or no code names the column any more
+# while the code that added it did (warehouse 4a0276f260c7: event tables a mixin names).
+
+FILES_MODEL = '''from sqlalchemy import Column, Integer, String
+from app.db import Model
+from app.mixins import HasEvents
+
+
+class File(HasEvents, Model):
+    __tablename__ = "release_files"
+    id = Column(Integer, primary_key=True)
+    filename = Column(String)
+    downloads = Column(Integer)
+'''
+MIXINS = '''from sqlalchemy import Column, String
+
+
+class HasEvents:
+    events_enabled = True
+'''
+LEGACY_API = 'def project_json(project):\n    return {"downloads": -1, "name": project.name}\n'
+
+
+def _model_project(project, model_after, mixins=MIXINS):
+    (project / "app").mkdir(exist_ok=True)
+    (project / "app" / "models.py").write_text(FILES_MODEL)
+    (project / "app" / "mixins.py").write_text(mixins)
+    (project / "app" / "db.py").write_text("from sqlalchemy.orm import declarative_base\nModel = declarative_base()\n")
+    (project / "app" / "legacy.py").write_text(LEGACY_API)
+    write(project, "r1.py", revision("r1", None, '    op.create_table("release_files", sa.Column("id", sa.Integer(), primary_key=True), sa.Column("downloads", sa.Integer()))'))
+    commit(project, "files", date="2025-01-01T10:00:00")
+    (project / "app" / "models.py").write_text(model_after)
+    commit(project, "the model changes", date="2025-02-01T10:00:00")
+    write(project, "r2.py", revision("r2", "r1", '    op.drop_column("release_files", "downloads")'))
+    commit(project, "the drop", date="2025-03-01T10:00:00")
+    return drop_findings(project)
+
+
+def test_a_column_the_tables_model_no_longer_maps_is_not_reported_however_common_the_word(project):
+    # "downloads" lives on as a JSON key; the model of release_files no longer maps it
+    assert _model_project(project, FILES_MODEL.replace("    downloads = Column(Integer)\n", "")) == []
+
+
+def test_a_column_the_model_still_maps_is_reported(project):
+    assert _model_project(project, FILES_MODEL.replace("    filename = Column(String)\n", "")) == [("r2.py", "drop-column")]
+
+
+def test_a_column_a_mixin_in_the_repository_declares_is_still_mapped(project):
+    mixins = MIXINS + "\n\nclass Counted:\n    downloads = Column(String)\n"
+    model = FILES_MODEL.replace("    downloads = Column(Integer)\n", "").replace("class File(HasEvents, Model)", "class File(HasEvents, Counted, Model)").replace("from app.mixins import HasEvents", "from app.mixins import HasEvents, Counted")
+    assert _model_project(project, model, mixins) == [("r2.py", "drop-column")]
+
+
+def test_a_base_class_from_a_library_may_declare_it_and_proves_nothing(project):
+    model = FILES_MODEL.replace("    downloads = Column(Integer)\n", "").replace("class File(HasEvents, Model)", "class File(HasEvents, Timestamp, Model)")
+    assert _model_project(project, "from sqlalchemy_utils import Timestamp\n" + model) == [("r2.py", "drop-column")]
+
+
+def test_a_column_declared_by_its_database_name_is_mapped(project):
+    model = FILES_MODEL.replace("    downloads = Column(Integer)\n", '    download_count = Column("downloads", Integer)\n')
+    assert _model_project(project, model) == [("r2.py", "drop-column")]
+
+
+EVENTS_MODEL = '''from sqlalchemy import Column, String
+from sqlalchemy.orm import declared_attr
+
+
+class HasEvents:
+    @declared_attr
+    def __tablename__(cls):
+        return f"{cls.__name__.lower()}_events"
+
+    ip_address_string = Column(String)
+'''
+
+
+def test_a_column_the_code_named_when_it_was_added_and_names_no_more_was_given_up(project):
+    (project / "app").mkdir()
+    (project / "app" / "events.py").write_text("from sqlalchemy import Column\n\nclass HasEvents:\n    pass\n")
+    write(project, "r1.py", revision("r1", None, '    op.create_table("user_events", sa.Column("id", sa.Integer(), primary_key=True))'))
+    commit(project, "events", date="2025-01-01T10:00:00")
+    (project / "app" / "events.py").write_text(EVENTS_MODEL)
+    write(project, "r2.py", revision("r2", "r1", '    op.add_column("user_events", sa.Column("ip_address_string", sa.String()))'))
+    commit(project, "add ip_address_string", date="2025-02-01T10:00:00")
+    (project / "app" / "events.py").write_text(EVENTS_MODEL.replace("    ip_address_string = Column(String)\n", ""))
+    commit(project, "stop using ip_address_string", date="2025-03-01T10:00:00")
+    write(project, "r3.py", revision("r3", "r2", '    op.drop_column("user_events", "ip_address_string")'))
+    commit(project, "drop it", date="2025-04-01T10:00:00")
+    assert drop_findings(project) == []
+
+
+def test_a_column_the_code_never_named_proves_nothing_when_its_table_is_not_named(project):
+    (project / "app").mkdir()
+    (project / "app" / "events.py").write_text("from sqlalchemy import Column\n\nclass HasEvents:\n    pass\n")
+    write(project, "r1.py", revision("r1", None, '    op.create_table("user_events", sa.Column("id", sa.Integer(), primary_key=True))'))
+    commit(project, "events", date="2025-01-01T10:00:00")
+    write(project, "r2.py", revision("r2", "r1", '    op.add_column("user_events", sa.Column("ip_address_string", sa.String()))'))
+    commit(project, "add ip_address_string (used by another service)", date="2025-02-01T10:00:00")
+    write(project, "r3.py", revision("r3", "r2", '    op.drop_column("user_events", "ip_address_string")'))
+    commit(project, "drop it", date="2025-04-01T10:00:00")
+    assert drop_findings(project) == [("r3.py", "drop-column")]
