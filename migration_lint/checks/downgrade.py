@@ -42,27 +42,38 @@ OPAQUE = {m.RAW_SQL}
 
 _IDENT = r'(?:"[^"]+"|`[^`]+`|[A-Za-z_][\w$]*)'
 _CREATE_TRIGGER = re.compile(
-    rf"^\s*CREATE\s+(?P<replace>OR\s+REPLACE\s+)?(?:CONSTRAINT\s+)?TRIGGER\s+(?:IF\s+NOT\s+EXISTS\s+)?(?:{_IDENT}\.)?(?P<name>{_IDENT})\b"
-    rf".*?\bON\s+(?:(?P<schema>{_IDENT})\.)?(?P<table>{_IDENT})(?P<rest>.*)$", re.I | re.S)
+    rf"^\s*CREATE\s+(?P<replace>OR\s+REPLACE\s+)?(?:CONSTRAINT\s+)?TRIGGER\s+(?P<ifnot>IF\s+NOT\s+EXISTS\s+)?(?:{_IDENT}\.)?(?P<name>{_IDENT})\b"
+    rf"(?P<event>.*?)\bON\s+(?:(?P<schema>{_IDENT})\.)?(?P<table>{_IDENT})(?P<rest>.*)$", re.I | re.S)
 _EXECUTES = re.compile(rf"\bEXECUTE\s+(?:PROCEDURE|FUNCTION)\s+(?:{_IDENT}\.)?(?P<function>{_IDENT})\s*\(", re.I)
 _CREATE_FUNCTION = re.compile(rf"^\s*CREATE\s+(?:OR\s+REPLACE\s+)?FUNCTION\s+(?:{_IDENT}\.)?(?P<name>{_IDENT})\s*\(", re.I)
 _DROP_TRIGGER = re.compile(rf"^\s*DROP\s+TRIGGER\s+(?:IF\s+EXISTS\s+)?(?:{_IDENT}\.)?(?P<name>{_IDENT})", re.I)
-_DROP_FUNCTION = re.compile(rf"^\s*DROP\s+FUNCTION\s+(?:IF\s+EXISTS\s+)?(?:{_IDENT}\.)?(?P<name>{_IDENT})", re.I)
-# what a row trigger writes: NEW.col := ... (PL/pgSQL), SET NEW.col = ... (MySQL)
-# (a statement's start: not IF NEW.col = ... , a comparison)
-_WRITES_NEW = re.compile(r'(?:^|;|\bBEGIN\b|\bTHEN\b|\bELSE\b|\bLOOP\b|\bSET\b)\s*NEW\.["`]?(\w+)["`]?\s*:?=(?!=)', re.I | re.M)
+_DROP_FUNCTION = re.compile(r"^\s*DROP\s+FUNCTION\s+(?:IF\s+EXISTS\s+)?(?P<names>.*?)(?:\b(?:CASCADE|RESTRICT)\b|;|$)", re.I | re.S)
+# what a row trigger uses of the row: NEW.col / OLD.col, read or written (PostgreSQL: record "new"
+# has no field ...; MySQL: Unknown column ... in 'NEW')
+_ROW_FIELD = re.compile(r'\b(?:NEW|OLD)\.["`]?(\w+)["`]?', re.I)
 
 
 def _bare(name: Optional[str]) -> Optional[str]:
     return name.strip('"`').lower() if name else None
 
 
-def _triggers(ops, settings) -> list:
-    """(op, trigger, (schema, table), OR REPLACE, columns its row body assigns) for each CREATE
-    TRIGGER among the SQL of a phase; the body is the trigger's own (MySQL, SQLite) or that of
-    the function it executes, when the same phase creates it."""
+def _dropped_functions(sql: str) -> Set[str]:
+    """The functions a DROP FUNCTION names (``DROP FUNCTION f(), s.g(int) CASCADE``)."""
+    found = _DROP_FUNCTION.match(sql or "")
+    if not found:
+        return set()
+    names = re.sub(r"\([^()]*\)", "", found.group("names"))  # argument lists
+    return {_bare(part.strip().rsplit(".", 1)[-1]) for part in names.split(",") if part.strip()}
+
+
+def _triggers(ops, settings, restored=()) -> list:
+    """(op, trigger, (schema, table), taken up again by a second CREATE (OR REPLACE, IF NOT
+    EXISTS), columns of the row its body uses, the function it executes, columns its event or WHEN
+    clause names) for each CREATE TRIGGER among the SQL of a phase.  The body is the trigger's own
+    (MySQL, SQLite) or that of the function it executes, as the phase creates it, or as
+    ``restored`` (the downgrade's SQL) creates it again."""
     bodies = {}
-    for op in ops:
+    for op in (*ops, *restored):
         found = _CREATE_FUNCTION.match(op.sql or "") if op.kind == m.OTHER_SQL else None
         if found:
             bodies[_bare(found.group("name"))] = op.sql
@@ -73,10 +84,20 @@ def _triggers(ops, settings) -> list:
             continue
         rest = found.group("rest")
         executes = _EXECUTES.search(rest)
-        body = bodies.get(_bare(executes.group("function")), "") if executes else rest
+        function = _bare(executes.group("function")) if executes else None
+        body = bodies.get(function, "") if executes else rest
+        when = re.search(r"\bWHEN\s*\((.*)", rest[: executes.start()] if executes else "", re.I | re.S)
+        clause = found.group("event")
+        event = tuple(dict.fromkeys(
+            w.lower()
+            for listed in re.findall(r"\bUPDATE\s+OF\s+([\w\s,\"`]+?)(?=\s+(?:OR|ON)\b|\s*$)", clause, re.I)
+            for w in re.findall(r"\w+", listed)
+        ))
+        event += tuple(c.lower() for c in _ROW_FIELD.findall(when.group(1))) if when else ()
         table = (name_key(_bare(found.group("schema")), settings.dialect, "schema") or settings.default_schema, name_key(_bare(found.group("table")), settings.dialect, "table"))
-        writes = tuple(dict.fromkeys(w.lower() for w in _WRITES_NEW.findall(body)))
-        out.append((op, _bare(found.group("name")), table, bool(found.group("replace")), writes, _bare(executes.group("function")) if executes else None))
+        uses = tuple(dict.fromkeys(w.lower() for w in _ROW_FIELD.findall(body)))
+        again = bool(found.group("replace") or found.group("ifnot"))
+        out.append((op, _bare(found.group("name")), table, again, uses, function, event))
     return out
 
 
@@ -158,9 +179,8 @@ class _Removed:
                 dropped = _DROP_TRIGGER.match(op.sql or "")
                 if dropped:
                     self.triggers.add(_bare(dropped.group("name")))
-                dropped = _DROP_FUNCTION.match(op.sql or "")
-                if dropped and re.search(r"\bCASCADE\b", op.sql, re.I):
-                    self.cascaded.add(_bare(dropped.group("name")))
+                if re.search(r"\bCASCADE\b", op.sql or "", re.I):
+                    self.cascaded |= _dropped_functions(op.sql)
                 continue
             if op.kind == m.DROP_TABLE:
                 if table[1] is None:
@@ -240,8 +260,8 @@ def _downgrade_is_knowable(migration):
     ops = migration.ops[m.DOWNGRADE]
     if any(op.kind == m.RAISE and "offline" not in op.context for op in ops):
         return False
-    if any(op.kind in OPAQUE for op in ops):
-        return False
+    if any(op.kind in OPAQUE or (op.kind == m.OTHER_SQL and op.get("statement") == "drop_call") for op in ops):
+        return False  # SQL not read, or a drop outside op (Table.drop, metadata.drop_all): anything may be gone
     return True
 
 
@@ -360,36 +380,48 @@ def incomplete_downgrade(rule, run):
 
 
 def _triggers_left(rule, migration, removed: "_Removed", settings):
-    """A trigger the upgrade creates with SQL and the downgrade leaves: when it writes a column the
-    downgrade drops, every write it fires on fails after the downgrade (warehouse 8bee9c119e41);
-    otherwise the next upgrade fails creating it again, unless it says OR REPLACE (or drops it
-    first)."""
+    """A trigger the upgrade creates with SQL and the downgrade leaves: when it uses a column the
+    downgrade drops (NEW.col or OLD.col, read or written), every write it fires on fails after the
+    downgrade (warehouse 8bee9c119e41); when its event or WHEN clause names that column, PostgreSQL
+    refuses the downgrade's DROP COLUMN itself; otherwise the next upgrade fails creating it again,
+    unless it is taken up again (OR REPLACE, IF NOT EXISTS, or dropped first)."""
     upgrade_ops = migration.ops[m.UPGRADE]
+    downgrade_ops = migration.ops[m.DOWNGRADE]
     dropped_first = set()
     for op in upgrade_ops:
         found = _DROP_TRIGGER.match(op.sql or "") if op.kind == m.OTHER_SQL else None
         if found:
             dropped_first.add(_bare(found.group("name")))
-    for op, name, table, replace, writes, function in _triggers(upgrade_ops, settings):
-        index = upgrade_ops.index(op)
-        after = upgrade_ops[index + 1:]
-        if any(o.kind == m.OTHER_SQL and (_DROP_TRIGGER.match(o.sql or "") or _DROP_FUNCTION.match(o.sql or "")) and name in (o.sql or "").lower() for o in after):
+    for op, name, table, again, uses, function, event in _triggers(upgrade_ops, settings, restored=downgrade_ops):
+        after = upgrade_ops[upgrade_ops.index(op) + 1:]
+        if any(o.kind == m.OTHER_SQL and _DROP_TRIGGER.match(o.sql or "") and _bare(_DROP_TRIGGER.match(o.sql).group("name")) == name for o in after):
+            continue
+        if function and any(o.kind == m.OTHER_SQL and re.search(r"\bCASCADE\b", o.sql or "", re.I) and function in _dropped_functions(o.sql) for o in after):
             continue
         if any(o.kind == m.DROP_TABLE and table_key(o, settings) == table for o in after):
             continue
         if removed.table(table) or name in removed.triggers or (function and function in removed.cascaded) or re.search(rf"\b{re.escape(name)}\b", removed.sql):
             continue
-        lost = [c for c in writes if removed.column(table, name_key(c, settings.dialect, "column"))]
         shown = table[1] if table[0] == settings.default_schema else f"{table[0]}.{table[1]}"
-        if lost:
-            columns = m.listing(f"{shown}.{c}" for c in lost)
+
+        def dropped(columns):
+            return [c for c in columns if removed.column(table, name_key(c, settings.dialect, "column"))]
+
+        if settings.dialect == "postgresql" and dropped(event):
             yield migration.at(
                 rule, op,
-                f"upgrade() creates trigger {name} on {shown}, but downgrade() never removes it, while it drops {columns}, which the trigger writes: "
-                f"after the downgrade every write to {shown} that fires it fails",
+                f"upgrade() creates trigger {name} on {shown}, whose event names {m.listing(f'{shown}.{c}' for c in dropped(event))}, but downgrade() "
+                "never removes it: the downgrade's DROP COLUMN fails, since the trigger depends on the column",
                 phase=m.UPGRADE,
             )
-        elif not replace and name not in dropped_first:
+        elif dropped(uses):
+            yield migration.at(
+                rule, op,
+                f"upgrade() creates trigger {name} on {shown}, but downgrade() never removes it, while it drops "
+                f"{m.listing(f'{shown}.{c}' for c in dropped(uses))}, which the trigger uses: after the downgrade every write to {shown} that fires it fails",
+                phase=m.UPGRADE,
+            )
+        elif not again and name not in dropped_first:
             yield migration.at(
                 rule, op,
                 f"upgrade() creates trigger {name} on {shown}, but downgrade() never removes it: after a downgrade, the next upgrade fails creating it again",
