@@ -922,11 +922,15 @@ def spellings(table: str) -> tuple:
 
 def column_spellings(column: str) -> tuple:
     """How code may name a column: as written, and a foreign key's column by its attribute
-    (peewee's ForeignKeyField `owner` is the column owner_id)."""
+    (peewee's ForeignKeyField `owner` is the column owner_id), and in camelCase as code in other
+    languages names it (ipAddressString)."""
     out = [column]
     if column.lower().endswith("_id") and len(column) > 3:
         out.append(column[:-3])
-    return tuple(out)
+    if "_" in column.strip("_"):  # ipAddressString: how Java, Go or JavaScript code names it
+        parts = [p for p in column.split("_") if p]
+        out.append(parts[0] + "".join(p[:1].upper() + p[1:] for p in parts[1:]))
+    return tuple(dict.fromkeys(out))
 
 
 def mark_code_mentions(migrations, settings) -> None:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
 from migration_lint.errors import MigrationLintError
+from migration_lint.facts import column_spellings, spellings
 from migration_lint.loader import cached_result, result_key, store_result
 from migration_lint.scope import ChangeSet, FileChange
 
@@ -525,10 +526,14 @@ def _mentioned(root: Path, ref: str, names: List[str], use_cache: bool) -> Tuple
 
 # -- the ORM model of a table, as the code at a commit declares it ----------------------------------
 
-# base classes that declare no columns of their own: declarative bases and library roots
+# base classes that declare no columns of their own, when the repository does not define them:
+# declarative bases and library roots
 PLAIN_BASES = frozenset({"Base", "Model", "DeclarativeBase", "DeclarativeBaseNoMeta", "SQLModel", "ModelBase", "BaseModel", "object", "Generic", "AsyncAttrs", "MappedAsDataclass"})
 MODEL_FILE_BYTES = 2_000_000
 MODEL_TABLE_LIMIT = 200  # tables asked about per commit
+SQL_WORDS = re.compile(r"\b(select|update|insert|delete|where|from|join|set|returning|values|alter|into)\b", re.I)
+# files that declare no model the application runs: tests and their fixtures
+NOT_MODELS = ("tests", "test", "testing")
 
 
 def _declaration_patterns(table: str) -> List[str]:
@@ -536,11 +541,19 @@ def _declaration_patterns(table: str) -> List[str]:
     return [rf"__tablename__\s*(:[^=]*)?=\s*{quoted}", rf"\b(table_name|db_table)\s*=\s*{quoted}", rf"\bTable\(\s*{quoted}"]
 
 
-def _class_words(node: ast.AST) -> set:
-    """Every name a class (or Table call) holds: attribute and argument names, identifiers, and
-    string constants (``Column("downloads", ...)``), lower-cased."""
+def _class_words(node: ast.AST) -> Optional[set]:
+    """Every name a class (or Table call) holds, lower-cased: attribute and argument names,
+    identifiers, string constants (``Column("downloads", ...)``).  None when a column may be named
+    by what cannot be read here: a column whose name is a constant (``Column(LEGACY, ...)``), or
+    columns spliced in (``Table("t", md, *columns())``)."""
     words = set()
     for item in ast.walk(node):
+        if isinstance(item, ast.Call) and _base_name(item.func) in ("Column", "mapped_column", "Field", "column"):
+            first = item.args[0] if item.args else None
+            if isinstance(first, ast.Name) and first.id.isupper() and len(first.id) > 1:
+                return None
+        if isinstance(item, ast.Call) and _base_name(item.func) == "Table" and any(isinstance(a, ast.Starred) for a in item.args):
+            return None
         if isinstance(item, ast.Name):
             words.add(item.id.lower())
         elif isinstance(item, ast.Attribute):
@@ -600,16 +613,38 @@ def _show(root: Path, commit: str, path: str) -> Optional[ast.Module]:
         return None
 
 
+def _model_file(path: str) -> bool:
+    parts = path.split("/")
+    return path.endswith((".py", ".pyi")) and not _not_running(path) and not any(p.lower() in NOT_MODELS for p in parts[:-1]) and not parts[-1].startswith(("test_", "conftest"))
+
+
+def _imported_as(tree: ast.Module, name: str) -> Optional[Tuple[str, str]]:
+    """(module, original name) when ``tree`` binds ``name`` by an import; None otherwise."""
+    for node in tree.body:
+        if isinstance(node, ast.ImportFrom):
+            for alias in node.names:
+                if (alias.asname or alias.name) == name:
+                    return ("." * node.level + (node.module or ""), alias.name)
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                if (alias.asname or alias.name.split(".")[0]) == name:
+                    return (alias.name, alias.name)
+    return None
+
+
 def model_columns(root: Path, commit: str, tables: List[str], use_cache: bool = True) -> Dict[str, Optional[frozenset]]:
     """{table: the names the ORM model that declares it at ``commit`` holds, with those of the
-    base classes it inherits from in the repository; None when git does not show exactly one
-    declaration in running code, or a base class is neither in the repository nor a plain
-    declarative base (a library mixin may declare columns).}  Read with ``ast``, never run."""
+    base classes it inherits from; None when that is not known for sure}.  Read with ``ast``,
+    never run.  Not known: git shows no declaration, or more than one (a class named as the
+    table's ORM spelling counts: its name may make the table name); a subclass maps into the same
+    table (single-table inheritance); the class gets attributes from outside (``Model.x = ...``,
+    ``setattr``); a base class comes from a library (it may declare columns), is imported under
+    another name, or is a declarative base made with ``cls=``."""
     tables = sorted(set(t for t in tables if t and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_$]*", t)))[:MODEL_TABLE_LIMIT]
     if not tables:
         return {}
     scope = f"git-models\0{os.path.realpath(root)}"
-    key = result_key(commit, tables, "v1: ast, one declaration, in-repo bases")
+    key = result_key(commit, tables, "v2: ast, one declaration, bases read, no subclass or outside attribute")
     stored = cached_result(scope, key) if use_cache else None
     if stored is not None:
         return {t: (frozenset(v) if v is not None else None) for t, v in stored}
@@ -619,7 +654,7 @@ def model_columns(root: Path, commit: str, tables: List[str], use_cache: bool = 
             args += ["-e", pattern]
     where: Dict[str, set] = {t: set() for t in tables}
     for path, match in _grep(root, args, commit):
-        if _not_running(path) or not path.endswith((".py", ".pyi")):
+        if not _model_file(path):
             continue
         quoted = re.search(r"[\"']([^\"']+)[\"']", match)
         if quoted and quoted.group(1) in where:
@@ -631,54 +666,153 @@ def model_columns(root: Path, commit: str, tables: List[str], use_cache: bool = 
             modules[path] = _show(root, commit, path)
         return modules[path]
 
-    class_files: Dict[str, Optional[str]] = {}
+    lines: List[Tuple[str, str]] = []  # every class line, and what the declaring classes need (below)
 
-    def class_file(name: str) -> Optional[str]:
-        """The one running-code file that defines class ``name``."""
-        if name not in class_files:
-            found = {p for p, _ in _grep(root, ["-l", "-E", "-e", rf"^\s*class\s+{re.escape(name)}\b"], commit) if not _not_running(p) and p.endswith((".py", ".pyi"))}
-            class_files[name] = next(iter(found)) if len(found) == 1 else None
-        return class_files[name]
+    def defined(name: str) -> List[Tuple[str, str]]:
+        """(path, line) of each running-code line that defines ``name``: a class; for a plain base's
+        name, an assignment too (Base = declarative_base(...))."""
+        pattern = re.compile(rf"^\s*(class\s+{re.escape(name)}\b|{re.escape(name)}\s*(:[^=]*)?=[^=])")
+        return [(p, line) for p, line in lines if pattern.match(line)]
 
-    def words_of(cls: ast.ClassDef, tree: ast.Module, depth: int) -> Optional[set]:
+    def words_of(cls: ast.ClassDef, tree: ast.Module, path: str, depth: int) -> Optional[set]:
         words = _class_words(cls)
+        if words is None or depth > 3:
+            return None
         for base in cls.bases:
             name = _base_name(base)
             if name is None:
                 return None
-            if name in PLAIN_BASES:
-                continue
             local = [n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == name]
-            other_tree = tree
+            other_tree, other_path = tree, path
             if not local:
-                path = class_file(name) if depth < 3 else None
-                other_tree = module(path) if path else None
-                local = [n for n in ast.walk(other_tree) if isinstance(n, ast.ClassDef) and n.name == name] if other_tree else []
-            if len(local) != 1 or depth >= 3:
+                imported = _imported_as(tree, name)
+                if imported is not None and imported[1] != name.split(".")[-1] and not isinstance(base, ast.Attribute):
+                    return None  # `import X as Timestamp`: another class than its name says
+                places = defined(name)
+                classes = [(p, line) for p, line in places if re.match(r"\s*class\s", line)]
+                if not places:
+                    if name in PLAIN_BASES:
+                        continue  # a library's declarative root
+                    return None  # a library class: it may declare columns
+                if not classes:
+                    # Base = declarative_base(...): plain unless it mixes a class in (cls=...)
+                    if all(re.search(r"declarative_base\(|registry\(|SQLAlchemy\(", line) and "cls=" not in line for _, line in places) and name in PLAIN_BASES:
+                        continue
+                    return None
+                if len(classes) != 1:
+                    return None
+                other_path = classes[0][0]
+                if imported is not None and imported[0].lstrip(".") and not other_path.removesuffix(".py").removesuffix("/__init__").endswith(imported[0].lstrip(".").replace(".", "/")):
+                    return None  # the name comes from another module than the class found
+                other_tree = module(other_path)
+                local = [n for n in (other_tree.body if other_tree else ()) if isinstance(n, ast.ClassDef) and n.name == name]
+            if len(local) != 1:
                 return None
-            inherited = words_of(local[0], other_tree, depth + 1)
+            inherited = words_of(local[0], other_tree, other_path, depth + 1)
             if inherited is None:
                 return None
             words |= inherited
         return words
 
+    # the declaring classes, and in one grep whatever could map into their tables besides them:
+    # classes named as a table's ORM spelling, subclasses, attributes set from outside
+    declared: Dict[str, Tuple[str, ast.AST]] = {}
+    for table in tables:
+        if len(where[table]) != 1:
+            continue
+        path = next(iter(where[table]))
+        tree = module(path)
+        declaring = [n for n in ast.walk(tree) if _declares(n, table)] if tree is not None else []
+        if len(declaring) == 1:
+            declared[table] = (path, declaring[0])
+    class_names = sorted({node.name for _, node in declared.values() if isinstance(node, ast.ClassDef)})
+    # one grep: every class line (bases, subclasses, classes named as a table), assignments of the
+    # plain base names, and attributes set on the declaring classes from outside
+    around: List[Tuple[str, str]] = []
+    if declared:
+        # (two greps: git grep is many times slower when the class pattern shares a run)
+        patterns = [rf"^\s*({'|'.join(sorted(PLAIN_BASES))})\s*(:[^=]*)?=[^=]"]
+        if class_names:
+            names = "|".join(map(re.escape, class_names))
+            patterns += [rf"\b({names})\.\w+\s*=[^=]", rf"setattr\(\s*({names})\b"]
+        args = ["-E"]
+        for pattern in patterns:
+            args += ["-e", pattern]
+        around = [(p, line) for p, line in (*_grep(root, ["-E", "-e", r"^\s*class\s+\w+"], commit), *_grep(root, args, commit)) if _model_file(p)]
+        lines.extend(around)
+
     out: Dict[str, Optional[frozenset]] = {}
     for table in tables:
         out[table] = None
-        if len(where[table]) != 1:
+        if table not in declared:
             continue
-        tree = module(next(iter(where[table])))
-        if tree is None:
+        path, node = declared[table]
+        tree = module(path)
+        # a class named as the table's ORM spelling may be its model too (Flask-SQLAlchemy and
+        # peewee derive the table's name from it); a subclass maps into the same table; attributes
+        # set from outside the class are columns too
+        own = node.name if isinstance(node, ast.ClassDef) else None
+        others = {n for n in spellings(table) if n != table} - {own}
+        clashes = [rf"^\s*class\s+({'|'.join(map(re.escape, sorted(others)))})\b"] if others else []
+        if own:
+            name = re.escape(own)
+            clashes += [rf"^\s*class\s+\w+\s*\([^)]*\b{name}\b", rf"\b{name}\.\w+\s*=[^=]", rf"setattr\(\s*{name}\b"]
+        clash = re.compile("|".join(clashes)) if clashes else None
+        if clash is not None and any(clash.search(line) for _, line in around):
             continue
-        declaring = [n for n in ast.walk(tree) if _declares(n, table)]
-        if len(declaring) != 1:
-            continue
-        node = declaring[0]
-        words = _class_words(node) if isinstance(node, ast.Call) else words_of(node, tree, 0)
+        words = _class_words(node) if isinstance(node, ast.Call) else words_of(node, tree, path, 0)
         out[table] = frozenset(words) if words is not None else None
     if use_cache:
         store_result(scope, key, [(t, sorted(v) if v is not None else None) for t, v in out.items()])
     return out
+
+
+def used_in_sql(root: Path, commit: str, table: str, column: str) -> Optional[bool]:
+    """Whether running code may use the column outside the ORM: it appears in a code file that is
+    not Python, or in a Python string that reads as SQL and names the table too (``text("UPDATE
+    account SET legacy_token ...")``).  None when git does not say or there is too much to read."""
+    names = column_spellings(column)
+    args = ["-l", "-i", "-w", "-F"]
+    for name in names:
+        args += ["-e", name]
+    hits = [p for p, _ in _grep(root, args, commit) if not _not_running(p)]
+    if any(not p.endswith((".py", ".pyi")) for p in hits):
+        return True  # code in another language (or SQL) names it: Go's LegacyToken, report.sql
+    if len(hits) > 30:
+        return None
+    word = re.compile(rf"\b{re.escape(column)}\b", re.I)
+    names = re.compile(rf"\b({'|'.join(map(re.escape, spellings(table)))})\b", re.I)
+    for path in hits:
+        tree = _show(root, commit, path)
+        if tree is None:
+            return None
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and word.search(node.value) and SQL_WORDS.search(node.value) and names.search(node.value):
+                return True
+            if isinstance(node, ast.JoinedStr):
+                text = "".join(v.value for v in node.values if isinstance(v, ast.Constant) and isinstance(v.value, str))
+                if word.search(text) and SQL_WORDS.search(text):
+                    return True  # an f-string's table may be a hole
+    return False
+
+
+def named_anywhere(root: Path, commit: str, names: List[str]) -> Optional[bool]:
+    """Whether any tracked text file at ``commit`` (revision folders and docs aside) holds one of
+    the names as a whole word, in any case: templates, other services' code, configuration."""
+    args = ["-l", "-i", "-w", "-F"]
+    for name in names:
+        args += ["-e", name]
+    command = [a for a in GIT_SAFE if a != "--literal-pathspecs"]
+    command += ["-c", "grep.lineNumber=false", "-c", "grep.column=false", "-c", "grep.fallbackToNoIndex=false"]
+    command += ["grep", "--no-textconv", "-I", "-z", "--no-color", *args, commit]
+    try:
+        proc = subprocess.run(command, cwd=root, capture_output=True, timeout=GREP_SECONDS, encoding="utf-8", errors="surrogateescape", env={**os.environ, "GIT_NO_LAZY_FETCH": "1"})
+    except (FileNotFoundError, subprocess.TimeoutExpired):
+        return None
+    if proc.returncode not in (0, 1):
+        return None
+    paths = [item.partition(":")[2] for item in proc.stdout.split("\0") if item.strip("\n")]
+    return any(not _not_running(p) for p in paths)
 
 
 def named_at(start: Path, commit: str, names: List[str], use_cache: bool = True) -> Optional[set]:
@@ -687,6 +821,23 @@ def named_at(start: Path, commit: str, names: List[str], use_cache: bool = True)
     try:
         root = repository_root(start)
         return _mentioned(root, commit, sorted(set(names)), use_cache)[0]
+    except (GitError, OSError, ValueError):
+        return None
+
+
+def sql_use_at(start: Path, ref: str, table: str, column: str) -> Optional[bool]:
+    """``used_in_sql`` at a ref; None when git does not say."""
+    try:
+        root = repository_root(start)
+        return used_in_sql(root, ref, table, column)
+    except (GitError, OSError, ValueError):
+        return None
+
+
+def anywhere_at(start: Path, ref: str, names: List[str]) -> Optional[bool]:
+    """``named_anywhere`` at a ref; None when git does not say."""
+    try:
+        return named_anywhere(repository_root(start), ref, names)
     except (GitError, OSError, ValueError):
         return None
 

@@ -18,6 +18,7 @@ import datetime
 import fnmatch
 import os
 import re
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List, Tuple
@@ -30,7 +31,7 @@ from migration_lint.catalogue import catalogue_signature
 from migration_lint.config import Config
 from migration_lint.engine import lint, problem_findings
 from migration_lint.errors import DiscoveryError
-from migration_lint.gitdiff import changes_for, deploy_units, first_release, head_commit, models_at, named_at, release_tags, running_code_mentions
+from migration_lint.gitdiff import anywhere_at, changes_for, deploy_units, first_release, head_commit, models_at, named_at, release_tags, running_code_mentions, sql_use_at
 from migration_lint.infer import dialects_seen, history_evidence, infer_dialect, infer_downgrades, infer_downgrades_unused, infer_offline_paths, read_mako
 from migration_lint.loader import DEFAULT_MAX_FILE_SIZE, FileLoader, Sources, cached_result, read_sources, result_key, store_result
 from migration_lint.process import quiet_gc
@@ -273,15 +274,21 @@ def _given_up_columns(files, by_shown, units, found, use_cache: bool) -> Dict[Pa
             continue
         for op in file.operations:
             if op.phase == m.UPGRADE and op.kind == m.DROP_COLUMN and op.table and op.columns and op.columns[0]:
-                drops.setdefault(path, []).append((str(op.table), str(op.columns[0])))
+                drops.setdefault(path, []).append((str(op.table), str(op.columns[0]), op.schema))
     if not drops:
         return out
     # the ORM model of each table, per ref read
     by_ref: Dict[str, set] = {}
     for path, pairs in drops.items():
-        by_ref.setdefault(found[path][3], set()).update(t for t, _ in pairs)
+        # only where the column's name is still found somewhere: else absence decides already
+        hits_lower = {h.lower() for h in found[path][1]}
+        by_ref.setdefault(found[path][3], set()).update(
+            t for t, c, schema in pairs if not schema and {n.lower() for n in column_spellings(c)} & hits_lower
+        )
     start = next(iter(drops))
-    models = {ref: models_at(start, ref, sorted(tables), use_cache) for ref, tables in by_ref.items()}
+    jobs = [(ref, sorted(tables)) for ref, tables in by_ref.items() if tables]
+    with ThreadPoolExecutor(max_workers=4) as pool:  # git processes: threads only wait
+        models = dict(zip((ref for ref, _ in jobs), pool.map(lambda job: models_at(start, job[0], job[1], use_cache), jobs)))
     # where each column came from: the latest revision before the drop that added it (or renamed
     # a column to it, or created its table with it)
     births: Dict[Tuple[str, str], List[Tuple[int, str]]] = {}
@@ -306,11 +313,15 @@ def _given_up_columns(files, by_shown, units, found, use_cache: bool) -> Dict[Pa
         _where, hits, _anchored, ref = found[path]
         hits_lower = {h.lower() for h in hits}
         when = units[path][1] if units[path][0] != "worktree" else None
-        for table, column in pairs:
+        for table, column, schema in pairs:
             spelled = {c.lower() for c in column_spellings(column)}
-            model = models[ref].get(table)
-            if model is not None and not (spelled & model):
-                out.setdefault(path, set()).add(f"{table}\0{column}")
+            # the table's model no longer maps it, and no SQL or other code names it with the table
+            # (a model in another schema than the drop's is not this table's: not compared)
+            model = models.get(ref, {}).get(table) if not schema else None
+            if model is not None and "schema" not in model and not (spelled & model):
+                if asked < BIRTH_LIMIT and sql_use_at(path, ref, table, column) is False:
+                    out.setdefault(path, set()).add(f"{table}\0{column}")
+                asked += 1
                 continue
             if spelled & hits_lower or {s.lower() for s in spellings(table)} & hits_lower:
                 continue  # still named; or its table is, and the plain rule decides
@@ -318,6 +329,10 @@ def _given_up_columns(files, by_shown, units, found, use_cache: bool) -> Dict[Pa
             if not earlier or asked >= BIRTH_LIMIT:
                 continue
             asked += 1
+            # no text file at all names it any more (templates, other services), while the code
+            # the change that added it left behind did
+            if anywhere_at(path, ref, sorted(spelled)) is not False:
+                continue
             born = named_at(path, max(earlier)[1], list(column_spellings(column)), use_cache)
             if born and spelled & {b.lower() for b in born}:
                 out.setdefault(path, set()).add(f"{table}\0{column}")

@@ -452,3 +452,50 @@ def test_a_column_the_code_never_named_proves_nothing_when_its_table_is_not_name
     write(project, "r3.py", revision("r3", "r2", '    op.drop_column("user_events", "ip_address_string")'))
     commit(project, "drop it", date="2025-04-01T10:00:00")
     assert drop_findings(project) == [("r3.py", "drop-column")]
+
+
+# What still maps a column the model class no longer names, or uses it outside the ORM: each keeps
+# the finding (cases from a hostile review of the first version, each a drop that breaks running
+# code).  The model first maps legacy_token; the change before the drop moves it as shown.
+HEAD = "from sqlalchemy import Column, Integer, String, Table, text\nfrom sqlalchemy.orm import declarative_base\nBase = declarative_base()\n"
+
+
+def _account(body="    name = Column(String)\n", bases="Base", cls="Account"):
+    return f'class {cls}({bases}):\n    __tablename__ = "account"\n    id = Column(Integer, primary_key=True)\n{body}'
+
+
+STILL_USED = {
+    "assigned-after-the-class": {"app/models.py": HEAD + _account() + "\nAccount.legacy_token = Column(String)\n"},
+    "single-table-inheritance": {"app/models.py": HEAD + _account() + "\n\nclass Admin(Account):\n    legacy_token = Column(String)\n"},
+    "a-base-the-repository-defines": {"app/models.py": HEAD.replace("Base = declarative_base()\n", "class Base:\n    legacy_token = Column(String)\n") + _account()},
+    "declarative-base-with-cls": {"app/models.py": HEAD.replace("Base = declarative_base()\n", "class Common:\n    legacy_token = Column(String)\nBase = declarative_base(cls=Common)\n") + _account()},
+    "a-constant-names-the-column": {"app/models.py": HEAD + "LEGACY = 'legacy_token'\n" + _account("    token = Column(LEGACY, String)\n")},
+    "raw-sql-in-python": {"app/models.py": HEAD + _account(), "app/jobs.py": "from sqlalchemy import text\nPURGE = text('UPDATE account SET legacy_token = NULL')\n"},
+    "an-sql-file": {"app/models.py": HEAD + _account(), "sql/report.sql": "SELECT id, legacy_token FROM account;\n"},
+    "a-go-service-in-camel-case": {"app/models.py": HEAD + _account(), "svc/main.go": 'package main\n\ntype Account struct{ LegacyToken string }\n'},
+    "a-class-named-as-the-table-besides-a-table-call": {
+        "app/models.py": "from flask_sqlalchemy import SQLAlchemy\ndb = SQLAlchemy()\n\nclass Account(db.Model):\n    id = db.Column(db.Integer, primary_key=True)\n    legacy_token = db.Column(db.String)\n",
+        "app/reports.py": "import sqlalchemy as sa\naccount = sa.Table('account', sa.MetaData(), sa.Column('id', sa.Integer))\n",
+    },
+    "a-base-imported-under-another-name": {
+        "app/models.py": HEAD + "from app.mixins import Stamped as Timestamp\n" + _account(bases="Timestamp, Base"),
+        "app/mixins.py": "from sqlalchemy import Column, String\n\nclass Stamped:\n    legacy_token = Column(String)\n\nclass Timestamp:\n    pass\n",
+    },
+}
+
+
+@pytest.mark.parametrize("files", list(STILL_USED.values()), ids=list(STILL_USED))
+def test_what_still_maps_or_uses_the_column_keeps_the_finding(project, files):
+    before = {"app/models.py": HEAD + _account("    legacy_token = Column(String)\n")}
+    for rel, text in before.items():
+        (project / rel).parent.mkdir(parents=True, exist_ok=True)
+        (project / rel).write_text(text)
+    write(project, "r1.py", revision("r1", None, '    op.create_table("account", sa.Column("id", sa.Integer(), primary_key=True), sa.Column("legacy_token", sa.String()))'))
+    commit(project, "account", date="2025-01-01T10:00:00")
+    for rel, text in files.items():
+        (project / rel).parent.mkdir(parents=True, exist_ok=True)
+        (project / rel).write_text(text)
+    commit(project, "the model changes", date="2025-02-01T10:00:00")
+    write(project, "r2.py", revision("r2", "r1", '    op.drop_column("account", "legacy_token")'))
+    commit(project, "the drop", date="2025-03-01T10:00:00")
+    assert drop_findings(project) == [("r2.py", "drop-column")]
