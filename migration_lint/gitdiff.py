@@ -648,17 +648,16 @@ def model_columns(root: Path, commit: str, tables: List[str], use_cache: bool = 
     stored = cached_result(scope, key) if use_cache else None
     if stored is not None:
         return {t: (frozenset(v) if v is not None else None) for t, v in stored}
-    args = ["-E", "-o"]
-    for table in tables:
-        for pattern in _declaration_patterns(table):
-            args += ["-e", pattern]
+    # fixed strings first (git grep is fast on them), the patterns in Python
+    declaration = re.compile("|".join(f"(?:{p})" for t in tables for p in _declaration_patterns(t)))
     where: Dict[str, set] = {t: set() for t in tables}
-    for path, match in _grep(root, args, commit):
+    for path, line in _grep(root, ["-F", "-e", "__tablename__", "-e", "table_name", "-e", "db_table", "-e", "Table("], commit):
         if not _model_file(path):
             continue
-        quoted = re.search(r"[\"']([^\"']+)[\"']", match)
-        if quoted and quoted.group(1) in where:
-            where[quoted.group(1)].add(path)
+        for match in declaration.finditer(line):
+            quoted = re.search(r"[\"']([^\"']+)[\"']\s*$", match.group(0))
+            if quoted and quoted.group(1) in where:
+                where[quoted.group(1)].add(path)
     modules: Dict[str, Optional[ast.Module]] = {}
 
     def module(path: str) -> Optional[ast.Module]:
@@ -730,15 +729,15 @@ def model_columns(root: Path, commit: str, tables: List[str], use_cache: bool = 
     # plain base names, and attributes set on the declaring classes from outside
     around: List[Tuple[str, str]] = []
     if declared:
-        # (two greps: git grep is many times slower when the class pattern shares a run)
-        patterns = [rf"^\s*({'|'.join(sorted(PLAIN_BASES))})\s*(:[^=]*)?=[^=]"]
-        if class_names:
-            names = "|".join(map(re.escape, class_names))
-            patterns += [rf"\b({names})\.\w+\s*=[^=]", rf"setattr\(\s*({names})\b"]
-        args = ["-E"]
-        for pattern in patterns:
-            args += ["-e", pattern]
-        around = [(p, line) for p, line in (*_grep(root, ["-E", "-e", r"^\s*class\s+\w+"], commit), *_grep(root, args, commit)) if _model_file(p)]
+        wanted = ["class ", "setattr(", *sorted(PLAIN_BASES), *(f"{name}." for name in class_names)]
+        args = ["-F"]
+        for text in wanted:
+            args += ["-e", text]
+        keep = re.compile(
+            rf"^\s*class\s+\w+|^\s*({'|'.join(sorted(PLAIN_BASES))})\s*(:[^=]*)?=[^=]"
+            + (rf"|\b({'|'.join(map(re.escape, class_names))})\.\w+\s*=[^=]|setattr\(\s*({'|'.join(map(re.escape, class_names))})\b" if class_names else "")
+        )
+        around = [(p, line) for p, line in _grep(root, args, commit) if _model_file(p) and keep.search(line)]
         lines.extend(around)
 
     out: Dict[str, Optional[frozenset]] = {}
