@@ -148,6 +148,7 @@ FACTS: Dict[str, Fact] = {
     "and_running_code": Fact("str", "for messages: '; running code that still uses the old schema fails' when deploy = online, else '' (nothing runs while an offline project migrates)"),
     "lock_timeout_set": Fact("bool", "a lock_timeout is in force here: env.py sets one, or a SET lock_timeout comes earlier in the phase"),
     "column_is_new": Fact("bool", "the column is added earlier in the same phase of the same migration"),
+    "column_is_empty": Fact("bool", "the column is added earlier in the same phase without a server default and nothing has written rows of its table since: NULL in every row"),
     "table_is_renamed": Fact("bool", "the same phase renames the table (to or from this name): old code fails on the table already, and that rename's finding says so"),
     "lock_window_open": Fact("bool", "PostgreSQL: an earlier ALTER TABLE of the same transaction holds ACCESS EXCLUSIVE on the table and an earlier statement, reported itself, wrote its rows under it (an UPDATE or DELETE, a volatile default): this one only lengthens a window that is already reported"),
     "in_batch": Fact("bool", "inside batch_alter_table (SQLite's recreate-and-copy)"),
@@ -297,6 +298,7 @@ def place_facts(operations: Iterable[m.Operation], settings, shown=None) -> Dict
         copied = _copied(ops, tables, dialect)
         new_tables = set()
         new_columns = set()
+        null_columns = set()  # added without a server default, and no row of the table written since
         emptied = set()  # tables every row of which an earlier statement deleted, none put back
         timeout_set = bool(settings.env("lock_timeout"))
         for index, op in enumerate(ops):
@@ -315,8 +317,14 @@ def place_facts(operations: Iterable[m.Operation], settings, shown=None) -> Dict
             elif op.kind == m.RENAME_TABLE and table in new_tables:
                 new_tables.add((table[0], name_key(op.get("new_name"), dialect, "table")))
             column = name_key(op.column.name if op.column else (op.columns[0] if op.columns else None), dialect, "column")
+            if op.kind in (m.RAW_SQL, m.OTHER_SQL):
+                null_columns.clear()  # SQL not read may have filled any of them
+            elif op.kind in (m.UPDATE_ROWS, m.INSERT_ROWS):
+                null_columns = {c for c in null_columns if c[0] != table}
             if op.kind == m.ADD_COLUMN:
                 new_columns.add((table, column))
+                if op.column is not None and op.column.server_default is None and not op.column.identity:
+                    null_columns.add((table, column))
             elif op.kind == m.RENAME_COLUMN and (table, column) in new_columns:
                 new_columns.add((table, name_key(op.get("new_name"), dialect, "column")))
             placed[phase].append(
@@ -327,6 +335,7 @@ def place_facts(operations: Iterable[m.Operation], settings, shown=None) -> Dict
                         "table_is_dropped": index in dropped_later,
                         "in_rebuild": id(op) in rebuilt,
                         "column_is_new": (table, column) in new_columns and op.kind != m.ADD_COLUMN,
+                        "column_is_empty": (table, column) in null_columns and op.kind != m.ADD_COLUMN,
                         "lock_window_open": index in window_open,
                         "table_is_renamed": table in renamed_tables,
                         "column_is_swapped": index in swapped,
