@@ -18,7 +18,7 @@ from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 from migration_lint import model as m
 from migration_lint import rule_ids
 from migration_lint.catalogue import OFFLINE_SAFE, Catalogue, Rule
-from migration_lint.facts import Facts, downtime_changes, mark_code_mentions, mark_copied_earlier, mark_declared_removals, mark_foreign_keys, mark_known_not_null, mark_young_tables, place_facts, revisions_before_first_release, shown_table, unread
+from migration_lint.facts import Facts, downtime_changes, table_key, mark_code_mentions, mark_copied_earlier, mark_declared_removals, mark_foreign_keys, mark_known_not_null, mark_young_tables, place_facts, revisions_before_first_release, shown_table, unread
 from migration_lint.matcher import matches
 from migration_lint.model import LIST_LIMIT, Finding, MigrationFile, Operation, listing
 from migration_lint.settings import Settings, check_rule_names
@@ -272,9 +272,69 @@ def lint(files: Sequence[MigrationFile], scope, settings: Settings, catalogue: C
         ran = {r.name for r in rules if r.produced_by in (None, "frontend")} | {catalogue.resolve(f.rule) for f in produced}
         rule = in_force[SUPPRESSION_RULE]
         findings.extend(_judged(rule, f, settings) for f in unused_suppressions(rule, run, used, catalogue, ran))
+    findings = _fold_lock_windows(findings, migrations, settings)
     findings = m.with_fingerprints(findings)
     findings.sort(key=Finding.sort_key)
     return findings
+
+
+# statements that lock their table until the transaction ends and whose own work (a scan, a build,
+# a rewrite) is what makes it long
+# (alter-column-type groups a table's type changes itself; a volatile default opens the backfill
+# window of ``lock_window_open``)
+FOLDED_LOCKS = frozenset({
+    "create-index-not-concurrently", "add-foreign-key", "add-check-constraint", "set-not-null",
+    "add-unique-constraint", "add-primary-key",
+})
+
+
+def _fold_lock_windows(findings: List[Finding], migrations, settings: Settings) -> List[Finding]:
+    """One finding per table and transaction: on PostgreSQL every lock a statement takes is held
+    until the migration commits, so the statements after the first that locks a table only
+    lengthen one window (warehouse 43bf0b6badcb: an index build, then a CHECK, on macaroons;
+    prefect: SET NOT NULL then an index on artifact_collection; round 9 sample #0, #10, #13, #91).
+    The first finding stays, at the highest severity of the window, and names the others with
+    their fixes; a COMMIT or an autocommit block ends a window.  A foreign key to another table
+    that matters (``large-tables``) stays apart: it blocks that table's writers too."""
+    if settings.dialect != "postgresql" or settings.env("transactional_ddl") is False:
+        return findings
+    windows: Dict[tuple, list] = {}
+    position: Dict[tuple, tuple] = {}
+    for migration in migrations:
+        segment = 0
+        for index, op in enumerate(migration.ops.get(m.UPGRADE, ())):
+            if op.kind == m.COMMIT or "autocommit" in op.context:
+                segment += 1
+                continue
+            if op.table:
+                # a foreign key also locks the table it references: one that matters stays apart
+                refers = op.kind == m.CREATE_FOREIGN_KEY and op.get("ref_table") and op.get("ref_table") != op.table and settings.is_large(op.get("ref_schema") or op.schema, op.get("ref_table"))
+                if not refers:
+                    position.setdefault((migration.path, op.line, op.column_offset + 1), (segment, table_key(op, settings), index))
+    for number, finding in enumerate(findings):
+        if finding.rule not in FOLDED_LOCKS or finding.phase != m.UPGRADE:
+            continue
+        place = position.get((finding.path, finding.line, finding.column))
+        if place is None:
+            continue
+        segment, table, index = place
+        windows.setdefault((finding.path, segment, table), []).append((index, number))
+    drop: set = set()
+    replace: Dict[int, Finding] = {}
+    rank = {severity: order for order, severity in enumerate(m.SEVERITIES)}
+    for (_path, _segment, table), members in windows.items():
+        if len(members) < 2:
+            continue
+        members.sort()
+        first = findings[members[0][1]]
+        others = [findings[number] for _, number in members[1:]]
+        severity = max((f.severity for f in (first, *others)), key=lambda s: rank.get(s, -1))
+        told = m.listing(f"{f.rule} at line {f.line}" for f in others)
+        message = f"{first.message}; the same transaction then holds {table[1]} locked through {len(others)} more statement{'s' if len(others) > 1 else ''} ({told}): one lock window, to fix as one"
+        helps = [first.help] + [f"for the {f.rule} at line {f.line}: {f.help}" for f in others if f.help and f.help != first.help]
+        replace[members[0][1]] = dataclasses.replace(first, message=message, severity=severity, help="; then, ".join(h for h in helps if h))
+        drop.update(number for _, number in members[1:])
+    return [replace.get(number, finding) for number, finding in enumerate(findings) if number not in drop]
 
 
 # env.py runs a statement before context.configure() (env-open-transaction): Alembic never owns

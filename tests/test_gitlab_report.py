@@ -178,7 +178,8 @@ def test_severities_map_to_gitlabs_scale(in_tmp, capsys, validator):
 
 
 def test_fingerprints_are_unique_and_survive_line_shifts(in_tmp, capsys, validator):
-    twice = revision_file("b", "a", upgrade=f"{CREATE_INDEX}\n{CREATE_INDEX}", downgrade='op.drop_index("ix_t_id", table_name="t")')
+    # (a COMMIT between them: in one transaction they would be one lock window, one finding)
+    twice = revision_file("b", "a", upgrade=f"{CREATE_INDEX}\nop.execute(\"COMMIT\")\n{CREATE_INDEX}", downgrade='op.drop_index("ix_t_id", table_name="t")')
     project(in_tmp, {"a.py": HISTORY["a.py"], "b.py": twice})
     before = assert_valid_report(check(capsys)[1].encode(), validator)
     same = [i for i in before if i["check_name"] == "create-index-not-concurrently"]

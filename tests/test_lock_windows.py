@@ -1,0 +1,57 @@
+"""One finding per table and transaction window (PostgreSQL holds every lock until the commit):
+the statements after the first that locks a table are named in its finding, not reported apart."""
+
+from conftest import revision_file
+
+from migration_lint.api import lint_sources
+
+LOCKS = ("create-index-not-concurrently", "add-check-constraint", "set-not-null", "add-foreign-key", "add-unique-constraint")
+
+
+def lock_findings(body, dialect="postgresql"):
+    source = revision_file("r1", upgrade=body)
+    return [f for f in lint_sources({"v.py": source}, dialect=dialect) if f.rule in LOCKS]
+
+
+INDEX_THEN_CHECK = '''op.add_column("macaroons", sa.Column("oidc_id", sa.Integer()))
+op.create_index("ix_macaroons_oidc", "macaroons", ["oidc_id"])
+op.create_check_constraint("ck_one_owner", "macaroons", "(user_id IS NULL) <> (oidc_id IS NULL)")'''
+
+
+def test_statements_under_one_lock_are_one_finding_naming_the_others():
+    found = lock_findings(INDEX_THEN_CHECK)
+    assert [f.rule for f in found] == ["create-index-not-concurrently"]
+    assert "add-check-constraint at line" in found[0].message and "one lock window" in found[0].message
+    assert "postgresql_not_valid=True" in found[0].help  # the folded statement's own fix comes along
+
+
+def test_the_window_takes_the_highest_severity():
+    # the warning (a foreign key on an empty new column, to the same table) first, the error (a
+    # validated CHECK) after
+    body = '''op.add_column("task_run", sa.Column("state_id", sa.Integer()))
+op.create_foreign_key("fk_task_run_parent", "task_run", "task_run", ["state_id"], ["id"])
+op.create_check_constraint("ck_task_run_total", "task_run", "total >= 0")'''
+    found = lock_findings(body)
+    assert len(found) == 1 and found[0].rule == "add-foreign-key" and found[0].severity == "error"
+
+
+def test_a_commit_or_another_table_starts_a_new_window():
+    committed = INDEX_THEN_CHECK.replace('\nop.create_check', '\nop.execute("COMMIT")\nop.create_check')
+    assert sorted(f.rule for f in lock_findings(committed)) == ["add-check-constraint", "create-index-not-concurrently"]
+    other = INDEX_THEN_CHECK.replace('"ck_one_owner", "macaroons"', '"ck_one_owner", "users"')
+    assert sorted(f.rule for f in lock_findings(other)) == ["add-check-constraint", "create-index-not-concurrently"]
+
+
+def test_mysql_commits_each_ddl_and_keeps_them_apart():
+    body = '''op.alter_column("account", "name", existing_type=sa.String(100), type_=sa.Text())
+op.create_index("ix_account_email", "account", ["email"], mysql_using="btree", postgresql_using="btree")'''
+    source = revision_file("r1", upgrade=body + '\nop.create_index("ix_account_name", "account", ["name"])')
+    # whatever MySQL reports stays per statement: DDL commits by itself there
+    mysql = [f for f in lint_sources({"v.py": source}, dialect="mysql") if "one lock window" in f.message]
+    assert mysql == []
+
+
+def test_a_foreign_key_to_another_table_that_matters_stays_apart():
+    # it blocks the writers of the table it references too
+    body = INDEX_THEN_CHECK + '\nop.create_foreign_key("fk_macaroons_user", "macaroons", "users", ["user_id"], ["id"])'
+    assert sorted(f.rule for f in lock_findings(body)) == ["add-foreign-key", "create-index-not-concurrently"]
