@@ -18,7 +18,7 @@ from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 from migration_lint import model as m
 from migration_lint import rule_ids
 from migration_lint.catalogue import OFFLINE_SAFE, Catalogue, Rule
-from migration_lint.facts import Facts, downtime_changes, table_key, mark_code_mentions, mark_copied_earlier, mark_declared_removals, mark_foreign_keys, mark_known_not_null, mark_young_tables, place_facts, revisions_before_first_release, shown_table, unread
+from migration_lint.facts import EXCLUSIVE_DDL, Facts, downtime_changes, table_key, mark_code_mentions, mark_copied_earlier, mark_declared_removals, mark_foreign_keys, mark_known_not_null, mark_young_tables, place_facts, revisions_before_first_release, shown_table, unread
 from migration_lint.matcher import matches
 from migration_lint.model import LIST_LIMIT, Finding, MigrationFile, Operation, listing
 from migration_lint.settings import Settings, check_rule_names
@@ -300,12 +300,15 @@ def _fold_lock_windows(findings: List[Finding], migrations, settings: Settings) 
         return findings
     windows: Dict[tuple, list] = {}
     position: Dict[tuple, tuple] = {}
+    exclusive: Dict[tuple, tuple] = {}  # (path, segment, table) -> (index, line) of the first ACCESS EXCLUSIVE statement
     for migration in migrations:
         segment = 0
         for index, op in enumerate(migration.ops.get(m.UPGRADE, ())):
             if op.kind == m.COMMIT or "autocommit" in op.context:
                 segment += 1
                 continue
+            if op.table and (op.kind in EXCLUSIVE_DDL or (op.kind == m.DROP_INDEX and not op.get("concurrently"))):
+                exclusive.setdefault((migration.path, segment, table_key(op, settings)), (index, op.line))
             if op.table:
                 # a foreign key also locks the table it references: one that matters stays apart
                 refers = op.kind == m.CREATE_FOREIGN_KEY and op.get("ref_table") and op.get("ref_table") != op.table and settings.is_large(op.get("ref_schema") or op.schema, op.get("ref_table"))
@@ -322,7 +325,7 @@ def _fold_lock_windows(findings: List[Finding], migrations, settings: Settings) 
     drop: set = set()
     replace: Dict[int, Finding] = {}
     rank = {severity: order for order, severity in enumerate(m.SEVERITIES)}
-    for (_path, _segment, table), members in windows.items():
+    for (path, segment, table), members in windows.items():
         if len(members) < 2:
             continue
         members.sort()
@@ -330,7 +333,9 @@ def _fold_lock_windows(findings: List[Finding], migrations, settings: Settings) 
         others = [findings[number] for _, number in members[1:]]
         severity = max((f.severity for f in (first, *others)), key=lambda s: rank.get(s, -1))
         told = m.listing(f"{f.rule} at line {f.line}" for f in others)
-        message = f"{first.message}; the same transaction then holds {table[1]} locked through {len(others)} more statement{'s' if len(others) > 1 else ''} ({told}): one lock window, to fix as one"
+        held = exclusive.get((path, segment, table))
+        reads = f", ACCESS EXCLUSIVE from line {held[1]} on, so reads wait too," if held is not None and held[0] <= members[-1][0] else ""
+        message = f"{first.message}; the same transaction then holds {table[1]} locked{reads} through {len(others)} more statement{'s' if len(others) > 1 else ''} ({told}): one lock window, to fix as one"
         helps = [first.help] + [f"for the {f.rule} at line {f.line}: {f.help}" for f in others if f.help and f.help != first.help]
         replace[members[0][1]] = dataclasses.replace(first, message=message, severity=severity, help="; then, ".join(h for h in helps if h))
         drop.update(number for _, number in members[1:])

@@ -419,7 +419,7 @@ def _recreated(ops: List[m.Operation], tables: List[tuple]) -> Dict[int, bool]:
 
 # ALTER TABLE forms that take ACCESS EXCLUSIVE on the table, held to the end of the transaction
 # (PostgreSQL: ADD FOREIGN KEY takes SHARE ROW EXCLUSIVE, VALIDATE CONSTRAINT SHARE UPDATE EXCLUSIVE)
-_EXCLUSIVE_DDL = frozenset({
+EXCLUSIVE_DDL = _EXCLUSIVE_DDL = frozenset({  # statements that take ACCESS EXCLUSIVE on their table (PostgreSQL)
     m.ADD_COLUMN, m.DROP_COLUMN, m.RENAME_COLUMN, m.ALTER_COLUMN_TYPE, m.SET_NOT_NULL, m.DROP_NOT_NULL,
     m.SET_DEFAULT, m.DROP_DEFAULT, m.CREATE_UNIQUE_CONSTRAINT, m.CREATE_CHECK_CONSTRAINT,
     m.CREATE_PRIMARY_KEY, m.CREATE_EXCLUDE_CONSTRAINT, m.DROP_CONSTRAINT,

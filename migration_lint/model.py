@@ -241,6 +241,7 @@ class MigrationFile:
     creates_from_models: bool = False  # calls metadata.create_all(): types may come from the models
     message: str = ""  # the revision's message: its docstring up to the "Revision ID:" header
     created: str = ""  # the docstring's "Create Date:" as ISO 'YYYY-MM-DDTHH:MM' ('' when absent)
+    doc_notes: str = ""  # the rest of the docstring, below Alembic's headers: the author's notes
     # comments in which the author says what an operation does to data: (the code line the comment
     # block stands above, 0 for a comment at module level; 'loss' | 'empty'; the comment's text;
     # the comment's first line)

@@ -22,6 +22,8 @@ def test_statements_under_one_lock_are_one_finding_naming_the_others():
     found = lock_findings(INDEX_THEN_CHECK)
     assert [f.rule for f in found] == ["create-index-not-concurrently"]
     assert "add-check-constraint at line" in found[0].message and "one lock window" in found[0].message
+    # the ADD COLUMN took ACCESS EXCLUSIVE first: the window blocks reads too, and says so
+    assert "ACCESS EXCLUSIVE from line 12 on, so reads wait too" in found[0].message
     assert "postgresql_not_valid=True" in found[0].help  # the folded statement's own fix comes along
 
 

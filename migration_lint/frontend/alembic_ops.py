@@ -122,6 +122,15 @@ class _Scope:
         self.string_lists = dict(parent.string_lists) if parent else {}  # name -> (str, ...)
 
 
+def revision_notes(tree: ast.Module) -> str:
+    """What the author wrote in the docstring below the headers Alembic's template writes (a NOTE
+    on the downgrade, the reasoning behind the migration)."""
+    doc = ast.get_docstring(tree, clean=True) or ""
+    lines = doc.splitlines()
+    last = max((i for i, line in enumerate(lines) if re.match(r"\s*(Revision ID|Revises|Create Date)\s*:", line)), default=None)
+    return "\n".join(lines[last + 1:]).strip()[:4000] if last is not None else ""
+
+
 def revision_message(tree: ast.Module) -> str:
     """The message the author gave (`alembic revision -m ...`): the module docstring without the
     headers Alembic's template writes under it (Revision ID, Revises, Create Date)."""
@@ -315,6 +324,7 @@ class _FileReader:
             self.op_names.add("op")  # the Alembic template name, even if imported oddly
         self.result.enum_types, self.result.creates_from_models = R.enum_mentions(self.tree, self.text)
         self.result.message, self.result.created = revision_message(self.tree), revision_created(self.tree)
+        self.result.doc_notes = revision_notes(self.tree)
         self.result.acknowledgements = acknowledgements(self.text, self.tree)
         for phase in (m.UPGRADE, m.DOWNGRADE):
             node = self.functions.get(phase)
