@@ -696,6 +696,11 @@ def mark_declared_removals(migration) -> None:
     if not starts:
         return
     drops = [op for op in migration.ops.get(m.UPGRADE, ()) if op.kind in _KIND_WORDS and op.table]
+    # several tables retired together and named by the part of their names they share, right after
+    # the removal word: ckan's "remove_revision_data" for its nine *_revision tables
+    tables = {str(op.table) for op in drops if op.kind == m.DROP_TABLE}
+    shared = set.intersection(*(set(_name_tokens(t)) for t in tables)) if len(tables) > 1 else set()
+    stem_said = any(said[i] in shared and len(said[i]) >= 4 for i in starts if i < len(said))
     first_line = message.splitlines()[0].strip()
     if len(first_line) > 80:
         first_line = first_line[:79] + "\u2026"
@@ -710,7 +715,7 @@ def mark_declared_removals(migration) -> None:
         if op.kind == m.DROP_COLUMN:
             named = bool(op.columns) and _names(said, op.columns[0], _name_tokens(op.table), starts)
         else:
-            named = _names(said, op.table, (), starts)
+            named = _names(said, op.table, (), starts) or stem_said
         if named or kinds & plurals or (kinds & singulars and len(same_kind) == 1):
             facts["removal_declared"] = True
             facts["declared_as"] = f'the revision\'s message says ("{first_line}")'
