@@ -453,13 +453,14 @@ ORM_MARKERS = ("import sqlalchemy", "from sqlalchemy", "import peewee", "from pe
 REFLECTION_MARKERS = ("automap_base", "autoload_with", "autoload", "metadata.reflect", "DeferredReflection")
 
 
-def _grep(root: Path, args: List[str], ref: str) -> List[Tuple[str, str]]:
-    """(path, match or '') of ``git grep`` over the Python and SQL of ``ref``, whatever the user's
-    grep settings (line numbers, columns), and never fetching a missing object.  The patterns are
-    globs, so this call goes without --literal-pathspecs; nothing here comes from the checkout."""
+def _grep(root: Path, args: List[str], ref: str, paths: Tuple[str, ...] = CODE_FILES) -> List[Tuple[str, str]]:
+    """(path, match or '') of ``git grep`` over the code files of ``ref`` (``paths``: globs; empty
+    for every tracked text file), whatever the user's grep settings (line numbers, columns), and
+    never fetching a missing object.  The patterns are globs, so this call goes without
+    --literal-pathspecs; nothing here comes from the checkout."""
     command = [a for a in GIT_SAFE if a != "--literal-pathspecs"]
     command += ["-c", "grep.lineNumber=false", "-c", "grep.column=false", "-c", "grep.fullName=false", "-c", "grep.fallbackToNoIndex=false"]
-    command += ["grep", "--no-textconv", "-I", "-z", "--no-color", *args, ref, "--", *CODE_FILES]
+    command += ["grep", "--no-textconv", "-I", "-z", "--no-color", *args, ref, *(["--", *paths] if paths else [])]
     try:
         proc = subprocess.run(command, cwd=root, capture_output=True, timeout=GREP_SECONDS, encoding="utf-8", errors="surrogateescape", env={**os.environ, "GIT_NO_LAZY_FETCH": "1"})
     except (FileNotFoundError, subprocess.TimeoutExpired):
@@ -801,17 +802,10 @@ def named_anywhere(root: Path, commit: str, names: List[str]) -> Optional[bool]:
     args = ["-l", "-i", "-w", "-F"]
     for name in names:
         args += ["-e", name]
-    command = [a for a in GIT_SAFE if a != "--literal-pathspecs"]
-    command += ["-c", "grep.lineNumber=false", "-c", "grep.column=false", "-c", "grep.fallbackToNoIndex=false"]
-    command += ["grep", "--no-textconv", "-I", "-z", "--no-color", *args, commit]
     try:
-        proc = subprocess.run(command, cwd=root, capture_output=True, timeout=GREP_SECONDS, encoding="utf-8", errors="surrogateescape", env={**os.environ, "GIT_NO_LAZY_FETCH": "1"})
-    except (FileNotFoundError, subprocess.TimeoutExpired):
+        return any(not _not_running(p) for p, _ in _grep(root, args, commit, paths=()))
+    except GitError:
         return None
-    if proc.returncode not in (0, 1):
-        return None
-    paths = [item.partition(":")[2] for item in proc.stdout.split("\0") if item.strip("\n")]
-    return any(not _not_running(p) for p in paths)
 
 
 def named_at(start: Path, commit: str, names: List[str], use_cache: bool = True) -> Optional[set]:
