@@ -19,7 +19,9 @@ with ``--drift``; ``# expect`` may mark its lines too.
 
 A file without a ``revision =`` header gets one (a base revision).  In an invalid example, lines
 that end with ``# expect`` are exactly the lines the rule must report; with no marker, at least one
-finding is required.  A valid example must give no finding of the rule.
+finding is required.  ``# expect: warning, words`` also claims the finding's severity and a part of
+its message (either may be left out: ``# expect: words``), and the example fails when it does not
+hold.  A valid example must give no finding of the rule.
 """
 
 from __future__ import annotations
@@ -246,7 +248,31 @@ def _judge(sources: Dict[str, str], findings: list, got: list, valid: bool) -> E
         return ExampleResult(False, "invalid example gave no finding")
     if expected and got != expected:
         return ExampleResult(False, f"expected findings at {expected}, got {got}: " + "; ".join(f.message for f in findings))
+    # `# expect: warning, words of the message`: the severity and a part of the message are
+    # claims the finding on that line must bear out
+    for name, code in sources.items():
+        for number, line in enumerate(code.splitlines(), start=1):
+            said = EXPECT_SAID.search(line)
+            if not said:
+                continue
+            severity, words = _expectation(said.group(1))
+            here = [f for f in findings if (f.path, f.line) == (name, number)]
+            if severity and not any(f.severity == severity for f in here):
+                return ExampleResult(False, f"line {number}: expected a {severity}, got " + "; ".join(f"{f.severity}: {f.message}" for f in here))
+            if words and not any(words in f.message for f in here):
+                return ExampleResult(False, f"line {number}: expected a message with {words!r}, got " + "; ".join(f.message for f in here))
     return ExampleResult(True, "")
+
+
+EXPECT_SAID = re.compile(r"#\s*expect:\s*(.+?)\s*$")
+
+
+def _expectation(text: str) -> Tuple[str, str]:
+    """('error' | 'warning' | 'info' | '', the words the message must contain) of an expect note."""
+    first, _, rest = text.partition(",")
+    if first.strip() in ("error", "warning", "info"):
+        return first.strip(), rest.strip()
+    return "", text.strip()
 
 
 def all_examples(catalogue: Catalogue) -> List[Tuple[Rule, str, int, object]]:

@@ -29,3 +29,17 @@ def test_rule_names_used_in_code_are_in_the_catalogue():
     from migration_lint import rule_ids
 
     assert rule_ids.ALL and all(name in CATALOGUE for name in rule_ids.ALL)
+
+
+def test_an_expect_note_is_a_claim_the_finding_must_bear_out():
+    # `# expect: warning, words`: the severity and the words are checked, not just the line
+    from migration_lint.model import Finding
+    from migration_lint.rule_examples import _judge
+
+    sources = {"v.py": "x = 1\nop.drop_table('t')  # expect: warning, data is lost\n"}
+    found = [Finding("drop-table", "v.py", 2, "drops table t: its data is lost for good", severity="warning")]
+    assert _judge(sources, found, [("v.py", 2)], valid=False).ok
+    louder = [Finding("drop-table", "v.py", 2, "drops table t: its data is lost for good", severity="error")]
+    assert "expected a warning" in _judge(sources, louder, [("v.py", 2)], valid=False).detail
+    other = [Finding("drop-table", "v.py", 2, "drops table t", severity="warning")]
+    assert "'data is lost'" in _judge(sources, other, [("v.py", 2)], valid=False).detail
