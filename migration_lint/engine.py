@@ -18,7 +18,7 @@ from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 from migration_lint import model as m
 from migration_lint import rule_ids
 from migration_lint.catalogue import OFFLINE_SAFE, Catalogue, Rule
-from migration_lint.facts import EXCLUSIVE_DDL, Facts, downtime_changes, table_key, mark_code_mentions, mark_copied_earlier, mark_declared_removals, mark_foreign_keys, mark_known_not_null, mark_young_tables, place_facts, revisions_before_first_release, shown_table, unread
+from migration_lint.facts import EXCLUSIVE_DDL, Facts, downtime_changes, name_key, table_key, mark_code_mentions, mark_copied_earlier, mark_declared_removals, mark_foreign_keys, mark_known_not_null, mark_young_tables, place_facts, revisions_before_first_release, shown_table, unread
 from migration_lint.matcher import matches
 from migration_lint.model import LIST_LIMIT, Finding, MigrationFile, Operation, listing
 from migration_lint.settings import Settings, check_rule_names
@@ -295,7 +295,8 @@ def _fold_lock_windows(findings: List[Finding], migrations, settings: Settings) 
     prefect: SET NOT NULL then an index on artifact_collection; round 9 sample #0, #10, #13, #91).
     The first finding stays, at the highest severity of the window, and names the others with
     their fixes; a COMMIT or an autocommit block ends a window.  A foreign key to another table
-    that matters (``large-tables``) stays apart: it blocks that table's writers too."""
+    that matters (``large-tables``) stays apart: it blocks that table's writers too, unless the same
+    migration created that table (prefect 2882cd2df463, round 9 #13)."""
     if settings.dialect != "postgresql" or settings.env("transactional_ddl") is False:
         return findings
     windows: Dict[tuple, list] = {}
@@ -303,7 +304,10 @@ def _fold_lock_windows(findings: List[Finding], migrations, settings: Settings) 
     exclusive: Dict[tuple, tuple] = {}  # (path, segment, table) -> (index, line) of the first ACCESS EXCLUSIVE statement
     for migration in migrations:
         segment = 0
+        made = set()  # tables this upgrade created so far: a foreign key to one blocks nobody else
         for index, op in enumerate(migration.ops.get(m.UPGRADE, ())):
+            if op.kind == m.CREATE_TABLE and op.table:
+                made.add(table_key(op, settings))
             if op.kind == m.COMMIT or "autocommit" in op.context:
                 segment += 1
                 continue
@@ -311,7 +315,11 @@ def _fold_lock_windows(findings: List[Finding], migrations, settings: Settings) 
                 exclusive.setdefault((migration.path, segment, table_key(op, settings)), (index, op.line))
             if op.table:
                 # a foreign key also locks the table it references: one that matters stays apart
-                refers = op.kind == m.CREATE_FOREIGN_KEY and op.get("ref_table") and op.get("ref_table") != op.table and settings.is_large(op.get("ref_schema") or op.schema, op.get("ref_table"))
+                refers = (
+                    op.kind == m.CREATE_FOREIGN_KEY and op.get("ref_table") and op.get("ref_table") != op.table
+                    and settings.is_large(op.get("ref_schema") or op.schema, op.get("ref_table"))
+                    and (name_key(op.get("ref_schema"), settings.dialect, "schema") or settings.default_schema, name_key(str(op.get("ref_table")), settings.dialect, "table")) not in made
+                )
                 if not refers:
                     position.setdefault((migration.path, op.line, op.column_offset + 1), (segment, table_key(op, settings), index))
     for number, finding in enumerate(findings):

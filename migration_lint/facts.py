@@ -88,6 +88,7 @@ FACTS: Dict[str, Fact] = {
     "new_name": Fact("str", "rename_table / rename_column: the new name"),
     "ref_table": Fact("str", "create_foreign_key: the referenced table"),
     "ref_schema": Fact("str", "create_foreign_key: the referenced table's schema"),
+    "ref_table_is_new": Fact("bool", "create_foreign_key: the referenced table is created earlier in the same phase of the same migration (nobody writes to it yet)"),
     "ref_columns": Fact("names", "create_foreign_key: the referenced columns"),
     "not_valid": Fact("bool", "create_foreign_key / create_check_constraint: NOT VALID"),
     "using_index": Fact("str", "create_unique_constraint / create_primary_key: USING INDEX name (null: builds its own)"),
@@ -280,11 +281,12 @@ def place_facts(operations: Iterable[m.Operation], settings, shown=None) -> Dict
     operations = list(operations)
     for phase in (m.UPGRADE, m.DOWNGRADE):
         ops = [op for op in operations if op.phase == phase and op.runs_on(dialect)]
-        tables, default_schema = [], settings.default_schema
+        tables, defaults, default_schema = [], [], settings.default_schema
         for op in ops:
             if op.kind == m.OTHER_SQL and op.get("setting") == "search_path" and op.get("value"):
                 default_schema = op.get("value")
             tables.append(table_key(op, settings, default_schema))
+            defaults.append(default_schema)
         rebuilt = rebuilds(ops, tables, dialect)
         recreated = _recreated(ops, tables)
         # dropped, created again and refilled in the same phase: a rebuild of the table
@@ -327,11 +329,15 @@ def place_facts(operations: Iterable[m.Operation], settings, shown=None) -> Dict
                     null_columns.add((table, column))
             elif op.kind == m.RENAME_COLUMN and (table, column) in new_columns:
                 new_columns.add((table, name_key(op.get("new_name"), dialect, "column")))
+            refers_to = None
+            if op.kind == m.CREATE_FOREIGN_KEY and op.get("ref_table"):
+                refers_to = (name_key(op.get("ref_schema"), dialect, "schema") or defaults[index], name_key(str(op.get("ref_table")), dialect, "table"))
             placed[phase].append(
                 (
                     op,
                     {
                         "table_is_new": table in new_tables if table[1] else False,
+                        "ref_table_is_new": refers_to in new_tables,
                         "table_is_dropped": index in dropped_later,
                         "in_rebuild": id(op) in rebuilt,
                         "column_is_new": (table, column) in new_columns and op.kind != m.ADD_COLUMN,
@@ -765,9 +771,20 @@ def _mark_acknowledged(migration) -> None:
             # the drops right under it, line after line ('# Remove legacy columns no longer in use.'
             # over two drop_column), a blank line or other code ends them
             run = following[:1]
-            if kind == "loss" and re.search(r"\b(?:columns|tables|fields)\b", text, re.I):
-                for op in wanted:
-                    if run and op.line > run[-1].line and op.line <= max(run[-1].end_line or run[-1].line, run[-1].line) + 1:
+            if kind == "loss" and run and re.search(r"\b(?:columns|tables|fields|structures)\b", text, re.I):
+                # the paragraph of code under it: statements line after line (a `with
+                # batch_alter_table` line between them too); a blank line ends it.  Only the drops
+                # in it are declared (prefect d481d5058a19: drop_column, drop_constraint, then the
+                # drop_table of each old table)
+                end = max(run[0].end_line or run[0].line, run[0].line)
+                chosen = {id(op) for op in wanted}
+                for op in ops:
+                    if op.line <= run[0].line:
+                        continue
+                    if op.line > end + (2 if "batch" in op.context else 1):
+                        break
+                    end = max(end, op.end_line or op.line, op.line)
+                    if id(op) in chosen and all(op is not o for o in run):
                         run.append(op)
             wanted = run
         # long enough for the comment's point (quay 13411de1c0ff: its last words say a worker

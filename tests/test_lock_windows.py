@@ -57,3 +57,18 @@ def test_a_foreign_key_to_another_table_that_matters_stays_apart():
     # it blocks the writers of the table it references too
     body = INDEX_THEN_CHECK + '\nop.create_foreign_key("fk_macaroons_user", "macaroons", "users", ["user_id"], ["id"])'
     assert sorted(f.rule for f in lock_findings(body)) == ["add-foreign-key", "create-index-not-concurrently"]
+
+
+def test_a_foreign_key_to_a_table_the_migration_created_joins_the_window():
+    # prefect 2882cd2df463 (round 9 #13): the referenced table is new, nobody writes to it yet;
+    # what is left is the scan of task_run_state inside the window its index build already holds
+    body = '''op.create_table("artifact", sa.Column("id", sa.Integer(), primary_key=True))
+op.add_column("task_run_state", sa.Column("result_artifact_id", sa.Integer(), nullable=True))
+op.create_index("ix_task_run_state__result_artifact_id", "task_run_state", ["result_artifact_id"])
+op.create_foreign_key("fk_task_run_state__result_artifact_id__artifact", "task_run_state", "artifact", ["result_artifact_id"], ["id"])'''
+    found = lock_findings(body)
+    assert [f.rule for f in found] == ["create-index-not-concurrently"]
+    assert "add-foreign-key at line" in found[0].message
+    # in another schema it is another table, which may matter: apart again
+    other = body.replace('["result_artifact_id"], ["id"])', '["result_artifact_id"], ["id"], referent_schema="archive")')
+    assert sorted(f.rule for f in lock_findings(other)) == ["add-foreign-key", "create-index-not-concurrently"]
