@@ -153,7 +153,10 @@ LOSS_SAID = re.compile(
     # the feature or the columns are gone already (ckan 105 '# removed feature', '# long-forgotten
     # columns'; redash 969126bd800f '# Remove legacy columns no longer in use.')
     r"|\bremoved features?\b|\b(?:columns?|tables?|fields?)\b[^.;]{0,30}\b(?:no longer (?:in use|used)|not used any ?more)\b"
-    r"|\b(?:unused|obsolete|long-forgotten|dead)\s+(?:columns?|tables?|fields?|data)\b",
+    r"|\b(?:unused|obsolete|long-forgotten|dead)\s+(?:columns?|tables?|fields?|data)\b"
+    # the author takes the old structures away on purpose (prefect d481d5058a19 '# delete old
+    # worker table structures' over the drops of the worker tables it replaces; round 9 #56)
+    r"|\b(?:delet|drop|remov)\w*\s+(?:the\s+|all\s+)?(?:old|legacy|deprecated|previous)\b[^.;]{0,40}?\b(?:tables?|structures?|columns?|fields?)\b",
     re.I,
 )
 EMPTY_SAID = re.compile(
