@@ -632,6 +632,59 @@ def test_interrupts_are_held_inside_and_raised_after():
         pass  # nothing pending any more
 
 
+def test_an_interrupt_inside_a_poll_leaves_the_process_waitable():
+    """Popen.poll() takes a private lock and then calls waitpid; an interrupt raised between the
+    two left the lock taken, so every later poll() said "running" and wait() timed out (CI: an
+    interrupted initdb ended as "internal error: TimeoutExpired ... after 5.0 seconds").  The
+    interrupt is raised here exactly there, as a signal handler would; cleanup's poll/wait_for hold
+    it until the poll is done, and the child can still be reaped."""
+    import subprocess
+    import sys
+    import threading
+
+    from migration_lint.roundtrip.db.cleanup import interrupt, poll, wait_for
+
+    class InterruptAfterAcquire:
+        """Popen's waitpid lock, with an interrupt landing just after it is taken."""
+
+        def __init__(self):
+            self.lock, self.armed = threading.Lock(), True
+
+        def acquire(self, blocking=True, timeout=-1):
+            got = self.lock.acquire(blocking, timeout)
+            if got and self.armed:
+                self.armed = False
+                interrupt(signal.SIGINT)  # what the CLI's handler does, at the next bytecode
+            return got
+
+        def release(self):
+            self.lock.release()
+
+        def __enter__(self):
+            return self.acquire()
+
+        def __exit__(self, *exc):
+            self.release()
+
+    def child():
+        proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(0.3)"])
+        proc._waitpid_lock = InterruptAfterAcquire()
+        return proc
+
+    proc = child()
+    with pytest.raises(KeyboardInterrupt):
+        proc.poll()  # the bare call: the interrupt escapes with the lock still taken
+    assert proc._waitpid_lock.lock.locked()
+    proc._waitpid_lock.lock.release()
+    proc.wait()
+
+    proc = child()
+    with pytest.raises(KeyboardInterrupt):
+        poll(proc)  # held: the poll finishes, then the interrupt is raised
+    assert not proc._waitpid_lock.lock.locked()
+    assert wait_for(proc, 10) == 0  # still waitable: no TimeoutExpired
+
+
 @needs_mysql
 def test_a_cleanup_that_fails_ends_the_cli_run_with_exit_code_2(tmp_path, capsys, monkeypatch):
     """A real failure: the migration leaves a stray file in the scratch database's directory on the

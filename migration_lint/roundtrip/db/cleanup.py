@@ -29,7 +29,9 @@ from __future__ import annotations
 import atexit
 import contextlib
 import signal
+import subprocess
 import threading
+import time
 from typing import Callable, Iterator, List, Optional, Tuple
 
 # --------------------------------------------------------------------------- process-wide state
@@ -80,7 +82,6 @@ def redeliver(signum: int) -> None:
     signal once the finalizer has returned.
     """
     import _thread
-    import time
 
     if not hasattr(signal, "pthread_kill"):  # Windows: the run still ends as interrupted, at its end
         return
@@ -118,6 +119,30 @@ def held_interrupts() -> Iterator[None]:
         if _HOLD.depth == 0 and _HOLD.signals:
             _HOLD.signals = []
             raise KeyboardInterrupt
+
+
+def poll(proc: subprocess.Popen) -> Optional[int]:
+    """``proc.poll()`` with interrupts held: Popen takes a private lock before its waitpid and an
+    interrupt raised between the two leaves that lock taken, after which every poll() says
+    "running" and every wait() times out (an interrupted initdb was reported as a TimeoutExpired)."""
+    with held_interrupts():
+        return proc.poll()
+
+
+def wait_for(proc: subprocess.Popen, timeout: float) -> int:
+    """``proc.wait(timeout)`` that an interrupt may cut short without breaking ``proc``: the
+    interrupt lands in the sleep between polls, never inside one."""
+    deadline = time.monotonic() + timeout
+    delay = 0.001
+    while True:
+        code = poll(proc)
+        if code is not None:
+            return code
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise subprocess.TimeoutExpired(proc.args, timeout)
+        time.sleep(min(delay, remaining))
+        delay = min(delay * 2, 0.05)
 
 
 def _cooperating_sigint(signum, frame) -> None:

@@ -37,7 +37,7 @@ from sqlalchemy.engine import URL
 from migration_lint import dialects
 from migration_lint.roundtrip.db import owner as owners
 from migration_lint.roundtrip.db.base import TEMP_PREFIX, Database, DatabaseError, fmt_version, pick_driver, version_tuple
-from migration_lint.roundtrip.db.cleanup import Cleanup, held_interrupts
+from migration_lint.roundtrip.db.cleanup import Cleanup, held_interrupts, poll, wait_for
 from migration_lint.roundtrip.db.dialect_sql import Scratch
 from migration_lint.roundtrip.db.redact import one_line
 from migration_lint.roundtrip.db.watchdog import Watchdog
@@ -286,7 +286,7 @@ def _end_group(proc: subprocess.Popen, first: int = signal.SIGTERM, grace: float
     have been reused by then.
     """
     def running() -> bool:
-        return proc.poll() is None or _group_alive(proc.pid)
+        return poll(proc) is None or _group_alive(proc.pid)
 
     if proc.returncode is None:
         try:
@@ -301,7 +301,7 @@ def _end_group(proc: subprocess.Popen, first: int = signal.SIGTERM, grace: float
             os.killpg(proc.pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
             pass
-    proc.wait(GROUP_TIMEOUT)
+    wait_for(proc, GROUP_TIMEOUT)
     deadline = time.monotonic() + GROUP_TIMEOUT
     while _group_alive(proc.pid) and time.monotonic() < deadline:
         time.sleep(0.01)
@@ -336,7 +336,7 @@ def run_setup(argv: List[str], user: Optional[str], log_path: str, what: str, wa
                 if watchdog is not None:
                     watchdog.guard_group(proc.pid, signal.SIGTERM)
             try:
-                proc.wait(timeout)
+                wait_for(proc, timeout)
             except subprocess.TimeoutExpired:
                 raise DatabaseError(f"{what} did not finish within {timeout:.0f} s: {last_line(log_path)}") from None
         finally:
@@ -372,13 +372,13 @@ def start_server(argv: List[str], log_path: str, user: Optional[str], res: Clean
 
 
 def stop_process(proc: subprocess.Popen, sig: int, timeout: float = STOP_TIMEOUT, watchdog: Optional[Watchdog] = None) -> None:
-    if proc.poll() is None:
+    if poll(proc) is None:
         try:
             os.kill(proc.pid, sig)
         except ProcessLookupError:
             pass
         try:
-            proc.wait(timeout)
+            wait_for(proc, timeout)
         except subprocess.TimeoutExpired:
             _end_group(proc, signal.SIGKILL, 0)  # start_new_session: process group id == pid
     if watchdog is not None:
@@ -389,7 +389,7 @@ def wait_ready(proc: subprocess.Popen, engine, timeout: float, log_path: str, wh
     deadline = time.monotonic() + timeout
     delay = 0.005
     while True:
-        if proc.poll() is not None:
+        if poll(proc) is not None:
             raise DatabaseError(f"{what} exited during startup (code {proc.returncode}): {last_line(log_path)}")
         try:
             with engine.connect() as conn:

@@ -19,7 +19,7 @@ import subprocess
 import sys
 from typing import Optional
 
-from migration_lint.roundtrip.db.cleanup import Cleanup, held_interrupts
+from migration_lint.roundtrip.db.cleanup import Cleanup, held_interrupts, wait_for
 
 GRACE = 5.0  # seconds between the clean-shutdown signal and SIGKILL
 
@@ -76,8 +76,8 @@ class Watchdog:
             os.close(fd)
         if self.proc is not None:
             try:
-                self.proc.wait(2 * GRACE + 5)
+                wait_for(self.proc, 2 * GRACE + 5)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
-                self.proc.wait()
+                wait_for(self.proc, GRACE + 5)
                 raise RuntimeError("the watchdog did not finish")
