@@ -72,3 +72,13 @@ op.create_foreign_key("fk_task_run_state__result_artifact_id__artifact", "task_r
     # in another schema it is another table, which may matter: apart again
     other = body.replace('["result_artifact_id"], ["id"])', '["result_artifact_id"], ["id"], referent_schema="archive")')
     assert sorted(f.rule for f in lock_findings(other)) == ["add-foreign-key", "create-index-not-concurrently"]
+
+
+def test_transactional_ddl_false_still_holds_locks_to_the_end_of_the_revision():
+    """Since Alembic 1.5, transactional_ddl=False runs each revision in a transaction of its own
+    (MigrationContext.begin_transaction), so the window is the revision's: quay's env.py, whose
+    own comment at 34c8ef052ec9 says add_column's lock stays held.  (Before, every statement was
+    taken to commit by itself and each was reported apart.)"""
+    source = revision_file("r1", upgrade=INDEX_THEN_CHECK)
+    found = [f for f in lint_sources({"v.py": source}, dialect="postgresql", env_settings={"transactional_ddl": False}) if f.rule in LOCKS]
+    assert [f.rule for f in found] == ["create-index-not-concurrently"] and "one lock window" in found[0].message

@@ -1147,6 +1147,8 @@ def _transaction_model(dbapi: Any) -> str:
             return UNKNOWN
         if getattr(migration_context, "_in_external_transaction", False):
             return SINGLE  # the caller's transaction: Alembic commits nothing itself
-        return PER_MIGRATION if migration_context.opts.get("transaction_per_migration") else SINGLE
+        # transactional_ddl=False: Alembic (1.5+) begins a transaction per revision instead
+        per_revision = migration_context.opts.get("transaction_per_migration") or not migration_context.impl.transactional_ddl
+        return PER_MIGRATION if per_revision else SINGLE
     except Exception:  # no EnvironmentContext is running, or an Alembic without these attributes
         return UNKNOWN
