@@ -89,10 +89,12 @@ def backfill_with_ddl(rule, run):
         transaction: list = []
         for op in migration.ops[m.UPGRADE]:
             facts = migration.facts[id(op)]
-            if op.kind == m.COMMIT:
+            if op.kind == m.COMMIT or facts["in_autocommit"]:
+                # autocommit_block() commits the transaction so far before it runs (quay
+                # b1a79fa8e630: an UPDATE, two concurrent index builds, then a DROP INDEX)
                 yield from _backfills(rule, migration, transaction, settings)
                 transaction = []
-            elif not facts["in_autocommit"]:
+            else:
                 transaction.append(op)
         yield from _backfills(rule, migration, transaction, settings)
 
@@ -121,15 +123,18 @@ def _backfills(rule, migration, ops, settings):
             if op.table and same:
                 tied.setdefault((same[-1], True), []).append(op)
             continue
-        if not facts["table_is_large"] or not ddl:
+        # DDL on a table named only at run time (quay b1a79fa8e630: DROP INDEX IF EXISTS {name}, in
+        # a helper, for an index a failed attempt left) cannot be said to keep a table locked
+        named = [i for i in ddl if ops[i].table]
+        if not facts["table_is_large"] or not named:
             continue  # a backfill of a table the config does not list as large is short
-        same = [i for i in ddl if op.table and ops[i].table == op.table and ops[i].schema == op.schema]
-        before = [i for i in ddl if i < index]
+        same = [i for i in named if op.table and ops[i].table == op.table and ops[i].schema == op.schema]
+        before = [i for i in named if i < index]
         if before:
             # name the DDL on the backfilled table when there is one: that is the lock it prolongs
             locked = next((i for i in before if i in same), before[0])
         else:
-            locked = same[0] if same else ddl[0]
+            locked = same[0] if same else named[0]
             if _needed_by(op, ops[locked]) and locked in same:
                 continue  # the DDL needs it (and its own finding covers the window): not a separate backfill
         if ops[locked].table == op.table and ops[locked].schema == op.schema and _chosen_window(op, ops, index):
