@@ -64,10 +64,12 @@ def _per_migration(settings) -> bool:
 
 
 HALF_APPLIED = (
-    "ends the migration's transaction part-way: if anything after it fails (in this revision or a later one of the "
-    "same run), what came before stays applied while the revision is not stamped, and the next upgrade runs it again "
-    "over a half-applied schema"
+    "ends the migration's transaction part-way: if anything after it fails ({where}), what came before stays applied "
+    "while the revision is not stamped, and the next upgrade runs it again over a half-applied schema"
 )
+# with a transaction per revision, the revision's own commit stamps it: a later revision's failure
+# no longer reaches back (quay 34c8ef052ec9, transactional_ddl=False; round 9 sample #34)
+HALF_APPLIED_WHERE = {True: "in the rest of this revision", False: "in this revision or a later one of the same run"}
 
 
 def commit_in_migration(rule, run):
@@ -122,7 +124,8 @@ def _commit_message(op, after, settings, saved: bool, external: bool) -> Optiona
     if op.source == "sql" or saved:
         if before_block and op.source != "sql":
             return None  # env.py's transaction is the caller's: autocommit_block() needs it committed first
-        return f"`{call}` {HALF_APPLIED}"
+        per_revision = _per_migration(settings) and not external and not settings.env("commits_after_run")
+        return f"`{call}` {HALF_APPLIED.format(where=HALF_APPLIED_WHERE[per_revision])}"
     block = "; autocommit_block() commits by itself, so drop this line" if before_block else ""
     if _per_migration(settings):
         return (
