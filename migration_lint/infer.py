@@ -183,7 +183,28 @@ SCAN_SUFFIXES = frozenset({".py", ".md", ".rst", ".txt", ".yml", ".yaml", ".toml
 SCAN_NAMES = frozenset({"Makefile", "justfile", "Justfile", "Taskfile", "Procfile", "tox.ini", "noxfile.py"})
 SCAN_FILES, SCAN_BYTES, SCAN_FILE_BYTES = 5000, 30 * 1024 * 1024, 1024 * 1024
 _MENTIONS_DOWNGRADE = re.compile(rb"downgrad", re.I)
-_RUNS_UPGRADE = re.compile(rb"\bcommand\.upgrade\s*\(")
+# the word counts where the file is about migrations: "downgrade" also names a plan, a TLS version
+# or an older release (CTFd's tests/utils/test_updates.py: test_update_check_ignores_downgrades)
+_ABOUT_MIGRATIONS = re.compile(rb"alembic|migrat|revision|database|schema|\bdb\b", re.I)
+_REVISION_FILE = re.compile(rb"^down_revision\s*(?::[^=\n]*)?=", re.M)
+_RUNS_UPGRADE = re.compile(rb"\bcommand\.upgrade\s*\(|\bflask_migrate\.upgrade\s*\(")
+# Flask-Migrate's upgrade(), imported by name and called (CTFd/__init__.py: `from flask_migrate
+# import upgrade`, then `upgrade()` at start-up)
+_IMPORTS_FLASK_UPGRADE = re.compile(rb"^\s*from\s+flask_migrate\s+import\s+(?:\([^)]*|[^\n]*)\bupgrade\b", re.M)
+_CALLS_UPGRADE = re.compile(rb"(?<![\w.])upgrade\s*\(")
+
+
+def _upgrade_call(data: bytes):
+    """Where a Python file runs the migrations: Alembic's command.upgrade(...), or Flask-Migrate's
+    upgrade(...) (imported by name); None when it does not."""
+    found = _RUNS_UPGRADE.search(data)
+    if found or not _IMPORTS_FLASK_UPGRADE.search(data):
+        return found
+    for call in _CALLS_UPGRADE.finditer(data):
+        line_start = data.rfind(b"\n", 0, call.start()) + 1
+        if not re.match(rb"\s*(?:async\s+)?def\s", data[line_start:call.start()]):
+            return call
+    return None
 
 
 def _project_files(root: Path, skip: Sequence[Path]):
@@ -215,11 +236,11 @@ def _project_files(root: Path, skip: Sequence[Path]):
 
 
 def infer_downgrades_unused(project_root: Optional[Path], script_location: Path, use_cache: bool = True) -> Optional[Tuple[str, str]]:
-    """('optional', why) when the application runs its migrations itself (Alembic's
-    ``command.upgrade(...)`` in its own code, outside the migrations folder: at start-up, as
-    mealie and other self-hosted applications do) and nothing else in the project (its code,
-    tests, docs, scripts, CI files) mentions a downgrade: nobody runs downgrade(), and findings
-    about it are noise.  None when the project is not read (too large, or no root), or says
+    """('unused', why) when the application runs its migrations itself (Alembic's
+    ``command.upgrade(...)`` or Flask-Migrate's ``upgrade()`` in its own code, outside the
+    migrations folder: at start-up, as mealie, CTFd and other self-hosted applications do) and
+    nothing else in the project (its code, tests, docs, scripts, CI files) mentions a downgrade
+    where it speaks of migrations: nobody runs downgrade(), and findings about it are noise.  None when the project is not read (too large, or no root), or says
     otherwise."""
     from migration_lint.discovery import display_path
     from migration_lint.loader import cached_result, result_key, store_result
@@ -247,11 +268,13 @@ def infer_downgrades_unused(project_root: Optional[Path], script_location: Path,
                 data = handle.read(SCAN_FILE_BYTES)
         except OSError:
             continue
-        if _MENTIONS_DOWNGRADE.search(data):
+        if _REVISION_FILE.search(data):
+            continue  # another history's revision (CTFd's plugins keep their own): its downgrade() is no mention
+        if _MENTIONS_DOWNGRADE.search(data) and _ABOUT_MIGRATIONS.search(data):
             runner = None
             break
         if runner is None and path.endswith(".py"):
-            found = _RUNS_UPGRADE.search(data)
+            found = _upgrade_call(data)
             if found:
                 line = data.count(b"\n", 0, found.start()) + 1
                 runner = f"{display_path(Path(path))}:{line}"

@@ -92,3 +92,39 @@ def test_a_cached_answer_follows_the_files(tmp_path):
     assert infer_downgrades_unused(root, root / "alembic")[0] == "unused"
     (root / "Makefile").write_text("rollback:\n\talembic downgrade -1\n")
     assert infer_downgrades_unused(root, root / "alembic") is None
+
+
+FLASK_APP = '''from flask_migrate import upgrade
+
+
+def create_app():
+    upgrade()  # the schema is brought up to date at start-up
+'''
+
+
+def test_flask_migrate_upgrade_at_start_up_is_the_application_migrating_itself(tmp_path):
+    # CTFd/__init__.py: `from flask_migrate import upgrade`, then upgrade() before serving
+    root = project(tmp_path, app=FLASK_APP)
+    assert infer_downgrades_unused(root, root / "alembic", use_cache=False)[0] == "unused"
+    # defining a function of that name is not calling it
+    defined = project(tmp_path / "b", app="from flask_migrate import upgrade\n\n\ndef upgrade(x):\n    pass\n")
+    assert infer_downgrades_unused(defined, defined / "alembic", use_cache=False) is None
+
+
+def test_downgrade_in_another_sense_is_not_a_mention(tmp_path):
+    # CTFd's tests/utils/test_updates.py: an update check that ignores older versions
+    other = {"test_updates.py": "def test_update_check_ignores_downgrades():\n    assert check('3.1') is None\n"}
+    root = project(tmp_path, extra=other)
+    assert infer_downgrades_unused(root, root / "alembic", use_cache=False)[0] == "unused"
+    # where the file speaks of migrations, the word keeps them judged
+    for text in ("Roll back with `flask db downgrade`.\n", "def test_migrations_downgrade():\n    pass\n"):
+        kept = project(tmp_path / str(abs(hash(text))), extra={"NOTES.md": text})
+        assert infer_downgrades_unused(kept, kept / "alembic", use_cache=False) is None
+
+
+def test_another_historys_revisions_are_not_mentions(tmp_path):
+    # CTFd's plugins keep their own migrations folders: their downgrade() functions run nothing
+    root = project(tmp_path)
+    (root / "app" / "plugin_migrations").mkdir()
+    (root / "app" / "plugin_migrations" / "p1.py").write_text(REVISION.replace('"a1"', '"p1"'))
+    assert infer_downgrades_unused(root, root / "alembic", use_cache=False)[0] == "unused"
