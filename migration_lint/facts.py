@@ -503,6 +503,23 @@ def _joined_on(sql: str, column: str) -> bool:
     return re.search(rf"(?<![\w.])(?:\w+\.)?{name}\s*=\s*\w+\.\w+|\w+\.\w+\s*=\s*(?:\w+\.)?{name}\b", sql, re.I) is not None
 
 
+def columns_set(op: m.Operation) -> set:
+    """The columns an UPDATE assigns (lower case): the left sides of its SET clause, or what a
+    Core ``update().values(...)`` writes; empty when they cannot be read."""
+    if op.kind != m.UPDATE_ROWS:
+        return set()
+    if op.sql:
+        clause = _SET_CLAUSE.search(_STRING.sub("''", op.sql))
+        if clause is None:
+            return set()
+        return {
+            left.strip().split(".")[-1].strip().strip('"`').lower()
+            for left, equals, _ in (assignment.partition("=") for assignment in clause.group(1).split(","))
+            if equals and _WORD.fullmatch(left.strip().split(".")[-1].strip().strip('"`'))
+        }
+    return {str(w).lower() for w in op.get("writes") or ()}
+
+
 def copies_column(op: m.Operation, column: str, table: str) -> bool:
     """Whether a write (UPDATE / INSERT) takes values from ``table.column``: it names the column
     on the right of an assignment (``SET new = old``), selects it into another table (``INSERT

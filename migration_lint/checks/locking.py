@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from migration_lint import model as m
-from migration_lint.facts import copies_column, fills, names_read, object_key, shown_table
+from migration_lint.facts import columns_set, copies_column, fills, names_read, object_key, shown_table
 from migration_lint.model import Finding, listing
 
 CHECKS = ("missing_lock_timeout", "backfill_with_ddl", "validate_in_same_transaction")
@@ -135,8 +135,8 @@ def _backfills(rule, migration, ops, settings):
             locked = next((i for i in before if i in same), before[0])
         else:
             locked = same[0] if same else named[0]
-            if _needed_by(op, ops[locked]) and locked in same:
-                continue  # the DDL needs it (and its own finding covers the window): not a separate backfill
+            if any(_needed_by(op, ops[i]) for i in same):
+                continue  # a DDL on its table needs it (and its own finding covers the window): not a separate backfill
         if ops[locked].table == op.table and ops[locked].schema == op.schema and _chosen_window(op, ops, index):
             continue  # the author locked it, or bounded it, on purpose
         tied.setdefault((locked, bool(before)), []).append(op)
@@ -240,13 +240,22 @@ def _milliseconds(value) -> "int | None":
 
 def _needed_by(backfill: m.Operation, ddl: m.Operation) -> bool:
     """A backfill the DDL after it depends on: duplicates deleted before a UNIQUE constraint,
-    index or primary key. Moved out of the transaction, new duplicates could come in between and
-    the DDL would fail; the rows it deletes are gone, nobody waits on them. (An UPDATE that fills a
-    column before SET NOT NULL is still reported: on a large table it is the long part, and the
-    recipe is a batched backfill and a NOT VALID check.)"""
-    if backfill.kind != m.DELETE_ROWS:
+    index or primary key, or a targeted UPDATE that gives the rows breaking it values of their own
+    in the key's columns (quay d42c175b439a: SET state_id = id WHERE state_id = '' before a unique
+    index on state_id). Moved out of the transaction, new duplicates could come in between and the
+    DDL would fail; the rows it touches wait no longer than the index build, which blocks every
+    writer of the table anyway and is reported itself. (An UPDATE that fills a column before SET
+    NOT NULL is still reported: on a large table it is the long part, and the recipe is a batched
+    backfill and a NOT VALID check.)"""
+    unique = ddl.kind in (m.CREATE_UNIQUE_CONSTRAINT, m.CREATE_PRIMARY_KEY) or (ddl.kind == m.CREATE_INDEX and bool(ddl.get("unique")))
+    if not unique:
         return False
-    return ddl.kind in (m.CREATE_UNIQUE_CONSTRAINT, m.CREATE_PRIMARY_KEY) or (ddl.kind == m.CREATE_INDEX and bool(ddl.get("unique")))
+    if backfill.kind == m.DELETE_ROWS:
+        return True
+    if backfill.kind != m.UPDATE_ROWS or not backfill.get("has_where"):
+        return False
+    key = {str(column).strip('"`').lower() for column in ddl.columns or ()}
+    return bool(key & columns_set(backfill))
 
 
 def validate_in_same_transaction(rule, run):
