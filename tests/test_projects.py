@@ -126,6 +126,39 @@ def test_imports_of_the_projects_own_types_are_harmless_and_its_models_are_not(i
     assert [(Path(f.path).name, "shop.models" in f.message) for f in findings] == [("b.py", True)]
 
 
+def test_application_imports_spread_over_the_history_are_one_finding_at_env_py(in_tmp):
+    """Several revisions importing the application are the project's practice (prefect: 16, quay:
+    8): a whole-history run says it once, at env.py, listing them; a pull request's own revision
+    is still reported at its import."""
+    import subprocess
+
+    tree = {
+        "pyproject.toml": "[project]\nname = 'shop'\n",
+        "shop/__init__.py": "",
+        "shop/models.py": "class User:\n    pass\n",
+        "alembic.ini": "[alembic]\nscript_location = migrations\n",
+        "migrations/env.py": ENV_PY,
+        "migrations/versions/a.py": revision_file("a", imports="from shop.models import User"),
+        "migrations/versions/b.py": revision_file("b", "a", imports="from shop import models"),
+    }
+    write_tree(in_tmp, tree)
+    (finding,) = by_rule(check(in_tmp), "imports-application-code")
+    assert finding.path.endswith("env.py")
+    assert finding.message.startswith("2 revisions import the application's code (a (`shop.models`), b (`shop`))")
+    # one revision alone: at its import
+    (in_tmp / "migrations/versions/b.py").write_text(revision_file("b", "a"))
+    (finding,) = by_rule(check(in_tmp), "imports-application-code")
+    assert Path(finding.path).name == "a.py" and "imports `shop.models`" in finding.message
+    # changed-only mode: the pull request's revision, at its own line
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", "-c", "commit.gpgsign=false"]
+    subprocess.run(["git", "init", "-q"], cwd=in_tmp, check=True)
+    subprocess.run([*git, "add", "-A"], cwd=in_tmp, check=True)
+    subprocess.run([*git, "commit", "-qm", "base"], cwd=in_tmp, check=True)
+    (in_tmp / "migrations/versions/c.py").write_text(revision_file("c", "a", imports="from shop.models import User"))
+    findings = by_rule(check(in_tmp, diff_base="HEAD"), "imports-application-code")
+    assert [Path(f.path).name for f in findings] == ["c.py"]
+
+
 def test_nested_version_folders(in_tmp):
     write_tree(in_tmp, {
         "alembic.ini": "[alembic]\nscript_location = migrations\nversion_locations = %(here)s/migrations/versions/r1 %(here)s/migrations/versions/r2\n",

@@ -51,6 +51,37 @@ def _submodules_of_types(module: str, names, members, settings) -> bool:
 
 
 def imports_application_code(rule, run):
+    """One finding per revision file, at its first import of the application, listing the others.
+    A practice spread over the history (more than one revision, whole-history run) is one finding,
+    at env.py, listing the revisions (as missing-lock-timeout does): reviewers of prefect (16
+    revisions) and quay (8) read each as the project's convention, one finding per revision as
+    noise (round 9 #72, round 10 #55, #56).  In changed-only mode each changed revision keeps its
+    own, at its import: that is where the pull request adds one."""
+    per_revision = []
+    for item in _application_imports(rule, run):
+        if isinstance(item, tuple):
+            per_revision.append(item)
+        else:
+            yield item  # an import suppressed on its own line: reported (and suppressed) there
+    env_py = run.settings.env_py
+    if env_py and run.diff is None and len(per_revision) > 1:
+        from migration_lint.model import Finding
+
+        revisions = listing(f"{migration.revision or migration.path} (`{modules[0]}`{' and more' if len(modules) > 1 else ''})" for migration, _, _, modules in per_revision)
+        message = (
+            f"{len(per_revision)} revisions import the application's code ({revisions}): when that code changes, "
+            "these old migrations change meaning or break, and an upgrade from an old release runs them against "
+            "today's code; in a pull request, each new one is reported at its import"
+        )
+        yield Finding(rule.name, env_py, 1, message, subject=("import", "history"))
+        return
+    for migration, line, message, modules in per_revision:
+        yield migration.finding(rule, line, message, subject=("import", *modules[:LIST_LIMIT]))
+
+
+def _application_imports(rule, run):
+    """(migration, line, message, modules) per revision file that imports the application; a
+    Finding of its own for an import suppressed on its line."""
     packages = set(run.settings.project_packages) - NEVER_APPLICATION
     own = run.settings.own_packages  # dotted paths of the migrations folder itself: helpers there are fine
     if not packages:
@@ -85,4 +116,4 @@ def imports_application_code(rule, run):
         else:
             shown = listing(f"`{module}`" for module in modules)
             message = f"imports {len(modules)} modules of the application ({shown}; lines {listing(sorted({line for line, _ in found}))}); when that code changes, this old migration changes meaning or breaks"
-        yield migration.finding(rule, found[0][0], message, subject=("import", *modules[:LIST_LIMIT]))
+        yield migration, found[0][0], message, modules
