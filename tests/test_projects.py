@@ -144,7 +144,7 @@ def test_application_imports_spread_over_the_history_are_one_finding_at_env_py(i
     write_tree(in_tmp, tree)
     (finding,) = by_rule(check(in_tmp), "imports-application-code")
     assert finding.path.endswith("env.py")
-    assert finding.message.startswith("2 revisions import the application's code (a (`shop.models`), b (`shop`))")
+    assert finding.message.startswith("2 revisions in migrations/versions import the application's code (a (`shop.models`), b (`shop`))")
     # one revision alone: at its import
     (in_tmp / "migrations/versions/b.py").write_text(revision_file("b", "a"))
     (finding,) = by_rule(check(in_tmp), "imports-application-code")

@@ -68,8 +68,13 @@ def imports_application_code(rule, run):
         from migration_lint.model import Finding
 
         revisions = listing(f"{migration.revision or migration.path} (`{modules[0]}`{' and more' if len(modules) > 1 else ''})" for migration, _, _, modules in per_revision)
+        import posixpath
+
+        # the folder says which history, where two share one env.py (prefect's postgresql/ and sqlite/)
+        folder = posixpath.commonpath([str(migration.path).replace("\\", "/") for migration, *_ in per_revision])
+        folder = posixpath.dirname(folder) if folder.endswith(".py") else folder
         message = (
-            f"{len(per_revision)} revisions import the application's code ({revisions}): when that code changes, "
+            f"{len(per_revision)} revisions in {folder} import the application's code ({revisions}): when that code changes, "
             "these old migrations change meaning or break, and an upgrade from an old release runs them against "
             "today's code; in a pull request, each new one is reported at its import"
         )
