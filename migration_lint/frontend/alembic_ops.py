@@ -1449,6 +1449,18 @@ class _FileReader:
         sql = BIND_PARAMETER.sub("NULL", text) if ":" in text else text
         sql = DBAPI_PARAMETER.sub("NULL", sql) if "%" in sql else sql
         operations = sql_to_operations(sql, self.dialect, base)
+        if sql != text and any(op.get("null_comparison") for op in operations):
+            # `id = :id` read as `id = NULL`: only a NULL the author wrote is a comparison with NULL
+            # (prefect, mealie: UPDATE ... WHERE id = :id).  Read again with the parameters as 0.
+            as_zero = BIND_PARAMETER.sub("0", text) if ":" in text else text
+            as_zero = DBAPI_PARAMETER.sub("0", as_zero) if "%" in as_zero else as_zero
+            written = [op.get("null_comparison") for op in sql_to_operations(as_zero, self.dialect, base) if op.get("null_comparison")]
+            for op in operations:
+                if op.get("null_comparison"):
+                    if written:
+                        op.attrs["null_comparison"] = written.pop(0)
+                    else:
+                        del op.attrs["null_comparison"]
         if sql != text and len(operations) == 1:
             operations = [dataclasses.replace(operations[0], sql=text.strip())]
         return operations

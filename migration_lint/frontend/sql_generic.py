@@ -139,12 +139,33 @@ class GlotReader:
         for text, exprs in parsed:
             for expr in exprs:
                 try:
-                    ops.extend(self.statement(expr, text))
+                    made = self.statement(expr, text)
+                    compared = self.null_comparison(expr)
+                    if compared and made:  # the statement's first operation carries it: one finding
+                        made[0].attrs["null_comparison"] = compared
+                    ops.extend(made)
                 except Exception as exc:
                     ops.append(
                         raw_op(self.base, text, f"could not analyse statement: {one_line(exc)}")
                     )
         return ops
+
+    def null_comparison(self, expr: Any) -> Optional[str]:
+        """The first ``x = NULL`` / ``x <> NULL`` in a condition (never true), as written back;
+        an UPDATE's SET assignments are not comparisons."""
+        exp = self.exp
+        for node in expr.find_all(exp.EQ, exp.NEQ):
+            if node.arg_key == "expressions" and isinstance(node.parent, exp.Update):
+                continue  # SET column = NULL
+            on_conflict = getattr(exp, "OnConflict", None)
+            if on_conflict is not None and node.find_ancestor(on_conflict) is not None:
+                continue  # ON DUPLICATE KEY UPDATE column = NULL: an assignment too
+            if isinstance(node.left, exp.Null) or isinstance(node.right, exp.Null):
+                try:
+                    return node.sql(dialect=self.dialect)
+                except Exception:
+                    return "= NULL"
+        return None
 
     def split(self, sql: str) -> List[Tuple[str, list]]:
         tokens = self.dialect.tokenize(sql)

@@ -95,7 +95,11 @@ class PgReader:
         for raw in stmts or ():
             text = self._text(raw)
             try:
-                ops.extend(self.statement(raw.stmt, text))
+                made = self.statement(raw.stmt, text)
+                compared = self.null_comparison(raw.stmt)
+                if compared and made:  # the statement's first operation carries it: one finding
+                    made[0].attrs["null_comparison"] = compared
+                ops.extend(made)
             except Exception as exc:
                 ops.append(
                     raw_op(self.base, text, f"could not analyse statement: {one_line(exc)}")
@@ -118,6 +122,25 @@ class PgReader:
 
     def op(self, kind: str, text: str, **fields: Any) -> Operation:
         return make_op(self.base, kind, text, **fields)
+
+    def null_comparison(self, stmt: Any) -> Optional[str]:
+        """The first ``x = NULL`` / ``x <> NULL`` in a condition (never true: NULL compares as
+        unknown), as written back; SET assignments are not comparisons."""
+        from pglast.visitors import Visitor
+
+        found: List[Any] = []
+
+        def is_null(node: Any) -> bool:
+            return isinstance(node, self.ast.A_Const) and bool(getattr(node, "isnull", False))
+
+        class Comparisons(Visitor):
+            def visit_A_Expr(self, ancestors, node):  # noqa: N802 - pglast's visitor naming
+                names = [getattr(n, "sval", None) for n in node.name or ()]
+                if not found and node.kind == 0 and names and names[-1] in ("=", "<>", "!=") and (is_null(node.lexpr) or is_null(node.rexpr)):
+                    found.append(node)
+
+        Comparisons()(stmt)
+        return (self.deparse(found[0]) or "= NULL") if found else None
 
     @staticmethod
     def strings(nodes: Any) -> List[str]:
