@@ -115,6 +115,8 @@ FACTS: Dict[str, Fact] = {
     "helper": Fact("str", "the helper function (and its line) an operation was issued in: 'backfill:42'"),
     "formatted": Fact("bool", "parsed from a formatted string's literal part (names in holes are unknown)"),
     "statement": Fact("str", "other_sql: the statement's parsed kind"),
+    "ignored": Fact("str", "ignored_arguments: the keywords Alembic takes into **kw and ignores, as written (`type=`)"),
+    "meant": Fact("str", "ignored_arguments: ' (did you mean `type_=` for `type=`?)' when a known keyword is close, else ''"),
     "null_comparison": Fact("str", "SQL: the first `x = NULL` / `x <> NULL` in a condition of the statement, as written back (never true)"),
     "cascade": Fact("bool", "DROP ... CASCADE"),
     "materialized": Fact("bool", "create_view / drop_view / create_index: a materialized view"),

@@ -54,6 +54,9 @@ COMMIT = "commit"  # the migration's transaction ends here (session.commit(), co
 RAISE = "raise"  # the phase raises on purpose (irreversible downgrade)
 RAW_SQL = "raw_sql"  # SQL we could not analyse (f-string, variable, unparseable)
 OTHER_SQL = "other_sql"  # SQL we parsed but do not model (GRANT, COMMENT, functions, ...)
+# keyword arguments an Alembic call takes into **kw and silently does nothing with
+# (``op.alter_column(..., type=sa.Text())``: the change it was meant to make is not made)
+IGNORED_ARGUMENTS = "ignored_arguments"
 
 KINDS = (
     CREATE_TABLE, DROP_TABLE, RENAME_TABLE, TRUNCATE_TABLE, ADD_COLUMN, DROP_COLUMN, RENAME_COLUMN,
@@ -61,7 +64,7 @@ KINDS = (
     CREATE_FOREIGN_KEY, CREATE_UNIQUE_CONSTRAINT, CREATE_CHECK_CONSTRAINT, CREATE_PRIMARY_KEY,
     CREATE_EXCLUDE_CONSTRAINT, DROP_CONSTRAINT, VALIDATE_CONSTRAINT, CREATE_TYPE, DROP_TYPE, ALTER_TYPE,
     CREATE_SEQUENCE, DROP_SEQUENCE, CREATE_VIEW, DROP_VIEW, UPDATE_ROWS, DELETE_ROWS, INSERT_ROWS,
-    SET_TIMEOUT, COMMIT, RAISE, RAW_SQL, OTHER_SQL,
+    SET_TIMEOUT, COMMIT, RAISE, RAW_SQL, OTHER_SQL, IGNORED_ARGUMENTS,
 )
 
 # Not an operation of ``MigrationFile.operations``: a place where a phase reads the database

@@ -1205,6 +1205,15 @@ class _FileReader:
             emit(m.DROP_COLUMN, columns=(column,) if column else (), attrs={"if_exists": flag("if_exists"), "column_object": column_object})
         elif method == "alter_column":
             self._alter_column(args, emit)
+        if method in IGNORING_METHODS:
+            ignored = _ignored_keywords(call, method, bool(batch))
+            if ignored:
+                column = ev.string(args.get("column_name"))
+                meant = [f"`{_meant(k, method, bool(batch))}=` for `{k}=`" for k in ignored if _meant(k, method, bool(batch))]
+                emit(m.IGNORED_ARGUMENTS, columns=(column,) if column else (), attrs={
+                    "ignored": ", ".join(f"`{k}=`" for k in ignored),
+                    "meant": f" (did you mean {', '.join(meant)}?)" if meant else "",
+                })
         elif method == "create_index":
             columns = tuple(str(c) for c in ev.strings(args.get("columns")))
             concurrently = flag("postgresql_concurrently")
@@ -1640,6 +1649,44 @@ def _decode(data: bytes) -> str:
 
 # ``:name`` bind parameters (text() and op.execute strings) are not SQL syntax; for parsing, a
 # literal stands in for them.  ``::type`` casts and ``a:b`` inside words are left alone.
+# The keywords of the Alembic calls that take **kw and ignore what they do not know (Alembic
+# 1.13-1.16: Operations.alter_column / drop_column and their batch forms; what the dialect
+# implementations read from **kw: autoincrement, existing_autoincrement, mssql_drop_*).  Anything
+# named <dialect>_<argument> is a dialect argument and is left alone.
+_ALTER_KEYWORDS = frozenset({
+    "nullable", "comment", "server_default", "new_column_name", "type_", "existing_type", "existing_server_default",
+    "existing_nullable", "existing_comment", "schema", "autoincrement", "existing_autoincrement",
+})
+IGNORING_CALLS = {
+    ("alter_column", False): _ALTER_KEYWORDS | {"table_name", "column_name"},
+    ("alter_column", True): _ALTER_KEYWORDS | {"column_name", "insert_before", "insert_after"},
+    ("drop_column", False): frozenset({"table_name", "column_name", "schema", "if_exists"}),
+    ("drop_column", True): frozenset({"column_name", "if_exists"}),
+}
+IGNORING_METHODS = frozenset(name for name, _ in IGNORING_CALLS)
+_DIALECT_ARGUMENT = re.compile(r"^(?:postgresql|mysql|mariadb|sqlite|mssql|oracle)_\w+$")
+
+
+def _ignored_keywords(call: cst.Call, method: str, batch: bool) -> tuple:
+    """Keywords of an alter_column / drop_column call that Alembic ignores (a misspelt ``type=``)."""
+    known = IGNORING_CALLS[(method, batch)]
+    return tuple(
+        arg.keyword.value for arg in call.args
+        if arg.keyword is not None and not arg.star and arg.keyword.value not in known and not _DIALECT_ARGUMENT.match(arg.keyword.value)
+    )
+
+
+def _meant(keyword: str, method: str, batch: bool) -> str:
+    """The keyword it probably stands for ('' when none is close): type -> type_."""
+    import difflib
+
+    known = sorted(k for k in IGNORING_CALLS[(method, batch)] if k not in ("table_name", "column_name"))
+    if keyword + "_" in known:
+        return keyword + "_"
+    close = difflib.get_close_matches(keyword, known, n=1, cutoff=0.6)
+    return close[0] if close else ""
+
+
 BIND_PARAMETER = re.compile(r"(?<![:\w]):([A-Za-z_][A-Za-z0-9_]*)\b")
 DBAPI_PARAMETER = re.compile(r"%\(\w+\)s|(?<![%\w])%s\b")
 
