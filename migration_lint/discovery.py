@@ -416,6 +416,9 @@ def read_env_settings(env_py: Path) -> dict:
         "statement_timeout": bool(STATEMENT_TIMEOUT.search(code)),
         "transaction_per_migration": bool(re.search(r"transaction_per_migration\s*=\s*True", code)),
         "transactional_ddl": not bool(re.search(r"transactional_ddl\s*=\s*False", code)),
+        # the migrations' connection in AUTOCOMMIT isolation: Alembic's begin() is then no
+        # transaction at all, and every statement commits by itself
+        "autocommit_isolation": bool(re.search(r"""isolation_level\s*=\s*["']AUTOCOMMIT["']""", code)),
         "flask": "current_app" in code,
         # an asyncio engine (asyncpg): connection settings go in server_settings, not options
         "async_driver": bool(re.search(r"asyncpg|AsyncEngine|async_engine_from_config|create_async_engine|\.run_sync\(", code)),

@@ -297,7 +297,8 @@ def _fold_lock_windows(findings: List[Finding], migrations, settings: Settings) 
     their fixes; a COMMIT or an autocommit block ends a window.  A foreign key to another table
     that matters (``large-tables``) stays apart: it blocks that table's writers too, unless the same
     migration created that table (prefect 2882cd2df463, round 9 #13)."""
-    if settings.dialect != "postgresql":  # transactional_ddl=False too holds locks to the revision's end
+    # transactional_ddl=False too holds locks to the revision's end; AUTOCOMMIT isolation does not
+    if settings.dialect != "postgresql" or settings.env("autocommit_isolation"):
         return findings
     windows: Dict[tuple, list] = {}
     position: Dict[tuple, tuple] = {}

@@ -156,7 +156,7 @@ FACTS: Dict[str, Fact] = {
     "table_is_renamed": Fact("bool", "the same phase renames the table (to or from this name): old code fails on the table already, and that rename's finding says so"),
     "lock_window_open": Fact("bool", "PostgreSQL: an earlier ALTER TABLE of the same transaction holds ACCESS EXCLUSIVE on the table and an earlier statement, reported itself, wrote its rows under it (an UPDATE or DELETE, a volatile default): this one only lengthens a window that is already reported"),
     "in_batch": Fact("bool", "inside batch_alter_table (SQLite's recreate-and-copy)"),
-    "in_autocommit": Fact("bool", "outside the migration's transaction: in an autocommit_block (transactional_ddl=False is not: Alembic 1.5+ still runs each revision in a transaction)"),
+    "in_autocommit": Fact("bool", "outside the migration's transaction: in an autocommit_block, or env.py's connection is in AUTOCOMMIT isolation (transactional_ddl=False is not: Alembic 1.5+ still runs each revision in a transaction)"),
     "in_loop": Fact("bool", "inside a for/while loop or a comprehension"),
     "dialect": Fact("str", "the target dialect: postgresql, mysql or sqlite"),
     "server_version": Fact("version", "the target server version, compared as numbers: {lt: 11}"),
@@ -279,7 +279,9 @@ def place_facts(operations: Iterable[m.Operation], settings, shown=None) -> Dict
     # transactional_ddl=False does not make statements commit one by one: since Alembic 1.5 it runs
     # each revision in a transaction of its own (MigrationContext.begin_transaction), so a lock is
     # held to the end of the revision and CONCURRENTLY fails there as anywhere (quay's env.py; its
-    # own comment at 34c8ef052ec9 says add_column's lock stays held)
+    # own comment at 34c8ef052ec9 says add_column's lock stays held).  A connection in AUTOCOMMIT
+    # isolation does: Alembic's begin() then opens no transaction
+    autocommit_everywhere = bool(settings.env("autocommit_isolation"))
     # shown(rule, op): whether that rule's finding on op reaches the report (not ignored, not
     # suppressed): a fact that folds one finding into another needs the other one shown
     shown = shown or (lambda rule, op: True)
@@ -298,7 +300,7 @@ def place_facts(operations: Iterable[m.Operation], settings, shown=None) -> Dict
         # dropped, created again and refilled in the same phase: a rebuild of the table
         rebuilt |= {id(ops[index]) for index, refilled in recreated.items() if refilled}
         dropped_later = _dropped_later(ops, tables)
-        window_open = _lock_windows(ops, tables, dialect != "postgresql", shown) if phase == m.UPGRADE else set()
+        window_open = _lock_windows(ops, tables, autocommit_everywhere or dialect != "postgresql", shown) if phase == m.UPGRADE else set()
         renames = [(i, op) for i, op in enumerate(ops) if op.kind == m.RENAME_TABLE and tables[i][1] and shown("rename-table", op)]
         renamed_tables = {tables[i] for i, _ in renames}
         renamed_tables |= {(tables[i][0], name_key(op.get("new_name"), dialect, "table")) for i, op in renames if op.get("new_name")}
@@ -374,7 +376,7 @@ def place_facts(operations: Iterable[m.Operation], settings, shown=None) -> Dict
                         "lock_timeout_set": timeout_set,
                         "table_is_large": settings.is_large(table[0], table[1]),
                         "in_batch": "batch" in op.context,
-                        "in_autocommit": "autocommit" in op.context,
+                        "in_autocommit": "autocommit" in op.context or autocommit_everywhere,
                         "in_loop": "loop" in op.context,
                         "in_offline": "offline" in op.context,
                         "dialect": dialect,
@@ -449,7 +451,7 @@ def _lock_windows(ops: List[m.Operation], tables: List[tuple], no_windows: bool,
     whose own finding is shown (an UPDATE or DELETE, a volatile default that rewrites it)
     (``lock_window_open``): the readers and writers of that table have been waiting since then,
     and the earlier statement's finding says so.  A COMMIT or an autocommit block ends it."""
-    if no_windows:  # not PostgreSQL: DDL commits there
+    if no_windows:  # every statement commits on its own (AUTOCOMMIT), or not PostgreSQL: DDL commits there
         return set()
     exclusive, scanned, inside = set(), set(), set()
     for index, op in enumerate(ops):

@@ -77,11 +77,11 @@ TRACE_STRONG_LOCK = "trace-strong-lock"
 TRACE_TABLE_REWRITE = "trace-table-rewrite"
 
 # How long a lock is held (RevisionTrace.transaction)
-PER_MIGRATION = "per-migration"  # transaction_per_migration=True: a transaction per revision
+PER_MIGRATION = "per-migration"  # transaction_per_migration=True (or transactional_ddl=False): a transaction per revision
 SINGLE = "single"  # one transaction for the whole run (Alembic's default)
 UNKNOWN = "unknown"
 HOLD_MODELS = {
-    PER_MIGRATION: "transaction_per_migration is on: a lock is held from its statement to the commit of this revision's transaction",
+    PER_MIGRATION: "a transaction per revision (transaction_per_migration=True, or transactional_ddl=False): a lock is held from its statement to the commit of this revision's transaction",
     SINGLE: (
         "transaction_per_migration is off: a lock is held from its statement to the commit of the whole run's "
         "transaction, so in production every later pending revision runs while it is held; the time shown "
