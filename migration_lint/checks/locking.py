@@ -135,7 +135,7 @@ def _backfills(rule, migration, ops, settings):
             locked = next((i for i in before if i in same), before[0])
         else:
             locked = same[0] if same else named[0]
-            if any(_needed_by(op, ops[i]) for i in same):
+            if _needed_by(op, ops[locked]) or (any(_needed_by(op, ops[i]) for i in same) and all(ops[i].kind in _INDEX_UPKEEP for i in same)):
                 continue  # a DDL on its table needs it (and its own finding covers the window): not a separate backfill
         if ops[locked].table == op.table and ops[locked].schema == op.schema and _chosen_window(op, ops, index):
             continue  # the author locked it, or bounded it, on purpose
@@ -252,10 +252,22 @@ def _needed_by(backfill: m.Operation, ddl: m.Operation) -> bool:
         return False
     if backfill.kind == m.DELETE_ROWS:
         return True
-    if backfill.kind != m.UPDATE_ROWS or not backfill.get("has_where"):
+    if backfill.kind != m.UPDATE_ROWS or not backfill.sql:
         return False
     key = {str(column).strip('"`').lower() for column in ddl.columns or ()}
-    return bool(key & columns_set(backfill))
+    assigned = key & columns_set(backfill)
+    # only the rows that share one value of the key, given values of their own (SET state_id = id
+    # WHERE state_id = ''); filling NULLs (which never clash) or normalising values is a backfill
+    where = re.search(r"\bWHERE\b(.*)$", backfill.sql, re.I | re.S)
+    return bool(where) and any(
+        re.search(rf"(?<![\w.]){re.escape(column)}\s*=\s*(?:'(?:[^']|'')*'|-?\d+(?:\.\d+)?)(?![\w.])", where.group(1), re.I)
+        for column in assigned
+    )
+
+
+# DDL that only maintains the indexes and constraints a unique key's backfill prepares for: with
+# nothing else on the table, that backfill is part of the index's work
+_INDEX_UPKEEP = frozenset({m.CREATE_INDEX, m.DROP_INDEX, m.CREATE_UNIQUE_CONSTRAINT, m.DROP_CONSTRAINT, m.CREATE_PRIMARY_KEY})
 
 
 def validate_in_same_transaction(rule, run):
