@@ -145,6 +145,15 @@ def test_application_imports_spread_over_the_history_are_one_finding_at_env_py(i
     (finding,) = by_rule(check(in_tmp), "imports-application-code")
     assert finding.path.endswith("env.py")
     assert finding.message.startswith("2 revisions in migrations/versions import the application's code (a (`shop.models`), b (`shop`))")
+    # a baseline that recorded it does not hide a revision that starts importing the app later
+    from migration_lint.cli import main
+
+    assert main(["baseline", "--output", str(in_tmp / "baseline.json"), str(in_tmp)]) == 0
+    assert by_rule(check(in_tmp, baseline=in_tmp / "baseline.json"), "imports-application-code") == []
+    (in_tmp / "migrations/versions/c.py").write_text(revision_file("c", "b", imports="from shop.models import User"))
+    (new,) = by_rule(check(in_tmp, baseline=in_tmp / "baseline.json"), "imports-application-code")
+    assert new.message.startswith("3 revisions in migrations/versions import") and ", c (`shop.models`)" in new.message
+    (in_tmp / "migrations/versions/c.py").unlink()
     # one revision alone: at its import
     (in_tmp / "migrations/versions/b.py").write_text(revision_file("b", "a"))
     (finding,) = by_rule(check(in_tmp), "imports-application-code")

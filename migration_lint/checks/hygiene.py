@@ -73,12 +73,16 @@ def imports_application_code(rule, run):
         # the folder says which history, where two share one env.py (prefect's postgresql/ and sqlite/)
         folder = posixpath.commonpath([str(migration.path).replace("\\", "/") for migration, *_ in per_revision])
         folder = posixpath.dirname(folder) if folder.endswith(".py") else folder
+        where = f" in {folder}" if folder else ""  # version_locations with nothing in common: none
         message = (
-            f"{len(per_revision)} revisions in {folder} import the application's code ({revisions}): when that code changes, "
+            f"{len(per_revision)} revisions{where} import the application's code ({revisions}): when that code changes, "
             "these old migrations change meaning or break, and an upgrade from an old release runs them against "
             "today's code; in a pull request, each new one is reported at its import"
         )
-        yield Finding(rule.name, env_py, 1, message, subject=("import", "history"))
+        # the revisions are part of its identity: a baseline that recorded it does not hide a
+        # revision that starts importing the application later
+        concerned = sorted(str(migration.revision or migration.path) for migration, *_ in per_revision)
+        yield Finding(rule.name, env_py, 1, message, subject=("import", "history", *concerned))
         return
     for migration, line, message, modules in per_revision:
         yield migration.finding(rule, line, message, subject=("import", *modules[:LIST_LIMIT]))
