@@ -1650,30 +1650,44 @@ def _decode(data: bytes) -> str:
 # ``:name`` bind parameters (text() and op.execute strings) are not SQL syntax; for parsing, a
 # literal stands in for them.  ``::type`` casts and ``a:b`` inside words are left alone.
 # The keywords of the Alembic calls that take **kw and ignore what they do not know (Alembic
-# 1.13-1.16: Operations.alter_column / drop_column and their batch forms; what the dialect
-# implementations read from **kw: autoincrement, existing_autoincrement, mssql_drop_*).  Anything
-# named <dialect>_<argument> is a dialect argument and is left alone.
+# 1.13-1.20: Operations.alter_column / drop_column and their batch forms; what the dialect
+# implementations read from **kw: autoincrement, existing_autoincrement, postgresql_using,
+# mssql_drop_*; batch drop_column's existing_type).  A keyword Alembic rejects loudly (``name=``
+# clashes with the rename it passes on, TypeError) is not "ignored".
 _ALTER_KEYWORDS = frozenset({
     "nullable", "comment", "server_default", "new_column_name", "type_", "existing_type", "existing_server_default",
-    "existing_nullable", "existing_comment", "schema", "autoincrement", "existing_autoincrement",
+    "existing_nullable", "existing_comment", "schema", "autoincrement", "existing_autoincrement", "postgresql_using",
 })
+_DROP_KEYWORDS = frozenset({"if_exists", "existing_type", "mssql_drop_default", "mssql_drop_check", "mssql_drop_foreign_key"})
 IGNORING_CALLS = {
     ("alter_column", False): _ALTER_KEYWORDS | {"table_name", "column_name"},
-    ("alter_column", True): _ALTER_KEYWORDS | {"column_name", "insert_before", "insert_after"},
-    ("drop_column", False): frozenset({"table_name", "column_name", "schema", "if_exists"}),
-    ("drop_column", True): frozenset({"column_name", "if_exists"}),
+    ("alter_column", True): (_ALTER_KEYWORDS - {"schema"}) | {"column_name", "insert_before", "insert_after"},
+    ("drop_column", False): _DROP_KEYWORDS | {"table_name", "column_name", "schema"},
+    ("drop_column", True): _DROP_KEYWORDS | {"column_name"},
 }
 IGNORING_METHODS = frozenset(name for name, _ in IGNORING_CALLS)
-_DIALECT_ARGUMENT = re.compile(r"^(?:postgresql|mysql|mariadb|sqlite|mssql|oracle)_\w+$")
+_LOUD = frozenset({"name", "schema", "table_name"})  # TypeError (a value given twice), not silence
+# options of the dialects this tool knows must be ones Alembic reads (postgresql_usin= is lost);
+# another dialect's (cockroachdb_..., a third-party implementation) may be read by its own code
+_KNOWN_DIALECT = re.compile(r"^(?:postgresql|mysql|mariadb|sqlite|mssql|oracle)_\w+$")
+_DIALECT_ARGUMENT = re.compile(r"^[a-z][a-z0-9]*_\w+$")
 
 
 def _ignored_keywords(call: cst.Call, method: str, batch: bool) -> tuple:
     """Keywords of an alter_column / drop_column call that Alembic ignores (a misspelt ``type=``)."""
     known = IGNORING_CALLS[(method, batch)]
-    return tuple(
-        arg.keyword.value for arg in call.args
-        if arg.keyword is not None and not arg.star and arg.keyword.value not in known and not _DIALECT_ARGUMENT.match(arg.keyword.value)
-    )
+    out = []
+    for arg in call.args:
+        if arg.keyword is None or arg.star:
+            continue
+        key = arg.keyword.value
+        # <word>_<option> of a dialect this tool does not know passes, unless the word starts one of
+        # Alembic's own keywords (server_defualt=, existing_typ=, new_name=)
+        foreign = _DIALECT_ARGUMENT.match(key) and not _KNOWN_DIALECT.match(key) and key.split("_")[0] not in {k.split("_")[0] for k in known}
+        if key in known or key in _LOUD or foreign:
+            continue
+        out.append(key)
+    return tuple(out)
 
 
 def _meant(keyword: str, method: str, batch: bool) -> str:

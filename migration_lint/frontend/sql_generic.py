@@ -157,9 +157,9 @@ class GlotReader:
         for node in expr.find_all(exp.EQ, exp.NEQ):
             if node.arg_key == "expressions" and isinstance(node.parent, exp.Update):
                 continue  # SET column = NULL
-            on_conflict = getattr(exp, "OnConflict", None)
-            if on_conflict is not None and node.find_ancestor(on_conflict) is not None:
-                continue  # ON DUPLICATE KEY UPDATE column = NULL: an assignment too
+            assignments = tuple(k for k in (getattr(exp, "OnConflict", None), getattr(exp, "Set", None), getattr(exp, "SetItem", None)) if k is not None)
+            if assignments and node.find_ancestor(*assignments) is not None:
+                continue  # ON DUPLICATE KEY UPDATE column = NULL, SET @x = NULL: assignments too
             if isinstance(node.left, exp.Null) or isinstance(node.right, exp.Null):
                 try:
                     return node.sql(dialect=self.dialect)
