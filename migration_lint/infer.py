@@ -187,6 +187,7 @@ _MENTIONS_DOWNGRADE = re.compile(rb"downgrad", re.I)
 # or an older release (CTFd's tests/utils/test_updates.py: test_update_check_ignores_downgrades)
 _ABOUT_MIGRATIONS = re.compile(rb"alembic|migrat|revision|database|schema|\bdb\b", re.I)
 _REVISION_FILE = re.compile(rb"^down_revision\s*(?::[^=\n]*)?=", re.M)
+_DEFINES_PHASE = re.compile(rb"^def\s+(?:up|down)grade\s*\(", re.M)
 _RUNS_UPGRADE = re.compile(rb"\bcommand\.upgrade\s*\(|\bflask_migrate\.upgrade\s*\(")
 # Flask-Migrate's upgrade(), imported by name and called (CTFd/__init__.py: `from flask_migrate
 # import upgrade`, then `upgrade()` at start-up)
@@ -268,7 +269,7 @@ def infer_downgrades_unused(project_root: Optional[Path], script_location: Path,
                 data = handle.read(SCAN_FILE_BYTES)
         except OSError:
             continue
-        if _REVISION_FILE.search(data):
+        if path.endswith(".py") and _REVISION_FILE.search(data) and _DEFINES_PHASE.search(data):
             continue  # another history's revision (CTFd's plugins keep their own): its downgrade() is no mention
         if _MENTIONS_DOWNGRADE.search(data) and _ABOUT_MIGRATIONS.search(data):
             runner = None

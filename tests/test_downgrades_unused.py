@@ -128,3 +128,10 @@ def test_another_historys_revisions_are_not_mentions(tmp_path):
     (root / "app" / "plugin_migrations").mkdir()
     (root / "app" / "plugin_migrations" / "p1.py").write_text(REVISION.replace('"a1"', '"p1"'))
     assert infer_downgrades_unused(root, root / "alembic", use_cache=False)[0] == "unused"
+
+
+def test_a_document_quoting_a_revision_still_counts(tmp_path):
+    # a fenced example in the docs, then the command: a mention (only .py revision files are skipped)
+    doc = "```python\nrevision = \"abc\"\ndown_revision = \"def\"\n```\nThen `alembic upgrade head && alembic downgrade -1`.\n"
+    root = project(tmp_path, extra={"CONTRIBUTING.md": doc})
+    assert infer_downgrades_unused(root, root / "alembic", use_cache=False) is None

@@ -79,5 +79,8 @@ class Watchdog:
                 wait_for(self.proc, 2 * GRACE + 5)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
-                wait_for(self.proc, GRACE + 5)
-                raise RuntimeError("the watchdog did not finish")
+                try:
+                    wait_for(self.proc, GRACE + 5)
+                except subprocess.TimeoutExpired:
+                    pass  # killed; the error below says what went wrong
+                raise RuntimeError("the watchdog did not finish") from None
