@@ -1205,15 +1205,6 @@ class _FileReader:
             emit(m.DROP_COLUMN, columns=(column,) if column else (), attrs={"if_exists": flag("if_exists"), "column_object": column_object})
         elif method == "alter_column":
             self._alter_column(args, emit)
-        if method in IGNORING_METHODS:
-            ignored = _ignored_keywords(call, method, bool(batch))
-            if ignored:
-                column = ev.string(args.get("column_name"))
-                meant = [f"`{_meant(k, method, bool(batch))}=` for `{k}=`" for k in ignored if _meant(k, method, bool(batch))]
-                emit(m.IGNORED_ARGUMENTS, columns=(column,) if column else (), attrs={
-                    "ignored": ", ".join(f"`{k}=`" for k in ignored),
-                    "meant": f" (did you mean {', '.join(meant)}?)" if meant else "",
-                })
         elif method == "create_index":
             columns = tuple(str(c) for c in ev.strings(args.get("columns")))
             concurrently = flag("postgresql_concurrently")
@@ -1273,6 +1264,15 @@ class _FileReader:
             if name is None and isinstance(target, cst.Call) and last_name(target.func) in ("table", "Table") and target.args:
                 name = ev.string(target.args[0].value)  # op.bulk_insert(sa.table("macro", ...), rows)
             emit(m.INSERT_ROWS, table=name, attrs={"has_where": False})
+        if method in IGNORING_METHODS:
+            ignored = _ignored_keywords(call, method, bool(batch))
+            if ignored:
+                column = ev.string(args.get("column_name"))
+                meant = [f"`{_meant(k, method, bool(batch))}=` for `{k}=`" for k in ignored if _meant(k, method, bool(batch))]
+                emit(m.IGNORED_ARGUMENTS, columns=(column,) if column else (), attrs={
+                    "ignored": ", ".join(f"`{k}=`" for k in ignored),
+                    "meant": f" (did you mean {', '.join(meant)}?)" if meant else "",
+                })
 
     def _implied_types(self, columns, emit) -> None:
         for spec in columns:
@@ -1665,6 +1665,25 @@ IGNORING_CALLS = {
     ("drop_column", False): _DROP_KEYWORDS | {"table_name", "column_name", "schema"},
     ("drop_column", True): _DROP_KEYWORDS | {"column_name"},
 }
+# Calls that hand **kw to a SQLAlchemy construct: a keyword without an underscore fails there
+# (TypeError) and an option of a known dialect is checked by that dialect, but word_option is
+# taken for an option of a dialect named "word" and dropped: on_delete= for ondelete=,
+# not_valid= for postgresql_not_valid=.  Only a keyword close to one of the call's own is
+# reported (anything else may be a third-party dialect's option).
+_FK_KEYWORDS = frozenset({"onupdate", "ondelete", "deferrable", "initially", "match", "referent_schema", "use_alter", "link_to_name", "info", "comment", "postgresql_not_valid"})
+_CONSTRAINT_KEYWORDS = frozenset({"deferrable", "initially", "info", "comment", "postgresql_not_valid"})
+_INDEX_KEYWORDS = frozenset({"unique", "if_not_exists", "info", "quote", "postgresql_concurrently", "postgresql_where", "postgresql_using", "postgresql_include", "postgresql_ops", "postgresql_with", "postgresql_tablespace", "postgresql_nulls_not_distinct", "mysql_length", "mysql_prefix", "mysql_using", "sqlite_where"})
+TYPO_ONLY_CALLS = {
+    ("create_foreign_key", False): _FK_KEYWORDS | {"constraint_name", "source_table", "referent_table", "local_cols", "remote_cols", "source_schema"},
+    ("create_foreign_key", True): _FK_KEYWORDS | {"constraint_name", "referent_table", "local_cols", "remote_cols"},
+    ("create_check_constraint", False): _CONSTRAINT_KEYWORDS | {"constraint_name", "table_name", "condition", "schema"},
+    ("create_check_constraint", True): _CONSTRAINT_KEYWORDS | {"constraint_name", "condition"},
+    ("create_unique_constraint", False): _CONSTRAINT_KEYWORDS | {"constraint_name", "table_name", "columns", "schema"},
+    ("create_unique_constraint", True): _CONSTRAINT_KEYWORDS | {"constraint_name", "columns"},
+    ("create_index", False): _INDEX_KEYWORDS | {"index_name", "table_name", "columns", "schema"},
+    ("create_index", True): _INDEX_KEYWORDS | {"index_name", "columns"},
+}
+IGNORING_CALLS = {**IGNORING_CALLS, **TYPO_ONLY_CALLS}
 IGNORING_METHODS = frozenset(name for name, _ in IGNORING_CALLS)
 _LOUD = frozenset({"name", "schema", "table_name"})  # TypeError (a value given twice), not silence
 # options of the dialects this tool knows must be ones Alembic reads (postgresql_usin= is lost);
@@ -1674,13 +1693,18 @@ _DIALECT_ARGUMENT = re.compile(r"^[a-z][a-z0-9]*_\w+$")
 
 
 def _ignored_keywords(call: cst.Call, method: str, batch: bool) -> tuple:
-    """Keywords of an alter_column / drop_column call that Alembic ignores (a misspelt ``type=``)."""
+    """Keywords of an Alembic call that are silently dropped (a misspelt ``type=`` to alter_column,
+    ``on_delete=`` to create_foreign_key)."""
     known = IGNORING_CALLS[(method, batch)]
     out = []
     for arg in call.args:
         if arg.keyword is None or arg.star:
             continue
         key = arg.keyword.value
+        if (method, batch) in TYPO_ONLY_CALLS:
+            if key not in known and "_" in key and not _KNOWN_DIALECT.match(key) and _meant(key, method, batch):
+                out.append(key)
+            continue
         # <word>_<option> of a dialect this tool does not know passes, unless the word starts one of
         # Alembic's own keywords (server_defualt=, existing_typ=, new_name=)
         foreign = _DIALECT_ARGUMENT.match(key) and not _KNOWN_DIALECT.match(key) and key.split("_")[0] not in {k.split("_")[0] for k in known}
