@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import posixpath
 import re
 
-from migration_lint.model import LIST_LIMIT, listing
+from migration_lint.model import LIST_LIMIT, Finding, listing
 
 CHECKS = ("imports_application_code",)
 
@@ -65,11 +66,7 @@ def imports_application_code(rule, run):
             yield item  # an import suppressed on its own line: reported (and suppressed) there
     env_py = run.settings.env_py
     if env_py and run.diff is None and len(per_revision) > 1:
-        from migration_lint.model import Finding
-
         revisions = listing(f"{migration.revision or migration.path} (`{modules[0]}`{' and more' if len(modules) > 1 else ''})" for migration, _, _, modules in per_revision)
-        import posixpath
-
         # the folder says which history, where two share one env.py (prefect's postgresql/ and sqlite/)
         folder = posixpath.commonpath([str(migration.path).replace("\\", "/") for migration, *_ in per_revision])
         folder = posixpath.dirname(folder) if folder.endswith(".py") else folder
