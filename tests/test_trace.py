@@ -835,7 +835,7 @@ def test_markdown_summary_has_a_lock_timeline(traced):
     assert "| `b1` | public.post | SHARE | writes |" in timeline
     assert "| `d3` | public.post | ACCESS EXCLUSIVE | reads and writes |" in timeline and "| yes |" in timeline
     assert "| `c2` | public.post | SHARE UPDATE EXCLUSIVE" in timeline
-    assert "<sub>Held: transaction\\_per\\_migration is on: a lock is held from its statement to the commit of this revision's transaction.</sub>" in timeline
+    assert "<sub>Held: a transaction per revision (transaction\\_per\\_migration=True, or transactional\\_ddl=False): a lock is held from its statement to the commit of this revision's transaction.</sub>" in timeline
     assert "<sub>confirmed by trace: SHARE on public.post" in text
 
 
