@@ -241,8 +241,8 @@ def infer_downgrades_unused(project_root: Optional[Path], script_location: Path,
     ``command.upgrade(...)`` or Flask-Migrate's ``upgrade()`` in its own code, outside the
     migrations folder: at start-up, as mealie, CTFd and other self-hosted applications do) and
     nothing else in the project (its code, tests, docs, scripts, CI files) mentions a downgrade
-    where it speaks of migrations: nobody runs downgrade(), and findings about it are noise.  None when the project is not read (too large, or no root), or says
-    otherwise."""
+    where it speaks of migrations: nobody runs downgrade(), and findings about it are noise.  None
+    when the project is not read (too large, or no root), or says otherwise."""
     from migration_lint.discovery import display_path
     from migration_lint.loader import cached_result, result_key, store_result
 
