@@ -191,7 +191,21 @@ _DEFINES_PHASE = re.compile(rb"^def\s+(?:up|down)grade\s*\(", re.M)
 _RUNS_UPGRADE = re.compile(rb"\bcommand\.upgrade\s*\(|\bflask_migrate\.upgrade\s*\(")
 # Flask-Migrate's upgrade(), imported by name and called (CTFd/__init__.py: `from flask_migrate
 # import upgrade`, then `upgrade()` at start-up)
-_IMPORTS_FLASK_UPGRADE = re.compile(rb"^\s*from\s+flask_migrate\s+import\s+(?:\([^)]*|[^\n]*)\bupgrade\b", re.M)
+_FROM_FLASK_MIGRATE = re.compile(rb"^[ \t]*from[ \t]+flask_migrate[ \t]+import\b", re.M)
+_UPGRADE_NAME = re.compile(rb"\bupgrade\b")
+
+
+def _imports_flask_upgrade(data: bytes) -> bool:
+    """``from flask_migrate import upgrade`` (or a parenthesised list holding it).  Read with
+    find(), not one regex spanning the list: a file the pull request controls must not make it
+    backtrack for ever."""
+    for found in _FROM_FLASK_MIGRATE.finditer(data):
+        rest = data[found.end():found.end() + 4096]
+        stripped = rest.lstrip(b" \t")
+        end = stripped.find(b")") if stripped.startswith(b"(") else stripped.find(b"\n")
+        if _UPGRADE_NAME.search(stripped if end < 0 else stripped[:end]):
+            return True
+    return False
 _CALLS_UPGRADE = re.compile(rb"(?<![\w.])upgrade\s*\(")
 
 
@@ -199,7 +213,7 @@ def _upgrade_call(data: bytes):
     """Where a Python file runs the migrations: Alembic's command.upgrade(...), or Flask-Migrate's
     upgrade(...) (imported by name); None when it does not."""
     found = _RUNS_UPGRADE.search(data)
-    if found or not _IMPORTS_FLASK_UPGRADE.search(data):
+    if found or not _imports_flask_upgrade(data):
         return found
     for call in _CALLS_UPGRADE.finditer(data):
         line_start = data.rfind(b"\n", 0, call.start()) + 1
