@@ -293,6 +293,19 @@ def test_env_py_lock_timeout_satisfies_missing_lock_timeout(in_tmp):
     assert not by_rule(check(in_tmp), "missing-lock-timeout")
 
 
+def test_a_baseline_does_not_hide_a_new_revision_in_the_history_wide_lock_timeout_finding(in_tmp):
+    from migration_lint.cli import main
+
+    lock = 'op.add_column("t", sa.Column("{0}", sa.Integer()))'
+    revisions = {"a.py": revision_file("a", upgrade=lock.format("c")), "b.py": revision_file("b", "a", upgrade=lock.format("d"))}
+    layout(in_tmp, revisions)
+    assert main(["baseline", "--output", str(in_tmp / "baseline.json"), str(in_tmp)]) == 0
+    assert not by_rule(check(in_tmp, baseline=in_tmp / "baseline.json"), "missing-lock-timeout")
+    layout(in_tmp, {**revisions, "c.py": revision_file("c", "b", upgrade=lock.format("e"))})
+    (finding,) = by_rule(check(in_tmp, baseline=in_tmp / "baseline.json"), "missing-lock-timeout")
+    assert finding.message.startswith("3 revisions take strong locks")
+
+
 def test_downgrade_policy_optional(in_tmp):
     text = revision_file("a", upgrade='op.create_table("t", sa.Column("id", sa.Integer(), primary_key=True))')
     text = text[: text.index("def downgrade")]

@@ -67,11 +67,14 @@ def missing_lock_timeout(rule, run):
     env_py = run.settings.env_py
     if env_py and run.diff is None and len(concerned) > 1:
         names = listing(migration.revision or migration.path for migration, _ in concerned)
+        # the revisions are part of its identity: a baseline that recorded it does not hide a
+        # revision that takes a strong lock later
+        revisions = sorted(str(migration.revision or migration.path) for migration, _ in concerned)
         yield Finding(
             rule.name, env_py, run.settings.env("configure_line") or 1,
             f"{len(concerned)} revisions take strong locks with no lock_timeout set ({names}); "
             "if one waits behind a long query, every query on its table queues behind it",
-            subject=("lock_timeout",), help=ENV_PY_FIX_ASYNC if run.settings.env("async_driver") else ENV_PY_FIX,
+            subject=("lock_timeout", *revisions), help=ENV_PY_FIX_ASYNC if run.settings.env("async_driver") else ENV_PY_FIX,
         )
         return
     for migration, op in concerned:
