@@ -1268,7 +1268,8 @@ class _FileReader:
             ignored = _ignored_keywords(call, method, bool(batch))
             if ignored:
                 column = ev.string(args.get("column_name"))
-                meant = [f"`{_meant(k, method, bool(batch))}=` for `{k}=`" for k in ignored if _meant(k, method, bool(batch))]
+                guesses = {k: _meant(k, method, bool(batch)) for k in ignored}
+                meant = [f"`{guess}=` for `{k}=`" for k, guess in guesses.items() if guess]
                 emit(m.IGNORED_ARGUMENTS, columns=(column,) if column else (), attrs={
                     "ignored": ", ".join(f"`{k}=`" for k in ignored),
                     "meant": f" (did you mean {', '.join(meant)}?)" if meant else "",
@@ -1696,6 +1697,7 @@ def _ignored_keywords(call: cst.Call, method: str, batch: bool) -> tuple:
     """Keywords of an Alembic call that are silently dropped (a misspelt ``type=`` to alter_column,
     ``on_delete=`` to create_foreign_key)."""
     known = IGNORING_CALLS[(method, batch)]
+    own_words = {k.split("_")[0] for k in known}
     out = []
     for arg in call.args:
         if arg.keyword is None or arg.star:
@@ -1707,7 +1709,7 @@ def _ignored_keywords(call: cst.Call, method: str, batch: bool) -> tuple:
             continue
         # <word>_<option> of a dialect this tool does not know passes, unless the word starts one of
         # Alembic's own keywords (server_defualt=, existing_typ=, new_name=)
-        foreign = _DIALECT_ARGUMENT.match(key) and not _KNOWN_DIALECT.match(key) and key.split("_")[0] not in {k.split("_")[0] for k in known}
+        foreign = _DIALECT_ARGUMENT.match(key) and not _KNOWN_DIALECT.match(key) and key.split("_")[0] not in own_words
         if key in known or key in _LOUD or foreign:
             continue
         out.append(key)

@@ -154,10 +154,12 @@ class GlotReader:
         """The first ``x = NULL`` / ``x <> NULL`` in a condition (never true), as written back;
         an UPDATE's SET assignments are not comparisons."""
         exp = self.exp
+        if next(expr.find_all(exp.Null), None) is None:
+            return None  # no NULL anywhere: nothing to compare with
+        assignments = tuple(k for k in (getattr(exp, "OnConflict", None), getattr(exp, "Set", None), getattr(exp, "SetItem", None)) if k is not None)
         for node in expr.find_all(exp.EQ, exp.NEQ):
             if node.arg_key == "expressions" and isinstance(node.parent, exp.Update):
                 continue  # SET column = NULL
-            assignments = tuple(k for k in (getattr(exp, "OnConflict", None), getattr(exp, "Set", None), getattr(exp, "SetItem", None)) if k is not None)
             if assignments and node.find_ancestor(*assignments) is not None:
                 continue  # ON DUPLICATE KEY UPDATE column = NULL, SET @x = NULL: assignments too
             if isinstance(node.left, exp.Null) or isinstance(node.right, exp.Null):

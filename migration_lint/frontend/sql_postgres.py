@@ -49,6 +49,7 @@ from migration_lint.model import (
 from pglast import ast, enums, parse_sql
 from pglast.parser import ParseError
 from pglast.stream import RawStream
+from pglast.visitors import Visitor
 
 from migration_lint.frontend.sql_common import TIMEOUT_SETTINGS, LENGTH_TYPES, NUMERIC_TYPES, clean, make_op, one_line, other_op, raw_op, split_name
 
@@ -96,7 +97,7 @@ class PgReader:
             text = self._text(raw)
             try:
                 made = self.statement(raw.stmt, text)
-                compared = self.null_comparison(raw.stmt)
+                compared = self.null_comparison(raw.stmt, text)
                 if compared and made:  # the statement's first operation carries it: one finding
                     made[0].attrs["null_comparison"] = compared
                 ops.extend(made)
@@ -123,24 +124,15 @@ class PgReader:
     def op(self, kind: str, text: str, **fields: Any) -> Operation:
         return make_op(self.base, kind, text, **fields)
 
-    def null_comparison(self, stmt: Any) -> Optional[str]:
+    def null_comparison(self, stmt: Any, text: str) -> Optional[str]:
         """The first ``x = NULL`` / ``x <> NULL`` in a condition (never true: NULL compares as
-        unknown), as written back; SET assignments are not comparisons."""
-        from pglast.visitors import Visitor
-
-        found: List[Any] = []
-
-        def is_null(node: Any) -> bool:
-            return isinstance(node, self.ast.A_Const) and bool(getattr(node, "isnull", False))
-
-        class Comparisons(Visitor):
-            def visit_A_Expr(self, ancestors, node):  # noqa: N802 - pglast's visitor naming
-                names = [getattr(n, "sval", None) for n in node.name or ()]
-                if not found and node.kind == 0 and names and names[-1] in ("=", "<>", "!=") and (is_null(node.lexpr) or is_null(node.rexpr)):
-                    found.append(node)
-
-        Comparisons()(stmt)
-        return (self.deparse(found[0]) or "= NULL") if found else None
+        unknown), as written back; SET assignments are not comparisons.  Statements without the
+        word NULL are not walked."""
+        if "null" not in text.lower():
+            return None
+        walker = _NullComparisons()
+        walker(stmt)
+        return (self.deparse(walker.found) or "= NULL") if walker.found is not None else None
 
     @staticmethod
     def strings(nodes: Any) -> List[str]:
@@ -601,3 +593,18 @@ def _enum_name(value: Any) -> Optional[str]:
     return getattr(value, "name", None) or str(value)
 
 
+class _NullComparisons(Visitor):
+    """Finds the first ``=`` / ``<>`` / ``!=`` comparison with a NULL constant in a pglast tree."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.found: Optional[Any] = None
+
+    def visit_A_Expr(self, ancestors, node):  # noqa: N802 - pglast's visitor naming
+        names = [getattr(n, "sval", None) for n in node.name or ()]
+        if self.found is None and node.kind == 0 and names and names[-1] in ("=", "<>", "!=") and (_is_null(node.lexpr) or _is_null(node.rexpr)):
+            self.found = node
+
+
+def _is_null(node: Any) -> bool:
+    return isinstance(node, ast.A_Const) and bool(getattr(node, "isnull", False))
