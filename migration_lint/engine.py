@@ -284,8 +284,10 @@ def lint(files: Sequence[MigrationFile], scope, settings: Settings, catalogue: C
 # window of ``lock_window_open``)
 FOLDED_LOCKS = frozenset({
     "create-index-not-concurrently", "add-foreign-key", "add-check-constraint", "set-not-null",
-    "add-unique-constraint", "add-primary-key",
+    "add-unique-constraint", "add-primary-key", "backfill-with-ddl",
 })
+# folded only into a window that a lock finding opened or joins
+UNFOLDED_ALONE = frozenset({"backfill-with-ddl"})
 
 
 def _fold_lock_windows(findings: List[Finding], migrations, settings: Settings) -> List[Finding]:
@@ -296,7 +298,9 @@ def _fold_lock_windows(findings: List[Finding], migrations, settings: Settings) 
     The first finding stays, at the highest severity of the window, and names the others with
     their fixes; a COMMIT or an autocommit block ends a window.  A foreign key to another table
     that matters (``large-tables``) stays apart: it blocks that table's writers too, unless the same
-    migration created that table (prefect 2882cd2df463, round 9 #13)."""
+    migration created that table (prefect 2882cd2df463, round 9 #13).  A backfill of the table joins
+    its window in either order (warehouse 9ca7d5668af4, round 10 #6: a foreign key on a new
+    column, then an UPDATE of every row under the same lock)."""
     # transactional_ddl=False too holds locks to the revision's end; AUTOCOMMIT isolation does not
     if settings.dialect != "postgresql" or settings.env("autocommit_isolation"):
         return findings
@@ -335,8 +339,8 @@ def _fold_lock_windows(findings: List[Finding], migrations, settings: Settings) 
     replace: Dict[int, Finding] = {}
     rank = {severity: order for order, severity in enumerate(m.SEVERITIES)}
     for (path, segment, table), members in windows.items():
-        if len(members) < 2:
-            continue
+        if len(members) < 2 or all(findings[number].rule in UNFOLDED_ALONE for _, number in members):
+            continue  # backfills alone keep their own findings: each says what it saw (before/after the DDL)
         members.sort()
         first = findings[members[0][1]]
         others = [findings[number] for _, number in members[1:]]

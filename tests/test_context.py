@@ -226,10 +226,11 @@ def backfill():
     (backfill,) = [f for f in findings if f.rule == "backfill-with-ddl"]
     assert backfill.line == 7  # the call, not the helper's line 11
     assert "runs before `op.alter_column` on account (line 8)" in backfill.message
-    after = lint('op.alter_column("account", "status", nullable=False)\nop.execute("UPDATE account SET status = \'x\'")')
+    # (after an ADD COLUMN: after a SET NOT NULL, the backfill would be named in that finding, one lock window)
+    after = lint('op.add_column("account", sa.Column("status", sa.String()))\nop.execute("UPDATE account SET status = \'x\'")')
     (finding,) = [f for f in after if f.rule == "backfill-with-ddl"]
-    assert "runs after `op.alter_column` on account" in finding.message and "stays locked for the whole backfill" in finding.message
-    committed = lint('op.alter_column("account", "status", nullable=False)\nop.get_bind().commit()\nop.execute("UPDATE account SET status = \'x\'")')
+    assert "runs after `op.add_column` on account" in finding.message and "stays locked for the whole backfill" in finding.message
+    committed = lint('op.add_column("account", sa.Column("status", sa.String()))\nop.get_bind().commit()\nop.execute("UPDATE account SET status = \'x\'")')
     assert not [f for f in committed if f.rule == "backfill-with-ddl"]
 
 

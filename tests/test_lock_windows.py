@@ -82,3 +82,27 @@ def test_transactional_ddl_false_still_holds_locks_to_the_end_of_the_revision():
     source = revision_file("r1", upgrade=INDEX_THEN_CHECK)
     found = [f for f in lint_sources({"v.py": source}, dialect="postgresql", env_settings={"transactional_ddl": False}) if f.rule in LOCKS]
     assert [f.rule for f in found] == ["create-index-not-concurrently"] and "one lock window" in found[0].message
+
+
+def test_a_backfill_joins_the_lock_window_of_its_table_in_either_order():
+    """warehouse 9ca7d5668af4 (round 10 #6): a foreign key on a new column, then an UPDATE of every
+    row under the ADD COLUMN's lock: the UPDATE is the long part of one window, not a second
+    problem.  And an UPDATE before SET NOT NULL on the same table: the row locks it takes are held
+    into the SET NOT NULL's window (prefect 5d03c01be85e, round 10 #22)."""
+    rules = LOCKS + ("backfill-with-ddl",)
+    after = '''op.create_table("release_descriptions", sa.Column("id", sa.Integer(), primary_key=True))
+op.add_column("releases", sa.Column("description_id", sa.Integer(), nullable=True))
+op.create_foreign_key(None, "releases", "release_descriptions", ["description_id"], ["id"])
+op.execute("UPDATE releases SET description_id = id")'''
+    found = [f for f in lint_sources({"v.py": revision_file("r1", upgrade=after)}, dialect="postgresql") if f.rule in rules]
+    assert [f.rule for f in found] == ["add-foreign-key"]
+    assert "backfill-with-ddl at line 15" in found[0].message and "one lock window" in found[0].message
+    before = '''op.execute("UPDATE artifact_collection SET latest_id = id WHERE latest_id IS NULL")
+op.alter_column("artifact_collection", "latest_id", existing_type=sa.Integer(), nullable=False)'''
+    found = [f for f in lint_sources({"v.py": revision_file("r1", upgrade=before)}, dialect="postgresql") if f.rule in rules]
+    assert [f.rule for f in found] == ["backfill-with-ddl"]
+    assert "set-not-null at line 13" in found[0].message and found[0].severity == "error"  # the window's highest
+    # a COMMIT between them: two windows, two findings
+    apart = before.replace("\nop.alter_column", '\nop.execute("COMMIT")\nop.alter_column')
+    found = [f for f in lint_sources({"v.py": revision_file("r1", upgrade=apart)}, dialect="postgresql") if f.rule in rules]
+    assert sorted(f.rule for f in found) == ["set-not-null"]  # and the backfill no longer shares a transaction with it
