@@ -205,6 +205,7 @@ def lint_sources(
     project_packages: Sequence[str] = (),
     project_types: Sequence[str] = (),
     trust_rule_packs: bool = False,
+    pinned_modules: Sequence[str] = (),
 ) -> List[Finding]:
     """Lint migration sources held in memory (file name -> text)."""
     from migration_lint.frontend.alembic_ops import parse_migration  # libcst: only when parsing
@@ -212,7 +213,7 @@ def lint_sources(
     from migration_lint.loader import DEFAULT_MAX_FILE_SIZE
 
     config = config or Config()
-    settings = for_sources(dialect=dialect, server_version=server_version, config=config, env_settings=env_settings, project_packages=project_packages, project_types=project_types)
+    settings = for_sources(dialect=dialect, server_version=server_version, config=config, env_settings=env_settings, project_packages=project_packages, project_types=project_types, pinned_modules=pinned_modules)
     limit = config.max_file_size or DEFAULT_MAX_FILE_SIZE
     files = []
     for name, text in sources.items():

@@ -520,6 +520,68 @@ def project_packages(root: Optional[Path]) -> set:
     return names
 
 
+# A pinned requirement: `name==1.2.0` (extras and markers allowed), not `==1.*`
+_PIN = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(?:\[[^\]]*\])?\s*===?\s*[0-9][^\s*,;#\\]*\s*(?:[;#\\].*)?$")
+_LOCKED = re.compile(r'^name\s*=\s*"([A-Za-z0-9][A-Za-z0-9._-]*)"\s*$', re.M)
+LOCK_FILES = ("uv.lock", "poetry.lock", "pdm.lock")
+MAX_LOCK_BYTES = 16 * 1024 * 1024
+
+
+def _module_name(distribution: str) -> str:
+    return re.sub(r"[-.]+", "_", distribution).lower()
+
+
+def pinned_modules(root: Optional[Path]) -> frozenset:
+    """Import names of the distributions the project fixes to one version: `name==version` in
+    pyproject.toml or a requirements file at its root (or in requirements/), or any package of a
+    lock file there (uv.lock, poetry.lock, pdm.lock).  Read as text, never run.  The import name is
+    taken as the distribution's, normalised (sqlalchemy-searchable: sqlalchemy_searchable); one
+    that differs (PyYAML: yaml) is simply not found."""
+    from migration_lint.errors import MigrationLintError
+    from migration_lint.safeio import load_toml, read_bytes, read_text
+
+    found = set()
+    if root is None or not root.is_dir():
+        return frozenset()
+    lines = []
+    try:
+        data = load_toml(read_bytes(root / "pyproject.toml", "pyproject.toml"), "pyproject.toml") if (root / "pyproject.toml").is_file() else {}
+    except MigrationLintError:
+        data = {}
+    project = data.get("project") if isinstance(data.get("project"), dict) else {}
+    lines.extend(d for d in project.get("dependencies") or () if isinstance(d, str))
+    for group in (project.get("optional-dependencies") or {}).values() if isinstance(project.get("optional-dependencies"), dict) else ():
+        lines.extend(d for d in group or () if isinstance(d, str))
+    tool = data.get("tool") if isinstance(data.get("tool"), dict) else {}
+    poetry = tool.get("poetry") if isinstance(tool.get("poetry"), dict) else {}
+    for name, spec in (poetry.get("dependencies") or {}).items() if isinstance(poetry.get("dependencies"), dict) else ():
+        version = spec.get("version") if isinstance(spec, dict) else spec
+        if isinstance(version, str):
+            lines.append(f"{name}{version if version.startswith('=') else '==' + version}")
+    folders = [root, root / "requirements"]
+    for folder in folders:
+        if not folder.is_dir():
+            continue
+        for entry in sorted(folder.iterdir())[:200]:
+            if entry.is_file() and entry.suffix in (".txt", ".in") and (folder != root or entry.name.startswith("requirements")):
+                try:
+                    lines.extend(read_text(entry, "requirements file").splitlines())
+                except MigrationLintError:
+                    continue
+    for line in lines:
+        match = _PIN.match(line)
+        if match:
+            found.add(_module_name(match.group(1)))
+    for name in LOCK_FILES:
+        path = root / name
+        if path.is_file():
+            try:
+                found.update(_module_name(n) for n in _LOCKED.findall(read_text(path, "lock file", limit=MAX_LOCK_BYTES)))
+            except MigrationLintError:
+                continue
+    return frozenset(found)
+
+
 # What a migration may import from the project without depending on its models: SQLAlchemy
 # types and SQL functions the project defines (autogenerate writes them into revisions).
 TYPE_BASES = frozenset({

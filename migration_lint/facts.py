@@ -106,6 +106,7 @@ FACTS: Dict[str, Fact] = {
     "reason": Fact("str", "raw_sql: why the SQL could not be analysed"),
     "sql_source": Fact("str", "raw_sql: where the SQL comes from when it is a name imported from another module ('sqlalchemy_searchable.sql_expressions')"),
     "sql_imported": Fact("bool", "raw_sql: the SQL is a name imported from another module (a library's SQL)"),
+    "sql_source_pinned": Fact("bool", "raw_sql: the SQL comes from a library the project pins to one version (==, or a lock file), not from its own code"),
     "sql_literal": Fact("bool", "raw_sql: the SQL was read as written (a literal), but the parser could not analyse the statement"),
     "rollback": Fact("bool", "commit: a ROLLBACK rather than a COMMIT"),
     "session": Fact("bool", "commit: an ORM session's commit(); a session on Alembic's connection joins its transaction and leaves it alone"),
@@ -382,10 +383,20 @@ def place_facts(operations: Iterable[m.Operation], settings, shown=None) -> Dict
                         "dialect": dialect,
                         "server_version": settings.server_version,
                         "schema_key": table[0],
+                        "sql_source_pinned": _pinned_source(op, settings),
                     },
                 )
             )
     return placed
+
+
+def _pinned_source(op: m.Operation, settings) -> bool:
+    """The SQL is a name imported from a library (not the project) that the project pins."""
+    source = op.attrs.get("sql_source") if op.kind == m.RAW_SQL else None
+    if not source:
+        return False
+    top = str(source).split(".", 1)[0].lower()
+    return top in settings.pinned_modules and top not in settings.project_packages and top not in settings.own_packages
 
 
 def rebuilds(ops: List[m.Operation], tables: List[tuple], dialect: str) -> set:

@@ -195,6 +195,7 @@ def resolve_history(env: discovery.Environment, config: Config, invocation: Invo
         project_packages=packages,
         own_packages=own_modules(env),
         project_types=discovery.project_type_names(env.project_root, imported),
+        pinned_modules=discovery.pinned_modules(env.project_root),
     )
     # what ships in one deploy: the revisions one merge added (git's first-parent history)
     units = deploy_units(list(paths), use_cache=use_cache)

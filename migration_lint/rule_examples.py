@@ -7,7 +7,7 @@ An example is a migration body, or a mapping with ``code`` or ``files`` and opti
         def upgrade():
             op.create_index("ix_user_email", "user", ["email"])  # expect
       - code: ...
-        dialect: mysql            # also: server_version, config, env, project_packages
+        dialect: mysql            # also: server_version, config, env, project_packages, pinned_modules
     valid:
       - files: {a.py: ..., b.py: ...}
       - env_py: ...               # the environment's env.py (its lines may carry # expect), with
@@ -226,7 +226,7 @@ def run_example(rule: Rule, item, valid: bool, catalogue: Optional[Catalogue] = 
     if rule.opt_in:  # an opt-in rule runs when selected
         settings["select"] = [*settings.get("select", []), rule.name]
     config = config_from_mapping(settings, f"{rule.name} example")
-    kwargs = {"dialect": dialect, "config": config, "env_settings": options.get("env") or {}, "catalogue": catalogue, "project_packages": options.get("project_packages") or (), "project_types": options.get("project_types") or ()}
+    kwargs = {"dialect": dialect, "config": config, "env_settings": options.get("env") or {}, "catalogue": catalogue, "project_packages": options.get("project_packages") or (), "project_types": options.get("project_types") or (), "pinned_modules": options.get("pinned_modules") or ()}
     if version:
         kwargs["server_version"] = version
     findings = [f for f in lint_sources(sources, **kwargs) if f.rule == rule.name]

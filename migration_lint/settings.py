@@ -97,6 +97,7 @@ class Settings:
     project_packages: frozenset = frozenset()  # top-level packages of the project (imports-application-code)
     own_packages: frozenset = frozenset()  # the package(s) holding the migrations themselves
     project_types: frozenset = frozenset()  # "module.Name": SQLAlchemy types and SQL functions the project defines
+    pinned_modules: frozenset = frozenset()  # import names of libraries the project pins to one version (discovery.pinned_modules)
     merge_command: str = "alembic merge"  # Flask-Migrate projects merge with `flask db merge`
     env_py: str = ""  # the environment's env.py, as shown ("" when there is none)
     dialects_seen: Tuple[str, ...] = ()  # dialects with specific code in the history (infer.py)
@@ -192,6 +193,7 @@ def resolve(
     project_packages: Sequence[str] = (),
     own_packages: Sequence[str] = (),
     project_types: Sequence[str] = (),
+    pinned_modules: Sequence[str] = (),
 ) -> Settings:
     """The settings of one history (``env``: a discovered Environment).  The precedence is the
     module docstring's, in this one function."""
@@ -276,6 +278,7 @@ def resolve(
         project_packages=frozenset(project_packages),
         own_packages=frozenset(own_packages),
         project_types=frozenset(project_types),
+        pinned_modules=frozenset(pinned_modules),
         merge_command="flask db merge" if env.kind == "flask-migrate" else "alembic merge",
         env_py=display_path(env.env_py) if getattr(env, "env_py", None) is not None else "",
         dialects_seen=tuple(dialects_seen),
@@ -300,6 +303,7 @@ def for_sources(
     env_settings: Optional[Mapping[str, Any]] = None,
     project_packages: Sequence[str] = (),
     project_types: Sequence[str] = (),
+    pinned_modules: Sequence[str] = (),
 ) -> Settings:
     """Settings for sources held in memory (tests, rule examples): the same resolution, with the
     dialect and version given as if by flags."""
@@ -312,7 +316,7 @@ def for_sources(
         settings = dict(env_settings or {})
 
     invocation = Invocation(dialect=dialect, server_version=".".join(map(str, server_version)))
-    return resolve(_Memory(), config or Config(), invocation, project_packages=project_packages, project_types=project_types)
+    return resolve(_Memory(), config or Config(), invocation, project_packages=project_packages, project_types=project_types, pinned_modules=pinned_modules)
 
 
 def pack_paths(config: Config) -> Tuple[str, ...]:

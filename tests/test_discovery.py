@@ -207,3 +207,26 @@ def test_configured_folder_through_a_symlink_and_past_a_broken_ini(tmp_path, mon
     assert env.url_dialect == "mysql"
     (env,) = discover(Path("other/svc/migrations"))  # an unrelated broken alembic.ini above
     assert revs(env) == ["a.py"] and env.url_dialect is None
+
+
+def test_pinned_modules_reads_pins_and_lock_files_as_text(tmp_path):
+    """Libraries the project fixes to one version (raw-sql-unanalyzed: a pinned library's SQL is
+    its own): `==` pins in pyproject.toml and requirements files, every package of a lock file;
+    ranges and wildcards are not pins."""
+    from migration_lint.discovery import pinned_modules
+
+    (tmp_path / "pyproject.toml").write_text(
+        '[project]\nname = "app"\ndependencies = ["sqlalchemy-searchable==1.2.0", "flask>=2", "celery[redis]==5.3.1 ; python_version > \'3.8\'"]\n'
+        '[project.optional-dependencies]\ndev = ["pytest==8.0.0", "black==24.*"]\n'
+        '[tool.poetry.dependencies]\nrequests = "2.31.0"\nurllib3 = "^2"\n'
+    )
+    (tmp_path / "requirements.txt").write_text("alembic==1.13.1 \\\n    --hash=sha256:abc\nsix~=1.16\n# psycopg2==2.9\n")
+    (tmp_path / "requirements").mkdir()
+    (tmp_path / "requirements" / "main.txt").write_text("Zope.Interface===6.0\n")
+    (tmp_path / "uv.lock").write_text('version = 1\n\n[[package]]\nname = "pyyaml"\nversion = "6.0"\n\n[[package]]\nname = "typing-extensions"\nversion = "4.9"\n')
+    (tmp_path / "notes.txt").write_text("ignored==1.0\n")  # not a requirements file
+    assert pinned_modules(tmp_path) == {"sqlalchemy_searchable", "celery", "pytest", "requests", "alembic", "zope_interface", "pyyaml", "typing_extensions"}
+    assert pinned_modules(tmp_path / "missing") == frozenset()
+    # a pyproject.toml that does not parse pins nothing, and says nothing (it is not ours to judge)
+    (tmp_path / "pyproject.toml").write_text("[project\n")
+    assert "sqlalchemy_searchable" not in pinned_modules(tmp_path)
