@@ -1219,6 +1219,7 @@ class _FileReader:
                     "if_not_exists": flag("if_not_exists"),
                     "where": where is not None,
                     "bare_string": bare("columns"),
+                    **self._null_in_condition(ev.literal(_unwrap_text(where)) if where is not None else None),
                 },
             )
         elif method == "drop_index":
@@ -1249,7 +1250,7 @@ class _FileReader:
             emit(
                 m.CREATE_CHECK_CONSTRAINT,
                 **named("constraint_name"),
-                attrs={"condition": condition if isinstance(condition, str) else None, "not_valid": flag("postgresql_not_valid")},
+                attrs={"condition": condition if isinstance(condition, str) else None, "not_valid": flag("postgresql_not_valid"), **self._null_in_condition(condition)},
             )
         elif method == "create_exclude_constraint":
             emit(m.CREATE_EXCLUDE_CONSTRAINT, **named("constraint_name"))
@@ -1452,6 +1453,19 @@ class _FileReader:
                 return []
             found.append((function, expression))
         return found
+
+    def _null_in_condition(self, condition) -> dict:
+        """{"null_comparison": ...} when a condition written as SQL text (a CHECK's, a partial
+        index's ``postgresql_where``) compares with NULL through = or <>: a CHECK on it accepts
+        every row, a partial index on it covers none.  Read by the dialect's SQL parser, as the
+        condition of a statement around it."""
+        if not isinstance(condition, str) or "null" not in condition.lower() or len(condition) > 20_000:
+            return {}
+        probe = Operation(kind=m.RAW_SQL, phase=m.UPGRADE, line=0, source="sql")
+        for op in sql_to_operations(f"UPDATE migration_lint_condition SET probe = 0 WHERE ({condition})", self.dialect, probe):
+            if op.get("null_comparison"):
+                return {"null_comparison": op.get("null_comparison")}
+        return {}
 
     def _sql(self, text: str, base: Operation) -> list:
         """Operations of SQL text; bind parameters (``:name``, DB-API ``%s`` / ``%(name)s``) stand
