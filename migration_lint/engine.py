@@ -288,6 +288,7 @@ FOLDED_LOCKS = frozenset({
 })
 # folded only into a window that a lock finding opened or joins
 UNFOLDED_ALONE = frozenset({"backfill-with-ddl"})
+BACKFILL_KINDS = frozenset({m.UPDATE_ROWS, m.DELETE_ROWS, m.INSERT_ROWS})
 
 
 def _fold_lock_windows(findings: List[Finding], migrations, settings: Settings) -> List[Finding]:
@@ -300,12 +301,16 @@ def _fold_lock_windows(findings: List[Finding], migrations, settings: Settings) 
     that matters (``large-tables``) stays apart: it blocks that table's writers too, unless the same
     migration created that table (prefect 2882cd2df463, round 9 #13).  A backfill of the table joins
     its window in either order (warehouse 9ca7d5668af4, round 10 #6: a foreign key on a new
-    column, then an UPDATE of every row under the same lock)."""
+    column, then an UPDATE of every row under the same lock) when the DDL it is paired with is on
+    that table too; the lock finding carries the window then, so its rule and fix stay in front.
+    The folded finding's identity names the statements it holds: a baseline that recorded the
+    window does not hide a statement that joins it later."""
     # transactional_ddl=False too holds locks to the revision's end; AUTOCOMMIT isolation does not
     if settings.dialect != "postgresql" or settings.env("autocommit_isolation"):
         return findings
     windows: Dict[tuple, list] = {}
     position: Dict[tuple, tuple] = {}
+    shared: set = set()  # (path, line, column) of statements on several tables (one op.execute of several statements)
     exclusive: Dict[tuple, tuple] = {}  # (path, segment, table) -> (index, line) of the first ACCESS EXCLUSIVE statement
     for migration in migrations:
         segment = 0
@@ -326,14 +331,24 @@ def _fold_lock_windows(findings: List[Finding], migrations, settings: Settings) 
                     and (name_key(op.get("ref_schema"), settings.dialect, "schema") or settings.default_schema, name_key(str(op.get("ref_table")), settings.dialect, "table")) not in made
                 )
                 if not refers:
-                    position.setdefault((migration.path, op.line, op.column_offset + 1), (segment, table_key(op, settings), index))
+                    key = (migration.path, op.line, op.column_offset + 1)
+                    here = (segment, table_key(op, settings), index, op.kind)
+                    if key in position and position[key][1] != here[1]:
+                        shared.add(key)
+                    position.setdefault(key, here)
     for number, finding in enumerate(findings):
         if finding.rule not in FOLDED_LOCKS or finding.phase != m.UPGRADE:
             continue
         place = position.get((finding.path, finding.line, finding.column))
         if place is None:
             continue
-        segment, table, index = place
+        segment, table, index, kind = place
+        if finding.rule in UNFOLDED_ALONE:
+            # a backfill joins the window of its own table, and only when the DDL it is paired
+            # with (its subject: "backfill", "after"/"before", table) locks that table too
+            paired = finding.subject[2] if len(finding.subject) > 2 else ""
+            if (finding.path, finding.line, finding.column) in shared or kind not in BACKFILL_KINDS or name_key(paired, settings.dialect, "table") != table[1]:
+                continue
         windows.setdefault((finding.path, segment, table), []).append((index, number))
     drop: set = set()
     replace: Dict[int, Finding] = {}
@@ -342,16 +357,22 @@ def _fold_lock_windows(findings: List[Finding], migrations, settings: Settings) 
         if len(members) < 2 or all(findings[number].rule in UNFOLDED_ALONE for _, number in members):
             continue  # backfills alone keep their own findings: each says what it saw (before/after the DDL)
         members.sort()
-        first = findings[members[0][1]]
-        others = [findings[number] for _, number in members[1:]]
+        # the first lock finding carries the window (a backfill before it is named in it)
+        carrier = next(member for member in members if findings[member[1]].rule not in UNFOLDED_ALONE)
+        first = findings[carrier[1]]
+        rest = [member for member in members if member != carrier]
+        others = [findings[number] for _, number in rest]
         severity = max((f.severity for f in (first, *others)), key=lambda s: rank.get(s, -1))
         told = m.listing(f"{f.rule} at line {f.line}" for f in others)
         held = exclusive.get((path, segment, table))
         reads = f", ACCESS EXCLUSIVE from line {held[1]} on, so reads wait too," if held is not None and held[0] <= members[-1][0] else ""
-        message = f"{first.message}; the same transaction then holds {table[1]} locked{reads} through {len(others)} more statement{'s' if len(others) > 1 else ''} ({told}): one lock window, to fix as one"
+        when = "then" if rest[0][0] > carrier[0] else "also"  # a backfill before the lock finding: not "then"
+        message = f"{first.message}; the same transaction {when} holds {table[1]} locked{reads} through {len(others)} more statement{'s' if len(others) > 1 else ''} ({told}): one lock window, to fix as one"
         helps = [first.help] + [f"for the {f.rule} at line {f.line}: {f.help}" for f in others if f.help and f.help != first.help]
-        replace[members[0][1]] = dataclasses.replace(first, message=message, severity=severity, help="; then, ".join(h for h in helps if h))
-        drop.update(number for _, number in members[1:])
+        # its identity names what it holds: a baseline of the window does not hide a statement that joins it later
+        subject = (*first.subject, "window", *(f"{f.rule}:{'/'.join(map(str, f.subject))}" for f in others))
+        replace[carrier[1]] = dataclasses.replace(first, message=message, severity=severity, help="; then, ".join(h for h in helps if h), subject=subject)
+        drop.update(number for _, number in rest)
     return [replace.get(number, finding) for number, finding in enumerate(findings) if number not in drop]
 
 

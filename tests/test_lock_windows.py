@@ -100,9 +100,37 @@ op.execute("UPDATE releases SET description_id = id")'''
     before = '''op.execute("UPDATE artifact_collection SET latest_id = id WHERE latest_id IS NULL")
 op.alter_column("artifact_collection", "latest_id", existing_type=sa.Integer(), nullable=False)'''
     found = [f for f in lint_sources({"v.py": revision_file("r1", upgrade=before)}, dialect="postgresql") if f.rule in rules]
-    assert [f.rule for f in found] == ["backfill-with-ddl"]
-    assert "set-not-null at line 13" in found[0].message and found[0].severity == "error"  # the window's highest
+    # the lock finding carries the window (its rule and fix in front), naming the backfill before it
+    assert [f.rule for f in found] == ["set-not-null"]
+    assert "also holds artifact_collection locked" in found[0].message and "backfill-with-ddl at line 12" in found[0].message
     # a COMMIT between them: two windows, two findings
     apart = before.replace("\nop.alter_column", '\nop.execute("COMMIT")\nop.alter_column')
     found = [f for f in lint_sources({"v.py": revision_file("r1", upgrade=apart)}, dialect="postgresql") if f.rule in rules]
     assert sorted(f.rule for f in found) == ["set-not-null"]  # and the backfill no longer shares a transaction with it
+
+
+def test_a_backfill_paired_with_another_tables_ddl_stays_out_of_this_tables_window():
+    """The review's case: a CHECK on a, an UPDATE of b, an index on b.  The backfill is about a's
+    lock held through it, not b's window; and two statements of one op.execute on different
+    tables share a line, so nothing there is folded by position."""
+    rules = LOCKS + ("backfill-with-ddl",)
+    body = '''op.create_check_constraint("ck_a", "a", "x > 0")
+op.execute("UPDATE b SET y = 1")
+op.create_index("ix_b", "b", ["y"])'''
+    found = [f for f in lint_sources({"v.py": revision_file("r1", upgrade=body)}, dialect="postgresql") if f.rule in rules]
+    (index,) = [f for f in found if f.rule == "create-index-not-concurrently"]
+    assert "backfill-with-ddl" not in index.message and "writes to b are blocked" in index.message
+    shared = '''op.add_column("b", sa.Column("y", sa.Integer()))
+op.create_foreign_key("fk_b_y", "b", "b", ["y"], ["id"])
+op.execute("CREATE INDEX ix_a ON a (x); UPDATE b SET y = 1")'''
+    found = [f for f in lint_sources({"v.py": revision_file("r1", upgrade=shared)}, dialect="postgresql") if f.rule in rules]
+    assert not any("backfill-with-ddl at line" in f.message for f in found if f.rule == "create-index-not-concurrently")
+
+
+def test_a_window_that_gains_a_statement_is_a_new_finding_for_a_baseline():
+    # the folded finding's identity names what it holds
+    one = lint_sources({"v.py": revision_file("r1", upgrade=INDEX_THEN_CHECK)}, dialect="postgresql")
+    two = lint_sources({"v.py": revision_file("r1", upgrade=INDEX_THEN_CHECK + '\nop.execute("UPDATE macaroons SET oidc_id = 1")')}, dialect="postgresql")
+    (a,) = [f for f in one if f.rule == "create-index-not-concurrently"]
+    (b,) = [f for f in two if f.rule == "create-index-not-concurrently"]
+    assert "backfill-with-ddl at line" in b.message and a.fingerprint != b.fingerprint
