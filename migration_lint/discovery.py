@@ -520,9 +520,17 @@ def project_packages(root: Optional[Path]) -> set:
     return names
 
 
-# A pinned requirement: `name==1.2.0` (extras and markers allowed), not `==1.*`
-_PIN = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(?:\[[^\]]*\])?\s*===?\s*[0-9][^\s*,;#\\]*\s*(?:[;#\\].*)?$")
-_LOCKED = re.compile(r'^name\s*=\s*"([A-Za-z0-9][A-Za-z0-9._-]*)"\s*$', re.M)
+# A pinned requirement: `name==1.2.0` (extras allowed; a pin under an environment marker holds
+# only where the marker does, so it is not taken), not `==1.*`.  Each \s* stands where the one
+# before cannot match a space: no two adjacent, so a line that fails, fails in linear time.
+_PIN = re.compile(r"([A-Za-z0-9][A-Za-z0-9._-]*)(?:\s*\[[^\]]*\])?\s*===?\s*([0-9][^\s*,;#\\]*)(?:\s+(?:#.*|\\.*))?")
+MAX_PIN_LINE = 400
+# a lock file's packages: `[[package]]` blocks, their name, and where they come from
+_LOCK_BLOCK = re.compile(r"^\[\[package\]\]\s*$", re.M)
+_LOCK_NAME = re.compile(r'^name\s*=\s*"([A-Za-z0-9][A-Za-z0-9._-]*)"\s*$', re.M)
+# the project itself or code beside it (uv: editable / virtual / directory / path sources;
+# poetry: develop = true, [package.source] type = "directory" or "file"; pdm: editable or a path)
+_LOCK_LOCAL = re.compile(r'^\s*(?:source\s*=\s*\{[^}\n]*\b(?:editable|virtual|directory|path)\s*=|develop\s*=\s*true|type\s*=\s*"(?:directory|file)"|editable\s*=\s*true|path\s*=)', re.M)
 LOCK_FILES = ("uv.lock", "poetry.lock", "pdm.lock")
 MAX_LOCK_BYTES = 16 * 1024 * 1024
 
@@ -531,12 +539,26 @@ def _module_name(distribution: str) -> str:
     return re.sub(r"[-.]+", "_", distribution).lower()
 
 
+def _listed(value) -> list:
+    """The strings of a TOML list (anything else: none)."""
+    return [item for item in value if isinstance(item, str)] if isinstance(value, list) else []
+
+
+def _inside(path: Path, root: Path) -> bool:
+    """``path`` resolves inside ``root`` (a symlink out of the project is not read)."""
+    try:
+        return os.path.commonpath([os.path.realpath(path), os.path.realpath(root)]) == os.path.realpath(root)
+    except ValueError:
+        return False
+
+
 def pinned_modules(root: Optional[Path]) -> frozenset:
     """Import names of the distributions the project fixes to one version: `name==version` in
-    pyproject.toml or a requirements file at its root (or in requirements/), or any package of a
-    lock file there (uv.lock, poetry.lock, pdm.lock).  Read as text, never run.  The import name is
-    taken as the distribution's, normalised (sqlalchemy-searchable: sqlalchemy_searchable); one
-    that differs (PyYAML: yaml) is simply not found."""
+    pyproject.toml or a requirements file at its root (or in requirements/), or a package of a
+    lock file there (uv.lock, poetry.lock, pdm.lock) that comes from an index, not the project's
+    own tree.  Read as text, never run; files that resolve outside the project are not read.  The
+    import name is taken as the distribution's, normalised (sqlalchemy-searchable:
+    sqlalchemy_searchable); one that differs (PyYAML: yaml) is simply not found."""
     from migration_lint.errors import MigrationLintError
     from migration_lint.safeio import load_toml, read_bytes, read_text
 
@@ -544,42 +566,59 @@ def pinned_modules(root: Optional[Path]) -> frozenset:
     if root is None or not root.is_dir():
         return frozenset()
     lines = []
-    try:
-        data = load_toml(read_bytes(root / "pyproject.toml", "pyproject.toml"), "pyproject.toml") if (root / "pyproject.toml").is_file() else {}
-    except MigrationLintError:
-        data = {}
+    data = {}
+    pyproject = root / "pyproject.toml"
+    if pyproject.is_file() and _inside(pyproject, root):
+        try:
+            data = load_toml(read_bytes(pyproject, "pyproject.toml"), "pyproject.toml")
+        except MigrationLintError:
+            data = {}
     project = data.get("project") if isinstance(data.get("project"), dict) else {}
-    lines.extend(d for d in project.get("dependencies") or () if isinstance(d, str))
-    for group in (project.get("optional-dependencies") or {}).values() if isinstance(project.get("optional-dependencies"), dict) else ():
-        lines.extend(d for d in group or () if isinstance(d, str))
+    lines.extend(_listed(project.get("dependencies")))
+    optional = project.get("optional-dependencies")
+    for group in optional.values() if isinstance(optional, dict) else ():
+        lines.extend(_listed(group))
     tool = data.get("tool") if isinstance(data.get("tool"), dict) else {}
     poetry = tool.get("poetry") if isinstance(tool.get("poetry"), dict) else {}
-    for name, spec in (poetry.get("dependencies") or {}).items() if isinstance(poetry.get("dependencies"), dict) else ():
+    dependencies = poetry.get("dependencies")
+    for name, spec in dependencies.items() if isinstance(dependencies, dict) else ():
         version = spec.get("version") if isinstance(spec, dict) else spec
-        if isinstance(version, str):
+        if isinstance(name, str) and isinstance(version, str):
             lines.append(f"{name}{version if version.startswith('=') else '==' + version}")
-    folders = [root, root / "requirements"]
-    for folder in folders:
-        if not folder.is_dir():
+    for folder in (root, root / "requirements"):
+        if not folder.is_dir() or not _inside(folder, root):
             continue
-        for entry in sorted(folder.iterdir())[:200]:
-            if entry.is_file() and entry.suffix in (".txt", ".in") and (folder != root or entry.name.startswith("requirements")):
+        try:
+            entries = sorted(folder.iterdir())[:200]
+        except OSError:
+            continue
+        for entry in entries:
+            if entry.suffix in (".txt", ".in") and (folder != root or entry.name.startswith("requirements")) and entry.is_file() and _inside(entry, root):
                 try:
                     lines.extend(read_text(entry, "requirements file").splitlines())
                 except MigrationLintError:
                     continue
     for line in lines:
-        match = _PIN.match(line)
+        line = line.strip()
+        if len(line) > MAX_PIN_LINE:
+            continue
+        match = _PIN.fullmatch(line)
         if match:
             found.add(_module_name(match.group(1)))
+    own = {_module_name(project["name"])} if isinstance(project.get("name"), str) else set()
     for name in LOCK_FILES:
         path = root / name
-        if path.is_file():
-            try:
-                found.update(_module_name(n) for n in _LOCKED.findall(read_text(path, "lock file", limit=MAX_LOCK_BYTES)))
-            except MigrationLintError:
-                continue
-    return frozenset(found)
+        if not (path.is_file() and _inside(path, root)):
+            continue
+        try:
+            text = read_text(path, "lock file", limit=MAX_LOCK_BYTES)
+        except MigrationLintError:
+            continue
+        for block in _LOCK_BLOCK.split(text)[1:]:
+            named = _LOCK_NAME.search(block)
+            if named and not _LOCK_LOCAL.search(block):
+                found.add(_module_name(named.group(1)))
+    return frozenset(found - own)
 
 
 # What a migration may import from the project without depending on its models: SQLAlchemy

@@ -225,8 +225,35 @@ def test_pinned_modules_reads_pins_and_lock_files_as_text(tmp_path):
     (tmp_path / "requirements" / "main.txt").write_text("Zope.Interface===6.0\n")
     (tmp_path / "uv.lock").write_text('version = 1\n\n[[package]]\nname = "pyyaml"\nversion = "6.0"\n\n[[package]]\nname = "typing-extensions"\nversion = "4.9"\n')
     (tmp_path / "notes.txt").write_text("ignored==1.0\n")  # not a requirements file
-    assert pinned_modules(tmp_path) == {"sqlalchemy_searchable", "celery", "pytest", "requests", "alembic", "zope_interface", "pyyaml", "typing_extensions"}
+    # (celery's pin holds only under its environment marker: not taken)
+    assert pinned_modules(tmp_path) == {"sqlalchemy_searchable", "pytest", "requests", "alembic", "zope_interface", "pyyaml", "typing_extensions"}
     assert pinned_modules(tmp_path / "missing") == frozenset()
     # a pyproject.toml that does not parse pins nothing, and says nothing (it is not ours to judge)
     (tmp_path / "pyproject.toml").write_text("[project\n")
     assert "sqlalchemy_searchable" not in pinned_modules(tmp_path)
+
+
+def test_pinned_modules_leaves_out_the_project_and_its_neighbours_and_survives_hostile_files(tmp_path):
+    """The review's cases: a lock file lists the project itself (editable) and code beside it (a
+    path source): their SQL is the project's, not a pinned library's.  A malformed pyproject.toml,
+    a long line that almost matches, a requirements folder linked outside the project: no
+    traceback, no hang, nothing read from outside."""
+    import time
+
+    from migration_lint.discovery import pinned_modules
+
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "myapp"\ndependencies = 5\n[project.optional-dependencies]\ndev = true\n')
+    (tmp_path / "uv.lock").write_text(
+        'version = 1\n\n[[package]]\nname = "myapp"\nversion = "0.1"\nsource = { editable = "." }\n\n'
+        '[[package]]\nname = "shared"\nversion = "0.1"\nsource = { directory = "../shared" }\n\n'
+        '[[package]]\nname = "sqlalchemy-utils"\nversion = "0.41"\nsource = { registry = "https://pypi.org/simple" }\n'
+    )
+    (tmp_path / "poetry.lock").write_text('[[package]]\nname = "localpkg"\nversion = "1"\ndevelop = true\n\n[package.source]\ntype = "directory"\nurl = "libs/localpkg"\n')
+    (tmp_path / "requirements.txt").write_text("a" + " " * 200_000 + "x\n" + "b ==" + " " * 200_000 + "\n")
+    outside = tmp_path.parent / (tmp_path.name + "-outside")
+    outside.mkdir()
+    (outside / "base.txt").write_text("leaked==1.0\n")
+    (tmp_path / "requirements").symlink_to(outside)
+    started = time.monotonic()
+    assert pinned_modules(tmp_path) == {"sqlalchemy_utils"}
+    assert time.monotonic() - started < 5

@@ -1219,7 +1219,8 @@ class _FileReader:
                     "if_not_exists": flag("if_not_exists"),
                     "where": where is not None,
                     "bare_string": bare("columns"),
-                    **self._null_in_condition(ev.literal(_unwrap_text(where)) if where is not None else None),
+                    # only the keyword of the dialect checked: another dialect's where is ignored there
+                    **self._null_in_condition(self._where_of(args, ev)),
                 },
             )
         elif method == "drop_index":
@@ -1371,12 +1372,31 @@ class _FileReader:
     def _imported_from(self, name: str) -> Optional[str]:
         """'package.module.name' when ``name`` is bound by ``from package.module import name`` at
         module level: SQL another package ships (sqlalchemy_searchable's sql_expressions)."""
+        found = None
         for sub in self.tree.body:
             if isinstance(sub, ast.ImportFrom) and sub.level == 0 and sub.module:
                 for alias in sub.names:
                     if (alias.asname or alias.name) == name:
-                        return f"{sub.module}.{alias.name}"
-        return None
+                        found = f"{sub.module}.{alias.name}"
+        if found is None:
+            return None
+        # bound again anywhere (a function's local of the same name, a later module assignment):
+        # then it may hold anything
+        for node in ast.walk(self.tree):
+            targets = ()
+            if isinstance(node, (ast.Assign,)):
+                targets = node.targets
+            elif isinstance(node, (ast.AugAssign, ast.AnnAssign, ast.For, ast.AsyncFor, ast.NamedExpr)):
+                targets = (node.target,)
+            elif isinstance(node, (ast.With, ast.AsyncWith)):
+                targets = tuple(item.optional_vars for item in node.items if item.optional_vars is not None)
+            elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                if any(arg.arg == name for arg in (*node.args.posonlyargs, *node.args.args, *node.args.kwonlyargs)):
+                    return None
+            for target in targets:
+                if any(isinstance(inner, ast.Name) and inner.id == name for inner in ast.walk(target)):
+                    return None
+        return found
 
     def _builds_sql(self, value, scope: _Scope) -> bool:
         """An expression that makes SQL text: an f-string or formatting, text(...) of one, or a
@@ -1454,6 +1474,11 @@ class _FileReader:
             found.append((function, expression))
         return found
 
+    def _where_of(self, args, ev):
+        """A partial index's condition for the dialect checked, when written as SQL text."""
+        node = args.get({"postgresql": "postgresql_where", "sqlite": "sqlite_where"}.get(self.dialect, ""))
+        return ev.literal(_unwrap_text(node)) if node is not None else None
+
     def _null_in_condition(self, condition) -> dict:
         """{"null_comparison": ...} when a condition written as SQL text (a CHECK's, a partial
         index's ``postgresql_where``) compares with NULL through = or <>: a CHECK on it accepts
@@ -1462,7 +1487,8 @@ class _FileReader:
         if not isinstance(condition, str) or "null" not in condition.lower() or len(condition) > 20_000:
             return {}
         probe = Operation(kind=m.RAW_SQL, phase=m.UPGRADE, line=0, source="sql")
-        for op in sql_to_operations(f"UPDATE migration_lint_condition SET probe = 0 WHERE ({condition})", self.dialect, probe):
+        # on lines of its own: a trailing -- comment in the condition does not swallow the ")"
+        for op in sql_to_operations(f"UPDATE migration_lint_condition SET probe = 0 WHERE (\n{condition}\n)", self.dialect, probe):
             if op.get("null_comparison"):
                 return {"null_comparison": op.get("null_comparison")}
         return {}
