@@ -148,6 +148,7 @@ FACTS: Dict[str, Fact] = {
     "table_is_copied": Fact("bool", "drop_table: an earlier statement of the phase reads the table into another one (INSERT ... SELECT ... FROM it)"),
     "deploy": Fact("str", "the project's deploy model: online (the old code runs while it migrates) or offline"),
     "table_is_large": Fact("bool", "a lock on the table matters: the config lists no large-tables, or lists this one (or its name is not known)"),
+    "declared_unused": Fact("bool", "drop_column / drop_table: the revision's message or the comment that declares the removal also says nothing uses what goes ('not used', 'no longer needed', 'unused', 'obsolete', 'leftover')"),
     "code_still_uses": Fact("bool", "drop_column / drop_table: false when the code that runs while it migrates (the release before it, from git) no longer names the column (but names its table) or the table; null when git does not say or the name is still there (a whole-word match proves nothing)"),
     "running_code": Fact("str", "for messages: which code ran beside the migration ('release 3.1.5', 'commit abc^'); '' when git does not say"),
     "and_running_code": Fact("str", "for messages: '; running code that still uses the old schema fails' when deploy = online, else '' (nothing runs while an offline project migrates)"),
@@ -370,6 +371,7 @@ def place_facts(operations: Iterable[m.Operation], settings, shown=None) -> Dict
                         "said_empty": False,
                         "refill_said": False,
                         "declared_as": "",
+                        "declared_unused": False,  # and by mark_declared_removals too
                         "deploy": settings.deploy,
                         "and_running_code": "; running code that still uses the old schema fails" if settings.deploy == "online" else "",
                         "code_still_uses": None,
@@ -761,6 +763,8 @@ def mark_declared_removals(migration) -> None:
         if named or kinds & plurals or (kinds & singulars and len(same_kind) == 1):
             facts["removal_declared"] = True
             facts["declared_as"] = f'the revision\'s message says ("{first_line}")'
+            if UNUSED_SAID.search(message):
+                facts["declared_unused"] = True
 
 
 # the words that made a comment count (the front end's LOSS_SAID / EMPTY_SAID), to pick its sentence
@@ -780,6 +784,14 @@ def _the_sentence_saying(text: str, kind: str) -> str:
             return ("\u2026 " if index else "") + shown + (" \u2026" if index < len(sentences) - 1 else "")
     return text[:199] + "\u2026"
 
+
+# a removal that also says nothing uses what goes ("Remove 'oci' tables not used by CNR", quay
+# 5cbbfc95bac7; "remove no longer needed tables", warehouse f2a453c96ded): the author answers the
+# running-code question the finding would ask ("deprecated" does not: deprecated things are used)
+UNUSED_SAID = re.compile(
+    r"\b(?:not|no longer|never)\s+(?:used|needed|in use|referenced|read)\b|\bunused\b|\bobsolete\b|\bleft-?over\b",
+    re.I,
+)
 
 REFILL_SAID = re.compile(r"\bre-?fill|\brepopulat|\bregenerat|\brebuil[dt]\b", re.I)
 
@@ -827,10 +839,13 @@ def _mark_acknowledged(migration) -> None:
         # refills the table)
         quoted = text if len(text) <= 200 else _the_sentence_saying(text, kind)
         refill = kind == "loss" and REFILL_SAID.search(text) is not None
+        unused = kind == "loss" and UNUSED_SAID.search(text) is not None
         for op in wanted:
             facts = migration.facts[id(op)]
             facts["removal_declared" if kind == "loss" else "said_empty"] = True
             facts["declared_as"] = f'the comment at line {line} says ("{quoted}")'
+            if unused:
+                facts["declared_unused"] = True
             if refill:
                 facts["refill_said"] = True
 
@@ -1219,6 +1234,19 @@ def _gone_for_good(ops, settings) -> set:
     return gone
 
 
+def _named_after_dropped(op, gone, settings) -> bool:
+    """A column with no declared foreign key named for a table the same upgrade drops for good:
+    `revision_id` beside the drop of `revision` (ckan 107_4eaa5fcf3092, round 11 #52: migrate's
+    048 had turned the key into plain text).  Its values are ids of rows that go with that table."""
+    column = str(op.columns[0]).lower()
+    if not column.endswith("_id") or len(column) <= 3:
+        return False
+    stem = column[:-3]
+    schema = table_key(op, settings)[0]
+    names = {stem, stem + "s", stem + "es", stem[:-1] + "ies" if stem.endswith("y") else stem + "s"}
+    return any((schema, name_key(name, settings.dialect, "table")) in gone for name in names)
+
+
 def mark_foreign_keys(migrations, graph, settings) -> None:
     """Set ``references`` on column drops (the tables the column's foreign keys point at, declared
     by the revision or an ancestor read in full) and ``references_dropped_table`` when the same
@@ -1244,7 +1272,7 @@ def mark_foreign_keys(migrations, graph, settings) -> None:
             references = known.get((table_key(op, settings), str(op.columns[0]).lower()), set())
             facts = migration.facts[id(op)]
             facts["references"] = tuple(sorted(name for _, name in references if name))
-            facts["references_dropped_table"] = bool(references & gone)
+            facts["references_dropped_table"] = bool(references & gone) or (not references and _named_after_dropped(op, gone, settings))
 
 
 def _writes(readers, ops, start: int, end: int):
