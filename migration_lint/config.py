@@ -34,6 +34,9 @@ class Config:
     # the tables big or busy enough for a lock to hurt; when given, lock rules look only at these
     # (names or globs, optionally schema-qualified): GitLab's migration cops keep such a list
     large_tables: Optional[Tuple[str, ...]] = None
+    # tables whose rows live only while work is in flight (uploads in progress, queue items deleted
+    # when done, rows expired after hours or days): few rows at any time, however busy
+    transient_tables: Optional[Tuple[str, ...]] = None
     # revision files (globs on their paths, e.g. '*/contract/*') migrated with the application
     # stopped while the rest are migrated online: OpenStack's expand/contract branches
     offline_paths: Optional[Tuple[str, ...]] = None
@@ -62,6 +65,7 @@ class Config:
 # settings that are lists of names or globs: what the list holds, for the error message
 GLOB_LISTS = {
     "large_tables": "table names (globs allowed, e.g. 'event_*')",
+    "transient_tables": "table names (globs allowed, e.g. 'upload_*')",
     "offline_paths": "globs on revision file paths, e.g. '*/contract/*'",
 }
 

@@ -68,6 +68,7 @@ class Settings:
     downgrades: str  # 'required' | 'optional' (not written) | 'unused' (never run: downgrade() code is not judged)
     deploy: str = "online"  # 'online' (the old code runs while it migrates) | 'offline' (stopped first)
     large_tables: Optional[Tuple[str, ...]] = None  # lock rules look only at these tables (None: all)
+    transient_tables: Tuple[str, ...] = ()  # rows only live while work is in flight: few at any time
     offline_paths: Tuple[str, ...] = ()  # revision paths migrated with the application stopped (under deploy = online)
     offline_files: frozenset = frozenset()  # the revision files (as shown) those globs matched (history.py)
     offline_sql: bool = False  # the project runs `alembic upgrade --sql` (config offline-sql)
@@ -118,12 +119,15 @@ class Settings:
     def is_large(self, schema: Optional[str], table: Optional[str]) -> bool:
         """Whether a lock on this table matters: every table does unless the config lists the large
         ones; a table whose name is not known is assumed large."""
+        if table and self.is_transient(schema, table):
+            return False  # however busy, it holds few rows at any time
         if self.large_tables is None or not table:
             return True
-        import fnmatch
+        return _listed_in(self.large_tables, schema, table)
 
-        names = (table, f"{schema}.{table}") if schema else (table,)
-        return any(fnmatch.fnmatchcase(name, pattern) for pattern in self.large_tables for name in names)
+    def is_transient(self, schema: Optional[str], table: Optional[str]) -> bool:
+        """The config says this table's rows only live while work is in flight (transient-tables)."""
+        return bool(self.transient_tables and table) and _listed_in(self.transient_tables, schema, table)
 
     def unit_of(self, path: str) -> Optional[Tuple[str, int]]:
         """(commit, time) of the change that added this revision file, when git says."""
@@ -161,6 +165,13 @@ class Settings:
         sorted: their order follows string hashes, which differ from one process to the next, and
         a key that did would miss the cache on most runs."""
         return repr(tuple((f.name, _stable(getattr(self, f.name))) for f in fields(self) if f.name not in ("sources", "notes")))
+
+
+def _listed_in(patterns, schema: Optional[str], table: str) -> bool:
+    import fnmatch
+
+    names = (table, f"{schema}.{table}") if schema else (table,)
+    return any(fnmatch.fnmatchcase(name, pattern) for pattern in patterns for name in names)
 
 
 def _stable(value: Any) -> Any:
@@ -264,6 +275,7 @@ def resolve(
         downgrades=downgrades,
         deploy=deploy,
         large_tables=config.large_tables,
+        transient_tables=tuple(config.transient_tables or ()),
         offline_paths=tuple(offline_paths) if deploy == "online" else (),
         offline_sql=bool(config.offline_sql),
         select=select,

@@ -160,6 +160,33 @@ op.drop_column("country", "legacy")"""
     assert "large-tables must be a list of table names" in capsys.readouterr().err
 
 
+def test_transient_tables_are_small_and_their_in_flight_rows_fail_no_downgrade(tmp_path, capsys):
+    """quay's blobupload (rows deleted when the upload is done): its downgrade's narrowing and a
+    UNIQUE it restores are not reported, nor its locks; a NOT NULL column without a default still
+    is (any row in flight makes it fail), and so is the same on another table."""
+    from migration_lint.cli import main
+
+    upgrade = """op.alter_column("blobupload", "byte_count", existing_type=sa.Integer(), type_=sa.BigInteger())
+op.drop_constraint("uq_upload_uuid", "blobupload", type_="unique")
+op.create_index("ix_blobupload_repo", "blobupload", ["repository_id"])
+op.add_column("blobupload", sa.Column("region", sa.String(20), nullable=False))"""
+    downgrade = """op.alter_column("blobupload", "byte_count", existing_type=sa.BigInteger(), type_=sa.Integer())
+op.create_unique_constraint("uq_upload_uuid", "blobupload", ["uuid"])"""
+    project(tmp_path, {"a.py": revision_file("a", upgrade=upgrade, downgrade=downgrade)})
+    wanted = {"narrow-column-type", "downgrade-restores-unique", "create-index-not-concurrently", "add-column-not-null-without-default"}
+    every = {f.rule for f in settings_of(tmp_path).findings} & wanted
+    assert every == wanted
+    transient = {f.rule for f in settings_of(tmp_path, config=config_from_mapping({"transient-tables": ["blob*"]})).findings} & wanted
+    assert transient == {"add-column-not-null-without-default"}
+    (tmp_path / ".migration-lint.yaml").write_text("transient-tables: [blobupload, uploadedblob]\n")
+    main(["check", str(tmp_path), "--no-cache", "--exit-zero"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert "2 tables the config lists as transient" in out
+    (tmp_path / ".migration-lint.yaml").write_text("transient-tables: {blobupload: 1}\n")
+    assert main(["check", str(tmp_path), "--no-cache"]) == 2
+    assert "transient-tables must be a list of table names" in capsys.readouterr().err
+
+
 # --- reading what is written ----------------------------------------------------------------------
 
 

@@ -356,6 +356,8 @@ def downgrade_restores_unique(rule, run):
                 continue
             if migration.facts[id(op)]["table_is_new"]:
                 continue  # recreated on a table the downgrade makes anew: no old rows
+            if migration.facts[id(op)]["table_is_transient"]:
+                continue  # its rows only live while work is in flight: duplicates would have to be in flight together
             if any((table_key(op, settings), name_key(c, settings.dialect, "column")) in added for c in op.columns):
                 continue
             if table_key(op, settings) in cleaned:

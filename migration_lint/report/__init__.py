@@ -51,6 +51,8 @@ def environment_facts(env, set_dialect: str, set_version: str) -> str:
         decided.append(f"lock and running-code rules off for {', '.join(settings.offline_paths)} ({settings.source_of('offline_paths')})")
     elif settings.large_tables is not None:
         decided.append(f"lock rules only on the {count_of(len(settings.large_tables), 'large table')} the config lists")
+    if settings.transient_tables:
+        decided.append(f"{count_of(len(settings.transient_tables), 'table')} the config lists as transient (rows only in flight): few rows at any time")
     if settings.first_release:
         decided.append(f"revisions before its first release ({settings.first_release[0]}, from git tags) reach every install together, and their downgrades are not checked")
     return f"{count_of(env.revision_count, 'revision')}, {count_of(len(env.heads), 'head')}, checked for {settings.dialect} {version} ({'; '.join(decided)})"
