@@ -116,7 +116,11 @@ class Catalogue:
         try:
             return self.rules[self.resolve(name)]
         except KeyError:
-            close = [n for n in self.rules if n.startswith(name.split("-")[0])][:3]
+            import difflib
+
+            wanted = name.replace("_", "-").lower()
+            known = sorted({*self.rules, *self.aliases})
+            close = difflib.get_close_matches(wanted, known, n=3, cutoff=0.6) or [n for n in known if n.startswith(wanted.split("-")[0])][:3]
             hint = f" (did you mean {', '.join(close)}?)" if close else ""
             raise RuleError(f"unknown rule {name!r}{hint}") from None
 

@@ -537,3 +537,13 @@ def test_code_frames_in_a_ci_log_show_the_whole_line(in_tmp, capsys):
     assert code == 1
     framed = [line for line in out.splitlines() if "| " in line and "notification_preference_level" in line and "add_column" in line]
     assert framed and all(line.rstrip().endswith("server_default=None))") for line in framed), framed
+
+
+def test_explain_suggests_the_closest_rule_names(capsys):
+    # the new-user trial: "drop-tables" suggested drop-add-column and drop-column, not drop-table
+    from migration_lint.cli import main
+
+    for typed in ("drop-tables", "drop_table", "Drop-Table"):
+        assert main(["explain", typed]) == 2
+        err = capsys.readouterr().err
+        assert "did you mean drop-table" in err and "Traceback" not in err
