@@ -361,13 +361,18 @@ def _fold_lock_windows(findings: List[Finding], migrations, settings: Settings) 
         carrier = next(member for member in members if findings[member[1]].rule not in UNFOLDED_ALONE)
         first = findings[carrier[1]]
         rest = [member for member in members if member != carrier]
-        others = [findings[number] for _, number in rest]
+        others = [findings[number] for _, number in rest]  # (never empty: a window has two members)
         severity = max((f.severity for f in (first, *others)), key=lambda s: rank.get(s, -1))
-        told = m.listing(f"{f.rule} at line {f.line}" for f in others)
+        earlier = [findings[number] for index, number in rest if index < carrier[0]]  # backfills before it
+        later = [findings[number] for index, number in rest if index > carrier[0]]
         held = exclusive.get((path, segment, table))
         reads = f", ACCESS EXCLUSIVE from line {held[1]} on, so reads wait too," if held is not None and held[0] <= members[-1][0] else ""
-        when = "then" if rest[0][0] > carrier[0] else "also"  # a backfill before the lock finding: not "then"
-        message = f"{first.message}; the same transaction {when} holds {table[1]} locked{reads} through {len(others)} more statement{'s' if len(others) > 1 else ''} ({told}): one lock window, to fix as one"
+        parts = []
+        if earlier:
+            parts.append(f"the rows changed before it in the same transaction ({m.listing(f'{f.rule} at line {f.line}' for f in earlier)}) stay locked through it")
+        if later:
+            parts.append(f"the same transaction then holds {table[1]} locked{reads} through {len(later)} more statement{'s' if len(later) > 1 else ''} ({m.listing(f'{f.rule} at line {f.line}' for f in later)})")
+        message = f"{first.message}; {'; '.join(parts)}: one lock window, to fix as one"
         helps = [first.help] + [f"for the {f.rule} at line {f.line}: {f.help}" for f in others if f.help and f.help != first.help]
         # its identity names what it holds: a baseline of the window does not hide a statement that joins it later
         subject = (*first.subject, "window", *(f"{f.rule}:{'/'.join(map(str, f.subject))}" for f in others))

@@ -255,7 +255,7 @@ def backfill():
     assert "runs before `op.alter_column` on account (line 8)" in backfill.message
     # with set-not-null on, one lock window: its finding names the backfill at the call
     (window,) = [f for f in lint_sources({"v.py": source}) if f.rule == "set-not-null"]
-    assert "also holds account locked" in window.message and "backfill-with-ddl at line 7" in window.message
+    assert "the rows changed before it in the same transaction (backfill-with-ddl at line 7)" in window.message
     # (after an ADD COLUMN: after a SET NOT NULL, the backfill would be named in that finding, one lock window)
     after = lint('op.add_column("account", sa.Column("status", sa.String()))\nop.execute("UPDATE account SET status = \'x\'")')
     (finding,) = [f for f in after if f.rule == "backfill-with-ddl"]

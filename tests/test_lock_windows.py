@@ -102,7 +102,7 @@ op.alter_column("artifact_collection", "latest_id", existing_type=sa.Integer(), 
     found = [f for f in lint_sources({"v.py": revision_file("r1", upgrade=before)}, dialect="postgresql") if f.rule in rules]
     # the lock finding carries the window (its rule and fix in front), naming the backfill before it
     assert [f.rule for f in found] == ["set-not-null"]
-    assert "also holds artifact_collection locked" in found[0].message and "backfill-with-ddl at line 12" in found[0].message
+    assert "the rows changed before it in the same transaction (backfill-with-ddl at line 12) stay locked through it" in found[0].message
     # a COMMIT between them: two windows, two findings
     apart = before.replace("\nop.alter_column", '\nop.execute("COMMIT")\nop.alter_column')
     found = [f for f in lint_sources({"v.py": revision_file("r1", upgrade=apart)}, dialect="postgresql") if f.rule in rules]
