@@ -22,6 +22,9 @@ class Config:
     """A config file's settings, as written (validated, not yet resolved: see settings.py)."""
 
     dialect: Optional[str] = None
+    # other databases the project supports: their failures are checked too (CTFd: MySQL, and
+    # PostgreSQL and SQLite)
+    also_dialects: Tuple[str, ...] = ()
     server_version: Optional[Tuple[int, ...]] = None
     default_schema: Optional[str] = None  # where unqualified names live (PostgreSQL: public)
     select: Tuple[str, ...] = ()
@@ -158,6 +161,12 @@ def config_from_mapping(data: dict, source: str = "<config>", root: Optional[str
             raise ConfigError(f"{source}: unknown setting {key!r}")
         if name == "dialect":
             values["dialect"] = normalise_dialect(value, f"{source}: dialect")
+        elif name == "also_dialects":
+            if isinstance(value, str):
+                value = [value]
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise ConfigError(f"{source}: also-dialects must be a list of dialects ({', '.join(dialects.DIALECTS)})")
+            values["also_dialects"] = tuple(dict.fromkeys(normalise_dialect(v, f"{source}: also-dialects") for v in value))
         elif name == "server_version":
             values["server_version"] = parse_version(value, f"{source}: server_version")
         elif name == "default_schema":

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List, Tuple
 
-from migration_lint import discovery
+from migration_lint import dialects, discovery
 from migration_lint import model as m
 from migration_lint.facts import column_spellings, spellings
 from migration_lint.discovery import ENV_PY_LIMIT
@@ -34,6 +34,7 @@ from migration_lint.errors import DiscoveryError
 from migration_lint.gitdiff import anywhere_at, changes_for, deploy_units, first_release, head_commit, models_at, named_at, release_tags, running_code_mentions, sql_use_at
 from migration_lint.infer import dialects_seen, history_evidence, infer_dialect, infer_downgrades, infer_downgrades_unused, infer_offline_paths, read_mako
 from migration_lint.loader import DEFAULT_MAX_FILE_SIZE, FileLoader, Sources, cached_result, read_sources, result_key, store_result
+from migration_lint.model import Finding
 from migration_lint.process import quiet_gc
 from migration_lint.results import EnvironmentResult
 from migration_lint.roundtrip.drift import models_drift
@@ -340,6 +341,38 @@ def _given_up_columns(files, by_shown, units, found, use_cache: bool) -> Dict[Pa
     return out
 
 
+def _lint_as(dialect: str, history: History, settings, scope, changes, narrow: bool, roundtrip: bool, resources, catalogue) -> list:
+    """The history linted as if it targeted ``dialect``: read again with that dialect's SQL
+    parser and branches, the same scope, no findings produced elsewhere (those are the history's)."""
+    other = settings.for_dialect(dialect)
+    loader = FileLoader(history.display, history.sources, history.paths, dialect, history.cache_scope, use_cache=resources.use_cache, jobs=resources.jobs, max_size=resources.config.max_file_size or DEFAULT_MAX_FILE_SIZE)
+    files = loader.load(full=[i for i, shown in enumerate(history.display) if shown in scope.full_read] if narrow else None)
+    loader.save()
+    its_scope = build_scope(files, other, excluded=history.excluded, changes=changes, roundtrip=roundtrip, start_after_elsewhere=resources.several_histories)
+    return lint(files, its_scope, other, catalogue(), ())
+
+
+UNANALYZED_RULE = "raw-sql-unanalyzed"
+PARSER_FAILED = "parser could not read"  # (the literal SQL the other database's parser rejects)
+_UNREADABLE_THERE = " (written for another database? if it is not valid {shown} SQL, the migration fails there: run it only where it is meant to, inside a dialect check)"
+
+
+def _with_dialect(findings: list, others: list, dialect: str) -> list:
+    """``findings`` and those of ``others`` (the same history linted for another database) that
+    say something new: a rule at a place it did not report, prefixed with the database, its
+    identity naming it (a baseline of one dialect's finding does not hide the other's)."""
+    seen = {(f.rule, f.path, f.line) for f in findings}
+    shown = dialects.display(dialect)
+    extra = [
+        dataclasses.replace(f, message=f"on {shown}: {f.message}" + (_UNREADABLE_THERE.format(shown=shown) if f.rule == UNANALYZED_RULE and PARSER_FAILED in f.message else ""), subject=(*f.subject, "dialect", dialect))
+        for f in others
+        if (f.rule, f.path, f.line) not in seen
+    ]
+    if not extra:
+        return findings
+    return sorted([*findings, *extra], key=Finding.sort_key)
+
+
 def check_history(history: History, catalogue, resources) -> EnvironmentResult:
     """read -> scope -> [round trip] -> lint -> result, for one history.  ``catalogue()`` gives
     the rule catalogue (loaded only when a result must be computed)."""
@@ -389,6 +422,10 @@ def check_history(history: History, catalogue, resources) -> EnvironmentResult:
         # pack's own Python makes some: then the collector stays on
         with quiet_gc() if not settings.trust_rule_packs else contextlib.nullcontext():
             findings = lint(files, scope, settings, catalogue(), produced)
+            # the other databases the project supports (also-dialects): what fails or locks there
+            # that the history's own dialect did not report, said as such
+            for other in settings.also_dialects:
+                findings = _with_dialect(findings, _lint_as(other, history, settings, scope, changes, narrow, trip_options is not None, resources, catalogue), other)
         if trip is not None and trip.traces:  # --trace: verdicts on the static locking findings
             from migration_lint.roundtrip.tracing import judge
 

@@ -18,6 +18,7 @@ The one precedence, for every value that more than one place can give:
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Dict, Mapping, Optional, Sequence, Tuple
@@ -67,6 +68,7 @@ class Settings:
     default_schema: str
     downgrades: str  # 'required' | 'optional' (not written) | 'unused' (never run: downgrade() code is not judged)
     deploy: str = "online"  # 'online' (the old code runs while it migrates) | 'offline' (stopped first)
+    also_dialects: Tuple[str, ...] = ()  # other databases the project supports (config also-dialects): checked too
     large_tables: Optional[Tuple[str, ...]] = None  # lock rules look only at these tables (None: all)
     transient_tables: Tuple[str, ...] = ()  # rows only live while work is in flight: few at any time
     offline_paths: Tuple[str, ...] = ()  # revision paths migrated with the application stopped (under deploy = online)
@@ -144,6 +146,16 @@ class Settings:
         of offline-paths (a contract branch)."""
         return self.deploy == "offline" or path in self.offline_files
 
+    def for_dialect(self, dialect: str) -> "Settings":
+        """These settings for another database the project supports (also-dialects): its default
+        version and schema, the rest as decided for the history."""
+        return dataclasses.replace(
+            self, dialect=dialect, server_version=dialects.DEFAULT_VERSIONS[dialect], default_schema=DEFAULT_SCHEMAS[dialect], also_dialects=(),
+            # one project, several databases: advice for one of them comes inside a guard
+            dialects_seen=tuple(sorted({*self.dialects_seen, self.dialect, dialect})),
+            sources=tuple((k, v) for k, v in self.sources if k not in ("dialect", "server_version")) + (("dialect", "config also-dialects"), ("server_version", DEFAULT)),
+        )
+
     def source_of(self, name: str) -> str:
         return dict(self.sources).get(name, DEFAULT)
 
@@ -155,7 +167,7 @@ class Settings:
         """The dialect was assumed or inferred, or the history has code for several: advice that
         works on one dialect only should come inside a guard."""
         source = self.source_of("dialect")
-        return source == DEFAULT or source.startswith("inferred") or "env.py replaces" in source or len(set(self.dialects_seen) | {self.dialect}) > 1
+        return source == DEFAULT or source.startswith("inferred") or "env.py replaces" in source or len(set(self.dialects_seen) | {self.dialect} | set(self.also_dialects)) > 1
 
     def severity_of(self, rule: str, default: str) -> str:
         return dict(self.severity).get(rule, default)
@@ -274,6 +286,7 @@ def resolve(
         default_schema=schema,
         downgrades=downgrades,
         deploy=deploy,
+        also_dialects=tuple(d for d in config.also_dialects if d != dialect),
         large_tables=config.large_tables,
         transient_tables=tuple(config.transient_tables or ()),
         offline_paths=tuple(offline_paths) if deploy == "online" else (),

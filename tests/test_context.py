@@ -187,6 +187,43 @@ op.create_unique_constraint("uq_upload_uuid", "blobupload", ["uuid"])"""
     assert "transient-tables must be a list of table names" in capsys.readouterr().err
 
 
+def test_also_dialects_checks_the_other_databases_a_project_supports(tmp_path, capsys):
+    """CTFd f73a96c97449 (round 11, a miss): a NOT NULL column without a default is fine on MySQL
+    (strict mode fills the implicit default) and fails on PostgreSQL, which CTFd supports too.
+    With also-dialects the PostgreSQL failure is reported, saying so; what both databases report
+    is reported once; each finding keeps its own identity."""
+    from migration_lint.cli import main
+
+    body = 'op.add_column("challenges", sa.Column("logic", sa.String(80), nullable=False))\nop.drop_column("challenges", "legacy")'
+    project(tmp_path, {"a.py": revision_file("a", upgrade=body, downgrade="pass")})
+    mysql = settings_of(tmp_path, dialect="mysql")
+    assert "add-column-not-null-without-default" not in {f.rule for f in mysql.findings}
+    both = settings_of(tmp_path, dialect="mysql", config=config_from_mapping({"also-dialects": ["postgresql", "mysql"]}))
+    assert both.settings.also_dialects == ("postgresql",)  # the history's own dialect is not repeated
+    (added,) = [f for f in both.findings if f.rule == "add-column-not-null-without-default"]
+    assert added.message.startswith("on PostgreSQL: adds NOT NULL column challenges.logic")
+    assert [f.rule for f in both.findings].count("drop-column") == 1  # both report it: once, unprefixed
+    assert not [f for f in both.findings if f.rule == "drop-column"][0].message.startswith("on ")
+    assert "dialect" in added.subject and len({f.fingerprint for f in both.findings}) == len(both.findings)
+    # the fix for one database of several comes inside a guard
+    (timeout,) = [f for f in both.findings if f.rule == "missing-lock-timeout"]
+    assert "dialect guard" in timeout.help
+    (tmp_path / ".migration-lint.yaml").write_text("dialect: mysql\nalso-dialects: [postgresql, sqlite]\n")
+    main(["check", str(tmp_path), "--no-cache", "--exit-zero"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert "also checked for PostgreSQL and SQLite (config also-dialects)" in out
+    # PostgreSQL-only SQL left unguarded, in a history that also runs on MySQL (quay e8ed3fb547da's downgrade)
+    sequence = revision_file("b", "a", upgrade='op.execute("ALTER SEQUENCE manifestblob_id_seq AS BIGINT")', downgrade="pass")
+    project(tmp_path, {"a.py": revision_file("a", upgrade=body, downgrade="pass"), "b.py": sequence})
+    (tmp_path / ".migration-lint.yaml").unlink()
+    pg = settings_of(tmp_path, dialect="postgresql", config=config_from_mapping({"also-dialects": ["mysql"]}))
+    (unread,) = [f for f in pg.findings if f.rule == "raw-sql-unanalyzed"]
+    assert unread.message.startswith("on MySQL/MariaDB: ") and "the migration fails there" in unread.message
+    (tmp_path / ".migration-lint.yaml").write_text("also-dialects: [oracle]\n")
+    assert main(["check", str(tmp_path), "--no-cache"]) == 2
+    assert "also-dialects: unknown dialect 'oracle'" in capsys.readouterr().err
+
+
 # --- reading what is written ----------------------------------------------------------------------
 
 

@@ -51,6 +51,10 @@ def environment_facts(env, set_dialect: str, set_version: str) -> str:
         decided.append(f"lock and running-code rules off for {', '.join(settings.offline_paths)} ({settings.source_of('offline_paths')})")
     elif settings.large_tables is not None:
         decided.append(f"lock rules only on the {count_of(len(settings.large_tables), 'large table')} the config lists")
+    if settings.also_dialects:
+        from migration_lint import dialects as _dialects
+
+        decided.append(f"also checked for {' and '.join(_dialects.display(d) for d in settings.also_dialects)} (config also-dialects): findings only there say so")
     if settings.transient_tables:
         decided.append(f"{count_of(len(settings.transient_tables), 'table')} the config lists as transient (rows only in flight): few rows at any time")
     if settings.first_release:
