@@ -8,7 +8,7 @@ from migration_lint import model as m
 from migration_lint.facts import name_key, shown_table, table_key
 from migration_lint.model import LIST_LIMIT, listing
 
-CHECKS = ("alter_column_type", "narrow_column_type", "drop_add_column")
+CHECKS = ("alter_column_type", "narrow_column_type", "drop_add_column", "text_column_literal_default")
 
 
 def _safe_widening(old, new, dialect):
@@ -344,3 +344,47 @@ def _may_copy(op, table: tuple, settings) -> bool:
     if op.kind == m.INSERT_ROWS:
         return not op.call.endswith("bulk_insert")
     return op.kind == m.UPDATE_ROWS and (not op.table or table_key(op, settings) == table)
+
+
+# MySQL refuses a literal DEFAULT on these types (error 1101); 8.0.13 and later take an
+# expression default written in parentheses, DEFAULT ('[]'); MariaDB 10.2.1 and later take both
+BLOB_TEXT_TYPES = frozenset({
+    "text", "unicodetext", "tinytext", "mediumtext", "longtext",
+    "blob", "tinyblob", "mediumblob", "longblob", "largebinary", "binary_large_object",
+    "json", "geometry", "point", "linestring", "polygon",
+})
+
+
+MARIADB_MAJORS = frozenset({(10,), (11,), (12,)})  # server versions MySQL never had: MariaDB's
+
+
+def text_column_literal_default(rule, run):
+    """A TEXT / BLOB / JSON (or geometry) column given a plain server_default on MySQL: the ADD
+    COLUMN or CREATE TABLE fails there (quay b2c3d4e5f6a7: Text with server_default "[]", a miss
+    of round 11).  MariaDB (server version 10, 11 or 12) accepts it and is not reported."""
+    if run.dialect != "mysql" or run.settings.server_version[:1] in MARIADB_MAJORS:
+        return
+    for migration in run.migrations:
+        for phase in (m.UPGRADE, m.DOWNGRADE):
+            for op in migration.ops[phase]:
+                if op.kind == m.ADD_COLUMN and op.column is not None:
+                    columns = (op.column,)
+                elif op.kind == m.CREATE_TABLE:
+                    columns = op.table_columns
+                else:
+                    continue
+                for column in columns:
+                    default = column.server_default
+                    if column.type is None or default is None or column.type.name not in BLOB_TEXT_TYPES:
+                        continue
+                    if default.text.strip().startswith("("):
+                        continue  # an expression default, DEFAULT ('[]'): MySQL 8.0.13 and later take it
+                    yield migration.at(
+                        rule, op,
+                        f"gives {shown_table(op, run.settings)}.{column.name} ({column.type.text or column.type.name}) the default "
+                        f"{default.text}: MySQL refuses a literal default on TEXT, BLOB, JSON and geometry columns "
+                        f"(\"BLOB, TEXT, GEOMETRY or JSON column can't have a default value\"), so this "
+                        f"{'ADD COLUMN' if op.kind == m.ADD_COLUMN else 'CREATE TABLE'} fails there",
+                        phase=phase,
+                        subject=("text-default", column.name or ""),
+                    )
